@@ -1,0 +1,46 @@
+/** The `ferry` command line: one file per command under commands/. */
+import { FerryError } from "@ferry/core";
+import { Command, CommanderError } from "commander";
+import { demoCommand } from "./commands/demo.ts";
+import { localCommand } from "./commands/local.ts";
+import { seedCommand } from "./commands/seed.ts";
+import { runCleanups } from "./shutdown.ts";
+
+/** Exit codes, documented in the README. */
+export const ExitCode = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
+
+export function buildProgram(): Command {
+  const program = new Command("ferry")
+    .description("Online data-model migrations for Amazon DynamoDB: design, add, convert, move, remove.")
+    .showHelpAfterError()
+    .exitOverride();
+  for (const command of [localCommand(), seedCommand(), demoCommand()]) {
+    program.addCommand(command.exitOverride());
+  }
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (err) {
+    await runCleanups();
+    process.exitCode = report(err);
+  }
+}
+
+function report(err: unknown): number {
+  if (err instanceof CommanderError) {
+    // Commander already printed help/usage; --help and --version are not failures.
+    return err.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+  }
+  if (err instanceof FerryError) {
+    process.stderr.write(`ferry: ${err.message}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  process.stderr.write(`ferry: ${message}\n`);
+  if (process.env.FERRY_DEBUG) process.stderr.write(`${err instanceof Error ? err.stack : ""}\n`);
+  else process.stderr.write("(set FERRY_DEBUG=1 for the stack trace)\n");
+  return ExitCode.failed;
+}

@@ -1,0 +1,54 @@
+/** ferry core: domain logic shared by the CLI, the Lambda handlers and the stacks. */
+export { FerryError, UsageError } from "./errors.ts";
+export { type ConnectionOptions, DEFAULT_REGION, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint } from "./aws/endpoint.ts";
+export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
+export {
+  type TableDefinition,
+  StreamViewType,
+  WORKFLOWS_TABLE,
+  DEFAULT_TABLE_NAME,
+  createTableInput,
+} from "./table/definition.ts";
+export { ensureTable, describeTable, TableNotReadyError } from "./table/create.ts";
+export {
+  type DynamoDBLocal,
+  type DynamoDBLocalOptions,
+  DEFAULT_DYNAMODB_LOCAL_OPTIONS,
+  DynamoDBLocalNotInstalledError,
+  DynamoDBLocalStartError,
+  startDynamoDBLocal,
+  defaultInstallDir,
+  freePort,
+} from "./local/dynamodb-local.ts";
+export { JavaMissingError, JavaTooOldError, checkJava, resolveJava } from "./local/java.ts";
+export {
+  type WriteRequest,
+  type BatchWriteOptions,
+  type BatchWriteStats,
+  BATCH_WRITE_MAX,
+  DEFAULT_BATCH_WRITE_OPTIONS,
+  UnprocessedItemsError,
+  batchPutAll,
+  writeBatch,
+} from "./dynamo/batch-write.ts";
+export { MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, itemSize, valueSize, readUnits, writeUnits } from "./dynamo/item-size.ts";
+export {
+  WorkflowItem,
+  WorkflowContext,
+  WorkflowTask,
+  WorkflowStatus,
+  WORKFLOW_SK_PREFIX,
+  workflowSk,
+  workflowIdOf,
+} from "./model/workflow.ts";
+export {
+  type SeedOptions,
+  DEFAULT_SEED_OPTIONS,
+  generateWorkflows,
+  validateSeedOptions,
+  tenantId,
+  contextId,
+} from "./seed/generator.ts";
+export { type SeedResult, InvalidSeedOptionsError, seedTable } from "./seed/seed-table.ts";
+export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "./util/backoff.ts";
+export { seededRandom } from "./util/random.ts";

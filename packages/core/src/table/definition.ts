@@ -1,0 +1,47 @@
+/**
+ * The example service's table, defined once. `stacks/Storage.ts` deploys it and the
+ * local bootstrap creates it from the same values, so both runtimes share one key schema
+ * and one stream setting.
+ */
+import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+
+export const StreamViewType = {
+  NEW_AND_OLD_IMAGES: "NEW_AND_OLD_IMAGES",
+} as const;
+
+export interface TableDefinition {
+  /** Logical name; physical names are chosen per stage/test. */
+  logicalName: string;
+  partitionKey: { name: string; type: "S" };
+  sortKey: { name: string; type: "S" };
+  /** Dual-write needs both images: derive(old) to know what to delete. */
+  streamViewType: (typeof StreamViewType)[keyof typeof StreamViewType];
+}
+
+/** The multi-tenant Workflows table of seed 000: PK = tenant id, SK = `WF#<workflowId>`. */
+export const WORKFLOWS_TABLE: TableDefinition = {
+  logicalName: "Workflows",
+  partitionKey: { name: "PK", type: "S" },
+  sortKey: { name: "SK", type: "S" },
+  streamViewType: StreamViewType.NEW_AND_OLD_IMAGES,
+};
+
+/** Default physical table name for local use (`--table` overrides it). */
+export const DEFAULT_TABLE_NAME = "Workflows";
+
+/** The CreateTable request for a definition; on-demand billing, stream enabled. */
+export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+  return {
+    TableName: tableName,
+    BillingMode: "PAY_PER_REQUEST",
+    AttributeDefinitions: [
+      { AttributeName: definition.partitionKey.name, AttributeType: definition.partitionKey.type },
+      { AttributeName: definition.sortKey.name, AttributeType: definition.sortKey.type },
+    ],
+    KeySchema: [
+      { AttributeName: definition.partitionKey.name, KeyType: "HASH" },
+      { AttributeName: definition.sortKey.name, KeyType: "RANGE" },
+    ],
+    StreamSpecification: { StreamEnabled: true, StreamViewType: definition.streamViewType },
+  };
+}
