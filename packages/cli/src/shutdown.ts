@@ -5,6 +5,12 @@
 type Cleanup = () => Promise<void> | void;
 const cleanups: Cleanup[] = [];
 let installed = false;
+let shuttingDown = false;
+
+/** True once a signal started the shutdown: expected exits of children are not failures then. */
+export function isShuttingDown(): boolean {
+  return shuttingDown;
+}
 
 export function onShutdown(cleanup: Cleanup): () => void {
   cleanups.push(cleanup);
@@ -12,6 +18,7 @@ export function onShutdown(cleanup: Cleanup): () => void {
     installed = true;
     for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
       process.once(signal, () => {
+        shuttingDown = true;
         void runCleanups().finally(() => process.exit(code));
       });
     }

@@ -2,7 +2,7 @@
 import { DEFAULT_DYNAMODB_LOCAL_OPTIONS, startDynamoDBLocal } from "@ferry/core";
 import { Command } from "commander";
 import { parseInteger } from "../options.ts";
-import { onShutdown, untilSignal } from "../shutdown.ts";
+import { isShuttingDown, onShutdown, untilSignal } from "../shutdown.ts";
 
 export function localCommand(): Command {
   return new Command("local")
@@ -34,6 +34,11 @@ Example:
           `  use it:   export AWS_ENDPOINT_URL_DYNAMODB=${engine.endpoint}   (or pass --endpoint ${engine.endpoint})\n` +
           "Press Ctrl-C to stop.\n",
       );
-      await Promise.race([engine.exited.then(() => process.exit(1)), untilSignal()]);
+      void engine.exited.then(() => {
+        if (isShuttingDown()) return;
+        process.stderr.write("ferry: DynamoDB Local exited unexpectedly; run with --verbose to see its output.\n");
+        process.exit(1);
+      });
+      await untilSignal();
     });
 }

@@ -1,0 +1,12 @@
+import type { SSTConfig } from "sst";
+import { Storage } from "./stacks/Storage.ts";
+
+export default {
+  config(input) {
+    return { name: "ferry", region: input.region ?? "us-east-1" };
+  },
+  stacks(app) {
+    app.setDefaultFunctionProps({ runtime: "nodejs20.x", architecture: "arm_64" });
+    app.stack(Storage);
+  },
+} satisfies SSTConfig;

@@ -1,0 +1,30 @@
+/**
+ * Storage: the example service's table, built from the key schema and stream setting in
+ * core's shared definition (the same values the local bootstrap uses).
+ */
+import { WORKFLOWS_TABLE } from "@ferry/core/table/definition";
+import { type StackContext, Table } from "sst/constructs";
+
+/** Stages that may be deleted freely; every other stage gets deletion protection. */
+export const DEV_STAGES = ["dev", "test", "local"];
+
+export function isDevStage(stage: string): boolean {
+  return DEV_STAGES.includes(stage) || stage.startsWith("dev-") || stage.startsWith("pr-");
+}
+
+export function Storage({ stack, app }: StackContext) {
+  const def = WORKFLOWS_TABLE;
+  const table = new Table(stack, def.logicalName, {
+    fields: { [def.partitionKey.name]: "string", [def.sortKey.name]: "string" },
+    primaryIndex: { partitionKey: def.partitionKey.name, sortKey: def.sortKey.name },
+    stream: def.streamViewType.toLowerCase() as "new_and_old_images",
+    cdk: {
+      table: {
+        pointInTimeRecovery: true,
+        deletionProtection: !isDevStage(app.stage),
+      },
+    },
+  });
+  stack.addOutputs({ TableName: table.tableName, TableArn: table.tableArn });
+  return { table };
+}

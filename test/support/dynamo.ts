@@ -1,0 +1,41 @@
+// Test helpers: clients for the run's DynamoDB Local and a fresh table per test.
+import { randomUUID } from "node:crypto";
+import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { type DynamoClientOptions, type DynamoClients, WORKFLOWS_TABLE, createDynamoClients, ensureTable } from "@ferry/core";
+import { inject } from "vitest";
+
+export function endpoint(): string {
+  return inject("dynamoEndpoint");
+}
+
+export function testClients(config?: DynamoClientOptions["config"]): DynamoClients {
+  return createDynamoClients({ endpoint: endpoint(), ...(config ? { config } : {}) });
+}
+
+export function uniqueTableName(prefix = "t"): string {
+  return `${prefix}-${randomUUID().slice(0, 12)}`;
+}
+
+/** Creates a fresh example table (shared definition) and returns its name. */
+export async function freshExampleTable(clients: DynamoClients, prefix = "wf"): Promise<string> {
+  const name = uniqueTableName(prefix);
+  await ensureTable(clients.raw, WORKFLOWS_TABLE, name);
+  return name;
+}
+
+export async function dropTable(clients: DynamoClients, name: string): Promise<void> {
+  await clients.raw.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
+}
+
+/** Every item of a table, following LastEvaluatedKey to the end. */
+export async function scanAll(clients: DynamoClients, tableName: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await clients.doc.send(new ScanCommand({ TableName: tableName, ExclusiveStartKey: start, ConsistentRead: true }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items;
+}

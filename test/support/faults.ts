@@ -1,0 +1,62 @@
+// Fault injection at the SDK client's middleware: the only way to meet throttling and
+// unprocessed items on DynamoDB Local, which never produces either.
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
+import { type Random, seededRandom } from "@ferry/core/util/random";
+
+export interface FaultOptions {
+  /** Share of BatchWriteItem calls that leave half their requests unprocessed. */
+  unprocessedRate?: number;
+  /** Share of calls (of the listed operations) that fail with ProvisionedThroughputExceededException. */
+  throttleRate?: number;
+  throttleOperations?: string[];
+  seed?: number;
+}
+
+export interface FaultCounters {
+  unprocessedCalls: number;
+  unprocessedItems: number;
+  throttled: number;
+}
+
+type AnyInput = { RequestItems?: Record<string, unknown[]> };
+type AnyOutput = { output: { UnprocessedItems?: Record<string, unknown[]> } };
+
+/** Installs the faults on `client` and returns live counters. */
+export function injectFaults(client: DynamoDBClient, options: FaultOptions): FaultCounters {
+  const random: Random = seededRandom(options.seed ?? 7);
+  const counters: FaultCounters = { unprocessedCalls: 0, unprocessedItems: 0, throttled: 0 };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const operation = context.commandName?.replace(/Command$/, "") ?? "";
+      if (options.throttleRate && (options.throttleOperations ?? [operation]).includes(operation) && random() < options.throttleRate) {
+        counters.throttled++;
+        throw new ProvisionedThroughputExceededException({ message: "injected throttling", $metadata: {} });
+      }
+      if (operation === "BatchWrite" || operation === "BatchWriteItem") {
+        const input = args.input as AnyInput;
+        if (options.unprocessedRate && random() < options.unprocessedRate && input.RequestItems) {
+          // Send only the first half; report the rest as unprocessed, exactly as DynamoDB would.
+          const held: Record<string, unknown[]> = {};
+          const sent: Record<string, unknown[]> = {};
+          for (const [table, requests] of Object.entries(input.RequestItems)) {
+            const keep = Math.ceil(requests.length / 2);
+            sent[table] = requests.slice(0, keep);
+            if (requests.length > keep) held[table] = requests.slice(keep);
+          }
+          const heldCount = Object.values(held).reduce((n, r) => n + r.length, 0);
+          if (heldCount > 0) {
+            counters.unprocessedCalls++;
+            counters.unprocessedItems += heldCount;
+            const result = (await next({ ...args, input: { ...input, RequestItems: sent } })) as AnyOutput;
+            result.output.UnprocessedItems = { ...(result.output.UnprocessedItems ?? {}), ...held };
+            return result as never;
+          }
+        }
+      }
+      return next(args);
+    },
+    { step: "serialize", priority: "high", name: "ferryTestFaults" },
+  );
+  return counters;
+}
