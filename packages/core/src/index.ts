@@ -52,3 +52,41 @@ export {
 export { type SeedResult, InvalidSeedOptionsError, seedTable } from "./seed/seed-table.ts";
 export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "./util/backoff.ts";
 export { seededRandom } from "./util/random.ts";
+export {
+  type MigrationSpec,
+  type Migration,
+  type DerivedRecord,
+  type ItemKey,
+  type SourceItem,
+  MIGRATION_ID_PATTERN,
+  InvalidMigrationError,
+  defineMigration,
+  isSourceKey,
+} from "./definition/define-migration.ts";
+export { type MigrationOptions, DEFAULT_MIGRATION_OPTIONS, MigrationOptionsSchema } from "./definition/options.ts";
+export {
+  OWNER_ATTRIBUTE,
+  type OwnerStamp,
+  SourceSchemaError,
+  DeriveError,
+  InvalidDerivedRecordsError,
+  deriveRecords,
+  projectSource,
+  ownerOf,
+  sameRecord,
+  keyOf,
+  keyId,
+  keyText,
+} from "./definition/derive.ts";
+export {
+  defaultMigrationsDir,
+  listMigrationIds,
+  resolveMigrationFile,
+  loadMigration,
+  loadMigrationFile,
+  loadAllMigrations,
+  MigrationNotFoundError,
+  AmbiguousMigrationError,
+  MigrationLoadError,
+} from "./definition/load.ts";
+export { defaultControlTableName, migrationPk, ControlSk, ensureControlTable } from "./state/control-table.ts";

@@ -1,0 +1,117 @@
+/**
+ * `defineMigration`: how a team declares a migration. One declaration (source items, the
+ * zod schema of the fields the conversion reads, and a pure `derive`) drives the
+ * dual-write, the backfill, verification and the v2 endpoints.
+ */
+import { z } from "zod";
+import { UsageError } from "../errors.ts";
+import { DEFAULT_MIGRATION_OPTIONS, type MigrationOptions, MigrationOptionsSchema } from "./options.ts";
+
+/** The key of an item in the table (the shared key schema: PK, SK). */
+export interface ItemKey {
+  PK: string;
+  SK: string;
+}
+
+/** One record `derive` produces: its key plus any attributes. */
+export type DerivedRecord = ItemKey & Record<string, unknown>;
+
+/** What a migration's `derive` receives: the schema's output plus the item's key. */
+export type SourceItem<S extends z.ZodObject> = z.output<S> & ItemKey;
+
+/** The file format; see migrations/0001_workflow-context-index.ts for a commented example. */
+export interface MigrationSpec<S extends z.ZodObject = z.ZodObject> {
+  /** `NNNN_kebab-name`, equal to the file name without `.ts`. */
+  id: string;
+  description: string;
+  /** Logical table the migration runs on (e.g. "Workflows"). */
+  table: string;
+  /** Which items are source items: SK prefix, optionally narrowed by a pattern. */
+  source: { skPrefix: string; skPattern?: RegExp };
+  /** zod object schema of the source fields `derive` reads (unknown fields are dropped). */
+  schema: S;
+  /** Pure function: one source item to the full set of records it owns. */
+  derive: (item: SourceItem<S>) => DerivedRecord[];
+  /** Old attributes the remove step deletes from source items. */
+  cleanup?: { removeAttributes: string[] };
+  /** Tuning; missing values come from DEFAULT_MIGRATION_OPTIONS. */
+  options?: Partial<MigrationOptions>;
+}
+
+/** A validated migration, options filled in. */
+export interface Migration<S extends z.ZodObject = z.ZodObject> extends Omit<MigrationSpec<S>, "options"> {
+  options: MigrationOptions;
+  /** The top-level fields the schema reads (the backfill's race check compares these). */
+  readFields: string[];
+}
+
+export const MIGRATION_ID_PATTERN = /^\d{4}_[a-z0-9]+(?:-[a-z0-9]+)*$/;
+
+const MigrationSpecSchema = z
+  .object({
+    id: z.string().regex(MIGRATION_ID_PATTERN, "expected NNNN_kebab-case-name, e.g. 0001_workflow-context-index"),
+    description: z.string().min(1, "describe what the migration does in a sentence"),
+    table: z.string().min(1),
+    source: z
+      .object({
+        skPrefix: z.string().min(1, "a source prefix such as WF# is required"),
+        skPattern: z.instanceof(RegExp, { message: "expected a RegExp, e.g. /^WF#[^#]+$/" }).optional(),
+      })
+      .strict(),
+    schema: z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, {
+      message: "expected a zod object schema, e.g. z.object({ contexts: z.array(...) })",
+    }),
+    derive: z.custom<(item: unknown) => DerivedRecord[]>((v) => typeof v === "function", {
+      message: "expected a function derive(item) returning an array of records",
+    }),
+    cleanup: z
+      .object({ removeAttributes: z.array(z.string().min(1)).min(1, "list at least one attribute") })
+      .strict()
+      .optional(),
+    options: MigrationOptionsSchema.partial().optional(),
+  })
+  .strict();
+
+/** A migration file that does not match the format; `issues` name each field. */
+export class InvalidMigrationError extends UsageError {
+  constructor(
+    readonly issues: { path: string; message: string }[],
+    readonly file?: string,
+  ) {
+    super(
+      `Invalid migration${file ? ` ${file}` : ""}:\n${issues.map((i) => `  - ${i.path || "(file)"}: ${i.message}`).join("\n")}\n` +
+        "See migrations/0001_workflow-context-index.ts for the format, or run `ferry new <name>` for a template.",
+    );
+  }
+
+  /** The same error, naming the file it came from. */
+  inFile(file: string): InvalidMigrationError {
+    return new InvalidMigrationError(this.issues, file);
+  }
+}
+
+function issuesOf(error: z.ZodError): { path: string; message: string }[] {
+  return error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+}
+
+/** Declares a migration; validates it and fills in default options. */
+export function defineMigration<S extends z.ZodObject>(spec: MigrationSpec<S>): Migration<S> {
+  const parsed = MigrationSpecSchema.safeParse(spec);
+  if (!parsed.success) throw new InvalidMigrationError(issuesOf(parsed.error));
+  const { options, ...rest } = spec;
+  if (rest.source.skPattern && !rest.source.skPattern.source.startsWith("^")) {
+    throw new InvalidMigrationError([{ path: "source.skPattern", message: "anchor the pattern with ^ so it matches whole sort keys" }]);
+  }
+  return Object.freeze({
+    ...rest,
+    options: { ...DEFAULT_MIGRATION_OPTIONS, ...options },
+    readFields: Object.keys(spec.schema.shape),
+  });
+}
+
+/** True when `key` is one of this migration's source items. */
+export function isSourceKey(migration: Pick<Migration, "source">, key: { SK?: unknown }): boolean {
+  const sk = key.SK;
+  if (typeof sk !== "string" || !sk.startsWith(migration.source.skPrefix)) return false;
+  return migration.source.skPattern ? migration.source.skPattern.test(sk) : true;
+}
