@@ -1,0 +1,128 @@
+/**
+ * One backfill page: read a page of one Scan segment (consistent reads), derive every
+ * source item on it, and write the records conditionally on the source being unchanged.
+ * Pure with respect to state: the caller checkpoints the returned position and counters.
+ */
+import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { type ItemKey, type Migration, isSourceKey } from "../definition/define-migration.ts";
+import { OWNER_ATTRIBUTE, deriveRecords, keyOf } from "../definition/derive.ts";
+import { FerryError } from "../errors.ts";
+import type { BackoffOptions } from "../util/backoff.ts";
+import { sourceUnchangedCondition } from "./source-condition.ts";
+import { type ConversionUnit, writeUnits } from "./transactions.ts";
+
+export interface PageRequest {
+  segment: number;
+  totalSegments: number;
+  pageSize: number;
+  /** Where the previous page stopped; undefined for the segment's first page. */
+  startKey?: Record<string, unknown>;
+  /** Derive and count, write nothing. */
+  dryRun?: boolean;
+}
+
+/** Counters of a page; a segment's counters are their sum. */
+export interface PageCounters {
+  scanned: number;
+  sources: number;
+  converted: number;
+  recordsWritten: number;
+  deferred: number;
+  failed: number;
+  consumedReadUnits: number;
+  consumedWriteUnits: number;
+}
+
+export interface PageFailure {
+  key: ItemKey;
+  error: string;
+  message: string;
+}
+
+export interface PageResult {
+  counters: PageCounters;
+  /** Next page's start; undefined when the segment is finished. */
+  lastKey?: Record<string, unknown>;
+  failures: PageFailure[];
+  deferredKeys: ItemKey[];
+  /** Records a dry run would have written. */
+  wouldWrite: number;
+}
+
+export const EMPTY_COUNTERS: PageCounters = {
+  scanned: 0,
+  sources: 0,
+  converted: 0,
+  recordsWritten: 0,
+  deferred: 0,
+  failed: 0,
+  consumedReadUnits: 0,
+  consumedWriteUnits: 0,
+};
+
+export function addCounters(a: PageCounters, b: PageCounters): PageCounters {
+  const out = { ...a };
+  for (const k of Object.keys(b) as (keyof PageCounters)[]) out[k] = a[k] + b[k];
+  return out;
+}
+
+/** A source item of this migration (derived records, even under the source prefix, are not). */
+export function isSourceItem(migration: Migration, item: Record<string, unknown>): boolean {
+  return isSourceKey(migration, item) && !(OWNER_ATTRIBUTE in item);
+}
+
+/** Converts one page of one segment. */
+export async function convertPage(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  migration: Migration,
+  request: PageRequest,
+  backoff?: BackoffOptions,
+): Promise<PageResult> {
+  const page = await doc.send(
+    new ScanCommand({
+      TableName: tableName,
+      Segment: request.segment,
+      TotalSegments: request.totalSegments,
+      Limit: request.pageSize,
+      ExclusiveStartKey: request.startKey,
+      ConsistentRead: true,
+      ReturnConsumedCapacity: "TOTAL",
+    }),
+  );
+  const counters: PageCounters = { ...EMPTY_COUNTERS, scanned: page.Items?.length ?? 0 };
+  counters.consumedReadUnits = page.ConsumedCapacity?.CapacityUnits ?? 0;
+  const failures: PageFailure[] = [];
+  const units: ConversionUnit[] = [];
+  for (const item of page.Items ?? []) {
+    if (!isSourceItem(migration, item)) continue;
+    counters.sources++;
+    try {
+      units.push({ key: keyOf(item as ItemKey), condition: sourceUnchangedCondition(migration, item), records: deriveRecords(migration, item) });
+    } catch (err) {
+      // A bad item is recorded with its key and reason, never silently skipped, never retried.
+      if (!(err instanceof FerryError)) throw err;
+      counters.failed++;
+      failures.push({ key: keyOf(item as ItemKey), error: err.name, message: err.message });
+    }
+  }
+  const wouldWrite = units.reduce((n, u) => n + u.records.length, 0);
+  let deferredKeys: ItemKey[] = [];
+  if (request.dryRun) {
+    counters.converted = units.length;
+  } else {
+    const written = await writeUnits(doc, tableName, units, backoff);
+    counters.converted = written.converted;
+    counters.recordsWritten = written.recordsWritten;
+    counters.deferred = written.deferred.length;
+    counters.consumedWriteUnits = written.consumedWriteUnits;
+    deferredKeys = written.deferred;
+  }
+  return {
+    counters,
+    ...(page.LastEvaluatedKey ? { lastKey: page.LastEvaluatedKey } : {}),
+    failures,
+    deferredKeys,
+    wouldWrite,
+  };
+}

@@ -1,0 +1,155 @@
+/**
+ * Packs per-item conversion units into TransactWriteItems calls and runs them. Each unit is
+ * a ConditionCheck on one source item plus a Put per derived record; several units share a
+ * call (up to 100 actions) to amortize round trips. A unit whose condition fails is
+ * deferred to the stream; conflicts and throttling are retried with backoff.
+ */
+import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { DerivedRecord, ItemKey } from "../definition/define-migration.ts";
+import { itemSize } from "../dynamo/item-size.ts";
+import { FerryError } from "../errors.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../util/backoff.ts";
+import { type SourceCondition, sourceConditionCheck } from "./source-condition.ts";
+
+/** DynamoDB's limits per TransactWriteItems call. */
+export const TRANSACTION_MAX_ACTIONS = 100;
+const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
+
+/** Everything the backfill writes for one source item. */
+export interface ConversionUnit {
+  key: ItemKey;
+  condition: SourceCondition;
+  records: DerivedRecord[];
+}
+
+export interface TransactionStats {
+  /** Units whose records were all written. */
+  converted: number;
+  recordsWritten: number;
+  /** Units whose source changed after the read: the stream owns them. */
+  deferred: ItemKey[];
+  calls: number;
+  retries: number;
+  consumedWriteUnits: number;
+}
+
+export class TransactionRetriesExhaustedError extends FerryError {
+  constructor(
+    readonly reasons: string[],
+    readonly attempts: number,
+  ) {
+    super(
+      `TransactWriteItems kept failing after ${attempts} attempts (${reasons.join(", ")}); ` +
+        "the table is throttling or contended: lower --rate and resume with `ferry resume`.",
+    );
+  }
+}
+
+type Action = Record<string, unknown>;
+
+interface Part {
+  unit: ConversionUnit;
+  actions: Action[];
+  bytes: number;
+}
+
+/** Splits a unit into parts of at most 99 puts, each with its own copy of the condition. */
+function partsOf(tableName: string, unit: ConversionUnit): Part[] {
+  const check = sourceConditionCheck(tableName, unit.key, unit.condition);
+  const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
+  const parts: Part[] = [];
+  for (let i = 0; i < unit.records.length; i += TRANSACTION_MAX_ACTIONS - 1) {
+    const records = unit.records.slice(i, i + TRANSACTION_MAX_ACTIONS - 1);
+    parts.push({
+      unit,
+      actions: [check, ...records.map((Item) => ({ Put: { TableName: tableName, Item } }))],
+      bytes: checkBytes + records.reduce((n, r) => n + itemSize(r) + 50, 0),
+    });
+  }
+  return parts;
+}
+
+/** Greedy packing of parts into calls under the action and byte limits. */
+export function packTransactions(tableName: string, units: ConversionUnit[]): Part[][] {
+  const calls: Part[][] = [];
+  let current: Part[] = [];
+  let actions = 0;
+  let bytes = 0;
+  for (const unit of units) {
+    if (unit.records.length === 0) continue;
+    for (const part of partsOf(tableName, unit)) {
+      if (current.length > 0 && (actions + part.actions.length > TRANSACTION_MAX_ACTIONS || bytes + part.bytes > TRANSACTION_BYTE_BUDGET)) {
+        calls.push(current);
+        current = [];
+        actions = 0;
+        bytes = 0;
+      }
+      current.push(part);
+      actions += part.actions.length;
+      bytes += part.bytes;
+    }
+  }
+  if (current.length > 0) calls.push(current);
+  return calls;
+}
+
+const RETRYABLE_REASONS = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);
+
+/** Writes the units; returns what was converted and what was deferred. */
+export async function writeUnits(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  units: ConversionUnit[],
+  backoff: BackoffOptions = DEFAULT_BACKOFF,
+): Promise<TransactionStats> {
+  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], calls: 0, retries: 0, consumedWriteUnits: 0 };
+  const deferred = new Set<ConversionUnit>();
+  const written = new Map<ConversionUnit, number>();
+  for (const call of packTransactions(tableName, units)) {
+    let parts = call;
+    for (let attempt = 1; parts.length > 0; attempt++) {
+      parts = parts.filter((p) => !deferred.has(p.unit));
+      if (parts.length === 0) break;
+      if (attempt > 1) {
+        stats.retries++;
+        await sleep(backoffDelay(attempt - 1, backoff));
+      }
+      stats.calls++;
+      try {
+        const out = await doc.send(
+          new TransactWriteCommand({ TransactItems: parts.flatMap((p) => p.actions) as never, ReturnConsumedCapacity: "TOTAL" }),
+        );
+        for (const c of out.ConsumedCapacity ?? []) stats.consumedWriteUnits += c.CapacityUnits ?? 0;
+        for (const p of parts) written.set(p.unit, (written.get(p.unit) ?? 0) + p.actions.length - 1);
+        parts = [];
+      } catch (err) {
+        if (!(err instanceof TransactionCanceledException)) throw err;
+        const reasons = err.CancellationReasons ?? [];
+        let offset = 0;
+        let retryable = false;
+        for (const p of parts) {
+          const codes = reasons.slice(offset, offset + p.actions.length).map((r) => r.Code ?? "None");
+          offset += p.actions.length;
+          if (codes[0] === "ConditionalCheckFailed") deferred.add(p.unit);
+          else if (codes.some((c) => RETRYABLE_REASONS.has(c))) retryable = true;
+        }
+        const anyDeferredHere = parts.some((p) => deferred.has(p.unit));
+        if (!anyDeferredHere && !retryable) {
+          throw new FerryError(`TransactWriteItems was cancelled: ${reasons.map((r) => r.Code).join(", ")}`, { cause: err });
+        }
+        if (attempt >= backoff.maxAttempts) {
+          throw new TransactionRetriesExhaustedError(reasons.map((r) => r.Code ?? "None"), attempt);
+        }
+      }
+    }
+  }
+  for (const unit of units) {
+    if (deferred.has(unit)) stats.deferred.push(unit.key);
+    else if (unit.records.length === 0 || written.get(unit) === unit.records.length) {
+      stats.converted++;
+      stats.recordsWritten += unit.records.length;
+    }
+  }
+  return stats;
+}
