@@ -4,7 +4,7 @@ import { convertPage } from "@ferry/core/backfill/page";
 import { packTransactions } from "@ferry/core/backfill/transactions";
 import { sourceUnchangedCondition } from "@ferry/core/backfill/source-condition";
 import { describe, expect, it } from "vitest";
-import { freshExampleTable, scanAll, testClients } from "../support/dynamo.ts";
+import { freshPlainTable, scanAll, testClients } from "../support/dynamo.ts";
 
 const m1 = await loadMigration("0001");
 const m2 = await loadMigration("0002");
@@ -23,7 +23,7 @@ async function convertAll(clients: ReturnType<typeof testClients>, table: string
 describe("a backfill page", () => {
   it("writes exactly the derived records of every source item, across pages", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     const items = [...generateWorkflows({ tenants: 2, workflows: 60, contexts: 3, pool: 20, itemKb: 2 })];
     await batchPutAll(clients.doc, table, items);
     const totals = await convertAll(clients, table);
@@ -37,7 +37,7 @@ describe("a backfill page", () => {
 
   it("defers an item changed after the read instead of writing records from the stale read", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     const items = [...generateWorkflows({ tenants: 1, workflows: 10, contexts: 2, pool: 10, itemKb: 1 })];
     await batchPutAll(clients.doc, table, items);
     const victim = items[3]!;
@@ -70,7 +70,7 @@ describe("a backfill page", () => {
 
   it("defers a deleted item and converts items whose non-schema fields changed", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     const [a, b] = [...generateWorkflows({ tenants: 1, workflows: 2, itemKb: 1 })];
     await batchPutAll(clients.doc, table, [a!, b!]);
     const condA = sourceUnchangedCondition(m1, a!);
@@ -83,7 +83,7 @@ describe("a backfill page", () => {
 
   it("splits an item with more records than one transaction holds, and packs small items together", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     const [big] = [...generateWorkflows({ tenants: 1, workflows: 1, tasks: 0, itemKb: 1 })];
     const tasks = Array.from({ length: 150 }, (_, i) => ({ id: `t${i}`, name: "n", status: "TO_DO", started_at: "x", assignees: [], dueDate: "y" }));
     const m = { ...m2, options: { ...m2.options, maxRecordsPerItem: 200 } };
@@ -104,7 +104,7 @@ describe("a backfill page", () => {
 
   it("reports items that fail the schema with their key, and writes the rest", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     const [good, bad] = [...generateWorkflows({ tenants: 1, workflows: 2, itemKb: 1 })];
     await batchPutAll(clients.doc, table, [good!, { ...bad!, contexts: "oops" }]);
     const r = await convertPage(clients.doc, table, m1, { segment: 0, totalSegments: 1, pageSize: 10 });
@@ -115,7 +115,7 @@ describe("a backfill page", () => {
 
   it("writes nothing in a dry run but reports what it would write", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     await batchPutAll(clients.doc, table, [...generateWorkflows({ tenants: 1, workflows: 20, contexts: 2, pool: 10 })]);
     const r = await convertPage(clients.doc, table, m1, { segment: 0, totalSegments: 1, pageSize: 100, dryRun: true });
     expect(r.wouldWrite).toBe(40);

@@ -1,7 +1,7 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { UnprocessedItemsError, batchPutAll, generateWorkflows, itemSize, seedTable, writeUnits } from "@ferry/core";
 import { describe, expect, it } from "vitest";
-import { freshExampleTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
+import { freshPlainTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
 import { injectFaults } from "../support/faults.ts";
 
 describe("seeding the example table", () => {
@@ -20,7 +20,7 @@ describe("seeding the example table", () => {
 
   it("retries UnprocessedItems with backoff until every item is written", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     const faults = injectFaults(clients.raw, { unprocessedRate: 0.5, seed: 3 });
     const items = [...generateWorkflows({ tenants: 1, workflows: 500, itemKb: 1 })];
     const stats = await batchPutAll(clients.doc, table, items, {
@@ -35,7 +35,7 @@ describe("seeding the example table", () => {
 
   it("fails with UnprocessedItemsError, naming the table, when items stay unprocessed", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     injectFaults(clients.raw, { unprocessedRate: 1 });
     const items = [...generateWorkflows({ tenants: 1, workflows: 25, itemKb: 1 })];
     const run = batchPutAll(clients.doc, table, items, { backoff: { baseMs: 1, maxMs: 2, maxAttempts: 3 } });
@@ -45,7 +45,7 @@ describe("seeding the example table", () => {
 
   it("computes item sizes the way DynamoDB bills them", async () => {
     const clients = testClients();
-    const table = await freshExampleTable(clients);
+    const table = await freshPlainTable(clients);
     for (const kb of [1, 3, 9.5, 40]) {
       const [item] = [...generateWorkflows({ tenants: 1, workflows: 1, itemKb: kb, seed: kb * 10 })];
       const out = await clients.doc.send(new PutCommand({ TableName: table, Item: item!, ReturnConsumedCapacity: "TOTAL" }));

@@ -1,8 +1,11 @@
 /** The `ferry` command line: one file per command under commands/. */
 import { FerryError } from "@ferry/core";
 import { Command, CommanderError } from "commander";
+import { checkCommand } from "./commands/check.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { localCommand } from "./commands/local.ts";
+import { newCommand } from "./commands/new.ts";
+import { planCommand } from "./commands/plan.ts";
 import { seedCommand } from "./commands/seed.ts";
 import { runCleanups } from "./shutdown.ts";
 
@@ -14,7 +17,7 @@ export function buildProgram(): Command {
     .description("Online data-model migrations for Amazon DynamoDB: design, add, convert, move, remove.")
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [localCommand(), seedCommand(), demoCommand()]) {
+  for (const command of [localCommand(), seedCommand(), demoCommand(), newCommand(), checkCommand(), planCommand()]) {
     program.addCommand(command.exitOverride());
   }
   return program;

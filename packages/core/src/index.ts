@@ -90,3 +90,25 @@ export {
   MigrationLoadError,
 } from "./definition/load.ts";
 export { defaultControlTableName, migrationPk, ControlSk, ensureControlTable } from "./state/control-table.ts";
+export { type ScaffoldResult, InvalidMigrationNameError, MigrationExistsError, kebabCase, nextMigrationNumber, scaffoldMigration } from "./design/scaffold.ts";
+export { type CheckReport, CheckFailedError, checkMigration } from "./design/check.ts";
+export { type Plan, type PlanOptions, DEFAULT_PLAN_OPTIONS, planMigration } from "./design/plan.ts";
+export { estimateItemWriteUnits, estimateScanReadUnits } from "./design/capacity.ts";
+export { ON_DEMAND_USD_PER_MILLION_READ_UNITS, ON_DEMAND_USD_PER_MILLION_WRITE_UNITS, PRICES_AS_OF, onDemandCost } from "./design/pricing.ts";
+export { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "./backfill/settings.ts";
+export { type PageCounters, convertPage, isSourceItem } from "./backfill/page.ts";
+export { backfillDefinition, backfillDefinitionText, BACKFILL_ASL_PATH, BACKFILL_TASK_RESOURCES } from "./backfill/definition.ts";
+export { type BackfillExecutionInput, createBackfillTasks } from "./backfill/tasks.ts";
+export {
+  type ConvertContext,
+  type ConversionResult,
+  type ConversionStatus,
+  startConversion,
+  resumeConversion,
+  requestStop,
+  changeRate,
+  conversionStatus,
+  BackfillUnfinishedError,
+  NoBackfillError,
+} from "./backfill/control.ts";
+export { BackfillLockedError } from "./backfill/lock.ts";

@@ -29,6 +29,8 @@ export interface DynamoDBLocalOptions {
   startTimeoutMs: number;
   /** Forward the engine's own output to this process's stderr. */
   verbose: boolean;
+  /** One database for every access key and region (`-sharedDb`). */
+  sharedDb: boolean;
 }
 
 export const DEFAULT_DYNAMODB_LOCAL_OPTIONS: DynamoDBLocalOptions = {
@@ -36,6 +38,7 @@ export const DEFAULT_DYNAMODB_LOCAL_OPTIONS: DynamoDBLocalOptions = {
   heap: "1g",
   startTimeoutMs: 60_000,
   verbose: false,
+  sharedDb: true,
 };
 
 /** A running engine. */
@@ -133,7 +136,7 @@ async function launch(
     "-port",
     String(port),
     // One database for every access key and region, as a single AWS account would see.
-    "-sharedDb",
+    ...(opts.sharedDb ? ["-sharedDb"] : []),
     "-disableTelemetry",
     ...(opts.dbPath ? ["-dbPath", resolve(opts.dbPath)] : ["-inMemory"]),
   ];

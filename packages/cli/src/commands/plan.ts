@@ -1,0 +1,71 @@
+/** `ferry plan <migration>`: estimates what converting the table will take (items, records, capacity, time, dollars). */
+import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
+import { formatBytes, formatCount, formatDuration, formatUsd } from "@ferry/core/design/format";
+import { DEFAULT_PLAN_OPTIONS, type Plan, planMigration } from "@ferry/core/design/plan";
+import { Command } from "commander";
+import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags } from "../options.ts";
+import { printJson, table } from "../output.ts";
+
+interface PlanFlags extends ConnectionFlags {
+  sample: number;
+  countMaxItems: number;
+  rate?: number;
+  migrationsDir?: string;
+}
+
+export function planCommand(): Command {
+  const command = new Command("plan")
+    .description("Estimate a conversion from a sample of the table: source items, records, capacity units, duration, on-demand cost")
+    .argument("<migration>", "migration number, name, id or file, e.g. 0001");
+  withConnectionFlags(command);
+  return command
+    .option("--sample <n>", "source items to sample and derive", parseInteger(1, 1_000_000), DEFAULT_PLAN_OPTIONS.sample)
+    .option("--rate <n>", "backfill rate cap in source items/s (default: the migration's options.rate)", parseNumber(0.001, 1_000_000))
+    .option(
+      "--count-max-items <n>",
+      "count source items exactly (key-only Scan) in tables up to this many items, else scale the sample",
+      parseInteger(0, Number.MAX_SAFE_INTEGER),
+      DEFAULT_PLAN_OPTIONS.countMaxItems,
+    )
+    .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
+    .addHelpText(
+      "after",
+      `
+Example: plan 0002 on the local table at 500 items/s
+  $ npx ferry plan 0002 --endpoint http://127.0.0.1:8000 --rate 500`,
+    )
+    .action(async (ref: string, opts: PlanFlags) => {
+      const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+      const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+      let plan: Plan;
+      try {
+        plan = await planMigration(clients, opts.table, migration, { sample: opts.sample, countMaxItems: opts.countMaxItems, ...(opts.rate ? { rate: opts.rate } : {}) });
+      } finally {
+        clients.raw.destroy();
+      }
+      if (opts.json) return printJson(plan);
+      process.stdout.write(`${describePlan(plan)}\n`);
+    });
+}
+
+/** The plan as an aligned table, prices and their source stated. */
+export function describePlan(plan: Plan): string {
+  const p = plan.cost.prices;
+  const approx = plan.sourceItems.exact ? "" : "~";
+  const rows: (string | number)[][] = [
+    ["migration", plan.migrationId],
+    ["table", `${plan.tableName}: ${formatCount(plan.table.items)} items, ${formatBytes(plan.table.bytes)} (${plan.table.method})`],
+    ["sample", `${formatCount(plan.sample.scanned)} scanned, ${formatCount(plan.sample.sources)} source items, ${plan.sample.failed} failed to derive`],
+    ["source items", `${approx}${formatCount(plan.sourceItems.count)}${plan.sourceItems.exact ? " (exact)" : " (estimated)"}`],
+    ["records per item", `mean ${plan.recordsPerItem.mean.toFixed(2)}, max ${plan.recordsPerItem.max}`],
+    ["record size", `mean ${formatBytes(plan.recordBytes.mean)}, max ${formatBytes(plan.recordBytes.max)}`],
+    ["records to write", `${approx}${formatCount(plan.records.total)} (${formatBytes(plan.records.bytes)})`],
+    ["write units", `${approx}${formatCount(plan.writeUnits.total)} (per item mean ${plan.writeUnits.mean.toFixed(1)}, max ${plan.writeUnits.max}; TransactWriteItems: ConditionCheck + Puts, 2 per KB each)`],
+    ["read units", `${approx}${formatCount(plan.readUnits.total)} (strongly consistent Scan, ${plan.readUnits.segments} segments, pages of ${plan.readUnits.pageSize})`],
+    ["duration", `${formatDuration(plan.durationSeconds)} at ${formatCount(plan.rate)} source items/s`],
+    ["on-demand cost", `${formatUsd(plan.cost.totalUsd)} (writes ${formatUsd(plan.cost.writeUsd)}, reads ${formatUsd(plan.cost.readUsd)})`],
+    ["prices", `$${p.usdPerMillionWriteUnits} per million write units, $${p.usdPerMillionReadUnits} per million read units`],
+    ["", `(${p.region}, on-demand, as of ${p.asOf}: ${p.source})`],
+  ];
+  return [table(rows), ...plan.notes.map((n) => `note: ${n}`)].join("\n");
+}

@@ -1,0 +1,172 @@
+/**
+ * The backfill's persisted state in the control table: one run record (settings, status,
+ * control requests from pause/abort/rate changes) and one checkpoint per segment (the
+ * Scan position and counters after the last completed page).
+ */
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { migrationPk } from "../state/control-table.ts";
+import { EMPTY_COUNTERS, type PageCounters } from "./page.ts";
+import type { BackfillSettings } from "./settings.ts";
+
+export type RunStatus = "running" | "paused" | "aborted" | "completed" | "failed";
+export type ControlRequest = "pause" | "abort";
+
+export interface BackfillRun {
+  runId: string;
+  status: RunStatus;
+  settings: BackfillSettings;
+  /** Current rate after adaptive throttling (<= settings.rate). */
+  effectiveRate: number;
+  requested?: ControlRequest;
+  executions: number;
+  startedAt: number;
+  updatedAt: number;
+  finishedAt?: number;
+  lastError?: { name: string; message: string; at: number };
+  /** Source items in the table when the run started (for progress and ETA). */
+  estimatedItems: number;
+}
+
+export interface SegmentCheckpoint {
+  segment: number;
+  runId: string;
+  lastKey?: Record<string, unknown>;
+  done: boolean;
+  pages: number;
+  counters: PageCounters;
+  updatedAt: number;
+}
+
+export const RUN_SK = "backfill#run";
+export const segmentSk = (segment: number) => `backfill#segment#${String(segment).padStart(5, "0")}`;
+export const FAILURE_SK_PREFIX = "backfill#failed#";
+
+export interface StateStore {
+  doc: DynamoDBDocumentClient;
+  controlTable: string;
+  migrationId: string;
+}
+
+export async function readRun(store: StateStore): Promise<BackfillRun | undefined> {
+  const out = await store.doc.send(
+    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: RUN_SK }, ConsistentRead: true }),
+  );
+  return out.Item?.run as BackfillRun | undefined;
+}
+
+export async function writeRun(store: StateStore, run: BackfillRun): Promise<void> {
+  await store.doc.send(
+    new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: RUN_SK, run } }),
+  );
+}
+
+/** Applies `change` to the run record (read-modify-write; callers hold the backfill lock or set a request). */
+export async function updateRun(store: StateStore, change: (run: BackfillRun) => BackfillRun | undefined): Promise<BackfillRun | undefined> {
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const run = await readRun(store);
+    if (!run) return undefined;
+    const next = change(structuredClone(run));
+    if (!next) return run;
+    next.updatedAt = Date.now();
+    try {
+      await store.doc.send(
+        new PutCommand({
+          TableName: store.controlTable,
+          Item: { PK: migrationPk(store.migrationId), SK: RUN_SK, run: next },
+          // Optimistic concurrency: pause/abort from another terminal must not be lost.
+          ConditionExpression: "#run.#updatedAt = :seen",
+          ExpressionAttributeNames: { "#run": "run", "#updatedAt": "updatedAt" },
+          ExpressionAttributeValues: { ":seen": run.updatedAt },
+        }),
+      );
+      return next;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+  }
+  throw new Error("the backfill run record kept changing; retry the command");
+}
+
+export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpoint[]> {
+  const out: SegmentCheckpoint[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await store.doc.send(
+      new QueryCommand({
+        TableName: store.controlTable,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": migrationPk(store.migrationId), ":prefix": "backfill#segment#" },
+        ExclusiveStartKey: start,
+        ConsistentRead: true,
+      }),
+    );
+    for (const item of page.Items ?? []) out.push(item.checkpoint as SegmentCheckpoint);
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return out.sort((a, b) => a.segment - b.segment);
+}
+
+export async function readCheckpoint(store: StateStore, segment: number): Promise<SegmentCheckpoint | undefined> {
+  const out = await store.doc.send(
+    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: segmentSk(segment) }, ConsistentRead: true }),
+  );
+  return out.Item?.checkpoint as SegmentCheckpoint | undefined;
+}
+
+export function freshCheckpoint(runId: string, segment: number): SegmentCheckpoint {
+  return { segment, runId, done: false, pages: 0, counters: { ...EMPTY_COUNTERS }, updatedAt: Date.now() };
+}
+
+/**
+ * Saves a segment checkpoint, only if the stored one is still the one this page started
+ * from (same page count): a page retried after a crash can then never count twice.
+ */
+export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint, previousPages: number): Promise<boolean> {
+  try {
+    await store.doc.send(
+      new PutCommand({
+        TableName: store.controlTable,
+        Item: { PK: migrationPk(store.migrationId), SK: segmentSk(next.segment), checkpoint: next },
+        ConditionExpression:
+          previousPages === 0
+            ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev"
+            : "#c.#runId = :run AND #c.#pages = :prev",
+        ExpressionAttributeNames: { "#c": "checkpoint", "#pages": "pages", "#runId": "runId" },
+        ExpressionAttributeValues: { ":prev": previousPages, ":run": next.runId },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
+}
+
+/** Records items a page could not convert (schema/derive failures), with key and reason. */
+export async function recordItemFailures(
+  store: StateStore,
+  failures: { key: { PK: string; SK: string }; error: string; message: string }[],
+): Promise<void> {
+  for (const f of failures) {
+    await store.doc.send(
+      new PutCommand({
+        TableName: store.controlTable,
+        Item: { PK: migrationPk(store.migrationId), SK: `${FAILURE_SK_PREFIX}${f.key.PK}#${f.key.SK}`, ...f, at: Date.now() },
+      }),
+    );
+  }
+}
+
+/** Updates the effective rate (adaptive throttling) without touching other fields. */
+export async function setEffectiveRate(store: StateStore, rate: number): Promise<void> {
+  await store.doc.send(
+    new UpdateCommand({
+      TableName: store.controlTable,
+      Key: { PK: migrationPk(store.migrationId), SK: RUN_SK },
+      UpdateExpression: "SET #run.#rate = :rate",
+      ExpressionAttributeNames: { "#run": "run", "#rate": "effectiveRate" },
+      ExpressionAttributeValues: { ":rate": rate },
+    }),
+  );
+}

@@ -1,0 +1,200 @@
+/**
+ * The backfill's task functions: the same code runs as Lambda task handlers behind the
+ * deployed state machine and as local task handlers in aws-local-stepfunctions. Every
+ * decision reads the persisted run and checkpoints, so a retried or re-run task is safe.
+ */
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { Migration } from "../definition/define-migration.ts";
+import { FerryError } from "../errors.ts";
+import { sleep as defaultSleep } from "../util/backoff.ts";
+import { type PageCounters, addCounters, convertPage } from "./page.ts";
+import {
+  type StateStore,
+  freshCheckpoint,
+  readCheckpoint,
+  readCheckpoints,
+  readRun,
+  recordItemFailures,
+  saveCheckpoint,
+  setEffectiveRate,
+  updateRun,
+} from "./state.ts";
+
+/** The state machine's execution input. */
+export interface BackfillExecutionInput {
+  migrationId: string;
+  table: string;
+  controlTable: string;
+  runId: string;
+  execution: number;
+}
+
+export interface BackfillTaskDeps {
+  doc: DynamoDBDocumentClient;
+  loadMigration: (id: string) => Promise<Migration>;
+  /** Starts the next execution with `input` (SFN StartExecution on AWS, a new local run locally). */
+  startExecution: (input: BackfillExecutionInput) => Promise<void>;
+  /** Dual-write lag in ms, when known (heartbeat); the backfill slows while it is high. */
+  dualWriteLagMs?: (migrationId: string) => Promise<number | undefined>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export type PageStatus = "more" | "done" | "yield" | "stopped";
+
+export class BackfillRunMismatchError extends FerryError {
+  constructor(
+    readonly migrationId: string,
+    readonly runId: string,
+  ) {
+    super(`The backfill run ${runId} of ${migrationId} is not the current run; a newer \`ferry convert\` replaced it.`);
+  }
+}
+
+const THROTTLE_ERRORS = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "TransactionRetriesExhaustedError"]);
+
+function storeOf(deps: BackfillTaskDeps, input: { migrationId: string; controlTable: string }): StateStore {
+  return { doc: deps.doc, controlTable: input.controlTable, migrationId: input.migrationId };
+}
+
+/** Creates the five task functions, keyed by their state names in backfill.asl.json. */
+export function createBackfillTasks(deps: BackfillTaskDeps) {
+  const sleep = deps.sleep ?? defaultSleep;
+
+  async function PlanSegments(input: BackfillExecutionInput) {
+    const store = storeOf(deps, input);
+    const run = await readRun(store);
+    if (!run || run.runId !== input.runId) throw new BackfillRunMismatchError(input.migrationId, input.runId);
+    const done = new Set((await readCheckpoints(store)).filter((c) => c.runId === run.runId && c.done).map((c) => c.segment));
+    const open = Array.from({ length: run.settings.segments }, (_, s) => s).filter((s) => !done.has(s));
+    const pageBudget = Math.max(1, Math.floor(run.settings.maxPagesPerExecution / Math.max(1, open.length)));
+    return { segments: open.map((segment) => ({ segment })), pageBudget, maxConcurrency: Math.max(1, open.length) };
+  }
+
+  async function Page(input: BackfillExecutionInput & { segment: number; pagesLeft: number; progress?: { pagesLeft: number } }) {
+    const store = storeOf(deps, input);
+    const pagesLeft = input.progress?.pagesLeft ?? input.pagesLeft;
+    const run = await readRun(store);
+    if (!run || run.runId !== input.runId || run.requested || run.status !== "running") {
+      return { status: "stopped" as PageStatus, pagesLeft };
+    }
+    if (pagesLeft <= 0) return { status: "yield" as PageStatus, pagesLeft };
+    const stored = await readCheckpoint(store, input.segment);
+    const checkpoint = stored && stored.runId === run.runId ? stored : freshCheckpoint(run.runId, input.segment);
+    if (checkpoint.done) return { status: "done" as PageStatus, pagesLeft };
+
+    const lag = await deps.dualWriteLagMs?.(input.migrationId);
+    if (lag !== undefined && lag > run.settings.maxDualWriteLagMs) {
+      // Like gh-ost on replica lag: give the dual-write room before adding more writes.
+      await sleep(Math.min(2_000, lag - run.settings.maxDualWriteLagMs));
+    }
+
+    const migration = await deps.loadMigration(input.migrationId);
+    const started = Date.now();
+    let result: Awaited<ReturnType<typeof convertPage>>;
+    try {
+      result = await convertPage(deps.doc, input.table, migration, {
+        segment: input.segment,
+        totalSegments: run.settings.segments,
+        pageSize: run.settings.pageSize,
+        dryRun: run.settings.dryRun,
+        ...(checkpoint.lastKey ? { startKey: checkpoint.lastKey } : {}),
+      });
+    } catch (err) {
+      if (err instanceof Error && THROTTLE_ERRORS.has(err.name)) {
+        // Adaptive throttling: halve the rate now, recover slowly on clean pages.
+        await setEffectiveRate(store, Math.max(1, run.effectiveRate / 2));
+      }
+      throw err;
+    }
+    await recordItemFailures(store, result.failures);
+    const next = {
+      ...checkpoint,
+      pages: checkpoint.pages + 1,
+      done: !result.lastKey,
+      counters: addCounters(checkpoint.counters, result.counters),
+      updatedAt: Date.now(),
+    };
+    if (result.lastKey) next.lastKey = result.lastKey;
+    else delete next.lastKey;
+    if (!(await saveCheckpoint(store, next, checkpoint.pages))) {
+      // Another attempt of this page already checkpointed it: re-read instead of counting twice.
+      return { status: "more" as PageStatus, pagesLeft: pagesLeft - 1 };
+    }
+    if (run.effectiveRate < run.settings.rate) {
+      await setEffectiveRate(store, Math.min(run.settings.rate, run.effectiveRate * 1.1 + 1));
+    }
+    // The rate is a cap across all segments: each segment takes its share.
+    const perSegment = run.effectiveRate / run.settings.segments;
+    const minMs = (result.counters.scanned / perSegment) * 1000;
+    const wait = minMs - (Date.now() - started);
+    if (wait > 0) await sleep(wait);
+    return { status: (next.done ? "done" : "more") as PageStatus, pagesLeft: pagesLeft - 1 };
+  }
+
+  async function Finish(input: BackfillExecutionInput) {
+    const store = storeOf(deps, input);
+    const checkpoints = (await readCheckpoints(store)).filter((c) => c.runId === input.runId);
+    let decision: { continue: boolean; status: string } = { continue: false, status: "stopped" };
+    await updateRun(store, (run) => {
+      if (run.runId !== input.runId) return undefined;
+      const allDone = checkpoints.filter((c) => c.done).length === run.settings.segments;
+      if (allDone) {
+        decision = { continue: false, status: "completed" };
+        return { ...run, status: "completed", finishedAt: Date.now(), requested: undefined };
+      }
+      if (run.requested) {
+        const status = run.requested === "abort" ? "aborted" : "paused";
+        decision = { continue: false, status };
+        return { ...run, status, requested: undefined };
+      }
+      if (run.status !== "running") return undefined;
+      decision = { continue: true, status: "running" };
+      return { ...run, executions: run.executions + 1 };
+    });
+    return decision;
+  }
+
+  async function ContinueAsNewExecution(input: BackfillExecutionInput) {
+    const next: BackfillExecutionInput = {
+      migrationId: input.migrationId,
+      table: input.table,
+      controlTable: input.controlTable,
+      runId: input.runId,
+      execution: input.execution + 1,
+    };
+    await deps.startExecution(next);
+    return { execution: next.execution };
+  }
+
+  async function RecordFailure(input: BackfillExecutionInput & { error?: { Error?: string; Cause?: string } }) {
+    const store = storeOf(deps, input);
+    await updateRun(store, (run) =>
+      run.runId !== input.runId
+        ? undefined
+        : {
+            ...run,
+            status: "failed",
+            lastError: { name: input.error?.Error ?? "Error", message: input.error?.Cause ?? "unknown", at: Date.now() },
+          },
+    );
+    return { recorded: true };
+  }
+
+  return { PlanSegments, Page, Finish, ContinueAsNewExecution, RecordFailure };
+}
+
+export type BackfillTasks = ReturnType<typeof createBackfillTasks>;
+
+/** Sum of the counters of every segment of a run. */
+export function totalCounters(checkpoints: { counters: PageCounters }[]): PageCounters {
+  return checkpoints.reduce<PageCounters>((sum, c) => addCounters(sum, c.counters), {
+    scanned: 0,
+    sources: 0,
+    converted: 0,
+    recordsWritten: 0,
+    deferred: 0,
+    failed: 0,
+    consumedReadUnits: 0,
+    consumedWriteUnits: 0,
+  });
+}

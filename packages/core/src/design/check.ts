@@ -1,0 +1,253 @@
+/**
+ * `ferry check`: runs a migration's derive on generated and sampled items the way the
+ * dual-write and the backfill will, and reports every way it would go wrong (schema
+ * mismatches, exceptions, nondeterminism, reads outside the schema, invalid or colliding
+ * records) with the keys of the first offending items.
+ */
+import { isSourceItem } from "../backfill/page.ts";
+import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
+import { DeriveError, InvalidDerivedRecordsError, SourceSchemaError, deriveRecords, keyId, keyOf, keyText, sameRecord } from "../definition/derive.ts";
+import { itemSize } from "../dynamo/item-size.ts";
+import { FerryError } from "../errors.ts";
+
+/** Every problem `check` looks for, with the label it prints. */
+export const CHECK_CATEGORIES = {
+  schemaMismatch: "items the schema rejects",
+  deriveThrew: "derive() threw",
+  nondeterministic: "derive() not deterministic",
+  readsOutsideSchema: "derive() reads fields outside the schema",
+  sourceKeyCollision: "record keys matching the source",
+  sizeLimit: "records over 400 KB or key limits",
+  tooManyRecords: "items over maxRecordsPerItem",
+  invalidRecords: "other invalid records",
+  crossItemCollision: "record keys derived by two items",
+  existingItemCollision: "record keys of other items in the table",
+} as const;
+
+export type CheckCategory = keyof typeof CHECK_CATEGORIES;
+export type CheckOrigin = "generated" | "sample";
+
+export interface CheckExample {
+  origin: CheckOrigin;
+  /** The source item at fault. */
+  key: ItemKey;
+  message: string;
+}
+
+export interface CategoryReport {
+  /** Source items with this problem. */
+  count: number;
+  examples: CheckExample[];
+}
+
+export interface CheckReport {
+  migrationId: string;
+  /** Source items checked, by origin (duplicates and non-source items are not counted). */
+  checked: Record<CheckOrigin, number>;
+  /** Generated items that are not this migration's source items. */
+  skippedGenerated: number;
+  records: {
+    /** Items derived without error, and how many of them derive nothing. */
+    items: number;
+    itemsWithoutRecords: number;
+    total: number;
+    perItemMean: number;
+    perItemMax: number;
+    /** Sizes of the stamped records, as DynamoDB counts them. */
+    bytesMean: number;
+    bytesMax: number;
+  };
+  problems: Record<CheckCategory, CategoryReport>;
+  /** Sum of the categories' counts. */
+  problemCount: number;
+  ok: boolean;
+}
+
+export interface CheckInput {
+  /** Items from the generator (see generatedCheckItems); non-source items are skipped. */
+  generated?: Iterable<Record<string, unknown>>;
+  /** Items sampled from the table (see sampleTable). */
+  sampleItems?: Iterable<Record<string, unknown>>;
+  /** keyIds of the table's other items (TableSample.otherKeys): records must not overwrite them. */
+  otherKeys?: ReadonlySet<string>;
+  /** Examples kept per category. */
+  examples?: number;
+}
+
+export const DEFAULT_CHECK_EXAMPLES = 3;
+
+/** The check found problems; carries the report so `--json` can print it. */
+export class CheckFailedError extends FerryError {
+  constructor(readonly report: CheckReport) {
+    const found = (Object.keys(CHECK_CATEGORIES) as CheckCategory[])
+      .filter((c) => report.problems[c].count > 0)
+      .map((c) => `${CHECK_CATEGORIES[c]}: ${report.problems[c].count}`);
+    super(`${report.migrationId} failed the check (${found.join("; ")}). Fix the migration file and run \`ferry check\` again.`);
+  }
+}
+
+// Attribute added to the copy whose fields outside the schema are changed.
+const NOISE_ATTRIBUTE = "__ferryCheckNoise";
+
+/** Checks `migration` on the given items; never throws for a bad item, only reports it. */
+export function checkMigration(migration: Migration, input: CheckInput = {}): CheckReport {
+  const limit = input.examples ?? DEFAULT_CHECK_EXAMPLES;
+  const problems = Object.fromEntries(
+    Object.keys(CHECK_CATEGORIES).map((c) => [c, { count: 0, examples: [] as CheckExample[] }]),
+  ) as Record<CheckCategory, CategoryReport>;
+  const noted = new Set<string>();
+  const note = (category: CheckCategory, origin: CheckOrigin, key: ItemKey, message: string) => {
+    const once = `${category}|${keyId(key)}|${origin}`;
+    if (noted.has(once)) return;
+    noted.add(once);
+    const entry = problems[category];
+    entry.count++;
+    if (entry.examples.length < limit) entry.examples.push({ origin, key, message });
+  };
+  const counts = { generated: 0, sample: 0 };
+  const stats = { items: 0, itemsWithoutRecords: 0, total: 0, perItemMax: 0, bytes: 0, bytesMax: 0 };
+  let skippedGenerated = 0;
+
+  const run = (origin: CheckOrigin, items: Iterable<Record<string, unknown>>) => {
+    // Which source item owns each derived key, within this origin's items.
+    const owners = new Map<string, ItemKey>();
+    const seen = new Set<string>();
+    for (const item of items) {
+      if (!isSourceItem(migration, item)) {
+        if (origin === "generated") skippedGenerated++;
+        continue;
+      }
+      const key = keyOf(item as unknown as ItemKey);
+      if (seen.has(keyId(key))) continue;
+      seen.add(keyId(key));
+      counts[origin]++;
+      const records = checkItem(migration, item, (category, message) => note(category, origin, key, message));
+      if (!records) continue;
+      stats.items++;
+      if (records.length === 0) stats.itemsWithoutRecords++;
+      stats.total += records.length;
+      stats.perItemMax = Math.max(stats.perItemMax, records.length);
+      for (const record of records) {
+        const size = itemSize(record);
+        stats.bytes += size;
+        stats.bytesMax = Math.max(stats.bytesMax, size);
+        const id = keyId(record);
+        const owner = owners.get(id);
+        if (owner && keyId(owner) !== keyId(key)) {
+          note("crossItemCollision", origin, key, `record ${keyText(record)} is also derived by ${keyText(owner)}`);
+        } else owners.set(id, key);
+        if (origin === "sample" && input.otherKeys?.has(id)) {
+          note("existingItemCollision", origin, key, `record ${keyText(record)} would overwrite an item already in the table`);
+        }
+      }
+    }
+  };
+  run("generated", input.generated ?? []);
+  run("sample", input.sampleItems ?? []);
+
+  const problemCount = Object.values(problems).reduce((n, p) => n + p.count, 0);
+  return {
+    migrationId: migration.id,
+    checked: counts,
+    skippedGenerated,
+    records: {
+      items: stats.items,
+      itemsWithoutRecords: stats.itemsWithoutRecords,
+      total: stats.total,
+      perItemMean: stats.items ? stats.total / stats.items : 0,
+      perItemMax: stats.perItemMax,
+      bytesMean: stats.total ? stats.bytes / stats.total : 0,
+      bytesMax: stats.bytesMax,
+    },
+    problems,
+    problemCount,
+    ok: problemCount === 0,
+  };
+}
+
+type Note = (category: CheckCategory, message: string) => void;
+
+/** Derives one item three ways; returns its records when the first derive succeeded. */
+function checkItem(migration: Migration, item: Record<string, unknown>, note: Note): DerivedRecord[] | undefined {
+  const first = attempt(migration, structuredClone(item));
+  if ("error" in first) {
+    noteFailure(first.error, note);
+    return undefined;
+  }
+  const again = attempt(migration, structuredClone(item));
+  if ("error" in again) {
+    note("nondeterministic", `the first derive succeeded, the second threw: ${again.error.message}`);
+  } else if (!sameRecords(first.records, again.records)) {
+    note("nondeterministic", `two derives of the same item differ: ${difference(first.records, again.records)}`);
+  } else {
+    // Only the schema's fields may matter: the backfill's race check compares only those.
+    const foreign = attempt(migration, withOtherFieldsChanged(item, migration.readFields));
+    if ("error" in foreign) {
+      note("readsOutsideSchema", `derive threw once fields outside the schema were removed: ${foreign.error.message}`);
+    } else if (!sameRecords(first.records, foreign.records)) {
+      note("readsOutsideSchema", `records change with fields outside the schema: ${difference(first.records, foreign.records)}`);
+    }
+  }
+  return first.records;
+}
+
+function attempt(migration: Migration, item: Record<string, unknown>): { records: DerivedRecord[] } | { error: FerryError } {
+  try {
+    return { records: deriveRecords(migration, item) };
+  } catch (err) {
+    if (err instanceof FerryError) return { error: err };
+    throw err;
+  }
+}
+
+function noteFailure(error: FerryError, note: Note): void {
+  if (error instanceof SourceSchemaError) return note("schemaMismatch", error.issues.join("; "));
+  if (error instanceof DeriveError) {
+    const cause = error.cause;
+    return note("deriveThrew", cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause));
+  }
+  if (error instanceof InvalidDerivedRecordsError) {
+    for (const problem of error.problems) note(problemCategory(problem), problem);
+    return;
+  }
+  note("invalidRecords", error.message);
+}
+
+/** Maps a problem line of InvalidDerivedRecordsError (definition/derive.ts) to its category. */
+export function problemCategory(problem: string): CheckCategory {
+  if (/collides with source items/.test(problem)) return "sourceKeyCollision";
+  if (/400 KB item limit|(PK|SK) over \d+ bytes/.test(problem)) return "sizeLimit";
+  if (/more than maxRecordsPerItem/.test(problem)) return "tooManyRecords";
+  return "invalidRecords";
+}
+
+function withOtherFieldsChanged(item: Record<string, unknown>, readFields: readonly string[]): Record<string, unknown> {
+  const copy: Record<string, unknown> = { PK: item.PK, SK: item.SK, [NOISE_ATTRIBUTE]: "changed by ferry check" };
+  for (const field of readFields) if (field in item) copy[field] = structuredClone(item[field]);
+  return copy;
+}
+
+/** Same records, in any order. */
+function sameRecords(a: DerivedRecord[], b: DerivedRecord[]): boolean {
+  if (a.length !== b.length) return false;
+  const byKey = new Map(b.map((r) => [keyId(r), r]));
+  return a.every((r) => {
+    const other = byKey.get(keyId(r));
+    return other !== undefined && sameRecord(r, other);
+  });
+}
+
+function difference(a: DerivedRecord[], b: DerivedRecord[]): string {
+  const inB = new Map(b.map((r) => [keyId(r), r]));
+  for (const r of a) {
+    const other = inB.get(keyId(r));
+    if (!other) return `${keyText(r)} derived only the first time`;
+    if (!sameRecord(r, other)) {
+      const fields = [...new Set([...Object.keys(r), ...Object.keys(other)])].filter((f) => !sameRecord({ v: r[f] }, { v: other[f] }));
+      return `${keyText(r)} differs in ${fields.join(", ")}`;
+    }
+  }
+  const inA = new Set(a.map((r) => keyId(r)));
+  const extra = b.find((r) => !inA.has(keyId(r)));
+  return extra ? `${keyText(extra)} derived only the second time` : `${a.length} records, then ${b.length}`;
+}

@@ -1,0 +1,206 @@
+/**
+ * `ferry plan`: what converting a table will take. Samples the table, derives the sampled
+ * source items, and scales the capacity model (capacity.ts) to the whole table: source
+ * items, records, write and read units, duration at the rate cap, and on-demand dollars.
+ */
+import type { DynamoClients } from "../aws/dynamodb.ts";
+import { isLocalEndpoint } from "../aws/endpoint.ts";
+import type { Migration } from "../definition/define-migration.ts";
+import { deriveRecords } from "../definition/derive.ts";
+import { itemSize } from "../dynamo/item-size.ts";
+import { FerryError } from "../errors.ts";
+import { describeTable } from "../table/create.ts";
+import { estimateItemWriteUnits, estimateScanReadUnits } from "./capacity.ts";
+import { countSourceItems } from "./count.ts";
+import { type CostEstimate, onDemandCost } from "./pricing.ts";
+import { DEFAULT_SAMPLE_SIZE, type TableSample, TableNotFoundError, sampleTable } from "./sample.ts";
+
+export interface PlanOptions {
+  /** Source items to sample and derive. */
+  sample: number;
+  /** Backfill rate cap (source items/s); default: the migration's options.rate. */
+  rate?: number;
+  /** Count source items exactly (a key-only Scan) in tables up to this many items; above it, scale the sample. */
+  countMaxItems: number;
+}
+
+export const DEFAULT_PLAN_OPTIONS: PlanOptions = { sample: DEFAULT_SAMPLE_SIZE, countMaxItems: 1_000_000 };
+
+export interface Stat {
+  mean: number;
+  max: number;
+}
+
+export interface Plan {
+  migrationId: string;
+  tableName: string;
+  /** All items of the table (every one is scanned) and their bytes; `method` says how they were counted. */
+  table: { items: number; bytes: number; method: string };
+  sample: { scanned: number; sources: number; derived: number; failed: number; complete: boolean };
+  sourceItems: { count: number; exact: boolean };
+  recordsPerItem: Stat;
+  recordBytes: Stat;
+  records: { total: number; bytes: number };
+  /** Write units per source item (0 for items that derive nothing) and for the conversion. */
+  writeUnits: Stat & { total: number };
+  /** Read units of the backfill's strongly consistent Scan of the whole table. */
+  readUnits: { total: number; pageSize: number; segments: number };
+  rate: number;
+  durationSeconds: number;
+  cost: CostEstimate;
+  notes: string[];
+}
+
+/** Plans `migration` on `tableName`. */
+export async function planMigration(
+  clients: DynamoClients,
+  tableName: string,
+  migration: Migration,
+  options: Partial<PlanOptions> = {},
+): Promise<Plan> {
+  const o = { ...DEFAULT_PLAN_OPTIONS, ...options };
+  const sample = await sampleTable(clients, tableName, migration, { size: o.sample });
+  const derived = deriveSample(migration, sample.sources);
+  const counts = await tableCounts(clients, tableName, migration, sample, o.countMaxItems);
+  const sources = counts.sources;
+  const table = { items: counts.items, bytes: counts.bytes, method: counts.method };
+  const writeTotal = Math.round(sources * derived.writeUnits.mean);
+  const readTotal = estimateScanReadUnits({ ...table, pageSize: migration.options.pageSize, segments: migration.options.segments });
+  const rate = o.rate ?? migration.options.rate;
+  const notes: string[] = [];
+  if (derived.failed > 0) {
+    notes.push(`${derived.failed} of ${sample.sources.length} sampled source items failed to derive and are left out: run \`ferry check ${migration.id}\`.`);
+  }
+  if (!counts.exact) {
+    notes.push(
+      `Source items scaled from a sample of ${sample.scanned} items; a partition's items come in sort-key order, so the share can be off. ` +
+        "Raise --count-max-items above the table's item count to count them exactly.",
+    );
+  }
+  notes.push("Not included: dual-write writes for items changed during the migration, storage of the new records.");
+  if (isLocalEndpoint(clients.endpoint)) {
+    notes.push("DynamoDB Local reports transactional capacity differently from AWS; the units here are AWS's.");
+  }
+  return {
+    migrationId: migration.id,
+    tableName,
+    table,
+    sample: { scanned: sample.scanned, sources: sample.sourcesSeen, derived: derived.items, failed: derived.failed, complete: sample.complete },
+    sourceItems: { count: sources, exact: counts.exact },
+    recordsPerItem: derived.recordsPerItem,
+    recordBytes: derived.recordBytes,
+    records: { total: Math.round(sources * derived.recordsPerItem.mean), bytes: Math.round(sources * derived.bytesPerItem) },
+    writeUnits: { ...derived.writeUnits, total: writeTotal },
+    readUnits: { total: readTotal, pageSize: migration.options.pageSize, segments: migration.options.segments },
+    rate,
+    durationSeconds: sources / rate,
+    cost: onDemandCost(writeTotal, readTotal),
+    notes,
+  };
+}
+
+interface DerivedSample {
+  items: number;
+  failed: number;
+  recordsPerItem: Stat;
+  recordBytes: Stat;
+  bytesPerItem: number;
+  writeUnits: Stat;
+}
+
+function deriveSample(migration: Migration, sources: Record<string, unknown>[]): DerivedSample {
+  let items = 0;
+  let failed = 0;
+  let records = 0;
+  let recordsMax = 0;
+  let bytes = 0;
+  let bytesMax = 0;
+  let units = 0;
+  let unitsMax = 0;
+  for (const item of sources) {
+    let derived;
+    try {
+      derived = deriveRecords(migration, item);
+    } catch (err) {
+      if (!(err instanceof FerryError)) throw err;
+      failed++;
+      continue;
+    }
+    items++;
+    records += derived.length;
+    recordsMax = Math.max(recordsMax, derived.length);
+    for (const record of derived) {
+      const size = itemSize(record);
+      bytes += size;
+      bytesMax = Math.max(bytesMax, size);
+    }
+    const itemUnits = estimateItemWriteUnits(item, derived);
+    units += itemUnits;
+    unitsMax = Math.max(unitsMax, itemUnits);
+  }
+  const per = (n: number) => (items ? n / items : 0);
+  return {
+    items,
+    failed,
+    recordsPerItem: { mean: per(records), max: recordsMax },
+    recordBytes: { mean: records ? bytes / records : 0, max: bytesMax },
+    bytesPerItem: per(bytes),
+    writeUnits: { mean: per(units), max: unitsMax },
+  };
+}
+
+interface TableCounts {
+  items: number;
+  bytes: number;
+  sources: number;
+  exact: boolean;
+  method: string;
+}
+
+/** Items, bytes and source items of the whole table: exact up to `countMaxItems` items, else scaled from the sample. */
+async function tableCounts(
+  clients: DynamoClients,
+  tableName: string,
+  migration: Migration,
+  sample: TableSample,
+  countMaxItems: number,
+): Promise<TableCounts> {
+  if (sample.complete) {
+    return { items: sample.scanned, bytes: sample.scannedBytes, sources: sample.sourcesSeen, exact: true, method: "the sample read the whole table" };
+  }
+  const description = await describeTable(clients.raw, tableName);
+  if (!description) throw new TableNotFoundError(tableName);
+  const meanBytes = sample.scanned ? sample.scannedBytes / sample.scanned : 0;
+  const itemCount = description.ItemCount ?? 0;
+  const sizeBytes = description.TableSizeBytes ?? 0;
+  // AWS refreshes ItemCount and TableSizeBytes about every six hours: a table filled since
+  // reports 0 or fewer items than this sample scanned. Then, or when the table is small
+  // enough, count exactly (count.ts says why a sample's share is not enough).
+  const stale = itemCount < sample.scanned;
+  if (stale || itemCount <= countMaxItems) {
+    const counted = await countSourceItems(clients, tableName, migration, countMaxItems);
+    if (!counted.capped) {
+      const bytes = !stale && sizeBytes > 0 ? sizeBytes : Math.round(counted.items * meanBytes);
+      const method = `counted with a key-only Scan of ${counted.consumedReadUnits} read units (ItemCount said ${itemCount})`;
+      return { items: counted.items, bytes, sources: counted.sources, exact: true, method };
+    }
+    if (stale) {
+      const items = Math.max(counted.items, sample.scanned);
+      return {
+        items,
+        bytes: Math.round(items * meanBytes),
+        sources: Math.max(counted.sources, sample.sourcesSeen),
+        exact: false,
+        method: `at least: the count stopped at ${counted.items} items (ItemCount said ${itemCount}, stale)`,
+      };
+    }
+  }
+  const bytes = sizeBytes > 0 ? sizeBytes : Math.round(itemCount * meanBytes);
+  return {
+    items: itemCount,
+    bytes,
+    sources: Math.round((itemCount * sample.sourcesSeen) / sample.scanned),
+    exact: false,
+    method: "DescribeTable ItemCount x the sample's share of source items",
+  };
+}
