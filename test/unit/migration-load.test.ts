@@ -68,10 +68,10 @@ const INVALID: [file: string, field: string, expected: RegExp][] = [
   ["0006_sk-pattern-unanchored.ts", "source.skPattern", /anchor the pattern with \^/],
   ["0007_schema-not-zod-object.ts", "schema", /expected a zod object schema/],
   ["0008_derive-not-function.ts", "derive", /expected a function/],
-  ["0009_unknown-key.ts", "(file)", /Unrecognized key: "cleanUp"/],
+  ["0009_unknown-key.ts", "cleanUp", /cleanUp: unknown field \(allowed: id, description, table, source, schema, derive, cleanup, options\)/],
   ["0010_segments-zero.ts", "options.segments", /expected number to be >=1/],
   ["0011_segments-not-integer.ts", "options.segments", /expected int/],
-  ["0012_unknown-option.ts", "options", /Unrecognized key: "concurrency"/],
+  ["0012_unknown-option.ts", "options.concurrency", /options.concurrency: unknown field \(allowed: rate, segments, pageSize, maxRecordsPerItem, streamBatchSize, streamMaxRetries, streamMaxRecordAgeSeconds\)/],
   ["0013_empty-cleanup.ts", "cleanup.removeAttributes", /list at least one attribute/],
   ["0016_missing-table.ts", "table", /expected string, received undefined/],
 ];
@@ -123,6 +123,7 @@ describe("an invalid migration file", () => {
     expect(error).toBeInstanceOf(MigrationLoadError);
     expect(error.message).toMatch(/^Cannot load migration 0001_syntax-error\.ts: /);
     expect(error.message.split("\n")).toHaveLength(1);
+    expect(error.message).toMatch(/Expected/);
     expectNoStack(error);
   });
 

@@ -90,8 +90,23 @@ export class InvalidMigrationError extends UsageError {
   }
 }
 
+const ALLOWED_KEYS: Record<string, string> = {
+  "": Object.keys(MigrationSpecSchema.shape).join(", "),
+  source: "skPrefix, skPattern",
+  cleanup: "removeAttributes",
+  options: Object.keys(MigrationOptionsSchema.shape).join(", "),
+};
+
 function issuesOf(error: z.ZodError): { path: string; message: string }[] {
-  return error.issues.map((issue) => ({ path: issue.path.map(String).join("."), message: issue.message }));
+  return error.issues.flatMap((issue) => {
+    const at = issue.path.map(String);
+    if (issue.code === "unrecognized_keys") {
+      // Name the unknown key itself, and what is allowed there.
+      const allowed = ALLOWED_KEYS[at.join(".")] ?? "see the format";
+      return issue.keys.map((key) => ({ path: [...at, key].join("."), message: `unknown field (allowed: ${allowed})` }));
+    }
+    return [{ path: at.join("."), message: issue.message }];
+  });
 }
 
 /** Declares a migration; validates it and fills in default options. */

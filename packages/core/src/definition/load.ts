@@ -75,7 +75,7 @@ export async function loadMigrationFile(file: string): Promise<Migration> {
     mod = await import(pathToFileURL(file).href);
   } catch (err) {
     if (err instanceof InvalidMigrationError) throw err.inFile(name);
-    throw new MigrationLoadError(name, err instanceof Error ? err.message.split("\n")[0] ?? err.message : String(err));
+    throw new MigrationLoadError(name, loadFailureReason(err));
   }
   const migration = mod.default as Migration | undefined;
   if (!migration || typeof migration !== "object" || typeof (migration as Migration).derive !== "function") {
@@ -98,4 +98,14 @@ export async function loadAllMigrations(dir = defaultMigrationsDir()): Promise<M
   const out: Migration[] = [];
   for (const id of listMigrationIds(dir)) out.push(await loadMigrationFile(join(dir, `${id}.ts`)));
   return out;
+}
+
+/** One line saying why an import failed; esbuild puts the position on the line after its header. */
+function loadFailureReason(err: unknown): string {
+  if (!(err instanceof Error)) return String(err);
+  // Strip terminal colours some transformers add.
+  const lines = err.message.replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter(Boolean);
+  const first = lines[0] ?? err.message;
+  if (/^Transform failed with \d+ errors?:$/.test(first) && lines[1]) return lines[1].replace(/^.*\//, "");
+  return first;
 }
