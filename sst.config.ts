@@ -1,4 +1,5 @@
 import type { SSTConfig } from "sst";
+import { Backfill } from "./stacks/Backfill.ts";
 import { Storage } from "./stacks/Storage.ts";
 
 export default {
@@ -7,6 +8,6 @@ export default {
   },
   stacks(app) {
     app.setDefaultFunctionProps({ runtime: "nodejs20.x", architecture: "arm_64" });
-    app.stack(Storage);
+    app.stack(Storage).stack(Backfill);
   },
 } satisfies SSTConfig;

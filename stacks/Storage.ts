@@ -25,6 +25,13 @@ export function Storage({ stack, app }: StackContext) {
       },
     },
   });
-  stack.addOutputs({ TableName: table.tableName, TableArn: table.tableArn });
-  return { table };
+  // ferry's own records (state, checkpoints, heartbeats, dead letters): kept apart so they
+  // never feed the data table's stream or scans.
+  const control = new Table(stack, "Control", {
+    fields: { PK: "string", SK: "string" },
+    primaryIndex: { partitionKey: "PK", sortKey: "SK" },
+    cdk: { table: { pointInTimeRecovery: true, deletionProtection: !isDevStage(app.stage) } },
+  });
+  stack.addOutputs({ TableName: table.tableName, TableArn: table.tableArn, ControlTableName: control.tableName });
+  return { table, control };
 }

@@ -1,11 +1,16 @@
 /** The `ferry` command line: one file per command under commands/. */
 import { FerryError } from "@ferry/core";
 import { Command, CommanderError } from "commander";
+import { abortCommand } from "./commands/abort.ts";
+import { backfillStatusCommand } from "./commands/backfill-status.ts";
 import { checkCommand } from "./commands/check.ts";
+import { convertCommand } from "./commands/convert.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { localCommand } from "./commands/local.ts";
 import { newCommand } from "./commands/new.ts";
+import { pauseCommand } from "./commands/pause.ts";
 import { planCommand } from "./commands/plan.ts";
+import { resumeCommand } from "./commands/resume.ts";
 import { seedCommand } from "./commands/seed.ts";
 import { runCleanups } from "./shutdown.ts";
 
@@ -17,7 +22,19 @@ export function buildProgram(): Command {
     .description("Online data-model migrations for Amazon DynamoDB: design, add, convert, move, remove.")
     .showHelpAfterError()
     .exitOverride();
-  for (const command of [localCommand(), seedCommand(), demoCommand(), newCommand(), checkCommand(), planCommand()]) {
+  for (const command of [
+    localCommand(),
+    seedCommand(),
+    demoCommand(),
+    newCommand(),
+    checkCommand(),
+    planCommand(),
+    convertCommand(),
+    pauseCommand(),
+    resumeCommand(),
+    abortCommand(),
+    backfillStatusCommand(),
+  ]) {
     program.addCommand(command.exitOverride());
   }
   return program;

@@ -15,7 +15,7 @@ import { type LocalExecutionSummary, type LocalRunOptions, runBackfillExecutions
 import type { PageCounters } from "./page.ts";
 import { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "./settings.ts";
 import { type BackfillRun, type ControlRequest, type SegmentCheckpoint, type StateStore, readCheckpoints, readRun, updateRun, writeRun } from "./state.ts";
-import { totalCounters } from "./tasks.ts";
+import { type BackfillTaskDeps, totalCounters } from "./tasks.ts";
 
 export interface ConvertContext {
   clients: DynamoClients;
@@ -24,6 +24,8 @@ export interface ConvertContext {
   migration: Migration;
   /** Dual-write lag source for the lag throttle (the heartbeat), if any. */
   dualWriteLagMs?: (migrationId: string) => Promise<number | undefined>;
+  /** Page trace hook, passed to the page tasks (see BackfillTaskDeps.onPage). */
+  onPage?: BackfillTaskDeps["onPage"];
 }
 
 export interface ConvertRunOptions extends LocalRunOptions {
@@ -71,6 +73,7 @@ async function runWithLease(ctx: ConvertContext, run: BackfillRun, lease: Lease,
         doc: ctx.clients.doc,
         loadMigration: async () => ctx.migration,
         ...(ctx.dualWriteLagMs ? { dualWriteLagMs: ctx.dualWriteLagMs } : {}),
+        ...(ctx.onPage ? { onPage: ctx.onPage } : {}),
       },
       { migrationId: ctx.migration.id, table: ctx.tableName, controlTable: ctx.controlTable, runId: run.runId, execution: run.executions },
       options,

@@ -158,15 +158,23 @@ export async function recordItemFailures(
   }
 }
 
-/** Updates the effective rate (adaptive throttling) without touching other fields. */
-export async function setEffectiveRate(store: StateStore, rate: number): Promise<void> {
-  await store.doc.send(
-    new UpdateCommand({
-      TableName: store.controlTable,
-      Key: { PK: migrationPk(store.migrationId), SK: RUN_SK },
-      UpdateExpression: "SET #run.#rate = :rate",
-      ExpressionAttributeNames: { "#run": "run", "#rate": "effectiveRate" },
-      ExpressionAttributeValues: { ":rate": rate },
-    }),
-  );
+/**
+ * Updates the effective rate (adaptive throttling) if it is still `expected`: a live rate
+ * change made meanwhile (`ferry convert --rate`) must win over a page's adjustment.
+ */
+export async function setEffectiveRate(store: StateStore, rate: number, expected: number): Promise<void> {
+  try {
+    await store.doc.send(
+      new UpdateCommand({
+        TableName: store.controlTable,
+        Key: { PK: migrationPk(store.migrationId), SK: RUN_SK },
+        UpdateExpression: "SET #run.#rate = :rate",
+        ConditionExpression: "#run.#rate = :expected",
+        ExpressionAttributeNames: { "#run": "run", "#rate": "effectiveRate" },
+        ExpressionAttributeValues: { ":rate": rate, ":expected": expected },
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+  }
 }

@@ -37,6 +37,21 @@ export interface BackfillTaskDeps {
   /** Dual-write lag in ms, when known (heartbeat); the backfill slows while it is high. */
   dualWriteLagMs?: (migrationId: string) => Promise<number | undefined>;
   sleep?: (ms: number) => Promise<void>;
+  /** Called after a page is converted and before its checkpoint is saved (traces; tests measure rework with it). */
+  onPage?: (trace: PageTrace) => void | Promise<void>;
+}
+
+/** One converted page, as seen by `onPage`. */
+export interface PageTrace {
+  runId: string;
+  segment: number;
+  /** Pages of this segment checkpointed before this one (its index in the segment). */
+  page: number;
+  startKey?: Record<string, unknown>;
+  scanned: number;
+  /** The run's effective rate when the page started. */
+  effectiveRate: number;
+  at: number;
 }
 
 export type PageStatus = "more" | "done" | "yield" | "stopped";
@@ -70,7 +85,7 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
     return { segments: open.map((segment) => ({ segment })), pageBudget, maxConcurrency: Math.max(1, open.length) };
   }
 
-  async function Page(input: BackfillExecutionInput & { segment: number; pagesLeft: number; progress?: { pagesLeft: number } }) {
+  async function Page(input: BackfillExecutionInput & { segment: number; pagesLeft: number; openSegments?: number; progress?: { pagesLeft: number } }) {
     const store = storeOf(deps, input);
     const pagesLeft = input.progress?.pagesLeft ?? input.pagesLeft;
     const run = await readRun(store);
@@ -102,10 +117,19 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
     } catch (err) {
       if (err instanceof Error && THROTTLE_ERRORS.has(err.name)) {
         // Adaptive throttling: halve the rate now, recover slowly on clean pages.
-        await setEffectiveRate(store, Math.max(1, run.effectiveRate / 2));
+        await setEffectiveRate(store, Math.max(1, run.effectiveRate / 2), run.effectiveRate);
       }
       throw err;
     }
+    await deps.onPage?.({
+      runId: run.runId,
+      segment: input.segment,
+      page: checkpoint.pages,
+      ...(checkpoint.lastKey ? { startKey: checkpoint.lastKey } : {}),
+      scanned: result.counters.scanned,
+      effectiveRate: run.effectiveRate,
+      at: Date.now(),
+    });
     await recordItemFailures(store, result.failures);
     const next = {
       ...checkpoint,
@@ -121,10 +145,10 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
       return { status: "more" as PageStatus, pagesLeft: pagesLeft - 1 };
     }
     if (run.effectiveRate < run.settings.rate) {
-      await setEffectiveRate(store, Math.min(run.settings.rate, run.effectiveRate * 1.1 + 1));
+      await setEffectiveRate(store, Math.min(run.settings.rate, run.effectiveRate * 1.1 + 1), run.effectiveRate);
     }
-    // The rate is a cap across all segments: each segment takes its share.
-    const perSegment = run.effectiveRate / run.settings.segments;
+    // The rate is a cap across all segments: each open segment takes its share.
+    const perSegment = run.effectiveRate / Math.max(1, input.openSegments ?? run.settings.segments);
     const minMs = (result.counters.scanned / perSegment) * 1000;
     const wait = minMs - (Date.now() - started);
     if (wait > 0) await sleep(wait);

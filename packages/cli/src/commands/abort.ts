@@ -1,0 +1,26 @@
+/** `ferry abort <migration>`: stops the running backfill for good; records written so far stay. */
+import { Command } from "commander";
+import { withConnectionFlags } from "../options.ts";
+import { withBackfillFlags } from "./backfill-shared.ts";
+import { type StopFlags, stopBackfill } from "./pause.ts";
+
+export function abortCommand(): Command {
+  const command = new Command("abort")
+    .description("Abort the running backfill after its current pages; it cannot be resumed (convert starts a new run)")
+    .argument("<migration>", "migration number, name, id or file, e.g. 0001");
+  withConnectionFlags(command);
+  withBackfillFlags(command);
+  return command
+    .option("--wait", "wait until the backfill has stopped")
+    .addHelpText(
+      "after",
+      `
+Derived records already written stay in the table (they are what derive makes of their source
+items; the dual-write keeps them current). Use \`ferry pause\` instead to continue later.
+
+Example:
+  $ npx ferry abort 0001 --endpoint http://127.0.0.1:8000 --wait
+  $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000     # a new run, from the beginning`,
+    )
+    .action((ref: string, opts: StopFlags) => stopBackfill(ref, opts, "abort"));
+}

@@ -1,0 +1,60 @@
+/**
+ * Backfill: the state machine defined by the repo's ASL file (the very file the local
+ * runtime executes), with its five task functions, logging, tracing and least-privilege IAM.
+ */
+import { BACKFILL_TASK_RESOURCES, type BackfillTaskName, backfillDefinitionText } from "@ferry/core/backfill/definition";
+import { ArnFormat, Duration, Stack } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as logs from "aws-cdk-lib/aws-logs";
+import * as sfn from "aws-cdk-lib/aws-stepfunctions";
+import { Function as SstFunction, type StackContext, use } from "sst/constructs";
+import { Storage } from "./Storage.ts";
+
+/** Task state -> exported handler in packages/functions/src/backfill.ts. */
+export const BACKFILL_HANDLERS: Record<BackfillTaskName, string> = {
+  PlanSegments: "planSegments",
+  Page: "page",
+  Finish: "finish",
+  ContinueAsNewExecution: "continueAsNew",
+  RecordFailure: "recordFailure",
+};
+
+export function Backfill({ stack, app }: StackContext) {
+  const { table, control } = use(Storage);
+  // A fixed name lets the continue task know the state machine's ARN without a cycle.
+  const stateMachineName = `${app.stage}-${app.name}-backfill`;
+  const stateMachineArn = Stack.of(stack).formatArn({ service: "states", resource: "stateMachine", resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  const environment = { FERRY_TABLE: table.tableName, FERRY_CONTROL_TABLE: control.tableName, FERRY_STATE_MACHINE_ARN: stateMachineArn };
+
+  const functions = {} as Record<BackfillTaskName, SstFunction>;
+  for (const [task, exported] of Object.entries(BACKFILL_HANDLERS) as [BackfillTaskName, string][]) {
+    functions[task] = new SstFunction(stack, `Backfill${task}`, {
+      handler: `packages/functions/src/backfill.${exported}`,
+      timeout: task === "Page" ? 300 : 60,
+      memorySize: task === "Page" ? 1024 : 256,
+      environment,
+      tracing: "active",
+    });
+    control.cdk.table.grantReadWriteData(functions[task]);
+  }
+  table.cdk.table.grant(functions.Page, "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable");
+  functions.ContinueAsNewExecution.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ["states:StartExecution"], resources: [stateMachineArn] }),
+  );
+
+  const logGroup = new logs.LogGroup(stack, "BackfillLogs", { retention: logs.RetentionDays.ONE_MONTH });
+  const stateMachine = new sfn.StateMachine(stack, "BackfillStateMachine", {
+    stateMachineName,
+    stateMachineType: sfn.StateMachineType.STANDARD,
+    definitionBody: sfn.DefinitionBody.fromString(backfillDefinitionText()),
+    definitionSubstitutions: Object.fromEntries(
+      (Object.entries(BACKFILL_TASK_RESOURCES) as [BackfillTaskName, string][]).map(([task, variable]) => [variable, functions[task].functionArn]),
+    ),
+    logs: { destination: logGroup, level: sfn.LogLevel.ALL, includeExecutionData: false },
+    tracingEnabled: true,
+    timeout: Duration.days(7),
+  });
+  for (const fn of Object.values(functions)) fn.grantInvoke(stateMachine);
+  stack.addOutputs({ BackfillStateMachineArn: stateMachine.stateMachineArn });
+  return { stateMachine };
+}

@@ -1,0 +1,263 @@
+// The backfill commands end to end: convert (summary, progress, failed items, refusal, live
+// rate change, Ctrl-C), pause, resume, abort and backfill-status, in-process and as processes.
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { batchPutAll, FerryError, generateWorkflows, loadMigration } from "@ferry/core";
+import { conversionStatus } from "@ferry/core/backfill/control";
+import { readLock } from "@ferry/core/backfill/lock";
+import type { PageTrace } from "@ferry/core/backfill/tasks";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
+import { abortCommand } from "../../packages/cli/src/commands/abort.ts";
+import { BackfillAbortedError, BackfillNotCompletedError } from "../../packages/cli/src/commands/backfill-shared.ts";
+import { backfillStatusCommand } from "../../packages/cli/src/commands/backfill-status.ts";
+import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
+import { pauseCommand } from "../../packages/cli/src/commands/pause.ts";
+import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
+import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
+import { invariantDiff } from "../support/invariant.ts";
+
+const root = join(import.meta.dirname, "../..");
+const m1 = await loadMigration("0001");
+const EXACT = { missing: [], orphans: [], different: [] };
+const commands = () => [convertCommand(), resumeCommand(), pauseCommand(), abortCommand(), backfillStatusCommand()];
+
+let stdout: string[] = [];
+let stderr: string[] = [];
+beforeEach(() => {
+  stdout = [];
+  stderr = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+});
+afterEach(() => {
+  vi.restoreAllMocks();
+  delete process.env.FERRY_BACKFILL_TRACE;
+});
+
+/** Runs `ferry <args>` in this process, as a second terminal would. */
+async function ferry(...args: string[]): Promise<void> {
+  const program = new Command("ferry").exitOverride();
+  for (const command of commands()) program.addCommand(command.exitOverride());
+  await program.parseAsync(args, { from: "user" });
+}
+
+const lastJson = () => JSON.parse(stdout.filter((c) => c.startsWith("{")).at(-1) ?? "null");
+const text = () => stdout.join("");
+
+interface Exit {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `ferry <args>` as its own process (test/support/backfill-child.mts). */
+function ferryProcess(args: string[], env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<Exit> } {
+  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/support/backfill-child.mts"), ...args], {
+    cwd: root,
+    env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout?.on("data", (d) => (out += d));
+  child.stderr?.on("data", (d) => (err += d));
+  return { child, exited: new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout: out, stderr: err }))) };
+}
+
+async function seeded(workflows: number, extra: Record<string, unknown>[] = []) {
+  const clients = testClients();
+  const table = await freshPlainTable(clients, "bfc");
+  const items = [...generateWorkflows({ tenants: 2, workflows: workflows / 2, contexts: 2, pool: 50, tasks: 3, itemKb: 1 }), ...extra];
+  await batchPutAll(clients.doc, table, items);
+  const ctx = { clients, tableName: table, controlTable: `${table}.ferry`, migration: m1 };
+  return { clients, table, ctx, conn: ["--table", table, "--endpoint", endpoint()] };
+}
+
+async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const traceOf = (file: string): (PageTrace & { pid: number })[] =>
+  existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+
+describe("ferry convert", () => {
+  it("shows an example in every command's --help and keeps advanced flags out of it", async () => {
+    for (const command of commands()) {
+      let help = "";
+      command.configureOutput({ writeOut: (s) => (help += s) }).exitOverride();
+      await expect(command.parseAsync(["--help"], { from: "user" })).rejects.toMatchObject({ exitCode: 0 });
+      expect(help, command.name()).toMatch(/Example/);
+      expect(help).toMatch(/\$ npx ferry /);
+      expect(help).not.toMatch(/--lease-ms|--max-pages-per-execution/);
+    }
+  });
+
+  it("prints a JSON summary and no progress off a terminal; on a terminal it draws a progress bar", async () => {
+    const { clients, table, conn } = await seeded(300);
+    await ferry("convert", "0001", ...conn, "--segments", "3", "--rate", "100000", "--json");
+    const summary = lastJson();
+    expect(summary).toMatchObject({ migrationId: m1.id, status: "completed", totals: { sources: 300, converted: 300, recordsWritten: 600, failed: 0 } });
+    expect(summary.settings).toMatchObject({ segments: 3, rate: 100_000, pageSize: m1.options.pageSize });
+    expect(summary.failedItems).toEqual({ items: [], total: 0 });
+    expect(stderr.join("")).toBe("");
+    expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
+
+    // A completed run can be converted again (a new run, same records); now on a "terminal".
+    stdout = [];
+    const tty = Object.getOwnPropertyDescriptor(process.stderr, "isTTY");
+    Object.defineProperty(process.stderr, "isTTY", { value: true, configurable: true });
+    try {
+      await ferry("convert", "0001", ...conn, "--segments", "2", "--page-size", "25", "--rate", "600");
+    } finally {
+      if (tty) Object.defineProperty(process.stderr, "isTTY", tty);
+      else delete (process.stderr as { isTTY?: boolean }).isTTY;
+    }
+    expect(stderr.join("")).toMatch(/\rconverting 0001_workflow-context-index \[#*-*\] [\d,]+\/~[\d,]+ [\d,]+\/s ETA /);
+    expect(text()).toMatch(/status\s+completed/);
+    expect(text()).toMatch(/records written\s+600/);
+    expect(text()).toMatch(/deferred to the stream\s+0/);
+    expect(text()).toMatch(/consumed\s+[\d,]+ RCU, [\d,]+ WCU/);
+  });
+
+  it("lists the items it could not convert with key and reason, and exits 1", async () => {
+    const [bad] = [...generateWorkflows({ tenants: 1, workflows: 1, seed: 99 })];
+    const broken = { ...bad!, PK: "tenant-broken", contexts: "oops" };
+    const { conn } = await seeded(40, [broken]);
+    const run = ferry("convert", "0001", ...conn, "--rate", "100000");
+    await expect(run).rejects.toBeInstanceOf(BackfillNotCompletedError);
+    await expect(run).rejects.toMatchObject({ exitCode: 1, message: expect.stringMatching(/1 source item\(s\) could not be converted/) });
+    expect(text()).toMatch(/status\s+completed/);
+    expect(text()).toMatch(/Items that could not be converted:/);
+    expect(text()).toMatch(new RegExp(`tenant-broken\\s+${broken.SK}\\s+SourceSchemaError: `));
+  });
+
+  it("refuses a second convert with exit 3 naming the holder, and changes the running rate live from another process", async () => {
+    const { clients, table, ctx, conn } = await seeded(600);
+    const trace = join(tmpdir(), `ferry-trace-${randomUUID()}.jsonl`);
+    onTestFinished(() => rmSync(trace, { force: true }));
+    process.env.FERRY_BACKFILL_TRACE = trace;
+    const started = Date.now();
+    // 30 items/s: at least 20 s for 600 items unless the rate changes.
+    const running = ferry("convert", "0001", ...conn, "--segments", "2", "--page-size", "20", "--rate", "30");
+    await until(() => traceOf(trace).length > 0);
+
+    const second = await ferryProcess(["convert", "0001", ...conn, "--segments", "2"]).exited;
+    expect(second.code).toBe(3);
+    expect(second.stderr).toMatch(new RegExp(`^ferry: A backfill of ${m1.id} is already running: held by [^ ]+:${process.pid} since \\d{4}-`));
+
+    const faster = await ferryProcess(["convert", "0001", ...conn, "--rate", "100000"]).exited;
+    const changedBy = Date.now();
+    expect(faster.code, faster.stderr).toBe(0);
+    expect(faster.stdout).toMatch(/Changed the rate of the running backfill of 0001_workflow-context-index .* to 100,000 items\/s/);
+    expect((await conversionStatus(ctx)).run?.effectiveRate).toBe(100_000);
+
+    await running;
+    expect(Date.now() - started).toBeLessThan(12_000);
+    const fast = traceOf(trace).filter((t) => t.effectiveRate === 100_000);
+    expect(fast.length).toBeGreaterThan(0);
+    expect(Math.min(...fast.map((t) => t.at))).toBeLessThan(changedBy + 2_500);
+    expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
+  });
+});
+
+describe("ferry pause, resume, abort and backfill-status", () => {
+  it("pause stops the running convert after its pages, status shows it, resume finishes it", async () => {
+    const { clients, table, ctx, conn } = await seeded(400);
+    const running = ferry("convert", "0001", ...conn, "--segments", "2", "--page-size", "20", "--rate", "60");
+    const outcome = running.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await until(async () => ((await conversionStatus(ctx).catch(() => undefined))?.totals.scanned ?? 0) > 0);
+    await ferry("pause", "0001", ...conn, "--wait");
+    expect(text()).toMatch(/Asked the backfill of 0001_workflow-context-index \(held by [^)]+\) to pause; .* It is now paused\. `ferry resume 0001_workflow-context-index` continues it\./);
+    const err = await outcome;
+    expect(err).toBeInstanceOf(BackfillNotCompletedError);
+    expect((err as FerryError).exitCode).toBe(1);
+    expect((err as BackfillNotCompletedError).run.status).toBe("paused");
+
+    stdout = [];
+    await ferry("backfill-status", "0001", ...conn);
+    expect(text()).toMatch(/backfill\s+paused, run /);
+    expect(text()).toMatch(/segment\s+pages\s+scanned/);
+    expect(text()).toMatch(/lock\s+none/);
+    await ferry("backfill-status", "0001", ...conn, "--json");
+    const paused = lastJson();
+    expect(paused.run.status).toBe("paused");
+    expect(paused.checkpoints).toHaveLength(2);
+    expect(paused.totals.scanned).toBeGreaterThan(0);
+    expect(paused.totals.scanned).toBeLessThan(400);
+
+    stdout = [];
+    await ferry("resume", "0001", ...conn, "--rate", "100000", "--json");
+    const done = lastJson();
+    expect(done).toMatchObject({ status: "completed", runId: paused.run.runId, totals: { sources: 400, converted: 400 } });
+    expect(done.settings.rate).toBe(100_000);
+    expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
+    await ferry("backfill-status", "0001", ...conn, "--json");
+    expect(lastJson()).toMatchObject({ run: { status: "completed" } });
+    expect(lastJson().etaSeconds).toBeUndefined();
+    expect(lastJson().lock).toBeUndefined();
+  });
+
+  it("abort keeps the records written so far, cannot be resumed, and convert starts a new run", async () => {
+    const { clients, table, ctx, conn } = await seeded(400);
+    const running = ferry("convert", "0001", ...conn, "--segments", "2", "--page-size", "20", "--rate", "60");
+    const outcome = running.then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await until(async () => ((await conversionStatus(ctx).catch(() => undefined))?.totals.scanned ?? 0) > 0);
+    await ferry("abort", "0001", ...conn, "--wait");
+    expect(text()).toMatch(/It is now aborted\. Records written so far stay/);
+    const err = (await outcome) as BackfillNotCompletedError;
+    expect(err.run.status).toBe("aborted");
+    const aborted = err.run.runId;
+
+    const partial = await invariantDiff(clients, table, m1);
+    expect(partial.orphans).toEqual([]);
+    expect(partial.different).toEqual([]);
+    expect(partial.missing.length).toBeGreaterThan(0);
+    expect(partial.missing.length).toBeLessThan(partial.expected);
+
+    await expect(ferry("resume", "0001", ...conn)).rejects.toBeInstanceOf(BackfillAbortedError);
+    stdout = [];
+    await ferry("convert", "0001", ...conn, "--rate", "100000", "--json");
+    expect(lastJson()).toMatchObject({ status: "completed", totals: { sources: 400 } });
+    expect(lastJson().runId).not.toBe(aborted);
+    expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
+  });
+
+  it("Ctrl-C pauses convert after its current pages and exits 130; resume continues without unlocking", async () => {
+    const { clients, table, ctx, conn } = await seeded(400);
+    const trace = join(tmpdir(), `ferry-trace-${randomUUID()}.jsonl`);
+    onTestFinished(() => rmSync(trace, { force: true }));
+    const { child, exited } = ferryProcess(["convert", "0001", ...conn, "--segments", "2", "--page-size", "20", "--rate", "40"], {
+      FERRY_BACKFILL_TRACE: trace,
+    });
+    await until(() => traceOf(trace).length > 0);
+    child.kill("SIGINT");
+    const exit = await exited;
+    expect(exit.code, exit.stderr).toBe(130);
+    expect(exit.stderr).toMatch(/Pausing 0001_workflow-context-index after the current pages/);
+    expect(exit.stderr).toMatch(/ferry: paused 0001_workflow-context-index; .*`ferry resume 0001_workflow-context-index` continues it/);
+    expect(exit.stdout).toMatch(/status\s+paused/);
+    const status = await conversionStatus(ctx);
+    expect(status.run?.status).toBe("paused");
+    expect(status.lock).toBeUndefined();
+    expect(status.totals.scanned).toBeLessThan(400);
+
+    await ferry("resume", "0001", ...conn, "--rate", "100000", "--json");
+    expect(lastJson()).toMatchObject({ status: "completed", totals: { sources: 400 } });
+    expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
+    expect(await readLock({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id })).toBeUndefined();
+  });
+});
