@@ -11,6 +11,7 @@ export default defineConfig({
     env: {
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true",
       SST_TELEMETRY_DISABLED: "1",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
     },
   },
 });

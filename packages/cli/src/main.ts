@@ -2,10 +2,12 @@
 import { FerryError } from "@ferry/core";
 import { Command, CommanderError } from "commander";
 import { abortCommand } from "./commands/abort.ts";
+import { addCommand } from "./commands/add.ts";
 import { backfillStatusCommand } from "./commands/backfill-status.ts";
 import { checkCommand } from "./commands/check.ts";
 import { convertCommand } from "./commands/convert.ts";
 import { demoCommand } from "./commands/demo.ts";
+import { dualWriteCommand } from "./commands/dual-write.ts";
 import { localCommand } from "./commands/local.ts";
 import { newCommand } from "./commands/new.ts";
 import { pauseCommand } from "./commands/pause.ts";
@@ -29,6 +31,8 @@ export function buildProgram(): Command {
     newCommand(),
     checkCommand(),
     planCommand(),
+    addCommand(),
+    dualWriteCommand(),
     convertCommand(),
     pauseCommand(),
     resumeCommand(),

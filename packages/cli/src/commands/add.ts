@@ -1,0 +1,78 @@
+/** `ferry add <migration>`: checks the table's stream and records the add step (where dual-write began). */
+import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
+import { type AddResult, startAdd } from "@ferry/core/phases/add";
+import { Command } from "commander";
+import { type ConnectionFlags, withConnectionFlags } from "../options.ts";
+import { printJson, table } from "../output.ts";
+
+interface AddFlags extends ConnectionFlags {
+  controlTable?: string;
+  actor: string;
+  migrationsDir?: string;
+}
+
+/** Who runs a step when --actor is not given. */
+export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
+  return env.USER || env.USERNAME || "unknown";
+}
+
+export function addCommand(): Command {
+  const command = new Command("add")
+    .description("Start a migration: check the table's stream (NEW_AND_OLD_IMAGES) and record where dual-write begins")
+    .argument("<migration>", "migration number, name, id or file, e.g. 0001");
+  withConnectionFlags(command);
+  return command
+    .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
+    .option("--actor <name>", "who takes the step, kept in the migration's history", defaultActor())
+    .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
+    .addHelpText(
+      "after",
+      `
+Running add again changes nothing (the history keeps the first add). Exit code 3 when the
+table's stream is off or has another view type; the message says how to fix it.
+
+Example:
+  $ npx ferry add 0001 --endpoint http://127.0.0.1:8000
+  $ npx ferry dual-write 0001 --endpoint http://127.0.0.1:8000`,
+    )
+    .action(async (ref: string, opts: AddFlags) => {
+      const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+      const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+      try {
+        const result = await startAdd(clients, migration, {
+          tableName: opts.table,
+          actor: opts.actor,
+          ...(opts.controlTable ? { controlTable: opts.controlTable } : {}),
+        });
+        if (opts.json) printJson(result);
+        else process.stdout.write(`${describeAdd(result)}\n`);
+      } finally {
+        clients.raw.destroy();
+      }
+    });
+}
+
+export function describeAdd(result: AddResult): string {
+  const { state } = result;
+  const start = state.dualWrite;
+  const first = state.history.find((h) => h.step === "add");
+  const lines = [
+    result.created ? `Added ${state.migrationId}.` : `${state.migrationId} was already added; nothing changed.`,
+    table([
+      ["step", state.step],
+      ["added", first ? `${first.at} by ${first.actor}` : "-"],
+      ["table", start?.tableName ?? "-"],
+      ["stream", start?.streamArn ?? "-"],
+      ["open shards", start ? start.shards.map((s) => `${s.shardId} from ${s.startingSequenceNumber ?? "?"}`).join(", ") : "-"],
+      ["control table", result.controlTable],
+    ]),
+  ];
+  if (result.streamChanged) {
+    lines.push(
+      "Warning: the table's stream is not the one recorded at add: it was disabled and enabled again since. " +
+        "Writes in between never reached dual-write; run `ferry verify --repair` after the backfill.",
+    );
+  }
+  if (result.created) lines.push(`Next: run \`ferry dual-write ${state.migrationId}\` (locally) to apply changes as they happen.`);
+  return lines.join("\n");
+}

@@ -1,0 +1,96 @@
+/**
+ * Per-shard checkpoints of the local event source mapping, kept in the control table at
+ * `ControlSk.shard(streamArn, shardId)`: the last sequence number whose record is done
+ * (delivered, filtered or dead-lettered) and whether a closed shard was read to its end.
+ */
+import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ControlSk, migrationPk } from "../state/control-table.ts";
+
+/** Where a shard's consumer stands. */
+export interface ShardCheckpoint {
+  streamArn: string;
+  shardId: string;
+  /** Last record done; the next read starts AFTER_SEQUENCE_NUMBER this. Absent: nothing done yet. */
+  sequenceNumber?: string;
+  /** A closed shard read to its end: never read again, its children may start. */
+  finished: boolean;
+  /** ISO time of the write. */
+  updatedAt: string;
+}
+
+/** Storage of checkpoints; the mapping writes one after each batch whose records are all done. */
+export interface CheckpointStore {
+  /** Every checkpoint of a stream, by shard id. */
+  load(streamArn: string): Promise<Map<string, ShardCheckpoint>>;
+  save(checkpoint: ShardCheckpoint): Promise<void>;
+}
+
+/** Where a migration's control records live. */
+export interface ControlLocation {
+  doc: DynamoDBDocumentClient;
+  controlTable: string;
+  migrationId: string;
+}
+
+/** Checkpoints in the control table, under the migration's partition. */
+export function controlTableCheckpoints(location: ControlLocation): CheckpointStore {
+  const pk = migrationPk(location.migrationId);
+  return {
+    async load(streamArn) {
+      const found = new Map<string, ShardCheckpoint>();
+      let start: Record<string, unknown> | undefined;
+      do {
+        const page = await location.doc.send(
+          new QueryCommand({
+            TableName: location.controlTable,
+            KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+            ExpressionAttributeValues: { ":pk": pk, ":prefix": ControlSk.shardPrefix(streamArn) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const checkpoint = fromItem(item);
+          found.set(checkpoint.shardId, checkpoint);
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+      return found;
+    },
+    async save(checkpoint) {
+      await location.doc.send(
+        new PutCommand({
+          TableName: location.controlTable,
+          Item: { PK: pk, SK: ControlSk.shard(checkpoint.streamArn, checkpoint.shardId), ...checkpoint },
+        }),
+      );
+    },
+  };
+}
+
+/** One shard's checkpoint, or undefined when the shard was never processed. */
+export async function readShardCheckpoint(
+  location: ControlLocation,
+  streamArn: string,
+  shardId: string,
+): Promise<ShardCheckpoint | undefined> {
+  const out = await location.doc.send(
+    new GetCommand({
+      TableName: location.controlTable,
+      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.shard(streamArn, shardId) },
+      ConsistentRead: true,
+    }),
+  );
+  return out.Item ? fromItem(out.Item) : undefined;
+}
+
+function fromItem(item: Record<string, unknown>): ShardCheckpoint {
+  const checkpoint: ShardCheckpoint = {
+    streamArn: String(item.streamArn),
+    shardId: String(item.shardId),
+    finished: item.finished === true,
+    updatedAt: String(item.updatedAt),
+  };
+  if (typeof item.sequenceNumber === "string") checkpoint.sequenceNumber = item.sequenceNumber;
+  return checkpoint;
+}

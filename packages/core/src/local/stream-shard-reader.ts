@@ -1,0 +1,110 @@
+/**
+ * Reads one shard for the local mapping: an iterator after the checkpoint (else at the
+ * starting position), GetRecords with Limit = batchSize, each page delivered to the end
+ * before the next read, polling when the shard is quiet, and a "finished" checkpoint once
+ * a closed shard has no next iterator.
+ */
+import { GetRecordsCommand, GetShardIteratorCommand, type ShardIteratorType } from "@aws-sdk/client-dynamodb-streams";
+import { type BackoffOptions, backoffDelay } from "../util/backoff.ts";
+import { type DeliveryContext, deliverPage, pause } from "./stream-batch.ts";
+import type { CheckpointStore, ShardCheckpoint } from "./stream-checkpoints.ts";
+import { sequenceOf, toLambdaRecord } from "./stream-event.ts";
+import type { StreamShard, StreamsClient } from "./stream-shards.ts";
+
+/** DynamoDB Streams returns at most 1,000 records per GetRecords. */
+export const MAX_GET_RECORDS_LIMIT = 1_000;
+
+export interface ShardReaderOptions {
+  client: StreamsClient;
+  shard: StreamShard;
+  /** The shard's stored checkpoint, if any. */
+  checkpoint: ShardCheckpoint | undefined;
+  /** Where to start without a checkpoint. */
+  initialPosition: "TRIM_HORIZON" | "LATEST";
+  checkpoints: CheckpointStore;
+  /** Delivery settings shared by every shard (shard id, checkpoint and attempts are filled in here). */
+  delivery: Omit<DeliveryContext, "shardId" | "checkpoint" | "attempts">;
+  region: string;
+  pollIntervalMs: number;
+  /** Backoff after a failed GetShardIterator/GetRecords call. */
+  readBackoff: BackoffOptions;
+}
+
+/** Reads the shard until it is finished (closed and read to the end) or the signal stops it. */
+export async function readShard(options: ShardReaderOptions): Promise<"finished" | "stopped"> {
+  const { client, shard, delivery } = options;
+  const { streamArn, signal } = delivery;
+  let position = options.checkpoint?.sequenceNumber;
+  const save = (sequenceNumber: string | undefined, finished: boolean) => {
+    const checkpoint: ShardCheckpoint = { streamArn, shardId: shard.shardId, finished, updatedAt: new Date(delivery.now()).toISOString() };
+    if (sequenceNumber !== undefined) checkpoint.sequenceNumber = sequenceNumber;
+    return options.checkpoints.save(checkpoint);
+  };
+  const ctx: DeliveryContext = {
+    ...delivery,
+    shardId: shard.shardId,
+    attempts: new Map(),
+    checkpoint: async (sequenceNumber) => {
+      await save(sequenceNumber, false);
+      position = sequenceNumber;
+    },
+  };
+  const limit = Math.min(MAX_GET_RECORDS_LIMIT, Math.max(1, delivery.settings.batchSize));
+  let iterator: string | undefined;
+  let failures = 0;
+
+  while (!signal.aborted) {
+    try {
+      iterator ??= await newIterator(options, position);
+      if (iterator === undefined) break;
+      const out = await client.send(new GetRecordsCommand({ ShardIterator: iterator, Limit: limit }), { abortSignal: signal });
+      failures = 0;
+      const records = (out.Records ?? []).map((r) => toLambdaRecord(r, streamArn, options.region));
+      if (records.length > 0) {
+        if (!(await deliverPage(records, ctx))) return "stopped";
+        const last = records[records.length - 1];
+        if (last) position = sequenceOf(last);
+      }
+      iterator = out.NextShardIterator ?? undefined;
+      if (iterator === undefined) break;
+      if (records.length === 0 && !(await pause(options.pollIntervalMs, signal))) return "stopped";
+    } catch (err) {
+      if (signal.aborted) return "stopped";
+      const name = (err as { name?: string }).name ?? "Error";
+      if (name === "TrimmedDataAccessException" && position !== undefined) {
+        // The checkpoint is older than the retention: what lies between is gone; say so loudly.
+        delivery.emit({ type: "trimmed", shardId: shard.shardId, sequenceNumber: position, message: String((err as Error).message) });
+        position = undefined;
+        iterator = undefined;
+        continue;
+      }
+      if (name === "ResourceNotFoundException") {
+        delivery.emit({ type: "trimmed", shardId: shard.shardId, sequenceNumber: position ?? "", message: "the shard no longer exists" });
+        break;
+      }
+      failures++;
+      const delayMs = backoffDelay(failures, options.readBackoff, delivery.random);
+      delivery.emit({ type: "read-error", shardId: shard.shardId, error: `${name}: ${(err as Error).message}`, delayMs });
+      // Expired or not, a fresh iterator from the checkpoint is always correct after a failed read.
+      iterator = undefined;
+      if (!(await pause(delayMs, signal))) return "stopped";
+    }
+  }
+  if (signal.aborted) return "stopped";
+  await save(position, true);
+  return "finished";
+}
+
+async function newIterator(options: ShardReaderOptions, position: string | undefined): Promise<string | undefined> {
+  const type: ShardIteratorType = position !== undefined ? "AFTER_SEQUENCE_NUMBER" : options.initialPosition;
+  const out = await options.client.send(
+    new GetShardIteratorCommand({
+      StreamArn: options.delivery.streamArn,
+      ShardId: options.shard.shardId,
+      ShardIteratorType: type,
+      ...(position !== undefined ? { SequenceNumber: position } : {}),
+    }),
+    { abortSignal: options.delivery.signal },
+  );
+  return out.ShardIterator ?? undefined;
+}
