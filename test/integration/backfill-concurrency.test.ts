@@ -68,7 +68,7 @@ describe("backfill beside live writes and the dual-write", () => {
     const clients = testClients();
     const table = await freshExampleTable(clients, "cc");
     const controlTable = `${table}.ferry`;
-    const items = [...generateWorkflows({ tenants: 1, workflows: 300, contexts: 2, pool: 30, tasks: 2, itemKb: 1, seed })];
+    const items = [...generateWorkflows({ tenants: 1, workflows: 200, contexts: 2, pool: 30, tasks: 2, itemKb: 1, seed })];
     await batchPutAll(clients.doc, table, items);
     // Dual-write first (step add), then the backfill while the application keeps writing.
     const dualWrite = await startLiveDualWrite(testClients(), table, controlTable, migration);
@@ -86,7 +86,7 @@ describe("backfill beside live writes and the dual-write", () => {
     );
     const result = await startConversion(
       { clients: backfillClients, tableName: table, controlTable, migration },
-      { segments: 3, pageSize: 30, rate: 1_000 },
+      { segments: 3, pageSize: 20, rate: 1_000 },
       { owner: `test:${seed}` },
     );
     const writes = await writer.stop();
