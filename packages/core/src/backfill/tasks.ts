@@ -7,7 +7,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Migration } from "../definition/define-migration.ts";
 import { FerryError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
-import { type PageCounters, addCounters, convertPage } from "./page.ts";
+import { EMPTY_COUNTERS, type PageCounters, addCounters, convertPage } from "./page.ts";
 import {
   type StateStore,
   freshCheckpoint,
@@ -211,14 +211,5 @@ export type BackfillTasks = ReturnType<typeof createBackfillTasks>;
 
 /** Sum of the counters of every segment of a run. */
 export function totalCounters(checkpoints: { counters: PageCounters }[]): PageCounters {
-  return checkpoints.reduce<PageCounters>((sum, c) => addCounters(sum, c.counters), {
-    scanned: 0,
-    sources: 0,
-    converted: 0,
-    recordsWritten: 0,
-    deferred: 0,
-    failed: 0,
-    consumedReadUnits: 0,
-    consumedWriteUnits: 0,
-  });
+  return checkpoints.reduce<PageCounters>((sum, c) => addCounters(sum, c.counters), { ...EMPTY_COUNTERS });
 }
