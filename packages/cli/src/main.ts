@@ -14,6 +14,7 @@ import { pauseCommand } from "./commands/pause.ts";
 import { planCommand } from "./commands/plan.ts";
 import { resumeCommand } from "./commands/resume.ts";
 import { seedCommand } from "./commands/seed.ts";
+import { verifyCommand } from "./commands/verify.ts";
 import { runCleanups } from "./shutdown.ts";
 
 /** Exit codes, documented in the README. */
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
     planCommand(),
     addCommand(),
     dualWriteCommand(),
+    verifyCommand(),
     convertCommand(),
     pauseCommand(),
     resumeCommand(),

@@ -1,0 +1,99 @@
+/**
+ * Verify's reads: consistent BatchGetItem of any number of keys (100 per call, a few calls
+ * in flight), retrying UnprocessedKeys with backoff, and counting the read units consumed.
+ */
+import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { ItemKey } from "../definition/define-migration.ts";
+import { keyId } from "../definition/derive.ts";
+import { FerryError } from "../errors.ts";
+import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
+
+/** DynamoDB's limit of keys per BatchGetItem. */
+export const BATCH_GET_MAX = 100;
+/** BatchGetItem calls in flight at once for one page. */
+const BATCH_GET_CONCURRENCY = 4;
+
+/** Capacity consumed by verify's reads and writes. */
+export interface ReadStats {
+  consumedReadUnits: number;
+  consumedWriteUnits: number;
+}
+
+export class UnprocessedKeysError extends FerryError {
+  constructor(
+    readonly tableName: string,
+    readonly unprocessed: number,
+    readonly attempts: number,
+  ) {
+    super(
+      `${unprocessed} key(s) were still unprocessed by ${tableName} after ${attempts} attempts without progress; ` +
+        "the table is throttling reads: raise its read capacity or lower --segments, then run verify again.",
+    );
+  }
+}
+
+export interface BatchGetOptions {
+  backoff: BackoffOptions;
+  stats: ReadStats;
+  /** Top-level attributes to read (all when absent). */
+  attributes?: string[];
+}
+
+/** Reads `keys` with strongly consistent reads; returns the items found, by keyId. */
+export async function batchGetItems(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  keys: ItemKey[],
+  options: BatchGetOptions,
+): Promise<Map<string, Record<string, unknown>>> {
+  if (keys.length === 0) return new Map();
+  const unique = new Map(keys.map((k) => [keyId(k), { PK: k.PK, SK: k.SK }]));
+  const all = [...unique.values()];
+  const found = new Map<string, Record<string, unknown>>();
+  const chunks: ItemKey[][] = [];
+  for (let i = 0; i < all.length; i += BATCH_GET_MAX) chunks.push(all.slice(i, i + BATCH_GET_MAX));
+  for (let i = 0; i < chunks.length; i += BATCH_GET_CONCURRENCY) {
+    const group = chunks.slice(i, i + BATCH_GET_CONCURRENCY);
+    const results = await Promise.all(group.map((chunk) => getChunk(doc, tableName, chunk, options)));
+    for (const items of results) for (const item of items) found.set(keyId(item as unknown as ItemKey), item);
+  }
+  return found;
+}
+
+function projection(attributes: string[] | undefined) {
+  if (!attributes) return {};
+  const names = [...new Set(["PK", "SK", ...attributes])];
+  return {
+    ProjectionExpression: names.map((_, i) => `#a${i}`).join(", "),
+    ExpressionAttributeNames: Object.fromEntries(names.map((n, i) => [`#a${i}`, n])),
+  };
+}
+
+async function getChunk(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  keys: ItemKey[],
+  options: BatchGetOptions,
+): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  const shape = projection(options.attributes);
+  let pending: Record<string, unknown>[] = keys as unknown as Record<string, unknown>[];
+  // Attempts count only calls that made no progress: a 16 MB response cut short is not throttling.
+  for (let stalled = 0; pending.length > 0; ) {
+    if (stalled >= options.backoff.maxAttempts) throw new UnprocessedKeysError(tableName, pending.length, stalled);
+    if (stalled > 0) await sleep(backoffDelay(stalled, options.backoff));
+    const out = await doc.send(
+      new BatchGetCommand({
+        RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true, ...shape } },
+        ReturnConsumedCapacity: "TOTAL",
+      }),
+    );
+    for (const c of out.ConsumedCapacity ?? []) options.stats.consumedReadUnits += c.CapacityUnits ?? 0;
+    const got = out.Responses?.[tableName] ?? [];
+    items.push(...got);
+    const left = out.UnprocessedKeys?.[tableName]?.Keys ?? [];
+    stalled = got.length === 0 && left.length > 0 ? stalled + 1 : left.length > 0 ? 1 : 0;
+    pending = left;
+  }
+  return items;
+}
