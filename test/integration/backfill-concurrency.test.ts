@@ -1,6 +1,7 @@
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { type WorkflowItem, batchPutAll, generateWorkflows, loadMigration, seededRandom } from "@ferry/core";
 import { startConversion } from "@ferry/core/backfill/control";
+import { verifyMigration } from "@ferry/core/runtime/verifier";
 import { describe, expect, it } from "vitest";
 import { freshExampleTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
@@ -98,5 +99,8 @@ describe("backfill beside live writes and the dual-write", () => {
     await dualWrite.stop();
     expect(await dualWrite.deadLetters()).toEqual([]);
     expect(diff).toMatchObject({ missing: [], orphans: [], different: [] });
+    // And `ferry verify`'s own check agrees.
+    const report = await verifyMigration(clients, table, migration, {});
+    expect(report).toMatchObject({ clean: true, missing: 0, orphans: 0, different: 0 });
   }, 180_000);
 });
