@@ -7,6 +7,8 @@ import { type Random, seededRandom } from "@ferry/core/util/random";
 export interface FaultOptions {
   /** Share of BatchWriteItem calls that leave half their requests unprocessed. */
   unprocessedRate?: number;
+  /** Share of BatchGetItem calls that leave half their keys unprocessed. */
+  unprocessedKeysRate?: number;
   /** Share of calls (of the listed operations) that fail with ProvisionedThroughputExceededException. */
   throttleRate?: number;
   throttleOperations?: string[];
@@ -14,6 +16,7 @@ export interface FaultOptions {
 }
 
 export interface FaultCounters {
+  unprocessedKeys: number;
   unprocessedCalls: number;
   unprocessedItems: number;
   throttled: number;
@@ -25,13 +28,30 @@ type AnyOutput = { output: { UnprocessedItems?: Record<string, unknown[]> } };
 /** Installs the faults on `client` and returns live counters. */
 export function injectFaults(client: DynamoDBClient, options: FaultOptions): FaultCounters {
   const random: Random = seededRandom(options.seed ?? 7);
-  const counters: FaultCounters = { unprocessedCalls: 0, unprocessedItems: 0, throttled: 0 };
+  const counters: FaultCounters = { unprocessedKeys: 0, unprocessedCalls: 0, unprocessedItems: 0, throttled: 0 };
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = context.commandName?.replace(/Command$/, "") ?? "";
       if (options.throttleRate && (options.throttleOperations ?? [operation]).includes(operation) && random() < options.throttleRate) {
         counters.throttled++;
         throw new ProvisionedThroughputExceededException({ message: "injected throttling", $metadata: {} });
+      }
+      if (operation === "BatchGetItem" && options.unprocessedKeysRate && random() < options.unprocessedKeysRate) {
+        const input = args.input as { RequestItems?: Record<string, { Keys: unknown[] }> };
+        const held: Record<string, { Keys: unknown[] }> = {};
+        const sent: Record<string, { Keys: unknown[] }> = {};
+        for (const [table, request] of Object.entries(input.RequestItems ?? {})) {
+          const keep = Math.ceil(request.Keys.length / 2);
+          sent[table] = { ...request, Keys: request.Keys.slice(0, keep) };
+          if (request.Keys.length > keep) held[table] = { ...request, Keys: request.Keys.slice(keep) };
+        }
+        const heldCount = Object.values(held).reduce((n, r) => n + r.Keys.length, 0);
+        if (heldCount > 0) {
+          counters.unprocessedKeys += heldCount;
+          const result = (await next({ ...args, input: { ...input, RequestItems: sent } })) as { output: { UnprocessedKeys?: Record<string, unknown> } };
+          result.output.UnprocessedKeys = { ...(result.output.UnprocessedKeys ?? {}), ...held };
+          return result as never;
+        }
       }
       if (operation === "BatchWrite" || operation === "BatchWriteItem") {
         const input = args.input as AnyInput;

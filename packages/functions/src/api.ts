@@ -1,5 +1,35 @@
-/** Lambda entry of the example service's API behind API Gateway HTTP API (work in progress). */
+/**
+ * Lambda entry of the example service's API behind API Gateway HTTP API. The JWT authorizer
+ * has verified the token; background work (shadow reads, counter flushes) is drained before
+ * returning because a frozen Lambda would lose it.
+ * Env: FERRY_TABLE, FERRY_CONTROL_TABLE, FERRY_TOKEN_SECRET (nextToken HMAC key).
+ */
+import { Logger } from "@aws-lambda-powertools/logger";
+import { createDynamoClients } from "@ferry/core";
 import { handle } from "hono/aws-lambda";
 import { createApiApp } from "./api/app.ts";
+import { authorizerTenant } from "./api/auth.ts";
+import { buildApiDeps } from "./api/deps.ts";
 
-export const handler = handle(createApiApp());
+const logger = new Logger({ serviceName: "ferry-api" });
+const required = (name: string) => {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set on the API function (the Api stack sets it).`);
+  return value;
+};
+
+const deps = buildApiDeps({
+  doc: createDynamoClients().doc,
+  tableName: required("FERRY_TABLE"),
+  controlTable: required("FERRY_CONTROL_TABLE"),
+  tenant: authorizerTenant(),
+  tokenSecret: required("FERRY_TOKEN_SECRET"),
+  logError: (err) => logger.error("unhandled API error", err as Error),
+});
+const inner = handle(createApiApp(deps));
+
+export const handler: typeof inner = async (event, context) => {
+  const response = await inner(event, context);
+  await deps.background.drain();
+  return response;
+};

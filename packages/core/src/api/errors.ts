@@ -1,0 +1,62 @@
+/**
+ * Errors the API answers with. Each carries its HTTP status and a stable code; the app turns
+ * them into `{ "error": { "code", "message" } }`. Anything else becomes a 500 without details.
+ */
+import { FerryError } from "../errors.ts";
+
+/** An error with an HTTP status and a machine-readable code. */
+export class ApiError extends FerryError {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 406 | 410 | 500 | 503,
+    readonly code: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+/** A query parameter or path segment is missing or malformed. */
+export class BadRequestError extends ApiError {
+  constructor(
+    readonly parameter: string,
+    message: string,
+  ) {
+    super(400, "bad_request", message);
+  }
+}
+
+/** A `nextToken` that was not issued by this API for this caller and this query. */
+export class InvalidNextTokenError extends ApiError {
+  constructor(reason: string) {
+    super(400, "invalid_next_token", `nextToken is not valid for this request (${reason}); start again without nextToken.`);
+  }
+}
+
+/** Missing, malformed, expired or wrongly signed bearer token. */
+export class UnauthorizedError extends ApiError {
+  constructor(reason: string) {
+    super(401, "unauthorized", `${reason}; send Authorization: Bearer <JWT> with a "tenant" claim.`);
+  }
+}
+
+/** The workflow does not exist in the caller's tenant (also for other tenants' ids: never leak existence). */
+export class WorkflowNotFoundError extends ApiError {
+  constructor(readonly workflowId: string) {
+    super(404, "not_found", `No workflow ${workflowId} in your tenant.`);
+  }
+}
+
+/** A version that does not exist (neither v1 nor v2). */
+export class UnknownVersionError extends ApiError {
+  constructor(readonly requested: string) {
+    super(400, "unknown_version", `Unknown API version "${requested}"; use v1 or v2 (path /v1, /v2 or header Accept-Version: 1|2).`);
+  }
+}
+
+/** v1 after the remove step. */
+export class VersionGoneError extends ApiError {
+  constructor(readonly path: string) {
+    super(410, "gone", `v1 was retired; call ${path.replace(/^\/v1\//, "/v2/")} instead.`);
+  }
+}

@@ -1,0 +1,56 @@
+/**
+ * Who is calling: the tenant comes from the bearer token's `tenant` claim, never from the
+ * request. On AWS the HTTP API's JWT authorizer has already verified the token and the
+ * handler reads its claims; locally (`ferry serve`) tokens are HS256 with FERRY_JWT_SECRET.
+ */
+import { UnauthorizedError } from "@ferry/core/api/errors";
+import type { Context } from "hono";
+import { sign, verify } from "hono/jwt";
+
+/** Resolves the caller's tenant or throws UnauthorizedError. */
+export type TenantResolver = (c: Context) => Promise<string>;
+
+function tenantClaim(claims: Record<string, unknown> | undefined): string {
+  const tenant = claims?.tenant;
+  if (typeof tenant !== "string" || tenant === "" || tenant.length > 256) throw new UnauthorizedError('the token has no "tenant" claim');
+  return tenant;
+}
+
+/** Verifies `Authorization: Bearer <HS256 JWT>` with a shared secret (local server). */
+export function hs256Tenant(secret: string, verification: { issuer?: string; audience?: string } = {}): TenantResolver {
+  return async (c) => {
+    const header = c.req.header("authorization");
+    const match = header?.match(/^Bearer\s+(\S+)$/i);
+    if (!match?.[1]) throw new UnauthorizedError("missing bearer token");
+    let claims: Record<string, unknown>;
+    try {
+      claims = await verify(match[1], secret, {
+        alg: "HS256",
+        ...(verification.issuer ? { iss: verification.issuer } : {}),
+        ...(verification.audience ? { aud: verification.audience } : {}),
+      });
+    } catch (err) {
+      throw new UnauthorizedError(`invalid token (${err instanceof Error ? err.name : "unverifiable"})`);
+    }
+    return tenantClaim(claims);
+  };
+}
+
+/** Reads the claims API Gateway's JWT authorizer verified (Lambda behind HTTP API). */
+export function authorizerTenant(): TenantResolver {
+  return async (c) => {
+    const event = (c.env as { event?: { requestContext?: { authorizer?: { jwt?: { claims?: Record<string, unknown> } } } } } | undefined)?.event;
+    const claims = event?.requestContext?.authorizer?.jwt?.claims;
+    if (!claims) throw new UnauthorizedError("no verified JWT claims on the request (is the route behind the JWT authorizer?)");
+    return tenantClaim(claims);
+  };
+}
+
+/** Default lifetime of development tokens (`ferry token`). */
+export const DEV_TOKEN_TTL_SECONDS = 12 * 3_600;
+
+/** Signs an HS256 development token for a tenant (locally only; on AWS your identity provider issues them). */
+export function signDevToken(secret: string, tenant: string, options: { ttlSeconds?: number; subject?: string; now?: number } = {}): Promise<string> {
+  const iat = Math.floor((options.now ?? Date.now()) / 1000);
+  return sign({ tenant, sub: options.subject ?? `dev:${tenant}`, iat, exp: iat + (options.ttlSeconds ?? DEV_TOKEN_TTL_SECONDS) }, secret, "HS256");
+}
