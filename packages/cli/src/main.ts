@@ -14,6 +14,8 @@ import { pauseCommand } from "./commands/pause.ts";
 import { planCommand } from "./commands/plan.ts";
 import { resumeCommand } from "./commands/resume.ts";
 import { seedCommand } from "./commands/seed.ts";
+import { serveCommand } from "./commands/serve.ts";
+import { tokenCommand } from "./commands/token.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { runCleanups } from "./shutdown.ts";
 
@@ -40,6 +42,8 @@ export function buildProgram(): Command {
     resumeCommand(),
     abortCommand(),
     backfillStatusCommand(),
+    serveCommand(),
+    tokenCommand(),
   ]) {
     program.addCommand(command.exitOverride());
   }
