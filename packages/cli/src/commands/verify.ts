@@ -19,6 +19,7 @@ interface VerifyFlags extends ConnectionFlags {
   segments: number;
   pageSize: number;
   examples: number;
+  recheckAfter: number;
   migrationsDir?: string;
 }
 
@@ -32,13 +33,15 @@ export function verifyCommand(): Command {
     .option("--segments <n>", "parallel Scan segments", parseInteger(1, 1_000), DEFAULT_VERIFY_OPTIONS.segments)
     .option("--page-size <n>", "items per Scan page", parseInteger(1, 1_000), DEFAULT_VERIFY_OPTIONS.pageSize)
     .option("--examples <n>", "examples shown per kind of defect", parseInteger(0, 10_000), DEFAULT_VERIFY_OPTIONS.examples)
+    .option("--recheck-after <ms>", "on a live table: re-read the items behind each defect after this delay (up to 3 times) and report only what persists; 0 = off", parseInteger(0, 600_000), DEFAULT_VERIFY_OPTIONS.recheckAfterMs)
     .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
     .addHelpText(
       "after",
       `
 Exit codes: 0 consistent (after --repair: consistent once repaired), 1 defects found, 2 bad flags or migration file.
 Verify reads the whole table with consistent reads; on a live table a record the dual-write is
-about to write can show as a defect: run it again, or use --repair (it never overwrites newer data).
+about to write can show as a defect: --recheck-after 2000 re-judges each defect once the
+dual-write had time to apply it, or use --repair (it never overwrites newer data).
 
 Example: check 0001 on the local table, then fix what is wrong
   $ npx ferry verify 0001 --endpoint http://127.0.0.1:8000 --segments 8
@@ -52,6 +55,7 @@ Example: check 0001 on the local table, then fix what is wrong
           segments: opts.segments,
           pageSize: opts.pageSize,
           examples: opts.examples,
+          recheckAfterMs: opts.recheckAfter,
           onPage: (counts, pass) => progress(migration, pass, counts.scanned),
         };
         const found = await verifyMigration(clients, opts.table, migration, { ...options, repair: Boolean(opts.repair) });

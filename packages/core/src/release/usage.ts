@@ -94,9 +94,12 @@ export class UsageCounter {
 /** Requests of one version since a time, and the last time it was used at all. */
 export interface VersionUsage {
   version: ApiVersion;
-  /** Requests counted in minute buckets that start at or after `since`'s minute. */
+  /**
+   * Requests counted in minute buckets from `since`'s minute on: minute-granular, so it may
+   * include requests made earlier in that minute. For "unused since T" compare `lastUsedAt`.
+   */
   requestsSince: number;
-  /** ms since the epoch; undefined when never used (within the retention). */
+  /** ms since the epoch, exact to the flush (at most the flush interval behind); undefined when never used (within the retention). */
   lastUsedAt?: number;
 }
 

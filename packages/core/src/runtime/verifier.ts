@@ -10,9 +10,9 @@ import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
 import { TableNotFoundError } from "../design/sample.ts";
 import { FerryError, UsageError } from "../errors.ts";
-import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
 import { verifyPage } from "./verify-page.ts";
-import type { ReadStats } from "./verify-read.ts";
+import { type ReadStats, batchGetItems } from "./verify-read.ts";
 import { type RepairCounts, ZERO_REPAIRS } from "./verify-repair.ts";
 import { VERIFY_DEFECTS, type VerifyCounts, type VerifyDefect, type VerifyExample, VerifyTally } from "./verify-tally.ts";
 
@@ -29,6 +29,13 @@ export interface VerifyOptions {
   /** Fix what is found (a second scan): put missing and different records, delete orphans (guarded, see verify-repair.ts). */
   repair: boolean;
   backoff: BackoffOptions;
+  /**
+   * Under live writes a scan meets changes the dual-write has not applied yet. When > 0, the
+   * items behind the defects found are re-read and re-judged after this delay (up to
+   * `rechecks` times): only defects that persist are reported. 0 reports the scan as found.
+   */
+  recheckAfterMs: number;
+  rechecks: number;
   /** Called after each page with the running counters of the pass ("repair": the second scan of a repair). */
   onPage?: (counts: Readonly<VerifyCounts>, pass: "verify" | "repair") => void;
 }
@@ -39,7 +46,12 @@ export const DEFAULT_VERIFY_OPTIONS: VerifyOptions = {
   examples: 10,
   repair: false,
   backoff: DEFAULT_BACKOFF,
+  recheckAfterMs: 0,
+  rechecks: 3,
 };
+
+/** Items remembered for a recheck; a table with more defects than this is reported as scanned. */
+export const MAX_RECHECK_SUSPECTS = 10_000;
 
 /** The outcome of a verify run. `clean` describes the table as found, before any repair. */
 export interface VerifyReport extends VerifyCounts {
@@ -53,6 +65,8 @@ export interface VerifyReport extends VerifyCounts {
   elapsedMs: number;
   consumedReadUnits: number;
   consumedWriteUnits: number;
+  /** With `recheckAfterMs`: defects found by the scan, before the rechecks settled them. */
+  beforeRecheck?: { missing: number; orphans: number; different: number; invalidSources: number; rechecks: number };
   /** With `repair`: records put, deleted, and left alone (changed meanwhile or a collision to resolve by hand), by the second scan. */
   repaired?: RepairCounts;
 }
@@ -103,7 +117,7 @@ async function scanPass(
   stats: ReadStats,
   repairs?: RepairCounts,
 ): Promise<VerifyTally> {
-  const tally = new VerifyTally(o.examples);
+  const tally = new VerifyTally(o.examples, o.recheckAfterMs > 0 && !repairs ? MAX_RECHECK_SUSPECTS : 0);
   const ctx = { doc, tableName, migration, tally, backoff: o.backoff, stats, ...(repairs ? { repairs } : {}) };
   let stop = false;
   const segment = async (index: number) => {
@@ -158,7 +172,8 @@ export async function verifyMigration(
   validate(o);
   const started = Date.now();
   const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
-  const found = await scanPass(clients.doc, tableName, migration, o, stats);
+  const scanned = await scanPass(clients.doc, tableName, migration, o, stats);
+  const { tally: found, beforeRecheck } = await recheck(clients.doc, tableName, migration, o, stats, scanned);
   const c = found.counts;
   let repaired: RepairCounts | undefined;
   if (o.repair) {
@@ -176,6 +191,28 @@ export async function verifyMigration(
     elapsedMs: Date.now() - started,
     consumedReadUnits: stats.consumedReadUnits,
     consumedWriteUnits: stats.consumedWriteUnits,
+    ...(beforeRecheck ? { beforeRecheck } : {}),
     ...(repaired ? { repaired } : {}),
   };
+}
+
+/** Re-reads and re-judges the suspects until clean or out of rechecks; counts other than defects stay the scan's. */
+async function recheck(doc: DynamoDBDocumentClient, tableName: string, migration: Migration, o: VerifyOptions, stats: ReadStats, scanned: VerifyTally) {
+  let suspects = scanned.suspects();
+  if (o.recheckAfterMs <= 0 || scanned.clean || !suspects) return { tally: scanned };
+  const c = scanned.counts;
+  const beforeRecheck = { missing: c.missing, orphans: c.orphans, different: c.different, invalidSources: c.invalidSources, rechecks: 0 };
+  let current = scanned;
+  while (!current.clean && suspects && beforeRecheck.rechecks < o.rechecks) {
+    await sleep(o.recheckAfterMs);
+    beforeRecheck.rechecks++;
+    const items = [...(await batchGetItems(doc, tableName, suspects, { backoff: o.backoff, stats })).values()];
+    const next = new VerifyTally(o.examples, MAX_RECHECK_SUSPECTS);
+    await verifyPage({ doc, tableName, migration, tally: next, backoff: o.backoff, stats }, items);
+    // The scan's totals, with the defects that persisted.
+    Object.assign(next.counts, { ...c, missing: next.counts.missing, orphans: next.counts.orphans, different: next.counts.different, invalidSources: next.counts.invalidSources });
+    current = next;
+    suspects = next.suspects();
+  }
+  return { tally: current, beforeRecheck };
 }

@@ -68,12 +68,24 @@ const COUNTER_OF: Record<VerifyDefect, keyof VerifyCounts> = {
 export class VerifyTally {
   readonly counts: VerifyCounts = { ...ZERO_COUNTS };
   private readonly kept = new Map<VerifyDefect, VerifyExample[]>();
+  private readonly suspectKeys = new Map<string, ItemKey>();
+  private suspectsOverflow = false;
 
-  constructor(readonly limit: number) {}
+  /** `maxSuspects`: items remembered for a recheck (0: none); beyond it no recheck is possible. */
+  constructor(
+    readonly limit: number,
+    readonly maxSuspects = 0,
+  ) {}
 
   /** Counts one defect; keeps its example while there is room for its kind. */
   defect(example: VerifyExample): void {
     this.counts[COUNTER_OF[example.kind]]++;
+    if (this.maxSuspects > 0) {
+      // The item whose re-read re-judges the defect: the source for missing/different, the record for an orphan.
+      const item = example.kind === "missing" || example.kind === "different" ? (example.owner ?? example.key) : example.key;
+      if (this.suspectKeys.size < this.maxSuspects) this.suspectKeys.set(keyId(item), { PK: item.PK, SK: item.SK });
+      else if (!this.suspectKeys.has(keyId(item))) this.suspectsOverflow = true;
+    }
     const list = this.kept.get(example.kind) ?? [];
     if (list.length < this.limit) list.push(example);
     this.kept.set(example.kind, list);
@@ -85,6 +97,11 @@ export class VerifyTally {
     return order.flatMap((kind) =>
       [...(this.kept.get(kind) ?? [])].sort((a, b) => (keyId(a.key) < keyId(b.key) ? -1 : keyId(a.key) > keyId(b.key) ? 1 : 0)),
     );
+  }
+
+  /** Items to re-read to re-judge every defect, or undefined when there were too many to remember. */
+  suspects(): ItemKey[] | undefined {
+    return this.suspectsOverflow ? undefined : [...this.suspectKeys.values()];
   }
 
   /** True when no defect of any kind was counted. */

@@ -23,6 +23,8 @@ export interface SeedOptions {
   itemKb: number;
   /** PRNG seed. */
   seed: number;
+  /** Index of the first tenant (to add tenants of another size beside existing ones). */
+  firstTenant?: number;
 }
 
 export const DEFAULT_SEED_OPTIONS: SeedOptions = {
@@ -54,7 +56,7 @@ export function contextId(index: number): string {
 /** Checks option ranges; returns the list of problems (empty when valid). */
 export function validateSeedOptions(o: SeedOptions): string[] {
   const problems: string[] = [];
-  const int = (name: keyof SeedOptions, min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const int = (name: Exclude<keyof SeedOptions, "firstTenant">, min: number, max = Number.MAX_SAFE_INTEGER) => {
     const v = o[name];
     if (!Number.isInteger(v) || v < min || v > max) problems.push(`${name} must be an integer between ${min} and ${max} (got ${v})`);
   };
@@ -64,6 +66,7 @@ export function validateSeedOptions(o: SeedOptions): string[] {
   int("pool", 1);
   int("tasks", 0, 1_000);
   int("seed", 0);
+  if (o.firstTenant !== undefined && (!Number.isInteger(o.firstTenant) || o.firstTenant < 0)) problems.push(`firstTenant must be a non-negative integer (got ${o.firstTenant})`);
   if (!(o.itemKb >= MIN_ITEM_KB && o.itemKb <= MAX_ITEM_KB)) {
     problems.push(`itemKb must be between ${MIN_ITEM_KB} and ${MAX_ITEM_KB} (got ${o.itemKb})`);
   }
@@ -113,7 +116,7 @@ function pad(item: WorkflowItem, targetBytes: number, random: Random): WorkflowI
 /** Yields every workflow item, tenant by tenant, without holding them in memory. */
 export function* generateWorkflows(options: Partial<SeedOptions> = {}): Generator<WorkflowItem> {
   const o = { ...DEFAULT_SEED_OPTIONS, ...options };
-  for (let t = 0; t < o.tenants; t++) {
+  for (let t = o.firstTenant ?? 0; t < (o.firstTenant ?? 0) + o.tenants; t++) {
     const random = seededRandom(o.seed * 1_000_003 + t);
     const tenant = tenantId(t);
     // Deal contexts round-robin over a shuffled pool: exact sharing, distinct per workflow.
