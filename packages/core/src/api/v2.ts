@@ -6,7 +6,8 @@
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { workflowSk } from "../model/workflow.ts";
-import { type BatchGetOptions, batchGetInOrder } from "./batch-get.ts";
+import { type BatchGetOptions, batchGetInOrder } from "../dynamo/batch-get.ts";
+import { DEFAULT_BACKOFF } from "../util/backoff.ts";
 import { type ApiItem, type ListByContextRequest, type ListResult, WORKFLOW_SUMMARY_ATTRIBUTES, type WorkflowReader, emptyStats, present, workflowIdOfSk } from "./view.ts";
 
 /** Sort-key prefix of the context index records of a context. */
@@ -15,10 +16,10 @@ export const contextIndexPrefix = (contextId: string) => `CTX#${contextId}#`;
 export const taskPrefix = (workflowId: string) => `${workflowSk(workflowId)}#TASK#`;
 
 export interface V2Options {
-  batchGet: Partial<BatchGetOptions>;
+  batchGet: Pick<BatchGetOptions, "backoff">;
 }
 
-export const DEFAULT_V2_OPTIONS: V2Options = { batchGet: {} };
+export const DEFAULT_V2_OPTIONS: V2Options = { batchGet: { backoff: DEFAULT_BACKOFF } };
 
 /** Attributes of a task record that are ferry's bookkeeping, not the task. */
 const TASK_BOOKKEEPING = ["workflow", "position"] as const;
@@ -57,7 +58,14 @@ export function createV2Reader(doc: DynamoDBDocumentClient, tableName: string, o
         next = start;
       } while (start && refs.length < request.limit);
 
-      const workflows = await batchGetInOrder(doc, tableName, refs, { ...o.batchGet, projection: [...WORKFLOW_SUMMARY_ATTRIBUTES] });
+      const read = { consumedReadUnits: 0, consumedWriteUnits: 0 };
+      const workflows = await batchGetInOrder(doc, tableName, refs, {
+        backoff: o.batchGet.backoff,
+        stats: read,
+        attributes: [...WORKFLOW_SUMMARY_ATTRIBUTES],
+        consistentRead: false,
+      });
+      stats.readUnits += read.consumedReadUnits;
       stats.requests += Math.ceil(refs.length / 100);
       stats.itemsRead += refs.length;
       // An index record whose workflow is gone is a delete the dual-write has not applied yet: skip it.

@@ -12,7 +12,7 @@ import { TableNotFoundError } from "../design/sample.ts";
 import { FerryError, UsageError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
 import { verifyPage } from "./verify-page.ts";
-import { type ReadStats, batchGetItems } from "./verify-read.ts";
+import { type ReadStats, batchGetItems } from "../dynamo/batch-get.ts";
 import { type RepairCounts, ZERO_REPAIRS } from "./verify-repair.ts";
 import { VERIFY_DEFECTS, type VerifyCounts, type VerifyDefect, type VerifyExample, VerifyTally } from "./verify-tally.ts";
 

@@ -20,7 +20,7 @@ import {
   sameRecord,
 } from "../definition/derive.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
-import { type ReadStats, batchGetItems } from "./verify-read.ts";
+import { type ReadStats, batchGetItems } from "../dynamo/batch-get.ts";
 import { type OwnerGuard, type RepairCounts, type RepairUnit, deleteUnit, putUnit, runRepairs } from "./verify-repair.ts";
 import type { VerifyTally } from "./verify-tally.ts";
 

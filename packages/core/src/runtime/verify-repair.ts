@@ -14,7 +14,7 @@ import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
-import type { ReadStats } from "./verify-read.ts";
+import type { ReadStats } from "../dynamo/batch-get.ts";
 
 const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
 const RETRYABLE_REASONS = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);

@@ -1,6 +1,7 @@
 /**
- * Verify's reads: consistent BatchGetItem of any number of keys (100 per call, a few calls
- * in flight), retrying UnprocessedKeys with backoff, and counting the read units consumed.
+ * BatchGetItem of any number of keys: 100 per call, a few calls in flight, every
+ * `UnprocessedKeys` retried with jittered backoff, read units counted. Verify reads with
+ * strong consistency; the API's v2 with eventual consistency and in the order asked.
  */
 import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { ItemKey } from "../definition/define-migration.ts";
@@ -13,7 +14,7 @@ export const BATCH_GET_MAX = 100;
 /** BatchGetItem calls in flight at once for one page. */
 const BATCH_GET_CONCURRENCY = 4;
 
-/** Capacity consumed by verify's reads and writes. */
+/** Capacity consumed by the reads (and, for verify, its repairs' writes). */
 export interface ReadStats {
   consumedReadUnits: number;
   consumedWriteUnits: number;
@@ -37,9 +38,11 @@ export interface BatchGetOptions {
   stats: ReadStats;
   /** Top-level attributes to read (all when absent). */
   attributes?: string[];
+  /** Strongly consistent reads (default true: verify must see the latest writes). */
+  consistentRead?: boolean;
 }
 
-/** Reads `keys` with strongly consistent reads; returns the items found, by keyId. */
+/** Reads `keys`; returns the items found, by keyId. */
 export async function batchGetItems(
   doc: DynamoDBDocumentClient,
   tableName: string,
@@ -84,7 +87,7 @@ async function getChunk(
     if (stalled > 0) await sleep(backoffDelay(stalled, options.backoff));
     const out = await doc.send(
       new BatchGetCommand({
-        RequestItems: { [tableName]: { Keys: pending, ConsistentRead: true, ...shape } },
+        RequestItems: { [tableName]: { Keys: pending, ConsistentRead: options.consistentRead ?? true, ...shape } },
         ReturnConsumedCapacity: "TOTAL",
       }),
     );
@@ -96,4 +99,15 @@ async function getChunk(
     pending = left;
   }
   return items;
+}
+
+/** Reads `keys` and answers in their order; a missing item is `undefined` at its position. */
+export async function batchGetInOrder(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  keys: ItemKey[],
+  options: BatchGetOptions,
+): Promise<(Record<string, unknown> | undefined)[]> {
+  const found = await batchGetItems(doc, tableName, keys, options);
+  return keys.map((key) => found.get(keyId(key)));
 }
