@@ -13,15 +13,15 @@ let t: ConvertedTable;
 let server: LocalApiServer;
 
 beforeAll(async () => {
-  // 2 tenants x 300 workflows of ~6 KB (1.8 MB per partition), each context shared by 60 workflows.
-  t = await convertedTable({ tenants: 2, workflows: 300, contexts: 2, pool: 10, tasks: 3, itemKb: 6, seed: 11 });
+  // 2 tenants x 300 workflows of ~10 KB (3 MB per partition), each context shared by 60 workflows.
+  t = await convertedTable({ tenants: 2, workflows: 300, contexts: 2, pool: 10, tasks: 3, itemKb: 10, seed: 11 });
   server = await apiServer(t);
 }, 60_000);
 afterAll(async () => server?.close());
 
 describe("workflows by context", () => {
   it("v1 and v2 return the same workflows, each once, for several limits, across many pages", async () => {
-    // Arrange: v1 reads 100 items per page, so a 300-workflow partition takes 3+ pages (like 1 MB pages of 10 KB items).
+    // Arrange: v1 reads 100 items (~1 MB) per page, as AWS stops a page at 1 MB: the partition is 3+ pages.
     const ctx = contextId(3);
     const expected = expectedByContext(t.workflows, A, ctx);
     expect(expected.length).toBe(60);
