@@ -177,3 +177,18 @@ describe("retirement and usage counters", () => {
     await expect(moveRelease(location, { to: "v1", actor: "test" })).rejects.toThrow(/retired/);
   });
 });
+
+describe("release summary (ferry status)", () => {
+  it("shows the split, shadow agreement, usage and the audit trail", async () => {
+    const { readReleaseSummary, describeReleaseSummary } = await import("@ferry/core/release/summary");
+    const location = { ...release, migrationId: "summary-test" };
+    await moveRelease(location, { to: "v2", percent: 20, shadow: 5, actor: "alice", reason: "canary" });
+    const summary = await readReleaseSummary(location);
+    expect(summary.split).toBe("v2 for 20% of tenants, v1 for the rest");
+    expect(summary.recentChanges).toEqual([expect.objectContaining({ actor: "alice", reason: "canary", to: { v2Percent: 20, shadowPercent: 5 } })]);
+    const text = describeReleaseSummary(summary).join("\n");
+    expect(text).toMatch(/traffic: v2 for 20% of tenants/);
+    expect(text).toMatch(/shadow agreement: no comparisons yet/);
+    expect(text).toMatch(/alice: move v2 0% -> 20%, shadow 0% -> 5% \(canary\)/);
+  });
+});
