@@ -4,8 +4,11 @@
  * the environment. Each export is one Task state's function (see backfill.asl.json).
  */
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
-import { createDynamoClients, defaultMigrationsDir, loadMigration, type Migration } from "@ferry/core";
+import { createDynamoClients, type Migration } from "@ferry/core";
 import { type BackfillExecutionInput, type BackfillTasks, createBackfillTasks } from "@ferry/core/backfill/tasks";
+import { loadMigrationFrom } from "@ferry/core/definition/load";
+// Static, so esbuild bundles every migration into the deployed function (see scripts/migration-registry.ts).
+import { MIGRATIONS } from "../../../migrations/index.ts";
 
 /** Step Functions limits execution names to 80 characters. */
 const EXECUTION_NAME_MAX = 80;
@@ -38,7 +41,7 @@ function backfillTasks(): BackfillTasks {
     loadMigration: (id) => {
       let loaded = migrations.get(id);
       if (!loaded) {
-        loaded = loadMigration(id, defaultMigrationsDir());
+        loaded = loadMigrationFrom(id, MIGRATIONS);
         // A failed load is not cached: the next invocation tries again.
         loaded.catch(() => migrations.delete(id));
         migrations.set(id, loaded);

@@ -5,9 +5,12 @@
  */
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { Logger } from "@aws-lambda-powertools/logger";
-import { createDynamoClients, defaultControlTableName, defaultMigrationsDir, loadMigration } from "@ferry/core";
+import { createDynamoClients, defaultControlTableName } from "@ferry/core";
+import { loadMigrationFrom } from "@ferry/core/definition/load";
 import { type DualWriteDeps, createDualWriter } from "@ferry/core/runtime/dual-write";
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+// Static, so esbuild bundles every migration into the deployed function (see scripts/migration-registry.ts).
+import { MIGRATIONS } from "../../../migrations/index.ts";
 
 export type DualWriteHandler = (event: DynamoDBStreamEvent, context?: Context) => Promise<DynamoDBBatchResponse>;
 
@@ -31,7 +34,7 @@ let lambdaHandler: Promise<DualWriteHandler> | undefined;
 async function fromEnvironment(env = process.env): Promise<DualWriteHandler> {
   const [migrationRef, tableName] = [env.FERRY_MIGRATION, env.FERRY_TABLE];
   if (!migrationRef || !tableName) throw new Error("FERRY_MIGRATION and FERRY_TABLE must be set on the dual-write function; the stack sets them.");
-  const migration = await loadMigration(migrationRef, defaultMigrationsDir(env));
+  const migration = await loadMigrationFrom(migrationRef, MIGRATIONS, env);
   const controlTable = defaultControlTableName(tableName, env);
   return createDualWriteHandler({ migration, doc: createDynamoClients({}).doc, tableName, controlTable });
 }
