@@ -22,7 +22,7 @@ export function withRateFlags(command: Command): Command {
   return command
     .option(
       "--rate <items/s>",
-      `cap in items read per second across all segments (default: the migration's options.rate, else ${DEFAULT_BACKFILL_SETTINGS.rate})`,
+      `cap in source items written per second across all segments; other items the Scan reads are not counted (default: the migration's options.rate, else ${DEFAULT_BACKFILL_SETTINGS.rate})`,
       parseNumber(1, 10_000_000),
     )
     .option(
@@ -72,6 +72,8 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
     )
     .action(async (ref: string, opts: ConvertFlags) => {
       const opened = await openContext(ref, opts);
+      // A dry run reads and writes its own run record: the real run (and its status) stays as it was.
+      if (opts.dryRun) opened.ctx.dryRun = true;
       const { ctx } = opened;
       try {
         if (opts.rate !== undefined && onlyRateGiven(opts) && (await runningElsewhere(opened.ctx))) {

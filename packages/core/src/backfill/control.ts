@@ -15,7 +15,7 @@ import { type LocalExecutionSummary, type LocalRunOptions, runBackfillExecutions
 import type { PageCounters } from "./page.ts";
 import { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "./settings.ts";
 import { type BackfillRun, type ControlRequest, type SegmentCheckpoint, type StateStore, readCheckpoints, readRun, updateRun, writeRun } from "./state.ts";
-import { type BackfillTaskDeps, totalCounters } from "./tasks.ts";
+import { type BackfillExecutionInput, type BackfillTaskDeps, rateCountedItems, totalCounters } from "./tasks.ts";
 
 export interface ConvertContext {
   clients: DynamoClients;
@@ -26,6 +26,8 @@ export interface ConvertContext {
   dualWriteLagMs?: (migrationId: string) => Promise<number | undefined>;
   /** Page trace hook, passed to the page tasks (see BackfillTaskDeps.onPage). */
   onPage?: BackfillTaskDeps["onPage"];
+  /** Act on the dry run's records (`ferry convert --dry-run`) instead of the real run's. */
+  dryRun?: boolean;
 }
 
 export interface ConvertRunOptions extends LocalRunOptions {
@@ -60,8 +62,13 @@ export class NoBackfillError extends UsageError {
   }
 }
 
-function store(ctx: ConvertContext): StateStore {
-  return { doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id };
+export function store(ctx: ConvertContext): StateStore {
+  return { doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id, dryRun: ctx.dryRun === true };
+}
+
+/** The context a run with these settings uses: a dry run reads and writes its own records. */
+export function contextFor(ctx: ConvertContext, settings: Partial<BackfillSettings>): ConvertContext {
+  return settings.dryRun ? { ...ctx, dryRun: true } : ctx;
 }
 
 const defaultOwner = () => `${hostname()}:${process.pid}`;
@@ -75,7 +82,7 @@ async function runWithLease(ctx: ConvertContext, run: BackfillRun, lease: Lease,
         ...(ctx.dualWriteLagMs ? { dualWriteLagMs: ctx.dualWriteLagMs } : {}),
         ...(ctx.onPage ? { onPage: ctx.onPage } : {}),
       },
-      { migrationId: ctx.migration.id, table: ctx.tableName, controlTable: ctx.controlTable, runId: run.runId, execution: run.executions },
+      executionInput(ctx, run),
       options,
     );
     const final = (await readRun(store(ctx))) ?? run;
@@ -86,34 +93,62 @@ async function runWithLease(ctx: ConvertContext, run: BackfillRun, lease: Lease,
   }
 }
 
+/** The state machine's input for the run's current execution (the checkpoints are in the control table). */
+export function executionInput(ctx: ConvertContext, run: BackfillRun): BackfillExecutionInput {
+  return {
+    migrationId: ctx.migration.id,
+    table: ctx.tableName,
+    controlTable: ctx.controlTable,
+    runId: run.runId,
+    execution: run.executions,
+    dryRun: run.settings.dryRun,
+  };
+}
+
+/**
+ * Writes a new run record after checking no unfinished run is in the way (callers hold
+ * the lock). A dry run never blocks on, nor replaces, the real run: it has its own record.
+ */
+export async function newRun(
+  ctx: ConvertContext,
+  settings: Partial<BackfillSettings>,
+  options: { restart?: boolean; runtime?: BackfillRun["runtime"] } = {},
+): Promise<BackfillRun> {
+  const s = store(ctx);
+  const existing = await readRun(s);
+  if (existing && !options.restart && !ctx.dryRun && ["running", "paused", "failed"].includes(existing.status)) {
+    throw new BackfillUnfinishedError(ctx.migration.id, existing);
+  }
+  const full: BackfillSettings = { ...DEFAULT_BACKFILL_SETTINGS, ...migrationDefaults(ctx.migration), ...settings };
+  const description = await describeTable(ctx.clients.raw, ctx.tableName);
+  const now = Date.now();
+  const run: BackfillRun = {
+    runId: randomUUID(),
+    status: "running",
+    settings: full,
+    effectiveRate: full.rate,
+    executions: 1,
+    startedAt: now,
+    updatedAt: now,
+    estimatedItems: description?.ItemCount ?? 0,
+    runtime: options.runtime ?? { kind: "local" },
+  };
+  await writeRun(s, run);
+  return run;
+}
+
 /** `ferry convert`: starts a new backfill run (refused while one is running or unfinished). */
 export async function startConversion(
-  ctx: ConvertContext,
+  base: ConvertContext,
   settings: Partial<BackfillSettings> = {},
   options: ConvertRunOptions & { restart?: boolean } = {},
 ): Promise<ConversionResult> {
+  const ctx = contextFor(base, settings);
   await ensureControlTable(ctx.clients.raw, ctx.controlTable);
   const s = store(ctx);
   const lease = await acquireLock(s, options.owner ?? defaultOwner(), { leaseMs: options.leaseMs ?? DEFAULT_LOCK_OPTIONS.leaseMs, waitMs: 0 });
   try {
-    const existing = await readRun(s);
-    if (existing && !options.restart && ["running", "paused", "failed"].includes(existing.status)) {
-      throw new BackfillUnfinishedError(ctx.migration.id, existing);
-    }
-    const full: BackfillSettings = { ...DEFAULT_BACKFILL_SETTINGS, ...migrationDefaults(ctx.migration), ...settings };
-    const description = await describeTable(ctx.clients.raw, ctx.tableName);
-    const now = Date.now();
-    const run: BackfillRun = {
-      runId: randomUUID(),
-      status: "running",
-      settings: full,
-      effectiveRate: full.rate,
-      executions: 1,
-      startedAt: now,
-      updatedAt: now,
-      estimatedItems: description?.ItemCount ?? 0,
-    };
-    await writeRun(s, run);
+    const run = await newRun(ctx, settings, { ...(options.restart ? { restart: true } : {}) });
     return await runWithLease(ctx, run, lease, options);
   } catch (err) {
     await lease.release();
@@ -153,11 +188,15 @@ export async function resumeConversion(
   }
 }
 
-/** `ferry pause` / `ferry abort`: asks the running backfill to stop after its current pages. */
-export async function requestStop(ctx: ConvertContext, request: ControlRequest): Promise<BackfillRun> {
+/**
+ * `ferry pause` / `ferry abort`: asks the running backfill to stop after its current pages.
+ * `running` says whether something runs it now; by default, whether a live lease is held
+ * (the local runtime); the stage runtime passes whether its execution is RUNNING.
+ */
+export async function requestStop(ctx: ConvertContext, request: ControlRequest, options: { running?: boolean } = {}): Promise<BackfillRun> {
   const s = store(ctx);
-  const lock = await readLock(s);
-  const holderAlive = lock !== undefined && lock.leaseUntil > Date.now();
+  const lock = options.running === undefined ? await readLock(s) : undefined;
+  const holderAlive = options.running ?? (lock !== undefined && lock.leaseUntil > Date.now());
   const run = await updateRun(s, (r) => {
     if (r.status === "completed" || r.status === "aborted") return undefined;
     // Nobody is running it: apply the stop directly instead of waiting for a page to see it.
@@ -180,8 +219,10 @@ export interface ConversionStatus {
   checkpoints: SegmentCheckpoint[];
   totals: PageCounters;
   lock?: LockHolder;
-  /** Items per second since the run started, and the remaining-time estimate. */
+  /** Items scanned per second since the run started (progress, ETA), and the remaining-time estimate. */
   itemsPerSecond: number;
+  /** Items written per second since the run started (what --rate caps; see rateCountedItems). */
+  writtenPerSecond: number;
   etaSeconds?: number;
 }
 
@@ -193,6 +234,7 @@ export async function conversionStatus(ctx: ConvertContext): Promise<ConversionS
   const lock = await readLock(s);
   const elapsed = run ? ((run.finishedAt ?? Date.now()) - run.startedAt) / 1000 : 0;
   const itemsPerSecond = elapsed > 0 ? totals.scanned / elapsed : 0;
+  const writtenPerSecond = elapsed > 0 ? rateCountedItems(totals) / elapsed : 0;
   const remaining = run ? Math.max(0, run.estimatedItems - totals.scanned) : 0;
   return {
     ...(run ? { run } : {}),
@@ -200,6 +242,7 @@ export async function conversionStatus(ctx: ConvertContext): Promise<ConversionS
     totals,
     ...(lock ? { lock } : {}),
     itemsPerSecond,
+    writtenPerSecond,
     ...(itemsPerSecond > 0 && run?.status === "running" ? { etaSeconds: remaining / itemsPerSecond } : {}),
   };
 }

@@ -1,7 +1,8 @@
 /**
  * The backfill's persisted state in the control table: one run record (settings, status,
  * control requests from pause/abort/rate changes) and one checkpoint per segment (the
- * Scan position and counters after the last completed page).
+ * Scan position and counters after the last completed page). A dry run keeps its own
+ * records under `backfill#dry-run#...`, so it never replaces the real run's.
  */
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
@@ -26,6 +27,16 @@ export interface BackfillRun {
   lastError?: { name: string; message: string; at: number };
   /** Source items in the table when the run started (for progress and ETA). */
   estimatedItems: number;
+  /** Where it runs: in a ferry process (local) or as executions of a deployed state machine. */
+  runtime?: RunRuntime;
+}
+
+/** A deployed run: the state machine, and the execution the CLI started last (continuations follow from the run's execution count). */
+export interface RunRuntime {
+  kind: "local" | "stage";
+  stage?: string;
+  stateMachineArn?: string;
+  executionArn?: string;
 }
 
 export interface SegmentCheckpoint {
@@ -41,23 +52,38 @@ export interface SegmentCheckpoint {
 export const RUN_SK = "backfill#run";
 export const segmentSk = (segment: number) => `backfill#segment#${String(segment).padStart(5, "0")}`;
 export const FAILURE_SK_PREFIX = "backfill#failed#";
+/** Prefix of a dry run's records: its run, segments and failures live beside the real run's. */
+export const DRY_RUN_PREFIX = "backfill#dry-run#";
 
 export interface StateStore {
   doc: DynamoDBDocumentClient;
   controlTable: string;
   migrationId: string;
+  /** Read and write the dry run's records instead of the real run's. */
+  dryRun?: boolean;
+}
+
+/** The store's sort keys: the real run's, or the dry run's under DRY_RUN_PREFIX. */
+export function storeKeys(store: Pick<StateStore, "dryRun">) {
+  const prefix = store.dryRun ? DRY_RUN_PREFIX : "backfill#";
+  return {
+    run: store.dryRun ? `${DRY_RUN_PREFIX}run` : RUN_SK,
+    segmentPrefix: `${prefix}segment#`,
+    segment: (segment: number) => `${prefix}segment#${String(segment).padStart(5, "0")}`,
+    failurePrefix: store.dryRun ? `${DRY_RUN_PREFIX}failed#` : FAILURE_SK_PREFIX,
+  };
 }
 
 export async function readRun(store: StateStore): Promise<BackfillRun | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: RUN_SK }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run }, ConsistentRead: true }),
   );
   return out.Item?.run as BackfillRun | undefined;
 }
 
 export async function writeRun(store: StateStore, run: BackfillRun): Promise<void> {
   await store.doc.send(
-    new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: RUN_SK, run } }),
+    new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run, run } }),
   );
 }
 
@@ -73,7 +99,7 @@ export async function updateRun(store: StateStore, change: (run: BackfillRun) =>
       await store.doc.send(
         new PutCommand({
           TableName: store.controlTable,
-          Item: { PK: migrationPk(store.migrationId), SK: RUN_SK, run: next },
+          Item: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run, run: next },
           // Optimistic concurrency: pause/abort from another terminal must not be lost.
           ConditionExpression: "#run.#updatedAt = :seen",
           ExpressionAttributeNames: { "#run": "run", "#updatedAt": "updatedAt" },
@@ -96,7 +122,7 @@ export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpo
       new QueryCommand({
         TableName: store.controlTable,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": migrationPk(store.migrationId), ":prefix": "backfill#segment#" },
+        ExpressionAttributeValues: { ":pk": migrationPk(store.migrationId), ":prefix": storeKeys(store).segmentPrefix },
         ExclusiveStartKey: start,
         ConsistentRead: true,
       }),
@@ -109,7 +135,7 @@ export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpo
 
 export async function readCheckpoint(store: StateStore, segment: number): Promise<SegmentCheckpoint | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: segmentSk(segment) }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: storeKeys(store).segment(segment) }, ConsistentRead: true }),
   );
   return out.Item?.checkpoint as SegmentCheckpoint | undefined;
 }
@@ -127,7 +153,7 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: segmentSk(next.segment), checkpoint: next },
+        Item: { PK: migrationPk(store.migrationId), SK: storeKeys(store).segment(next.segment), checkpoint: next },
         ConditionExpression:
           previousPages === 0
             ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev"
@@ -152,7 +178,7 @@ export async function recordItemFailures(
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: `${FAILURE_SK_PREFIX}${f.key.PK}#${f.key.SK}`, ...f, at: Date.now() },
+        Item: { PK: migrationPk(store.migrationId), SK: `${storeKeys(store).failurePrefix}${f.key.PK}#${f.key.SK}`, ...f, at: Date.now() },
       }),
     );
   }
@@ -167,7 +193,7 @@ export async function setEffectiveRate(store: StateStore, rate: number, expected
     await store.doc.send(
       new UpdateCommand({
         TableName: store.controlTable,
-        Key: { PK: migrationPk(store.migrationId), SK: RUN_SK },
+        Key: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run },
         UpdateExpression: "SET #run.#rate = :rate",
         ConditionExpression: "#run.#rate = :expected",
         ExpressionAttributeNames: { "#run": "run", "#rate": "effectiveRate" },

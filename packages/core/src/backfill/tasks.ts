@@ -27,6 +27,8 @@ export interface BackfillExecutionInput {
   controlTable: string;
   runId: string;
   execution: number;
+  /** A dry run: its records live apart from the real run's (see storeKeys). Always present, so the ASL can pass it on. */
+  dryRun: boolean;
 }
 
 export interface BackfillTaskDeps {
@@ -67,8 +69,18 @@ export class BackfillRunMismatchError extends FerryError {
 
 const THROTTLE_ERRORS = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "TransactionRetriesExhaustedError"]);
 
-function storeOf(deps: BackfillTaskDeps, input: { migrationId: string; controlTable: string }): StateStore {
-  return { doc: deps.doc, controlTable: input.controlTable, migrationId: input.migrationId };
+function storeOf(deps: BackfillTaskDeps, input: { migrationId: string; controlTable: string; dryRun?: boolean }): StateStore {
+  return { doc: deps.doc, controlTable: input.controlTable, migrationId: input.migrationId, dryRun: input.dryRun === true };
+}
+
+/**
+ * Source items a page counts against the rate: the ones it wrote (converted) or tried to
+ * write (deferred: a cancelled transaction costs write capacity too). Other items the Scan
+ * reads (derived records, other entities) are not throttled: the rate protects the writes.
+ * A dry run writes nothing and counts what it would convert, so it paces like the real run.
+ */
+export function rateCountedItems(counters: PageCounters): number {
+  return counters.converted + counters.deferred;
 }
 
 /** Creates the five task functions, keyed by their state names in backfill.asl.json. */
@@ -147,9 +159,9 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
     if (run.effectiveRate < run.settings.rate) {
       await setEffectiveRate(store, Math.min(run.settings.rate, run.effectiveRate * 1.1 + 1), run.effectiveRate);
     }
-    // The rate is a cap across all segments: each open segment takes its share.
+    // The rate is a cap on items written per second across all segments: each open segment takes its share.
     const perSegment = run.effectiveRate / Math.max(1, input.openSegments ?? run.settings.segments);
-    const minMs = (result.counters.scanned / perSegment) * 1000;
+    const minMs = (rateCountedItems(result.counters) / perSegment) * 1000;
     const wait = minMs - (Date.now() - started);
     if (wait > 0) await sleep(wait);
     return { status: (next.done ? "done" : "more") as PageStatus, pagesLeft: pagesLeft - 1 };
@@ -185,6 +197,7 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
       controlTable: input.controlTable,
       runId: input.runId,
       execution: input.execution + 1,
+      dryRun: input.dryRun === true,
     };
     await deps.startExecution(next);
     return { execution: next.execution };
