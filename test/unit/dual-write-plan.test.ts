@@ -116,3 +116,21 @@ describe("failure kinds and lag", () => {
     expect(dualWriteLag({ newestCreatedAt: 4_000, appliedAt: 3_500 }, 3_000)).toEqual({ lagMs: 0, sinceAppliedMs: 0 });
   });
 });
+
+describe("the remove step's cleanup on the stream", () => {
+  const task = (id: string) => ({ id, name: id, status: "TO_DO", assignees: [] });
+  const withTasks = { PK: "t-1", SK: "WF#w-9", name: "W", tasks: [task("a"), task("b")] };
+
+  it("skips a MODIFY that only drops the cleanup attributes: the application now owns the child records", async () => {
+    const split = await loadMigration("0002_split-workflow-tasks");
+    const { tasks: _dropped, ...cleaned } = withTasks;
+    expect(planStreamRecord(split, record("MODIFY", { old: withTasks, new: cleaned })).kind).toBe("unchanged");
+  });
+
+  it("still applies a MODIFY that drops the attribute and changes something else", async () => {
+    const split = await loadMigration("0002_split-workflow-tasks");
+    const { tasks: _dropped, ...cleaned } = withTasks;
+    const plan = planStreamRecord(split, record("MODIFY", { old: withTasks, new: { ...cleaned, name: "renamed" } }));
+    expect(plan.kind === "apply" && sks(plan.deletes)).toEqual(["WF#w-9#TASK#a", "WF#w-9#TASK#b"]);
+  });
+});

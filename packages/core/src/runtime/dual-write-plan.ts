@@ -3,6 +3,7 @@
  * skip it as unchanged, or write the records the new image owns and delete the ones only the
  * old image owned. Pure: no I/O, so every rule is testable on plain records.
  */
+import { isDeepStrictEqual } from "node:util";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from "aws-lambda";
@@ -87,11 +88,23 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
       // item's records only if its schema-read fields are unchanged since its scan and leaves
       // changed items to the stream, so the stream must write whenever the projection changed.
       if (beforeView && sameRecord(nextView, beforeView)) return { kind: "unchanged", key };
+      // The remove step's cleanup dropping the old data: from then on the application owns the
+      // derived records, so this change must not delete what the dropped attributes derived.
+      if (isCleanupOnly(migration, before, next)) return { kind: "unchanged", key };
       return withPrevious(migration, key, deriveRecords(migration, next), before);
     }
     default:
       throw new UnusableStreamRecordError(seq, `unknown eventName ${JSON.stringify(record.eventName)}`);
   }
+}
+
+/** True when `next` is `before` minus some of the migration's cleanup attributes, and nothing else changed. */
+export function isCleanupOnly(migration: Migration, before: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  const removed = migration.cleanup?.removeAttributes ?? [];
+  if (!removed.some((name) => name in before && !(name in next))) return false;
+  const rest = { ...before };
+  for (const name of removed) if (!(name in next)) delete rest[name];
+  return isDeepStrictEqual(rest, next);
 }
 
 /** Plain values of a Lambda stream image (binary values arrive base64-encoded in the event JSON). */
