@@ -84,13 +84,13 @@ export class StageNotDeployedError extends UsageError {
 export class StageOutputMissingError extends UsageError {
   constructor(
     readonly stage: string,
-    readonly stack: StageStack,
+    readonly stackId: StageStack,
     readonly output: string,
     readonly source: string | undefined,
   ) {
     super(
-      `Stage "${stage}" has no output ${output} on stack ${stageStackName(stage, stack)}${source ? ` (read from ${source})` : " (stack not found)"}. ` +
-        `Deploy the current stacks with \`npx sst deploy --stage ${stage}\` (stacks/${stack}.ts outputs it).`,
+      `Stage "${stage}" has no output ${output} on stack ${stageStackName(stage, stackId)}${source ? ` (read from ${source})` : " (stack not found)"}. ` +
+        `Deploy the current stacks with \`npx sst deploy --stage ${stage}\` (stacks/${stackId}.ts outputs it).`,
     );
   }
 }
