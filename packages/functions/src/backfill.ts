@@ -5,22 +5,17 @@
  */
 import { ExecutionAlreadyExists, SFNClient, StartExecutionCommand } from "@aws-sdk/client-sfn";
 import { createDynamoClients, type Migration } from "@ferry/core";
+import { executionName } from "@ferry/core/backfill/executions";
 import { type BackfillExecutionInput, type BackfillTasks, createBackfillTasks } from "@ferry/core/backfill/tasks";
 import { loadMigrationFrom } from "@ferry/core/definition/load";
 // Static, so esbuild bundles every migration into the deployed function (see scripts/migration-registry.ts).
 import { MIGRATIONS } from "../../../migrations/index.ts";
 
-/** Step Functions limits execution names to 80 characters. */
-const EXECUTION_NAME_MAX = 80;
-
 /**
- * Deterministic name of a continuation: a retried ContinueAsNewExecution task starts the
- * same execution again, which Step Functions refuses with ExecutionAlreadyExists.
+ * Continuations have deterministic names (executionName): a retried ContinueAsNewExecution
+ * task starts the same execution again, which Step Functions refuses with ExecutionAlreadyExists.
  */
-export function executionName(runId: string, execution: number): string {
-  const suffix = `-${execution}`;
-  return `${runId.slice(0, EXECUTION_NAME_MAX - suffix.length)}${suffix}`;
-}
+export { executionName };
 
 function requiredEnv(name: string): string {
   const value = process.env[name];
