@@ -1,5 +1,5 @@
 // The backfill commands end to end: convert (summary, progress, failed items, refusal, live
-// rate change, Ctrl-C), pause, resume, abort and backfill-status, in-process and as processes.
+// rate change, Ctrl-C), pause, resume, abort and status (and its old name backfill-status), in-process and as processes.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
@@ -17,13 +17,14 @@ import { backfillStatusCommand } from "../../packages/cli/src/commands/backfill-
 import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { pauseCommand } from "../../packages/cli/src/commands/pause.ts";
 import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
+import { statusCommand } from "../../packages/cli/src/commands/status.ts";
 import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
 
 const root = join(import.meta.dirname, "../..");
 const m1 = await loadMigration("0001");
 const EXACT = { missing: [], orphans: [], different: [] };
-const commands = () => [convertCommand(), resumeCommand(), pauseCommand(), abortCommand(), backfillStatusCommand()];
+const commands = () => [convertCommand(), resumeCommand(), pauseCommand(), abortCommand(), statusCommand(), backfillStatusCommand()];
 
 let stdout: string[] = [];
 let stderr: string[] = [];
@@ -168,7 +169,7 @@ describe("ferry convert", () => {
   });
 });
 
-describe("ferry pause, resume, abort and backfill-status", () => {
+describe("ferry pause, resume, abort and status", () => {
   it("pause stops the running convert after its pages, status shows it, resume finishes it", async () => {
     const { clients, table, ctx, conn } = await seeded(400);
     const running = ferry("convert", "0001", ...conn, "--segments", "2", "--page-size", "20", "--rate", "60");
@@ -185,16 +186,21 @@ describe("ferry pause, resume, abort and backfill-status", () => {
     expect((err as BackfillNotCompletedError).run.status).toBe("paused");
 
     stdout = [];
-    await ferry("backfill-status", "0001", ...conn);
+    await ferry("status", "0001", ...conn);
     expect(text()).toMatch(/backfill\s+paused, run /);
     expect(text()).toMatch(/segment\s+pages\s+scanned/);
     expect(text()).toMatch(/lock\s+none/);
-    await ferry("backfill-status", "0001", ...conn, "--json");
-    const paused = lastJson();
+    await ferry("status", "0001", ...conn, "--json");
+    const paused = lastJson().backfill;
     expect(paused.run.status).toBe("paused");
     expect(paused.checkpoints).toHaveLength(2);
     expect(paused.totals.scanned).toBeGreaterThan(0);
     expect(paused.totals.scanned).toBeLessThan(400);
+    // The old name still answers, with a deprecation line.
+    stderr = [];
+    await ferry("backfill-status", "0001", ...conn, "--json");
+    expect(lastJson().backfill.run.status).toBe("paused");
+    expect(stderr.join("")).toMatch(/`backfill-status` is deprecated; use `ferry status 0001`/);
 
     stdout = [];
     await ferry("resume", "0001", ...conn, "--rate", "100000", "--json");
@@ -202,10 +208,10 @@ describe("ferry pause, resume, abort and backfill-status", () => {
     expect(done).toMatchObject({ status: "completed", runId: paused.run.runId, totals: { sources: 400, converted: 400 } });
     expect(done.settings.rate).toBe(100_000);
     expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
-    await ferry("backfill-status", "0001", ...conn, "--json");
-    expect(lastJson()).toMatchObject({ run: { status: "completed" } });
-    expect(lastJson().etaSeconds).toBeUndefined();
-    expect(lastJson().lock).toBeUndefined();
+    await ferry("status", "0001", ...conn, "--json");
+    expect(lastJson()).toMatchObject({ backfill: { run: { status: "completed" }, active: false, stale: false } });
+    expect(lastJson().backfill.etaSeconds).toBeUndefined();
+    expect(lastJson().backfill.lock).toBeUndefined();
   });
 
   it("abort keeps the records written so far, cannot be resumed, and convert starts a new run", async () => {

@@ -1,16 +1,28 @@
 // The stage runtime without AWS: Step Functions is answered at the SFN client's middleware.
 // Its StartExecution runs the given input through the local interpreter (the same ASL file
 // the stage deploys), so the test checks that the input the driver sends is exactly what
-// the state machine needs; the control table and the items are on DynamoDB Local.
+// the state machine needs; the control table and the items are on DynamoDB Local. The CLI
+// part reads the stage's outputs from a temp outputs file (FERRY_SST_OUTPUTS).
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { ExecutionAlreadyExists, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
-import { batchPutAll, generateWorkflows, loadMigration } from "@ferry/core";
+import { batchPutAll, generateWorkflows, loadMigration, resolveRegion } from "@ferry/core";
 import { conversionStatus } from "@ferry/core/backfill/control";
 import { executionArn } from "@ferry/core/backfill/executions";
 import { runBackfillExecutions } from "@ferry/core/backfill/local-runner";
 import { BackfillExecutionRunningError, stageRuntime } from "@ferry/core/backfill/remote";
+import { StageNotDeployedError } from "@ferry/core/stage/outputs";
 import { ensureControlTable } from "@ferry/core/state/control-table";
-import { describe, expect, it } from "vitest";
-import { freshPlainTable, testClients } from "../support/dynamo.ts";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { abortCommand } from "../../packages/cli/src/commands/abort.ts";
+import { stageClients } from "../../packages/cli/src/commands/backfill-shared.ts";
+import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
+import { pauseCommand } from "../../packages/cli/src/commands/pause.ts";
+import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
+import { statusCommand } from "../../packages/cli/src/commands/status.ts";
+import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
 import { interceptCommands } from "../support/sdk-intercept.ts";
 
@@ -67,7 +79,7 @@ function fakeStepFunctions(ctx: Awaited<ReturnType<typeof seeded>>, interpret: b
     },
   });
   const runtime = stageRuntime({ stage: "dev", stateMachineArn: MACHINE, sfn, abortGraceMs: 300, pollMs: 50 });
-  return { runtime, calls, executions };
+  return { sfn, runtime, calls, executions };
 }
 
 const started = (calls: { command: string; input: Record<string, unknown> }[]) => calls.filter((c) => c.command === "StartExecutionCommand");
@@ -156,5 +168,83 @@ describe("the stage runtime", () => {
     const again = await runtime.resume(ctx, {});
     expect(again.executionArn).toMatch(/-2$/);
     expect((await runtime.describe(ctx)).active).toBe(true);
+  });
+});
+
+describe("the commands with --stage", () => {
+  const saved = { ...process.env };
+  let stdout: string[] = [];
+  let dir = "";
+  beforeEach(() => {
+    stdout = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    dir = mkdtempSync(join(tmpdir(), "ferry-stage-cli-"));
+    process.env.FERRY_SST_OUTPUTS = join(dir, "outputs.json");
+    // The stage's DynamoDB tables are on DynamoDB Local here; --stage itself refuses --endpoint.
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    rmSync(dir, { recursive: true, force: true });
+    process.env = { ...saved };
+    stageClients.sfn = original;
+  });
+  const original = stageClients.sfn;
+
+  async function ferry(...args: string[]): Promise<void> {
+    const program = new Command("ferry").exitOverride();
+    for (const command of [convertCommand(), pauseCommand(), abortCommand(), resumeCommand(), statusCommand()]) program.addCommand(command.exitOverride());
+    await program.parseAsync(args, { from: "user" });
+  }
+  const lastJson = () => JSON.parse(stdout.filter((c) => c.startsWith("{")).at(-1) ?? "null");
+
+  it("says the stage is not deployed and what to run, with exit code 2, when its outputs are nowhere", async () => {
+    // No outputs file, and a CloudFormation endpoint that refuses at once instead of AWS.
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_CLOUDFORMATION: "http://127.0.0.1:9",
+      AWS_ACCESS_KEY_ID: "test",
+      AWS_SECRET_ACCESS_KEY: "test",
+      AWS_MAX_ATTEMPTS: "1",
+    });
+    const failing = ferry("status", "0001", "--stage", "qa");
+    await expect(failing).rejects.toBeInstanceOf(StageNotDeployedError);
+    await expect(failing).rejects.toMatchObject({ exitCode: 2 });
+    await expect(failing).rejects.toThrow(/Stage "qa" is not deployed.*qa-ferry-Storage.*outputs\.json \(missing or empty\).*npx sst deploy --stage qa/);
+    await expect(ferry("convert", "0001", "--stage", "qa", "--endpoint", endpoint())).rejects.toThrow(/--stage qa and --endpoint disagree/);
+  });
+
+  it("convert starts the execution and returns, status describes it, abort stops it", async () => {
+    const ctx = await seeded(20);
+    const arn = `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${ctx.tableName}`;
+    writeFileSync(
+      process.env.FERRY_SST_OUTPUTS as string,
+      JSON.stringify({
+        "dev-ferry-Storage": { TableName: ctx.tableName, TableArn: arn, ControlTableName: ctx.controlTable },
+        "dev-ferry-Backfill": { BackfillStateMachineArn: MACHINE },
+      }),
+    );
+    const fake = fakeStepFunctions(ctx, false);
+    stageClients.sfn = () => fake.sfn;
+
+    await ferry("convert", "0001", "--stage", "dev", "--json");
+    const started = lastJson();
+    expect(started).toMatchObject({ migrationId: m1.id, stage: "dev", status: "running", executionArn: expect.stringMatching(/:execution:dev-ferry-backfill:.+-1$/) });
+    expect(fake.calls.filter((c) => c.command === "StartExecutionCommand")).toHaveLength(1);
+
+    await ferry("status", "0001", "--stage", "dev", "--json");
+    expect(lastJson()).toMatchObject({ stage: "dev", table: ctx.tableName, backfill: { runtime: "stage", active: true, execution: { status: "RUNNING" } } });
+
+    stdout = [];
+    await ferry("status", "0001", "--stage", "dev");
+    expect(stdout.join("")).toMatch(/execution\s+RUNNING arn:aws:states:/);
+
+    // The execution never ends by itself here: abort stops it after its grace period.
+    stdout = [];
+    await ferry("abort", "0001", "--stage", "dev");
+    expect(fake.calls.filter((c) => c.command === "StopExecutionCommand").map((c) => c.input.executionArn)).toEqual([started.executionArn]);
+    expect(stdout.join("")).toMatch(/Stopped the backfill of 0001_workflow-context-index \(running as execution arn:aws:states:\S+\); it is now aborted\. Records written so far stay/);
+    await ferry("status", "0001", "--stage", "dev", "--json");
+    expect(lastJson()).toMatchObject({ backfill: { active: false, run: { status: "aborted" }, execution: { status: "ABORTED" } } });
   });
 });

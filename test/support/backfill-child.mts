@@ -11,11 +11,12 @@ import { backfillStatusCommand } from "../../packages/cli/src/commands/backfill-
 import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { pauseCommand } from "../../packages/cli/src/commands/pause.ts";
 import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
+import { statusCommand } from "../../packages/cli/src/commands/status.ts";
 import { runCleanups } from "../../packages/cli/src/shutdown.ts";
 
 function backfillProgram(): Command {
   const program = new Command("ferry").exitOverride();
-  for (const command of [convertCommand(), resumeCommand(), pauseCommand(), abortCommand(), backfillStatusCommand()]) {
+  for (const command of [convertCommand(), resumeCommand(), pauseCommand(), abortCommand(), statusCommand(), backfillStatusCommand()]) {
     program.addCommand(command.exitOverride());
   }
   return program;

@@ -15,6 +15,7 @@ import { planCommand } from "./commands/plan.ts";
 import { resumeCommand } from "./commands/resume.ts";
 import { seedCommand } from "./commands/seed.ts";
 import { serveCommand } from "./commands/serve.ts";
+import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { runCleanups } from "./shutdown.ts";
@@ -41,12 +42,14 @@ export function buildProgram(): Command {
     pauseCommand(),
     resumeCommand(),
     abortCommand(),
-    backfillStatusCommand(),
+    statusCommand(),
     serveCommand(),
     tokenCommand(),
   ]) {
     program.addCommand(command.exitOverride());
   }
+  // The old name of `ferry status <migration>`, hidden from the help.
+  program.addCommand(backfillStatusCommand().exitOverride(), { hidden: true });
   return program;
 }
 

@@ -1,5 +1,6 @@
 /** Flags shared by every command that touches a table, and strict number parsing. */
-import { DEFAULT_TABLE_NAME } from "@ferry/core";
+import { DEFAULT_TABLE_NAME, UsageError } from "@ferry/core";
+import { type StageOutputs, type StageStack, resolveStageOutputs } from "@ferry/core/stage/outputs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 
 export interface ConnectionFlags {
@@ -38,4 +39,52 @@ export function parseNumber(min: number, max: number) {
     }
     return n;
   };
+}
+
+export interface StageFlags {
+  stage?: string;
+  /** Filled from the stage's outputs before the action runs (see withStageFlag). */
+  stageOutputs?: StageOutputs;
+}
+
+/** --stage combined with a flag the stage decides (e.g. --endpoint, a different --table). */
+export class StageFlagConflictError extends UsageError {
+  constructor(
+    readonly stage: string,
+    readonly flag: string,
+    detail: string,
+  ) {
+    super(`--stage ${stage} and ${flag} disagree: ${detail}. Drop ${flag}: the stage's outputs say where its resources are.`);
+  }
+}
+
+/**
+ * Adds `--stage <stage>` (after withConnectionFlags): before the action runs, the stage's
+ * outputs (.sst/outputs.json, or FERRY_SST_OUTPUTS, else CloudFormation) fill --table,
+ * --control-table and --region, and `stageOutputs` carries the rest (state machine ARN...).
+ */
+export function withStageFlag(command: Command, stacks: StageStack[] = ["Backfill"]): Command {
+  return command
+    .option("--stage <stage>", "a deployed SST stage: table, control table, region and state machine come from its outputs (.sst/outputs.json, else CloudFormation)")
+    .hook("preAction", async (_self, action) => {
+      const opts = action.opts<StageFlags & ConnectionFlags & { controlTable?: string }>();
+      if (!opts.stage) return;
+      if (opts.endpoint) throw new StageFlagConflictError(opts.stage, "--endpoint", "a stage is on AWS");
+      const outputs = await resolveStageOutputs(opts.stage, {
+        stacks,
+        ...(opts.region ? { region: opts.region } : {}),
+        ...(process.env.FERRY_SST_OUTPUTS ? { outputsFile: process.env.FERRY_SST_OUTPUTS } : {}),
+      });
+      const explicit = (name: string) => action.getOptionValueSource(name) === "cli";
+      if (explicit("table") && opts.table !== outputs.tableName) {
+        throw new StageFlagConflictError(opts.stage, "--table", `its table is ${outputs.tableName}, not ${opts.table}`);
+      }
+      if (opts.controlTable && opts.controlTable !== outputs.controlTable) {
+        throw new StageFlagConflictError(opts.stage, "--control-table", `its control table is ${outputs.controlTable}, not ${opts.controlTable}`);
+      }
+      action.setOptionValue("table", outputs.tableName);
+      action.setOptionValue("controlTable", outputs.controlTable);
+      action.setOptionValue("region", outputs.region);
+      action.setOptionValue("stageOutputs", outputs);
+    });
 }

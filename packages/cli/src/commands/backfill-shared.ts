@@ -5,19 +5,22 @@
  */
 import { appendFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
 import { type DynamoClients, FerryError, UsageError, createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
+import { SFNClient } from "@aws-sdk/client-sfn";
 import { type ConversionResult, type ConvertContext, NoBackfillError, conversionStatus, requestStop } from "@ferry/core/backfill/control";
-import { type BackfillRun, FAILURE_SK_PREFIX } from "@ferry/core/backfill/state";
+import { stageRuntime } from "@ferry/core/backfill/remote";
+import { type BackfillDescription, type BackfillRuntime, type ExecutionState, type RuntimeOutcome, localRuntime } from "@ferry/core/backfill/runtime";
+import { type BackfillRun, FAILURE_SK_PREFIX, type ItemFailure, readItemFailures } from "@ferry/core/backfill/state";
+import { type StageOutputs, requireStateMachineArn } from "@ferry/core/stage/outputs";
 import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultControlTableName, migrationPk } from "@ferry/core/state/control-table";
 import { sleep } from "@ferry/core/util/backoff";
 import { type Command, Option } from "commander";
-import { type ConnectionFlags, parseInteger } from "../options.ts";
+import { type ConnectionFlags, type StageFlags, parseInteger } from "../options.ts";
 import { printJson, table } from "../output.ts";
 import { isShuttingDown, onShutdown, untilSignal } from "../shutdown.ts";
 
-export interface BackfillFlags extends ConnectionFlags {
+export interface BackfillFlags extends ConnectionFlags, StageFlags {
   controlTable?: string;
   migrationsDir?: string;
   leaseMs?: number;
@@ -38,25 +41,77 @@ export function withBackfillFlags(command: Command): Command {
 export interface OpenedContext {
   ctx: ConvertContext;
   clients: DynamoClients;
+  /** Local (the state machine runs in this process) or the --stage's deployed state machine. */
+  runtime: BackfillRuntime;
+  stage?: StageOutputs;
   /** This process's lock owner name. */
   owner: string;
   close(): void;
 }
 
-/** Loads the migration and connects; FERRY_BACKFILL_TRACE=<file> appends one JSON line per converted page. */
-export async function openContext(ref: string, opts: BackfillFlags): Promise<OpenedContext> {
-  const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+/** A connection to the table and control table (and the --stage's state machine), without a migration. */
+export interface OpenedConnection {
+  clients: DynamoClients;
+  tableName: string;
+  controlTable: string;
+  runtime: BackfillRuntime;
+  stage?: StageOutputs;
+  close(): void;
+}
+
+/** Connects as the flags say (with --stage, the flags were filled from the stage's outputs). */
+export function openConnection(opts: BackfillFlags): OpenedConnection {
   const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
-  const trace = process.env.FERRY_BACKFILL_TRACE;
-  const ctx: ConvertContext = {
+  return {
     clients,
     tableName: opts.table,
     controlTable: opts.controlTable ?? defaultControlTableName(opts.table),
+    runtime: runtimeFor(opts),
+    ...(opts.stageOutputs ? { stage: opts.stageOutputs } : {}),
+    close: () => clients.raw.destroy(),
+  };
+}
+
+/** Loads the migration and connects; FERRY_BACKFILL_TRACE=<file> appends one JSON line per converted page. */
+export async function openContext(ref: string, opts: BackfillFlags): Promise<OpenedContext> {
+  const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+  const connection = openConnection(opts);
+  const trace = process.env.FERRY_BACKFILL_TRACE;
+  const ctx: ConvertContext = {
+    clients: connection.clients,
+    tableName: connection.tableName,
+    controlTable: connection.controlTable,
     migration,
     // Synchronous append: the line is on disk before the checkpoint save, even if the process is killed next.
     ...(trace ? { onPage: (t) => appendFileSync(trace, `${JSON.stringify({ ...t, pid: process.pid })}\n`) } : {}),
   };
-  return { ctx, clients, owner: `${hostname()}:${process.pid}`, close: () => clients.raw.destroy() };
+  return {
+    ctx,
+    clients: connection.clients,
+    runtime: connection.runtime,
+    ...(connection.stage ? { stage: connection.stage } : {}),
+    owner: `${hostname()}:${process.pid}`,
+    close: connection.close,
+  };
+}
+
+/** How the stage runtime gets its Step Functions client (tests answer its commands at the middleware). */
+export const stageClients = { sfn: (region: string): SFNClient => new SFNClient({ region }) };
+
+/** The runtime the flags select: the stage's state machine with --stage, else this process. */
+export function runtimeFor(opts: BackfillFlags): BackfillRuntime {
+  const outputs = opts.stageOutputs;
+  if (!outputs) return localRuntime();
+  if (!outputs.stateMachineArn) {
+    // Status still works from the control table; commands that drive the state machine say what to deploy.
+    const local = localRuntime();
+    const missing = async (): Promise<never> => {
+      requireStateMachineArn(outputs); // throws StageOutputMissingError naming the stack and what to deploy
+      throw new Error("unreachable");
+    };
+    return { kind: "stage", inProcess: false, start: missing, resume: missing, stop: missing, describe: local.describe };
+  }
+  return stageRuntime({ stage: outputs.stage, stateMachineArn: outputs.stateMachineArn, sfn: stageClients.sfn(outputs.region) });
 }
 
 /** The run ended without completing (failed, paused or aborted from elsewhere) or with items it could not convert. */
@@ -90,36 +145,11 @@ export class BackfillAbortedError extends UsageError {
   }
 }
 
-export interface ItemFailure {
-  key: { PK: string; SK: string };
-  error: string;
-  message: string;
-  at: number;
-}
+export type { ItemFailure };
 
 /** Items the run could not convert (schema or derive failures), the first `limit`, and how many in all. */
-export async function readFailures(ctx: ConvertContext, run: BackfillRun, limit = FAILURES_SHOWN): Promise<{ items: ItemFailure[]; total: number }> {
-  const items: ItemFailure[] = [];
-  let total = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await ctx.clients.doc.send(
-      new QueryCommand({
-        TableName: ctx.controlTable,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": migrationPk(ctx.migration.id), ":prefix": FAILURE_SK_PREFIX },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of (page.Items ?? []) as unknown as ItemFailure[]) {
-      // Failure records outlive runs; a restarted run re-records the ones still failing.
-      if (item.at < run.startedAt) continue;
-      total++;
-      if (items.length < limit) items.push({ key: item.key, error: item.error, message: item.message, at: item.at });
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
-  return { items, total };
+export function readFailures(ctx: ConvertContext, run: BackfillRun, limit = FAILURES_SHOWN): Promise<{ items: ItemFailure[]; total: number }> {
+  return readItemFailures({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id, dryRun: ctx.dryRun === true }, run.startedAt, limit);
 }
 
 /** Maps a missing control table (nothing was ever converted with it) to NoBackfillError. */
@@ -188,6 +218,83 @@ export async function followConversion(options: FollowOptions, start: () => Prom
   await progress?.stop();
   const failures = await report(opened, result, Date.now() - startedAt, json);
   if (result.run.status !== "completed" || failures > 0) throw new BackfillNotCompletedError(ctx.migration.id, result.run, failures);
+}
+
+/** The result of a run the in-process runtime ran to its end. */
+export function resultOf(outcome: RuntimeOutcome): ConversionResult {
+  if (!outcome.result) throw new Error(`run ${outcome.run.runId} did not run in this process`);
+  return outcome.result;
+}
+
+/** How often a stage's run is polled (control table + DescribeExecution) while following it. */
+export const STAGE_POLL_MS = 2_000;
+
+/** The stage's execution ended but the run still says running: it never reached Finish or RecordFailure. */
+export class ExecutionEndedError extends FerryError {
+  constructor(
+    readonly migrationId: string,
+    readonly stage: string,
+    readonly execution: ExecutionState,
+  ) {
+    super(
+      `The execution ${execution.arn} of the backfill of ${migrationId} ended ${execution.status}` +
+        `${execution.error ? ` (${execution.error}${execution.cause ? `: ${execution.cause}` : ""})` : ""} without finishing the run ` +
+        `(timed out, stopped outside ferry, or not found). \`ferry resume ${migrationId} --stage ${stage}\` continues from the checkpoints.`,
+    );
+  }
+}
+
+/**
+ * Against a stage: runs `start` (StartExecution) and returns, printing where the backfill
+ * runs and how to follow it; with --wait it follows the control table and DescribeExecution
+ * with the progress bar until the run ends, then prints the summary. Ctrl-C only stops
+ * following: the execution goes on.
+ */
+export async function followStarted(options: FollowOptions & { wait: boolean }, start: () => Promise<RuntimeOutcome>): Promise<void> {
+  const { opened, verb, json, wait } = options;
+  const { ctx, runtime } = opened;
+  const id = ctx.migration.id;
+  const stage = opened.stage?.stage ?? "?";
+  const startedAt = Date.now();
+  const outcome = await start();
+  if (!wait) {
+    if (json) return printJson({ migrationId: id, stage, ...outcome.run, executionArn: outcome.executionArn ?? null });
+    process.stdout.write(
+      `Started the backfill of ${id} on stage ${stage}: run ${outcome.run.runId}, execution ${outcome.executionArn}.\n` +
+        `It runs on AWS: \`ferry status ${id} --stage ${stage}\` shows its progress (or add --wait to follow it here); ` +
+        `\`ferry pause ${id} --stage ${stage}\` stops it.\n`,
+    );
+    return;
+  }
+  let settled = false;
+  const progress = json ? undefined : startProgress(ctx, verb, () => settled);
+  const unregister = onShutdown(async () => {
+    settled = true;
+    await progress?.stop();
+    process.stderr.write(`\nStopped following ${id}; its execution goes on on stage ${stage}. \`ferry pause ${id} --stage ${stage}\` stops it.\n`);
+  });
+  let final: BackfillDescription;
+  try {
+    final = await untilEnded(runtime, ctx);
+  } finally {
+    settled = true;
+    unregister();
+    await progress?.stop();
+  }
+  if (final.stale && final.execution) throw new ExecutionEndedError(id, stage, final.execution);
+  const result: ConversionResult = { run: final.run as BackfillRun, totals: final.totals, executions: [] };
+  const failures = await report(opened, result, Date.now() - startedAt, json);
+  if (result.run.status !== "completed" || failures > 0) throw new BackfillNotCompletedError(id, result.run, failures);
+}
+
+/** Polls until the run is no longer running, or its execution ended without it (stale). */
+async function untilEnded(runtime: BackfillRuntime, ctx: ConvertContext): Promise<BackfillDescription> {
+  for (;;) {
+    const now = await runtime.describe(ctx);
+    if (!now.run) throw new NoBackfillError(ctx.migration.id);
+    if (now.run.status !== "running" || now.stale) return now;
+    await sleep(STAGE_POLL_MS);
+  }
 }
 
 /** Prints the summary (and the first failed items); returns the number of failed items. */

@@ -1,11 +1,12 @@
 /** `ferry convert <migration>`: backfills the table (step 3), or changes the rate of the running backfill. */
-import { changeRate, conversionStatus, startConversion } from "@ferry/core/backfill/control";
+import { type ConvertContext, changeRate } from "@ferry/core/backfill/control";
+import type { BackfillRuntime } from "@ferry/core/backfill/runtime";
 import { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "@ferry/core/backfill/settings";
 import { formatCount } from "@ferry/core/design/format";
 import { Command, Option } from "commander";
-import { parseInteger, parseNumber, withConnectionFlags } from "../options.ts";
+import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import { type BackfillFlags, followConversion, openContext, withBackfillFlags } from "./backfill-shared.ts";
+import { type BackfillFlags, followConversion, followStarted, openContext, resultOf, withBackfillFlags } from "./backfill-shared.ts";
 
 interface ConvertFlags extends BackfillFlags {
   segments?: number;
@@ -44,9 +45,10 @@ export function convertCommand(): Command {
   );
   withRateFlags(command)
     .option("--dry-run", "scan and derive, write nothing; report what would be converted")
-    .option("--wait", "wait for the backfill to end (locally it always runs in this process, so this is the default)")
+    .option("--wait", "with --stage, stay until the backfill ends, with the progress bar (locally it always runs in this process)")
     .option("--restart", "start over from the beginning, replacing a paused or failed run");
   withBackfillFlags(command);
+  withStageFlag(command);
   return command
     .addOption(
       new Option("--max-pages-per-execution <n>", "pages per state-machine execution before it continues as a new one")
@@ -56,19 +58,24 @@ export function convertCommand(): Command {
     .addHelpText(
       "after",
       `
-The backfill runs in this process: a progress bar on stderr, a summary on stdout at the end.
+Locally the backfill runs in this process: a progress bar on stderr, a summary on stdout at the end.
 Ctrl-C pauses it after the current pages (each finished page is checkpointed) and exits 130;
-\`ferry resume\` continues it. While it runs, \`ferry convert <migration> --rate N\` from another
+\`ferry resume\` continues it. With --stage <stage> it starts the stage's deployed state machine
+(StartExecution) and returns; --wait stays with the progress bar until it ends (Ctrl-C then only
+stops following). The stage's table, control table, region and state machine come from its
+outputs (.sst/outputs.json after \`npx sst deploy\`, else CloudFormation). While it runs, \`ferry convert <migration> --rate N\` from another
 terminal changes its rate live, and \`ferry pause\` / \`ferry abort\` stop it.
 A paused or failed run must be continued with \`ferry resume\` or replaced with --restart; after a
 completed or aborted run, convert starts a new run (derived records are written again, unchanged).
 
-Exit codes: 0 completed, 1 failed / paused or aborted elsewhere / items that could not be converted
-(listed), 2 bad flags or migration, 3 another process holds the backfill lock, 130 paused by Ctrl-C.
+Exit codes: 0 completed (or started, with --stage and no --wait), 1 failed / paused or aborted
+elsewhere / items that could not be converted (listed), 2 bad flags or migration, stage not deployed,
+3 another process or execution runs the backfill, 130 paused by Ctrl-C.
 
 Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s, then raise the rate
   $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --segments 8 --rate 2000
-  $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --rate 5000     # from another terminal`,
+  $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --rate 5000     # from another terminal
+  $ npx ferry convert 0001 --stage dev --wait                                # on the deployed stage`,
     )
     .action(async (ref: string, opts: ConvertFlags) => {
       const opened = await openContext(ref, opts);
@@ -76,7 +83,7 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
       if (opts.dryRun) opened.ctx.dryRun = true;
       const { ctx } = opened;
       try {
-        if (opts.rate !== undefined && onlyRateGiven(opts) && (await runningElsewhere(opened.ctx))) {
+        if (opts.rate !== undefined && onlyRateGiven(opts) && (await runningElsewhere(opened.runtime, ctx))) {
           const run = await changeRate(ctx, opts.rate);
           if (opts.json) return printJson({ migrationId: ctx.migration.id, rateChanged: true, ...run });
           process.stdout.write(
@@ -92,13 +99,13 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
           ...(opts.dryRun ? { dryRun: true } : {}),
           ...(opts.maxPagesPerExecution !== undefined ? { maxPagesPerExecution: opts.maxPagesPerExecution } : {}),
         };
-        await followConversion({ opened, verb: opts.dryRun ? "dry run" : "converting", json: Boolean(opts.json) }, () =>
-          startConversion(ctx, settings, {
-            owner: opened.owner,
-            restart: Boolean(opts.restart),
-            ...(opts.leaseMs !== undefined ? { leaseMs: opts.leaseMs } : {}),
-          }),
-        );
+        const runOptions = { owner: opened.owner, restart: Boolean(opts.restart), ...(opts.leaseMs !== undefined ? { leaseMs: opts.leaseMs } : {}) };
+        const follow = { opened, verb: opts.dryRun ? "dry run" : "converting", json: Boolean(opts.json) };
+        if (opened.runtime.inProcess) {
+          await followConversion(follow, async () => resultOf(await opened.runtime.start(ctx, settings, runOptions)));
+        } else {
+          await followStarted({ ...follow, wait: Boolean(opts.wait) }, () => opened.runtime.start(ctx, settings, runOptions));
+        }
       } finally {
         opened.close();
       }
@@ -109,9 +116,9 @@ function onlyRateGiven(opts: ConvertFlags): boolean {
   return opts.segments === undefined && opts.pageSize === undefined && !opts.dryRun && !opts.restart && opts.maxPagesPerExecution === undefined;
 }
 
-/** A backfill of this migration is running under a live lease (in another process). */
-async function runningElsewhere(ctx: Parameters<typeof conversionStatus>[0]): Promise<boolean> {
+/** A backfill of this migration is running: under a live lease (another process) or as a stage's execution. */
+async function runningElsewhere(runtime: BackfillRuntime, ctx: ConvertContext): Promise<boolean> {
   // Before the first convert the control table does not exist yet: nothing is running.
-  const status = await conversionStatus(ctx).catch(() => undefined);
-  return status?.run?.status === "running" && status.lock !== undefined && status.lock.leaseUntil > Date.now();
+  const status = await runtime.describe(ctx).catch(() => undefined);
+  return status?.run?.status === "running" && status.active;
 }

@@ -1,11 +1,10 @@
 /** `ferry pause <migration>`: asks the running backfill to stop after its current pages, keeping its checkpoints (abort shares the request). */
-import { conversionStatus, requestStop } from "@ferry/core/backfill/control";
 import type { ControlRequest } from "@ferry/core/backfill/state";
 import { sleep } from "@ferry/core/util/backoff";
 import { Command } from "commander";
-import { withConnectionFlags } from "../options.ts";
+import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import { type BackfillFlags, POLL_MS, missingControlTable, openContext, withBackfillFlags } from "./backfill-shared.ts";
+import { type BackfillFlags, POLL_MS, STAGE_POLL_MS, missingControlTable, openContext, withBackfillFlags } from "./backfill-shared.ts";
 
 export function pauseCommand(): Command {
   const command = new Command("pause")
@@ -13,6 +12,7 @@ export function pauseCommand(): Command {
     .argument("<migration>", "migration number, name, id or file, e.g. 0001");
   withConnectionFlags(command);
   withBackfillFlags(command);
+  withStageFlag(command);
   return command
     .option("--wait", "wait until the backfill has stopped")
     .addHelpText(
@@ -20,10 +20,12 @@ export function pauseCommand(): Command {
       `
 Works from any terminal: the request is stored with the run, and each segment checks it before
 its next page. If no process is running the backfill (it crashed), the run is marked paused at once.
+With --stage the same request stops the stage's execution after its current pages.
 
 Example:
   $ npx ferry pause 0001 --endpoint http://127.0.0.1:8000 --wait
-  $ npx ferry resume 0001 --endpoint http://127.0.0.1:8000`,
+  $ npx ferry resume 0001 --endpoint http://127.0.0.1:8000
+  $ npx ferry pause 0001 --stage dev`,
     )
     .action((ref: string, opts: StopFlags) => stopBackfill(ref, opts, "pause"));
 }
@@ -35,26 +37,30 @@ export interface StopFlags extends BackfillFlags {
 /** `ferry pause` / `ferry abort`: asks the running backfill to stop; with --wait, until it has. */
 export async function stopBackfill(ref: string, opts: StopFlags, request: ControlRequest): Promise<void> {
   const opened = await openContext(ref, opts);
-  const { ctx } = opened;
+  const { ctx, runtime } = opened;
   const id = ctx.migration.id;
   try {
-    const before = await conversionStatus(ctx).catch(missingControlTable(ctx));
-    let run = await requestStop(ctx, request);
+    const before = await runtime.describe(ctx).catch(missingControlTable(ctx));
+    let run = await runtime.stop(ctx, request);
+    const holder = before.execution ? `running as execution ${before.execution.arn}` : `held by ${before.lock?.owner ?? "?"}`;
     const verb = request === "abort" ? "abort" : "pause";
     let message: string;
     if (before.run?.status === "completed" || before.run?.status === "aborted") {
       message = `The backfill of ${id} already ${before.run.status === "completed" ? "completed" : "was aborted"}; nothing to ${verb}.`;
     } else if (run.requested) {
-      message = `Asked the backfill of ${id} (held by ${before.lock?.owner ?? "?"}) to ${verb}; it stops after its current pages.`;
+      message = `Asked the backfill of ${id} (${holder}) to ${verb}; it stops after its current pages.`;
       if (opts.wait) {
         while (run.status === "running") {
-          await sleep(POLL_MS);
-          const now = await conversionStatus(ctx);
-          // Its holder died before stopping: the lease lapsed, so the stop applies directly.
-          run = now.lock && now.lock.leaseUntil > Date.now() ? (now.run ?? run) : await requestStop(ctx, request);
+          await sleep(runtime.inProcess ? POLL_MS : STAGE_POLL_MS);
+          const now = await runtime.describe(ctx);
+          // Its holder died before stopping (lease lapsed, execution ended): the stop applies directly.
+          run = now.active ? (now.run ?? run) : await runtime.stop(ctx, request);
         }
         message += ` It is now ${run.status}.`;
       }
+    } else if (before.active) {
+      // A stage's abort stops the execution itself (StopExecution) after a short grace period.
+      message = `Stopped the backfill of ${id} (${holder}); it is now ${run.status}.`;
     } else {
       message = `The backfill of ${id} is now ${run.status} (no process was running it).`;
     }

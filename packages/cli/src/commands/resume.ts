@@ -1,15 +1,25 @@
 /** `ferry resume <migration>`: continues a paused, failed or crashed backfill from its checkpoints. */
 import { DEFAULT_LOCK_OPTIONS } from "@ferry/core/backfill/lock";
-import { NoBackfillError, conversionStatus, resumeConversion } from "@ferry/core/backfill/control";
+import { NoBackfillError } from "@ferry/core/backfill/control";
 import { Command } from "commander";
-import { withConnectionFlags } from "../options.ts";
+import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import { BackfillAbortedError, type BackfillFlags, followConversion, missingControlTable, openContext, withBackfillFlags } from "./backfill-shared.ts";
+import {
+  BackfillAbortedError,
+  type BackfillFlags,
+  followConversion,
+  followStarted,
+  missingControlTable,
+  openContext,
+  resultOf,
+  withBackfillFlags,
+} from "./backfill-shared.ts";
 import { withRateFlags } from "./convert.ts";
 
 interface ResumeFlags extends BackfillFlags {
   rate?: number;
   pageSize?: number;
+  wait?: boolean;
 }
 
 export function resumeCommand(): Command {
@@ -19,7 +29,9 @@ export function resumeCommand(): Command {
   withConnectionFlags(command);
   withRateFlags(command);
   withBackfillFlags(command);
+  withStageFlag(command);
   return command
+    .option("--wait", "with --stage, stay until the backfill ends, with the progress bar")
     .addHelpText(
       "after",
       `
@@ -27,21 +39,34 @@ Every segment continues after its last checkpointed page; at most the page each 
 is done again (its writes are idempotent). If the process running the backfill crashed, resume
 waits for its lock lease to lapse (seconds) and takes over: no manual unlocking. --rate and
 --page-size change the run's settings from here on. An aborted run cannot be resumed: start a
-new one with \`ferry convert\`. Exit codes as for \`ferry convert\`.
+new one with \`ferry convert\`. With --stage it starts a new execution of the stage's state machine
+(after a pause still taking effect has ended) and returns, or follows it with --wait; an execution
+that timed out or was stopped outside ferry is continued the same way. Exit codes as for \`ferry convert\`.
 
 Example: continue 0001 after Ctrl-C, at a lower rate
-  $ npx ferry resume 0001 --endpoint http://127.0.0.1:8000 --rate 500`,
+  $ npx ferry resume 0001 --endpoint http://127.0.0.1:8000 --rate 500
+  $ npx ferry resume 0001 --stage dev --wait`,
     )
     .action(async (ref: string, opts: ResumeFlags) => {
       const opened = await openContext(ref, opts);
       const { ctx } = opened;
       try {
-        const status = await conversionStatus(ctx).catch(missingControlTable(ctx));
+        const status = await opened.runtime.describe(ctx).catch(missingControlTable(ctx));
         if (!status.run) throw new NoBackfillError(ctx.migration.id);
         if (status.run.status === "aborted") throw new BackfillAbortedError(ctx.migration.id);
         if (status.run.status === "completed") {
           if (opts.json) return printJson({ migrationId: ctx.migration.id, ...status.run, totals: status.totals });
           process.stdout.write(`The backfill of ${ctx.migration.id} (run ${status.run.runId}) already completed; nothing to resume.\n`);
+          return;
+        }
+        const tuning = {
+          ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
+          ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
+        };
+        if (!opened.runtime.inProcess) {
+          await followStarted({ opened, verb: "resuming", json: Boolean(opts.json), wait: Boolean(opts.wait) }, () =>
+            opened.runtime.resume(ctx, tuning, { owner: opened.owner }),
+          );
           return;
         }
         const leaseMs = opts.leaseMs ?? DEFAULT_LOCK_OPTIONS.leaseMs;
@@ -51,12 +76,8 @@ Example: continue 0001 after Ctrl-C, at a lower rate
         if (holder && !opts.json) {
           process.stderr.write(`Waiting up to ${Math.ceil(lockWaitMs / 1000)} s for the lock of ${holder.owner} to lapse...\n`);
         }
-        const tuning = {
-          ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
-          ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
-        };
-        await followConversion({ opened, verb: "resuming", json: Boolean(opts.json) }, () =>
-          resumeConversion(ctx, tuning, { owner: opened.owner, leaseMs, lockWaitMs }),
+        await followConversion({ opened, verb: "resuming", json: Boolean(opts.json) }, async () =>
+          resultOf(await opened.runtime.resume(ctx, tuning, { owner: opened.owner, leaseMs, lockWaitMs })),
         );
       } finally {
         opened.close();

@@ -204,3 +204,36 @@ export async function setEffectiveRate(store: StateStore, rate: number, expected
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
   }
 }
+
+/** An item a run could not convert, as recorded by recordItemFailures. */
+export interface ItemFailure {
+  key: { PK: string; SK: string };
+  error: string;
+  message: string;
+  at: number;
+}
+
+/** Items recorded as not convertible since `sinceMs` (a run's start): the first `limit`, and how many in all. */
+export async function readItemFailures(store: StateStore, sinceMs: number, limit: number): Promise<{ items: ItemFailure[]; total: number }> {
+  const items: ItemFailure[] = [];
+  let total = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await store.doc.send(
+      new QueryCommand({
+        TableName: store.controlTable,
+        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+        ExpressionAttributeValues: { ":pk": migrationPk(store.migrationId), ":prefix": storeKeys(store).failurePrefix },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of (page.Items ?? []) as unknown as ItemFailure[]) {
+      // Failure records outlive runs; a restarted run re-records the ones still failing.
+      if (item.at < sinceMs) continue;
+      total++;
+      if (items.length < limit) items.push({ key: item.key, error: item.error, message: item.message, at: item.at });
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return { items, total };
+}

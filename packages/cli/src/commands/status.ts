@@ -1,0 +1,164 @@
+/**
+ * `ferry status [<migration>]`: every migration in the migrations folder with its step,
+ * backfill progress bar and ETA, dual-write lag and last error; or one migration in detail
+ * (per-segment progress, rates, execution, history). The data comes from core
+ * (status/migration-status.ts); this file only prints it.
+ */
+import { loadAllMigrations } from "@ferry/core";
+import { formatCount, formatDuration } from "@ferry/core/design/format";
+import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
+import { type MigrationStatus, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
+import { Command } from "commander";
+import { withConnectionFlags, withStageFlag } from "../options.ts";
+import { printJson, table } from "../output.ts";
+import { type BackfillFlags, describeFailures, openConnection, withBackfillFlags } from "./backfill-shared.ts";
+
+export function statusCommand(name = "status"): Command {
+  const command = new Command(name)
+    .description("Show every migration (or one in detail): step, backfill progress and ETA, dual-write lag, last error")
+    .argument("[migration]", "migration number, name, id or file, e.g. 0001 (default: every migration in the folder)");
+  withConnectionFlags(command);
+  withBackfillFlags(command);
+  withStageFlag(command);
+  return command
+    .addHelpText(
+      "after",
+      `
+Reads only the control table (and, with --stage, DescribeExecution of the backfill's execution),
+so it is cheap to run while a backfill runs elsewhere. --json prints the same data as JSON:
+{ migrations: [...] } without a migration, one migration's object with it.
+
+Example:
+  $ npx ferry status --endpoint http://127.0.0.1:8000
+  $ npx ferry status 0001 --endpoint http://127.0.0.1:8000 --json | jq .backfill.totals
+  $ npx ferry status 0001 --stage dev`,
+    )
+    .action((ref: string | undefined, opts: BackfillFlags) => showStatus(ref, opts));
+}
+
+/** The action of `ferry status` (and of the deprecated `ferry backfill-status`). */
+export async function showStatus(ref: string | undefined, opts: BackfillFlags): Promise<void> {
+  const connection = openConnection(opts);
+  const location = { clients: connection.clients, tableName: connection.tableName, controlTable: connection.controlTable };
+  const where = { table: connection.tableName, controlTable: connection.controlTable, ...(connection.stage ? { stage: connection.stage.stage } : {}) };
+  try {
+    const dir = opts.migrationsDir ?? defaultMigrationsDir();
+    if (ref) {
+      const status = await readMigrationStatus(location, await loadMigration(ref, dir), connection.runtime);
+      if (opts.json) return printJson({ ...where, ...status });
+      process.stdout.write(`${describeMigrationStatus(status)}\n`);
+      return;
+    }
+    const statuses = await readMigrationStatuses(location, await loadAllMigrations(dir), connection.runtime);
+    if (opts.json) return printJson({ ...where, migrations: statuses });
+    process.stdout.write(`${describeStatusList(statuses, where)}\n`);
+  } finally {
+    connection.close();
+  }
+}
+
+const BAR_WIDTH = 20;
+
+/** `[#####-----] 50.0%` */
+export function progressBar(ratio: number, width = BAR_WIDTH): string {
+  const clamped = Math.max(0, Math.min(1, ratio));
+  return `[${"#".repeat(Math.round(clamped * width)).padEnd(width, "-")}] ${(100 * clamped).toFixed(1)}%`;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+const oneLine = (text: string, max = 80) => (text.length > max ? `${text.slice(0, max - 3)}...` : text).replace(/\s+/g, " ");
+
+function backfillCell(s: MigrationStatus): string {
+  const b = s.backfill;
+  if (!b?.run) return "no backfill";
+  const state = b.stale ? `${b.run.status} (nothing runs it)` : `${b.run.status}${b.run.requested ? ` (${b.run.requested} requested)` : ""}`;
+  return `${progressBar(b.progress.ratio)} ${state}`;
+}
+
+function lagCell(s: MigrationStatus): string {
+  const lag = s.dualWrite?.lag;
+  if (!lag) return s.dualWrite ? "no heartbeat yet" : "-";
+  return `${formatDuration(lag.lagMs / 1000)} (applied ${formatDuration(lag.sinceAppliedMs / 1000)} ago)`;
+}
+
+/** The list view: one row per migration. */
+export function describeStatusList(statuses: MigrationStatus[], where: { table: string; controlTable: string; stage?: string }): string {
+  if (statuses.length === 0) return "No migrations in the migrations folder (`ferry new` creates one).";
+  const rows = [
+    ["migration", "step", "backfill", "ETA", "dual-write lag", "last error"],
+    ...statuses.map((s) => [
+      s.migrationId,
+      s.step ?? "not added",
+      backfillCell(s),
+      s.backfill?.etaSeconds !== undefined ? formatDuration(s.backfill.etaSeconds) : "-",
+      lagCell(s),
+      s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
+    ]),
+  ];
+  const header = `table ${where.table}, control table ${where.controlTable}${where.stage ? `, stage ${where.stage}` : ""}`;
+  return [header, "", table(rows), "", "`ferry status <migration>` shows one in detail."].join("\n");
+}
+
+/** The detail view: a summary, the segments, failed items and the step history. */
+export function describeMigrationStatus(s: MigrationStatus): string {
+  const id = s.migrationId;
+  const rows: (string | number)[][] = [["migration", `${id} (step ${s.step ?? "not added"})`]];
+  const b = s.backfill;
+  const run = b?.run;
+  if (!b || !run) {
+    rows.push(["backfill", `none yet (\`ferry convert ${id}\` starts one)`]);
+  } else {
+    const { totals } = b;
+    const lockText = b.lock
+      ? `${b.lock.owner} since ${iso(b.lock.acquiredAt)}${b.lock.leaseUntil < Date.now() ? " (lease lapsed: crashed? `ferry resume` takes over)" : ""}`
+      : "none";
+    rows.push(
+      ["backfill", `${run.status}${run.requested ? ` (${run.requested} requested)` : ""}, run ${run.runId}, ${run.executions} execution(s)`],
+      ["started", `${iso(run.startedAt)}${run.finishedAt ? `, finished ${iso(run.finishedAt)}` : ""}`],
+      ["settings", `${run.settings.segments} segment(s), pages of ${run.settings.pageSize}${run.settings.dryRun ? ", dry run" : ""}`],
+      [
+        "rate",
+        `cap ${formatCount(run.settings.rate)} items written/s, effective ${formatCount(run.effectiveRate)}; ` +
+          `average ${formatCount(b.writtenPerSecond)} written/s, ${formatCount(b.itemsPerSecond)} scanned/s`,
+      ],
+      ["progress", `${progressBar(b.progress.ratio)} ${formatCount(totals.scanned)} of ~${formatCount(b.progress.total)} item(s) scanned`],
+      ["ETA", b.etaSeconds !== undefined ? formatDuration(b.etaSeconds) : "-"],
+      ["converted", `${formatCount(totals.converted)} of ${formatCount(totals.sources)} source item(s), ${formatCount(totals.recordsWritten)} record(s) written`],
+      ["deferred / failed", `${formatCount(totals.deferred)} deferred to the stream, ${formatCount(totals.failed)} failed`],
+      ["consumed", `${formatCount(totals.consumedReadUnits)} RCU, ${formatCount(totals.consumedWriteUnits)} WCU`],
+    );
+    if (b.runtime === "stage" || run.runtime?.kind === "stage") {
+      const e = b.execution;
+      rows.push(["execution", e ? `${e.status} ${e.arn}${e.startedAt ? ` since ${iso(e.startedAt)}` : ""}` : `${run.runtime?.executionArn ?? "-"} (pass --stage to describe it)`]);
+    } else {
+      rows.push(["lock", lockText]);
+    }
+    if (b.stale) rows.push(["attention", `the run says running but nothing runs it: \`ferry resume ${id}\` continues it from the checkpoints`]);
+  }
+  rows.push(["dual-write lag", lagCell(s)]);
+  if (s.dualWrite?.counters) {
+    const c = s.dualWrite.counters;
+    rows.push(["dual-write", `${formatCount(c.applied)} applied, ${formatCount(c.unchanged)} unchanged, ${formatCount(s.dualWrite.failedRecords)} failed record(s)`]);
+  }
+  if (s.lastError) rows.push(["last error", `${s.lastError.source}: ${s.lastError.name}: ${oneLine(s.lastError.message, 160)} (${iso(s.lastError.at)})`]);
+  if (s.lastDryRun) {
+    rows.push(["last dry run", `${s.lastDryRun.status}, ${formatCount(s.lastDryRun.totals.converted)} item(s) would convert, started ${iso(s.lastDryRun.startedAt)}`]);
+  }
+  const parts = [table(rows)];
+  if (b && run) {
+    parts.push(
+      "",
+      table([
+        ["segment", "pages", "scanned", "converted", "deferred", "failed", "state", "updated"],
+        ...Array.from({ length: run.settings.segments }, (_, segment) => {
+          const c = b.checkpoints.find((p) => p.segment === segment);
+          if (!c) return [segment, 0, 0, 0, 0, 0, "not started", "-"];
+          return [segment, c.pages, c.counters.scanned, c.counters.converted, c.counters.deferred, c.counters.failed, c.done ? "done" : "in progress", iso(c.updatedAt)];
+        }),
+      ]),
+    );
+    if (b.failedItems.total > 0) parts.push("", describeFailures(b.failedItems));
+  }
+  if (s.history.length > 0) parts.push("", "history:", ...s.history.map((h) => `  ${h.at} ${h.step} by ${h.actor}`));
+  return parts.join("\n");
+}

@@ -1,0 +1,113 @@
+// `ferry status`: every migration of the folder with its step, backfill progress, dual-write
+// lag and last error, or one in detail, from the control table of a real table on DynamoDB
+// Local after `add` and a small backfill.
+import { batchPutAll, generateWorkflows, loadMigration } from "@ferry/core";
+import { startConversion } from "@ferry/core/backfill/control";
+import { startAdd } from "@ferry/core/phases/add";
+import { emptyCounters, writeHeartbeat } from "@ferry/core/runtime/heartbeat";
+import { readMigrationStatus } from "@ferry/core/status/migration-status";
+import { Command } from "commander";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { statusCommand } from "../../packages/cli/src/commands/status.ts";
+import { endpoint, freshExampleTable, testClients } from "../support/dynamo.ts";
+
+const m1 = await loadMigration("0001");
+
+let stdout: string[] = [];
+beforeEach(() => {
+  stdout = [];
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+});
+afterEach(() => vi.restoreAllMocks());
+
+async function ferry(...args: string[]): Promise<void> {
+  const program = new Command("ferry").exitOverride();
+  program.addCommand(statusCommand().exitOverride());
+  await program.parseAsync(args, { from: "user" });
+}
+const json = () => JSON.parse(stdout.join(""));
+
+/** A table with 100 workflows; 0001 added (dual-write recorded) and converted. */
+async function addedAndConverted() {
+  const clients = testClients();
+  // add needs the stream; 100 items keep DynamoDB Local's stream slowdown out of the way.
+  const table = await freshExampleTable(clients, "st");
+  await batchPutAll(clients.doc, table, generateWorkflows({ tenants: 1, workflows: 100, contexts: 2, pool: 20, tasks: 1, itemKb: 1 }));
+  const controlTable = `${table}.ferry`;
+  await startAdd(clients, m1, { tableName: table, controlTable, actor: "alice" });
+  const ctx = { clients, tableName: table, controlTable, migration: m1 };
+  await startConversion(ctx, { segments: 2, pageSize: 30, rate: 1e6 });
+  return { clients, table, controlTable, ctx, conn: ["--table", table, "--endpoint", endpoint()] };
+}
+
+describe("ferry status", () => {
+  it("lists every migration in the folder, also before anything was added", async () => {
+    const clients = testClients();
+    const table = await freshExampleTable(clients, "st0");
+    await ferry("status", "--table", table, "--endpoint", endpoint(), "--json");
+    const out = json();
+    expect(out.table).toBe(table);
+    expect(out.migrations.map((m: { migrationId: string }) => m.migrationId)).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks"]);
+    expect(out.migrations[0]).toMatchObject({ step: null, backfill: null, dualWrite: null, lastError: null, history: [] });
+  });
+
+  it("shows each migration's step, backfill progress, dual-write lag and last error", async () => {
+    const { clients, controlTable, conn } = await addedAndConverted();
+    const now = Date.now();
+    await writeHeartbeat(clients.doc, controlTable, m1.id, "dual-write", {
+      newestCreatedAt: now - 1_500,
+      appliedAt: now - 500,
+      sequenceNumber: "42",
+      counters: { ...emptyCounters(), applied: 7 },
+      lastBatch: emptyCounters(),
+    });
+
+    await ferry("status", ...conn, "--json");
+    const [first, second] = json().migrations;
+    expect(first).toMatchObject({
+      migrationId: m1.id,
+      step: "add",
+      history: [{ step: "add", actor: "alice" }],
+      backfill: { run: { status: "completed" }, progress: { scanned: 100, ratio: 1 }, totals: { converted: 100 }, active: false, stale: false },
+      dualWrite: { lag: { lagMs: 1_000 }, counters: { applied: 7 }, failedRecords: 0 },
+      lastError: null,
+    });
+    expect(first.dualWrite.since).toBeTypeOf("string");
+    expect(second).toMatchObject({ migrationId: "0002_split-workflow-tasks", step: null, backfill: null });
+
+    stdout = [];
+    await ferry("status", ...conn);
+    const text = stdout.join("");
+    expect(text).toMatch(/migration\s+step\s+backfill\s+ETA\s+dual-write lag\s+last error/);
+    expect(text).toMatch(/0001_workflow-context-index\s+add\s+\[#{20}\] 100\.0% completed\s+-\s+1 s/);
+    expect(text).toMatch(/0002_split-workflow-tasks\s+not added\s+no backfill/);
+  });
+
+  it("shows one migration in detail: segments, rates, history, the last dry run, and a backfill error", async () => {
+    const { ctx, conn } = await addedAndConverted();
+    await startConversion(ctx, { rate: 1e6, dryRun: true });
+    const { updateRun } = await import("@ferry/core/backfill/state");
+    const at = Date.now();
+    await updateRun({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: m1.id }, (r) => ({
+      ...r,
+      lastError: { name: "ThrottlingException", message: "Rate exceeded", at },
+    }));
+
+    await ferry("status", "0001", ...conn);
+    const text = stdout.join("");
+    expect(text).toMatch(/backfill\s+completed, run /);
+    expect(text).toMatch(/progress\s+\[#{20}\] 100\.0% 100 of ~\d+ item\(s\) scanned/);
+    expect(text).toMatch(/rate\s+cap 1,000,000 items written\/s/);
+    expect(text).toMatch(/segment\s+pages\s+scanned\s+converted/);
+    expect(text).toMatch(/last error\s+backfill: ThrottlingException: Rate exceeded/);
+    expect(text).toMatch(/last dry run\s+completed, 100 item\(s\) would convert/);
+    expect(text).toMatch(/history:\n\s+\S+ add by alice/);
+
+    const status = await readMigrationStatus(ctx, m1);
+    expect(status.backfill?.checkpoints).toHaveLength(2);
+    expect(status.backfill?.totals.recordsWritten).toBe(200);
+    expect(status.lastDryRun).toMatchObject({ status: "completed", totals: { converted: 100, recordsWritten: 0 } });
+    expect(status.lastError).toMatchObject({ source: "backfill", name: "ThrottlingException", at });
+  });
+});
