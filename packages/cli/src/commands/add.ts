@@ -2,7 +2,7 @@
 import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
 import { type AddResult, startAdd } from "@ferry/core/phases/add";
 import { Command } from "commander";
-import { type ConnectionFlags, withConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface AddFlags extends ConnectionFlags {
@@ -21,6 +21,7 @@ export function addCommand(): Command {
     .description("Start a migration: check the table's stream (NEW_AND_OLD_IMAGES) and record where dual-write begins")
     .argument("<migration>", "migration number, name, id or file, e.g. 0001");
   withConnectionFlags(command);
+  withStageFlag(command, []);
   return command
     .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
     .option("--actor <name>", "who takes the step, kept in the migration's history", defaultActor())

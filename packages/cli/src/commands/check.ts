@@ -12,7 +12,7 @@ import { formatBytes, formatCount } from "@ferry/core/design/format";
 import { generatedCheckItems } from "@ferry/core/design/generated";
 import { DEFAULT_SAMPLE_SIZE, type TableSample, sampleTable } from "@ferry/core/design/sample";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, withConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface CheckFlags extends ConnectionFlags {
@@ -27,6 +27,7 @@ export function checkCommand(): Command {
     .description("Run a migration's derive on generated and sampled items; report every problem with the offending keys")
     .argument("<migration>", "migration number, name, id or file, e.g. 0001");
   withConnectionFlags(command);
+  withStageFlag(command, []);
   return command
     .option("--sample <n>", "source items to sample from the table (0: generated items only)", parseInteger(0, 1_000_000), DEFAULT_SAMPLE_SIZE)
     .option("--no-generated", "skip the generated workflows (edge cases of the example model)")

@@ -3,7 +3,7 @@ import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry
 import { formatBytes, formatCount, formatDuration, formatUsd } from "@ferry/core/design/format";
 import { DEFAULT_PLAN_OPTIONS, type Plan, planMigration } from "@ferry/core/design/plan";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface PlanFlags extends ConnectionFlags {
@@ -18,6 +18,7 @@ export function planCommand(): Command {
     .description("Estimate a conversion from a sample of the table: source items, records, capacity units, duration, on-demand cost")
     .argument("<migration>", "migration number, name, id or file, e.g. 0001");
   withConnectionFlags(command);
+  withStageFlag(command, []);
   return command
     .option("--sample <n>", "source items to sample and derive", parseInteger(1, 1_000_000), DEFAULT_PLAN_OPTIONS.sample)
     .option("--rate <n>", "backfill rate cap in source items/s (default: the migration's options.rate)", parseNumber(0.001, 1_000_000))

@@ -1,7 +1,7 @@
 /** `ferry seed`: creates the example table if missing and writes generated workflows. */
 import { DEFAULT_SEED_OPTIONS, type SeedOptions, createDynamoClients, seedTable } from "@ferry/core";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, progressLine, table } from "../output.ts";
 
 /** Adds the generator knobs, defaulting to DEFAULT_SEED_OPTIONS. */
@@ -19,6 +19,7 @@ export function withSeedFlags(command: Command, defaults: SeedOptions = DEFAULT_
 export function seedCommand(): Command {
   const command = new Command("seed").description("Create the example Workflows table if missing and fill it with generated data");
   withConnectionFlags(command);
+  withStageFlag(command, []);
   withSeedFlags(command);
   return command
     .addHelpText(

@@ -11,7 +11,7 @@ import {
   verifyMigration,
 } from "@ferry/core/runtime/verifier";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, withConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface VerifyFlags extends ConnectionFlags {
@@ -28,6 +28,7 @@ export function verifyCommand(): Command {
     .description("Scan the table and check that the migration's records are exactly what derive makes of the source items")
     .argument("<migration>", "migration number, name, id or file, e.g. 0001");
   withConnectionFlags(command);
+  withStageFlag(command, []);
   return command
     .option("--repair", "when not clean, scan again to put missing and different records and delete orphans (each write guarded by its owner), then verify again")
     .option("--segments <n>", "parallel Scan segments", parseInteger(1, 1_000), DEFAULT_VERIFY_OPTIONS.segments)
