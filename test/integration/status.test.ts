@@ -79,8 +79,22 @@ describe("ferry status", () => {
     stdout = [];
     await ferry("status", ...conn);
     const text = stdout.join("");
-    expect(text).toMatch(/migration\s+step\s+backfill\s+ETA\s+dual-write lag\s+last error/);
-    expect(text).toMatch(/0001_workflow-context-index\s+add\s+\[#{20}\] 100\.0% completed\s+-\s+1 s/);
+    expect(text).toMatch(/migration\s+step\s+backfill\s+ETA\s+dual-write lag\s+traffic\s+shadow\s+last error/);
+    expect(text).toMatch(/0001_workflow-context-index\s+add\s+\[#{20}\] 100\.0% completed\s+-\s+1 s.*v1/);
+
+    // The move step shows up: split, shadow agreement, audit trail.
+    const { moveRelease } = await import("@ferry/core/release/store");
+    const { recordShadow } = await import("@ferry/core/release/shadow");
+    const release = { doc: clients.doc, controlTable, migrationId: m1.id };
+    await moveRelease(release, { to: "v2", percent: 25, shadow: 10, actor: "bob" });
+    await recordShadow(release, { kind: "compared" });
+    stdout = [];
+    await ferry("status", ...conn, "--json");
+    expect(json().migrations[0].release).toMatchObject({ split: "v2 for 25% of tenants, v1 for the rest", shadow: { compared: 1, agreed: 1 } });
+    stdout = [];
+    await ferry("status", "0001", ...conn);
+    expect(stdout.join("")).toMatch(/move:\n\s+traffic: v2 for 25% of tenants[^\n]*\n\s+shadow agreement: 100\.0% of 1 comparisons/);
+    expect(stdout.join("")).toMatch(/bob: move v2 0% -> 25%/);
     expect(text).toMatch(/0002_split-workflow-tasks\s+not added\s+no backfill/);
   });
 

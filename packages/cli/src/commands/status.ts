@@ -7,6 +7,7 @@
 import { loadAllMigrations } from "@ferry/core";
 import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
+import { describeReleaseSummary } from "@ferry/core/release/summary";
 import { type MigrationStatus, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
@@ -85,13 +86,15 @@ function lagCell(s: MigrationStatus): string {
 export function describeStatusList(statuses: MigrationStatus[], where: { table: string; controlTable: string; stage?: string }): string {
   if (statuses.length === 0) return "No migrations in the migrations folder (`ferry new` creates one).";
   const rows = [
-    ["migration", "step", "backfill", "ETA", "dual-write lag", "last error"],
+    ["migration", "step", "backfill", "ETA", "dual-write lag", "traffic", "shadow", "last error"],
     ...statuses.map((s) => [
       s.migrationId,
       s.step ?? "not added",
       backfillCell(s),
       s.backfill?.etaSeconds !== undefined ? formatDuration(s.backfill.etaSeconds) : "-",
       lagCell(s),
+      s.release ? s.release.split : "-",
+      s.release?.shadow.compared ? `${((100 * s.release.shadow.agreed) / s.release.shadow.compared).toFixed(1)}% of ${formatCount(s.release.shadow.compared)}` : "-",
       s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
     ]),
   ];
@@ -159,6 +162,7 @@ export function describeMigrationStatus(s: MigrationStatus): string {
     );
     if (b.failedItems.total > 0) parts.push("", describeFailures(b.failedItems));
   }
+  if (s.release) parts.push("", "move:", ...describeReleaseSummary(s.release).map((line) => `  ${line}`));
   if (s.history.length > 0) parts.push("", "history:", ...s.history.map((h) => `  ${h.at} ${h.step} by ${h.actor}`));
   return parts.join("\n");
 }

@@ -5,6 +5,7 @@
  * (heartbeat lag, counters) and the latest error of either. Reads only the control table
  * (and DescribeExecution on a stage), so it is cheap while a backfill runs elsewhere.
  */
+import { type ReleaseSummary, readReleaseSummary } from "../release/summary.ts";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { ConvertContext } from "../backfill/control.ts";
 import { type BackfillDescription, type BackfillRuntime, localRuntime } from "../backfill/runtime.ts";
@@ -67,8 +68,8 @@ export interface MigrationStatus {
   lastDryRun: DryRunStatus | null;
   dualWrite: DualWriteStatus | null;
   lastError: LastError | null;
-  /** Extension point for the move step (traffic split, shadow agreement): filled by its own reader. */
-  release?: unknown;
+  /** The move step: traffic split, shadow agreement, per-version use, audit trail. */
+  release: ReleaseSummary | null;
 }
 
 /** Reading records of a control table that does not exist yet: nothing was added or converted. */
@@ -121,6 +122,7 @@ export async function readMigrationStatus(
   }
   for (const f of streamFailures) errors.push({ source: "dual-write", name: f.errorName, message: f.reason, at: f.lastAt });
   const lastError = errors.sort((a, b) => b.at - a.at)[0] ?? null;
+  const release = await readReleaseSummary(where, { now }).catch(missingTable(null));
   return {
     migrationId: migration.id,
     description: migration.description,
@@ -130,6 +132,7 @@ export async function readMigrationStatus(
     lastDryRun,
     dualWrite,
     lastError,
+    release,
   };
 }
 
