@@ -1,0 +1,109 @@
+/**
+ * What every benchmark shares: the embedded engine (one DynamoDB Local per measurement, so a
+ * measurement never inherits another's tables or stream records), plain tables (no stream:
+ * DynamoDB Local slows down every write to a stream table as stream records pile up),
+ * seeding in the seed-000 shape, and the statistics (medians, percentiles).
+ */
+import { CreateTableCommand, DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type DynamoClients,
+  WORKFLOWS_TABLE,
+  batchPutAll,
+  createDynamoClients,
+  createTableInput,
+  deriveRecords,
+  ensureTable,
+  generateWorkflows,
+  loadMigration,
+  startDynamoDBLocal,
+} from "@ferry/core";
+import { randomUUID } from "node:crypto";
+
+/** JVM heap of the engine: 10,000 x 10 KB plus derived records fit in 1 GB, 100,000 x 10 KB do not. */
+export const ENGINE_HEAP = process.env.FERRY_BENCH_HEAP ?? "6g";
+
+export interface Engine {
+  clients: DynamoClients;
+  endpoint: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a fresh in-memory DynamoDB Local and clients for it. */
+export async function startEngine(): Promise<Engine> {
+  const engine = await startDynamoDBLocal({ heap: ENGINE_HEAP });
+  const clients = createDynamoClients({ endpoint: engine.endpoint });
+  return {
+    clients,
+    endpoint: engine.endpoint,
+    async stop() {
+      clients.raw.destroy();
+      await engine.stop();
+    },
+  };
+}
+
+export function tableName(prefix: string): string {
+  return `bench-${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The example table without its stream (see the file comment). */
+export async function plainTable(clients: DynamoClients, prefix: string): Promise<string> {
+  const name = tableName(prefix);
+  const input = createTableInput(WORKFLOWS_TABLE, name);
+  delete input.StreamSpecification;
+  await clients.raw.send(new CreateTableCommand(input));
+  await ensureTable(clients.raw, WORKFLOWS_TABLE, name);
+  return name;
+}
+
+export async function dropTable(clients: DynamoClients, name: string): Promise<void> {
+  await clients.raw.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
+}
+
+/** Seed-000 shape for one tenant: `workflows` items of `itemKb`, each context shared by ~20 workflows. */
+export function seedShape(workflows: number, itemKb: number, seed = 7) {
+  return { tenants: 1, workflows, contexts: 2, pool: Math.max(2, Math.round((workflows * 2) / 20)), tasks: 5, itemKb, seed };
+}
+
+/** Writes the workflows (streamed from the generator, never all in memory). */
+export async function seedWorkflows(clients: DynamoClients, table: string, shape: ReturnType<typeof seedShape>): Promise<number> {
+  const started = performance.now();
+  await batchPutAll(clients.doc, table, generateWorkflows(shape), { concurrency: 4 });
+  return performance.now() - started;
+}
+
+/** Writes the records 0001 derives from the same workflows, as a finished convert leaves them. */
+export async function writeContextIndex(clients: DynamoClients, table: string, shape: ReturnType<typeof seedShape>): Promise<void> {
+  const m1 = await loadMigration("0001");
+  function* records() {
+    for (const w of generateWorkflows(shape)) yield* deriveRecords(m1, w as never);
+  }
+  await batchPutAll(clients.doc, table, records() as Iterable<Record<string, unknown>>, { concurrency: 4 });
+}
+
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[rank] as number;
+}
+
+export const median = (values: number[]) => {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
+export const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Progress lines on stderr, so stdout keeps only the table. */
+export function log(message: string): void {
+  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
+}
+
+export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await run();
+  return { ms: performance.now() - started, value };
+}

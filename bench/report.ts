@@ -1,0 +1,214 @@
+/**
+ * Turns the measured results into what `npm run bench` shows and commits: a markdown table
+ * with each target met or missed (stdout, bench/results.md, the README's Benchmarks
+ * section between its markers) and an SVG chart drawn by hand (no chart dependency).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { cpus, totalmem, type } from "node:os";
+import type { ByContextRow } from "./by-context.ts";
+import type { ThroughputResult } from "./backfill-throughput.ts";
+import type { LagResult } from "./dual-write-lag.ts";
+import type { FlipResult } from "./flip.ts";
+
+export interface Machine {
+  cpu: string;
+  cores: number;
+  memoryGiB: number;
+  os: string;
+  node: string;
+  java: string;
+  engine: string;
+  engineHeap: string;
+  date: string;
+}
+
+export interface Results {
+  quick: boolean;
+  machine: Machine;
+  byContext?: ByContextRow[];
+  throughput?: ThroughputResult;
+  lag?: LagResult;
+  /** The same at a quarter of the rate. */
+  lagLow?: LagResult;
+  flip?: FlipResult;
+  durationSeconds?: number;
+}
+
+export function describeMachine(engineHeap: string): Machine {
+  // java -version prints on stderr.
+  const probe = spawnSync("java", ["-version"], { encoding: "utf8" });
+  const java = `${probe.stderr ?? ""}${probe.stdout ?? ""}`.split("\n")[0]?.trim() || "java (version unknown)";
+  let engine = "DynamoDB Local";
+  try {
+    const install = JSON.parse(readFileSync(new URL("../node_modules/.ferry/dynamodb-local/ferry-install.json", import.meta.url), "utf8")) as { package: string; version: string };
+    engine = `DynamoDB Local (npm ${install.package} ${install.version}), in memory`;
+  } catch {
+    // keep the generic name
+  }
+  return {
+    cpu: cpus()[0]?.model.trim() ?? "unknown",
+    cores: cpus().length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: type(),
+    node: process.version,
+    java: java.trim(),
+    engine,
+    engineHeap,
+    date: new Date().toISOString().slice(0, 10),
+  };
+}
+
+const mark = (met: boolean | undefined) => (met === undefined ? "–" : met ? "met" : "**missed**");
+const n = (x: number) => x.toLocaleString("en-US");
+
+/** The markdown the README and stdout show. */
+export function markdown(r: Results): string {
+  const m = r.machine;
+  const lines: string[] = [];
+  lines.push(
+    `Measured ${m.date}${r.quick ? " (quick smoke run: small sizes, not comparable to the full run)" : ""} on ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, ` +
+      `node ${m.node}, ${m.java}, ${m.engine} with -Xmx${m.engineHeap}. The machine is shared with other jobs: expect noise. ` +
+      "Every comparison is a ratio of medians measured in the same run.",
+    "",
+    "| # | Measurement | Result | Target | |",
+    "|---|---|---|---|---|",
+  );
+  const bc = r.byContext ?? [];
+  const at10k = bc.find((row) => row.workflows === 10_000) ?? bc[bc.length - 1];
+  if (at10k) {
+    lines.push(
+      `| 1 | Workflows by context at ${n(at10k.workflows)} x ${at10k.itemKb} KB: v1 / v2 at p50 | ${n(at10k.v1.p50)} ms / ${at10k.v2.p50} ms = **${at10k.ratioP50}x** | >= 300x | ${mark(at10k.workflows === 10_000 ? at10k.ratioP50 >= 300 : undefined)} |`,
+      `| 1 | v2 p95 at ${n(at10k.workflows)} | ${at10k.v2.p95} ms | < 50 ms | ${mark(at10k.v2.p95 < 50)} |`,
+    );
+  }
+  const t = r.throughput;
+  if (t) {
+    const ips = t.itemsPerSecond;
+    lines.push(
+      `| 2 | Backfill of ${n(t.items)} x ${t.itemKb} KB items: ferry vs raw BatchWrite ceiling (a) | ${n(ips.ferry)} / ${n(ips.raw)} items/s = **${t.ferryOfRaw}%** | >= 80% | ${mark(t.ferryOfRaw >= 80)} |`,
+      `| 2 | ferry vs naive script (b) | ${n(ips.ferry)} / ${n(ips.naive)} items/s = **${t.ferryOverNaive}x** | >= 10x | ${mark(t.ferryOverNaive >= 10)} |`,
+      `| 2 | Race safety: ferry vs the same Scan with unconditional BatchWrite | ${n(ips.ferry)} / ${n(ips.unconditional)} items/s = ${t.ferryOfUnconditional}% | (cost reported) | – |`,
+      `| 3 | Backfill peak RSS, ${n(t.memory.smallItems)} -> ${n(t.items)} items | ${medianOf(t.memory.smallMaxRssMb)} -> ${medianOf(t.memory.largeMaxRssMb)} MB = **${signed(t.memory.growth)}%** | < +20% | ${mark(t.memory.growth < 20)} |`,
+      `| 6 | Plan vs consumed, write units (plan: AWS model; consumed: DynamoDB Local) | ${n(t.plan.plannedWriteUnits)} vs ${n(t.plan.consumedWriteUnits)} = ${signed(t.plan.writeError)}% | +-10% | ${mark(Math.abs(t.plan.writeError) <= 10)} |`,
+      `| 6 | Plan vs consumed, read units | ${n(t.plan.plannedReadUnits)} vs ${n(t.plan.consumedReadUnits)} = ${signed(t.plan.readError)}% | +-10% | ${mark(Math.abs(t.plan.readError) <= 10)} |`,
+    );
+  }
+  for (const l of [r.lag, r.lagLow]) {
+    if (!l) continue;
+    lines.push(
+      `| 4 | Dual-write lag at ${l.writesPerSecond} writes/s for ${l.seconds} s (achieved ${l.achievedWritesPerSecond}/s; mapping poll ${l.pollIntervalMs} ms) | p50 ${l.lagMs.p50} ms, p99 **${l.lagMs.p99} ms** (read check on ${l.readCheck.n}: p50 ${l.readCheck.p50}, p99 ${l.readCheck.p99} ms) | p99 < 300 ms${l === r.lagLow ? " (extra rate)" : ""} | ${mark(l.lagMs.p99 < 300)} |`,
+    );
+  }
+  if (r.flip) {
+    const f = r.flip;
+    lines.push(
+      `| 5 | Flip propagation, move to a running server answering the new version (cache ${f.cacheMs} ms, ${f.flips} flips) | median ${n(f.medianMs)} ms, max ${n(f.maxMs)} ms, ${f.regressions} regressions | <= 5 s (cache bound) | ${mark(f.maxMs <= 5_000 && f.regressions === 0)} |`,
+    );
+  }
+  if (bc.length > 0) {
+    lines.push(
+      "",
+      "Workflows by context through the HTTP server (one tenant, ~20 workflows per context, `limit=100`):",
+      "",
+      "| workflows | v1 p50 | v1 p95 | v1 pages | v2 p50 | v2 p95 | v1/v2 p50 | v2 = index Query + BatchGet + HTTP |",
+      "|---|---|---|---|---|---|---|---|",
+      ...bc.map(
+        (row) =>
+          `| ${n(row.workflows)} x ${row.itemKb} KB | ${n(row.v1.p50)} ms | ${n(row.v1.p95)} ms | ${row.v1.queryPages} (${row.profile.v1PageMs} ms each) | ${row.v2.p50} ms | ${row.v2.p95} ms | ${row.ratioP50}x | ${row.profile.v2IndexQueryMs} + ${row.profile.v2BatchGetMs} + ${row.profile.v2HttpOverheadMs} ms |`,
+      ),
+    );
+  }
+  if (t) {
+    lines.push(
+      "",
+      `Backfill of 0001 on ${n(t.items)} source items of ${t.itemKb} KB (${t.segments} segments, pages of ${t.pageSize}, rate uncapped; medians of ${t.runs.ferry.length}):`,
+      "",
+      "| variant | items/s | runs (ms) |",
+      "|---|---|---|",
+      `| ferry (\`startConversion\`: TransactWriteItems with a ConditionCheck per source, checkpoints, local state machine) | ${n(t.itemsPerSecond.ferry)} | ${t.runs.ferry.join(", ")} |`,
+      `| same parallel Scan, unconditional BatchWriteItem | ${n(t.itemsPerSecond.unconditional)} | ${t.runs.unconditional.join(", ")} |`,
+      `| (a) raw ceiling: precomputed records, ${t.segments} parallel BatchWriteItem, no reads | ${n(t.itemsPerSecond.raw)} | ${t.runs.raw.join(", ")} |`,
+      `| (b) naive: sequential Scan pages of 25, one BatchWriteItem at a time | ${n(t.itemsPerSecond.naive)} | ${t.runs.naive.join(", ")} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+const medianOf = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor((s.length - 1) / 2)] ?? Number.NaN;
+};
+const signed = (x: number) => (x > 0 ? `+${x}` : String(x));
+const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
+
+/** Two panels: v1 and v2 p50 by size (log scale), and backfill items/s per variant. */
+export function svgChart(r: Results): string {
+  const W = 860;
+  const H = 340;
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+  ];
+  const bc = r.byContext ?? [];
+  // Left panel: log10 ms.
+  const x0 = 60;
+  const y0 = 270;
+  const ph = 210;
+  parts.push(`<text x="${x0}" y="24" font-size="14" font-weight="bold">Workflows by context, p50 latency (log scale)</text>`);
+  const maxMs = Math.max(10, ...bc.map((row) => row.v1.p50));
+  const top = 10 ** Math.ceil(Math.log10(maxMs));
+  const bottom = 1;
+  const y = (ms: number) => y0 - (Math.log10(Math.max(bottom, ms)) / Math.log10(top)) * ph;
+  for (let d = bottom; d <= top; d *= 10) {
+    parts.push(`<line x1="${x0}" x2="${x0 + 340}" y1="${y(d)}" y2="${y(d)}" stroke="#ddd"/>`, `<text x="${x0 - 6}" y="${y(d) + 4}" text-anchor="end">${d >= 1000 ? `${d / 1000} s` : `${d} ms`}</text>`);
+  }
+  const group = 340 / Math.max(1, bc.length);
+  bc.forEach((row, i) => {
+    const gx = x0 + i * group + group * 0.15;
+    const bw = group * 0.33;
+    for (const [k, v, color] of [
+      [0, row.v1.p50, "#c0504d"],
+      [1, row.v2.p50, "#4f81bd"],
+    ] as const) {
+      const bx = gx + k * bw;
+      parts.push(
+        `<rect x="${bx}" y="${y(v)}" width="${bw - 4}" height="${y0 - y(v)}" fill="${color}"/>`,
+        `<text x="${bx + (bw - 4) / 2}" y="${y(v) - 4}" text-anchor="middle" font-size="10">${v >= 100 ? Math.round(v) : v}</text>`,
+      );
+    }
+    parts.push(`<text x="${gx + bw}" y="${y0 + 16}" text-anchor="middle">${row.workflows.toLocaleString("en-US")}</text>`, `<text x="${gx + bw}" y="${y0 + 30}" text-anchor="middle" font-size="11" fill="#555">${row.ratioP50}x</text>`);
+  });
+  parts.push(
+    `<text x="${x0 + 170}" y="${y0 + 48}" text-anchor="middle">workflows in the tenant (v1/v2 ratio below)</text>`,
+    `<rect x="${x0 + 250}" y="34" width="10" height="10" fill="#c0504d"/><text x="${x0 + 264}" y="43">v1 filter</text>`,
+    `<rect x="${x0 + 250}" y="50" width="10" height="10" fill="#4f81bd"/><text x="${x0 + 264}" y="59">v2 index</text>`,
+  );
+  // Right panel: items/s.
+  const t = r.throughput;
+  const rx = 500;
+  parts.push(`<text x="${rx}" y="24" font-size="14" font-weight="bold">Backfill throughput${t ? `, ${t.items.toLocaleString("en-US")} items` : ""} (items/s)</text>`);
+  if (t) {
+    const bars: [string, number, string][] = [
+      ["ferry", t.itemsPerSecond.ferry, "#4f81bd"],
+      ["uncond.", t.itemsPerSecond.unconditional, "#9bbb59"],
+      ["raw (a)", t.itemsPerSecond.raw, "#8064a2"],
+      ["naive (b)", t.itemsPerSecond.naive, "#c0504d"],
+    ];
+    const max = Math.max(...bars.map((b) => b[1]));
+    const bw = 300 / bars.length;
+    bars.forEach(([label, v, color], i) => {
+      const h = (v / max) * ph;
+      const bx = rx + 20 + i * bw;
+      parts.push(
+        `<rect x="${bx}" y="${y0 - h}" width="${bw - 16}" height="${h}" fill="${color}"/>`,
+        `<text x="${bx + (bw - 16) / 2}" y="${y0 - h - 4}" text-anchor="middle" font-size="10">${v.toLocaleString("en-US")}</text>`,
+        `<text x="${bx + (bw - 16) / 2}" y="${y0 + 16}" text-anchor="middle">${esc(label)}</text>`,
+      );
+    });
+    parts.push(`<line x1="${rx + 10}" x2="${rx + 330}" y1="${y0}" y2="${y0}" stroke="#999"/>`);
+  }
+  const m = r.machine;
+  parts.push(`<text x="10" y="${H - 8}" font-size="10" fill="#666">${esc(`${m.date}, ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, ${m.engine}${r.quick ? ", QUICK RUN" : ""}`)}</text>`, "</svg>");
+  return `${parts.join("\n")}\n`;
+}

@@ -1,0 +1,155 @@
+/**
+ * `npm run bench`: ferry against its limits on the embedded engine (issue 8). Runs the
+ * measurements, each on a DynamoDB Local of its own, prints the table, and writes
+ * results.json, results.svg and results.md (bench/ for a full run; a quick run writes to
+ * the temp folder unless --out is given, so it never replaces the committed results).
+ * `--readme` also replaces README.md's Benchmarks block between its bench markers.
+ *
+ *   npm run bench                     # full run (~30 min on 2 cores)
+ *   npm run bench -- --quick          # smoke run, a few minutes
+ *   npm run bench -- --only lag,flip --lag-seconds 20
+ */
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { benchByContext } from "./by-context.ts";
+import { benchThroughput } from "./backfill-throughput.ts";
+import { ENGINE_HEAP, type Engine, log, startEngine } from "./common.ts";
+import { benchDualWriteLag } from "./dual-write-lag.ts";
+import { benchFlip } from "./flip.ts";
+import { type Results, describeMachine, markdown, svgChart } from "./report.ts";
+
+// The dual-write handler's Powertools logger would print per batch; only errors matter here.
+process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+
+const MEASUREMENTS = ["by-context", "throughput", "lag", "flip"] as const;
+type Measurement = (typeof MEASUREMENTS)[number];
+
+const HELP = `Usage: npm run bench -- [options]
+
+  --quick                 small sizes, one repetition: a smoke run of a few minutes
+  --only <list>           some of: ${MEASUREMENTS.join(",")} (throughput includes memory and plan accuracy)
+  --sizes <list>          workflows per tenant for v1/v2 (default 1000,10000,100000; quick 1000,3000)
+  --item-kb <kb>          workflow size for v1/v2 (default 10)
+  --items <n>             source items of the backfill benchmarks (default 100000; quick 5000)
+  --backfill-item-kb <kb> their size (default 2)
+  --memory-items <n>      the small point of the memory benchmark (default 10000; quick 1000)
+  --reps <n>              backfill repetitions per variant (default 3; quick 1)
+  --lag-rate <n>          dual-write writes/s (default 200)
+  --lag-seconds <n>       how long (default 60; quick 10)
+  --poll-ms <n>           the local event source mapping's poll interval (default 50)
+  --flips <n>             flips each way (default 5; quick 2)
+  --out <dir>             where results.{json,svg,md} go (default bench/; quick: the temp folder)
+  --readme                replace README.md's block between <!-- bench:start --> and <!-- bench:end -->
+Example: npm run bench -- --quick`;
+
+function parseArgs(argv: string[]): Map<string, string | true> {
+  const args = new Map<string, string | true>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument ${arg}\n\n${HELP}`);
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith("--")) {
+      args.set(arg.slice(2), next);
+      i++;
+    } else args.set(arg.slice(2), true);
+  }
+  return args;
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (args.has("help")) {
+  process.stdout.write(`${HELP}\n`);
+  process.exit(0);
+}
+const quick = args.has("quick");
+const num = (name: string, full: number, small = full): number => {
+  const v = args.get(name);
+  if (v === undefined) return quick ? small : full;
+  const parsed = Number(v);
+  if (!Number.isFinite(parsed) || parsed <= 0) throw new Error(`--${name} must be a positive number (got ${String(v)})`);
+  return parsed;
+};
+const list = (name: string, full: string, small: string) => String(args.get(name) ?? (quick ? small : full)).split(",");
+const only = new Set(list("only", MEASUREMENTS.join(","), MEASUREMENTS.join(",")) as Measurement[]);
+for (const m of only) if (!MEASUREMENTS.includes(m)) throw new Error(`--only: unknown measurement ${m} (use ${MEASUREMENTS.join(",")})`);
+
+const here = fileURLToPath(new URL(".", import.meta.url));
+const outDir = String(args.get("out") ?? (quick ? join(tmpdir(), "ferry-bench-quick") : here));
+
+async function withEngine<T>(run: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = await startEngine();
+  try {
+    return await run(engine);
+  } finally {
+    await engine.stop();
+  }
+}
+
+const started = performance.now();
+const results: Results = { quick, machine: describeMachine(ENGINE_HEAP) };
+log(`machine: ${JSON.stringify(results.machine)}`);
+
+if (only.has("by-context")) {
+  const sizes = list("sizes", "1000,10000,100000", "1000,3000").map(Number);
+  results.byContext = await withEngine((engine) =>
+    benchByContext(engine, {
+      sizes,
+      itemKb: num("item-kb", 10),
+      // v1 at 100,000 x 10 KB reads ~1 GB per request: fewer repetitions there.
+      v1Requests: (size) => (quick ? 5 : size >= 100_000 ? 5 : 21),
+      v2Requests: quick ? 30 : 100,
+    }),
+  );
+}
+if (only.has("throughput")) {
+  results.throughput = await withEngine((engine) =>
+    benchThroughput(engine, {
+      items: num("items", 100_000, 5_000),
+      itemKb: num("backfill-item-kb", 2),
+      repetitions: num("reps", 3, 1),
+      segments: 4,
+      pageSize: 100,
+      memorySmallItems: num("memory-items", 10_000, 1_000),
+    }),
+  );
+}
+if (only.has("lag")) {
+  results.lag = await withEngine((engine) =>
+    benchDualWriteLag(engine, {
+      writesPerSecond: num("lag-rate", 200),
+      seconds: num("lag-seconds", 60, 10),
+      itemKb: 2,
+      pollIntervalMs: num("poll-ms", 50),
+      seedItems: quick ? 500 : 5_000,
+    }),
+  );
+}
+if (only.has("lag")) {
+  // The same at a quarter of the rate, to show where the handler keeps up.
+  const rate = num("lag-rate", 200) / 4;
+  results.lagLow = await withEngine((engine) =>
+    benchDualWriteLag(engine, { writesPerSecond: rate, seconds: num("lag-seconds", 60, 10) / 2, itemKb: 2, pollIntervalMs: num("poll-ms", 50), seedItems: quick ? 500 : 5_000 }),
+  );
+}
+if (only.has("flip")) {
+  results.flip = await withEngine((engine) => benchFlip(engine, { flips: num("flips", 5, 2), workflows: 1_000 }));
+}
+results.durationSeconds = Math.round((performance.now() - started) / 1000);
+
+const table = markdown(results);
+mkdirSync(outDir, { recursive: true });
+writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(outDir, "results.svg"), svgChart(results));
+writeFileSync(join(outDir, "results.md"), `${table}\n`);
+process.stdout.write(`${table}\n\nWrote ${join(outDir, "results.json")}, results.svg, results.md (${results.durationSeconds} s).\n`);
+
+if (args.has("readme")) {
+  const readme = join(here, "..", "README.md");
+  const text = readFileSync(readme, "utf8");
+  const block = /<!-- bench:start -->[\s\S]*<!-- bench:end -->/;
+  if (!block.test(text)) throw new Error("README.md has no <!-- bench:start --> ... <!-- bench:end --> block to replace");
+  writeFileSync(readme, text.replace(block, `<!-- bench:start -->\n${table}\n<!-- bench:end -->`));
+  log("README.md Benchmarks block updated");
+}
