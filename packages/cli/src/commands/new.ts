@@ -24,7 +24,7 @@ Example: creates migrations/0003_index-workflows-by-status.ts (after 0001 and 00
       const result = scaffoldMigration(name, folder);
       // A folder with a registry (the deployed one) must list the new file, or the Lambdas would not bundle it.
       const registryUpdated = existsSync(join(folder, REGISTRY_FILE)) && writeMigrationRegistry(folder);
-      if (opts.json) return printJson({ ...result, registryUpdated });
+      if (opts.json) return printJson({ ...result, ...(registryUpdated ? { registryUpdated } : {}) });
       const dir = opts.migrationsDir ? ` --migrations-dir ${opts.migrationsDir}` : "";
       process.stdout.write(
         `Created ${result.file}${registryUpdated ? ` and listed it in ${join(folder, REGISTRY_FILE)}` : ""}\n\nNext: fill in the TODOs, then\n  $ npx ferry check ${result.id}${dir}\n  $ npx ferry plan ${result.id}${dir}\n`,
