@@ -18,6 +18,12 @@ import { FerryError } from "../errors.ts";
 import { type StreamsClient, createStreamsClient, describeStreamShards } from "../local/stream-shards.ts";
 import { ControlSk, defaultControlTableName, ensureControlTable, migrationPk } from "../state/control-table.ts";
 import { describeTable } from "../table/create.ts";
+import { deleteDerivedRecords } from "../cleanup/delete-derived.ts";
+import { emit, patchState, type RollbackGuard } from "../orchestrator/orchestrator.ts";
+import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../orchestrator/guards.ts";
+import type { Phase } from "../orchestrator/phase.ts";
+import { readHeartbeat } from "../runtime/heartbeat.ts";
+import { checkPlan, planProblems } from "./design.ts";
 
 /** The stream view type dual-write needs. */
 export const REQUIRED_STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES";
@@ -59,12 +65,18 @@ export function requireDualWriteStream(table: TableDescription | undefined, tabl
   return { streamArn: table.LatestStreamArn };
 }
 
-/** One step taken, by whom and when. */
+/** One step taken, by whom and when (the lifecycle orchestrator adds event, reason, forced). */
 export interface StepEntry {
   step: string;
   /** ISO time. */
   at: string;
   actor: string;
+  /** start (default), complete, or rollback; see orchestrator/state.ts. */
+  event?: "start" | "complete" | "rollback";
+  /** Why (required with --force). */
+  reason?: string;
+  /** Guards overridden with --force. */
+  forced?: string[];
 }
 
 /** Where dual-write began: the stream and its open shards at the time of `add`. */
@@ -77,7 +89,10 @@ export interface DualWriteStart {
   at: string;
 }
 
-/** The migration's state control record. */
+/** Where a migration stands as a whole: absent means active (in a step). */
+export type LifecycleStatus = "active" | "rolling-back" | "rolled-back" | "removing" | "removed";
+
+/** The migration's state control record. Fields after `updatedAt` are written by the lifecycle orchestrator. */
 export interface MigrationState {
   migrationId: string;
   /** The latest step taken. */
@@ -85,6 +100,19 @@ export interface MigrationState {
   history: StepEntry[];
   dualWrite?: DualWriteStart;
   updatedAt: string;
+  /** Absent: active. */
+  status?: LifecycleStatus;
+  /** ISO time each step completed (step name to time). */
+  completed?: Record<string, string>;
+  /** The last verify run by the move guard. */
+  verification?: { at: string; clean: boolean; missing: number; orphans: number; different: number; invalidSources: number };
+  /** The last rollback: its sweep's run id and counts. */
+  rollback?: { runId: string; startedAt: string; finishedAt?: string; deleted: number };
+  /** The remove step: backup taken before the cleanup, and the cleanup's counts. */
+  removal?: {
+    backup?: { kind: "file"; path: string; at: string } | { kind: "aws"; arn: string; name: string; at: string } | { kind: "none"; at: string };
+    cleanup?: { runId: string; status: string; removed: number; skipped: number; finishedAt?: string };
+  };
 }
 
 export interface AddOptions {
@@ -126,6 +154,8 @@ export async function startAdd(clients: DynamoClients, migration: Migration, opt
     const description = await describeStreamShards(streams as StreamsClient, streamArn);
     const at = (options.now?.() ?? new Date()).toISOString();
     const state: MigrationState = {
+      // Keep what earlier steps (design) recorded.
+      ...existing,
       migrationId: migration.id,
       step: "add",
       history: [...(existing?.history ?? []), { step: "add", at, actor: options.actor }],
@@ -182,3 +212,66 @@ export async function readMigrationState(location: {
   const { PK: _pk, SK: _sk, ...state } = out.Item;
   return { ...state, history: Array.isArray(state.history) ? state.history : [] } as MigrationState;
 }
+
+// ---- The add step as a lifecycle phase (orchestrator/phase.ts) ----
+
+/** Options of the add phase (the table and control table come from the lifecycle context). */
+export interface AddPhaseOptions {
+  streamsClient?: StreamsClient;
+}
+
+/**
+ * add: guard "valid plan" (`ferry check` passes); start records where dual-write begins
+ * (startAdd); rollback deletes every record the dual-write and the backfill derived, and
+ * is guarded by the dual-write being stopped (else the records come back).
+ */
+export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
+  step: "add",
+  async validate(ctx, state) {
+    if (state?.status === "removing" || state?.status === "removed") return [new MigrationRemovedError(ctx.migration.id, "add")];
+    const report = checkPlan(ctx.migration);
+    return report.ok ? [] : [new PlanInvalidError(ctx.migration.id, planProblems(report))];
+  },
+  async start(ctx, options, record) {
+    const before = await readMigrationState({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id }).catch(() => undefined);
+    const result = await startAdd(ctx.clients, ctx.migration, {
+      tableName: ctx.tableName,
+      controlTable: ctx.controlTable,
+      actor: ctx.actor,
+      now: () => new Date(ctx.guards.now()),
+      ...(options.streamsClient ? { streamsClient: options.streamsClient } : {}),
+    });
+    // Added again after a rollback: startAdd keeps the first add; the lifecycle starts over.
+    if (!result.created && before?.status === "rolled-back") return { ...result, state: await record() };
+    if (result.created) emit(ctx, "add", "start");
+    return result;
+  },
+  isComplete: (_ctx, result) => result.created || result.state.status === "active",
+  async validateRollback(ctx) {
+    const beat = await readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id).catch(() => undefined);
+    if (!beat) return [];
+    const age = ctx.guards.now() - beat.appliedAt;
+    return age <= ctx.guards.maxHeartbeatAgeMs ? [new DualWriteStillRunningError(ctx.migration.id, age)] : [];
+  },
+  async rollback(ctx, options) {
+    const sweep = await deleteDerivedRecords(
+      { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migrationId: ctx.migration.id },
+      {
+        ...(options.segments !== undefined ? { segments: options.segments } : {}),
+        ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+        ...(options.rate !== undefined ? { rate: options.rate } : {}),
+      },
+      { ...(options.signal ? { signal: options.signal } : {}) },
+    );
+    const stopped = sweep.run.status !== "completed";
+    await patchState(ctx, {
+      rollback: {
+        runId: sweep.run.runId,
+        startedAt: new Date(sweep.run.startedAt).toISOString(),
+        ...(sweep.run.finishedAt ? { finishedAt: new Date(sweep.run.finishedAt).toISOString() } : {}),
+        deleted: sweep.totals.processed,
+      },
+    });
+    return { deleted: sweep.totals.processed, scanned: sweep.totals.scanned, resumed: sweep.resumed, stopped, runId: sweep.run.runId };
+  },
+};

@@ -1,0 +1,70 @@
+/**
+ * Rollback's data part: deletes exactly the records whose owner stamp (`ferry.migration`,
+ * see definition/derive.ts) names this migration, nothing else: not source items, not
+ * another migration's records, not the application's items. A filtered parallel Scan (the
+ * stamp is the filter, only keys come back) feeds BatchWriteItem deletes of 25, retrying
+ * UnprocessedItems; throttled and resumable as a sweep.
+ *
+ * The dual-write must be stopped first: while it runs it derives the records again from
+ * every source change, and the deleted records would reappear.
+ */
+import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoClients } from "../aws/dynamodb.ts";
+import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
+import { BATCH_WRITE_MAX, writeBatch } from "../dynamo/batch-write.ts";
+import type { BackoffOptions } from "../util/backoff.ts";
+import { DEFAULT_BACKOFF } from "../util/backoff.ts";
+import { type SweepResult, type SweepRunOptions, type SweepSettings, type SweepTask, runSweep } from "./sweep.ts";
+
+export const ROLLBACK_SWEEP = "rollback";
+
+export interface DeleteDerivedContext {
+  clients: Pick<DynamoClients, "doc">;
+  tableName: string;
+  controlTable: string;
+  migrationId: string;
+  backoff?: BackoffOptions;
+}
+
+/** The sweep task that finds and deletes this migration's derived records. */
+export function deleteDerivedTask(ctx: DeleteDerivedContext): SweepTask<{ PK: string; SK: string }> {
+  return {
+    kind: ROLLBACK_SWEEP,
+    doc: ctx.clients.doc,
+    controlTable: ctx.controlTable,
+    migrationId: ctx.migrationId,
+    async scanPage(segment, totalSegments, startKey, limit) {
+      const out = await ctx.clients.doc.send(
+        new ScanCommand({
+          TableName: ctx.tableName,
+          Segment: segment,
+          TotalSegments: totalSegments,
+          Limit: limit,
+          ConsistentRead: true,
+          ExclusiveStartKey: startKey,
+          FilterExpression: "#stamp.#migration = :migration",
+          ProjectionExpression: "PK, SK",
+          ExpressionAttributeNames: { "#stamp": OWNER_ATTRIBUTE, "#migration": "migration" },
+          ExpressionAttributeValues: { ":migration": ctx.migrationId },
+        }),
+      );
+      return {
+        items: (out.Items ?? []).map((i) => ({ PK: String(i.PK), SK: String(i.SK) })),
+        scanned: out.ScannedCount ?? 0,
+        ...(out.LastEvaluatedKey ? { lastKey: out.LastEvaluatedKey } : {}),
+      };
+    },
+    async processPage(keys) {
+      for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX) {
+        const chunk = keys.slice(i, i + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } }));
+        await writeBatch(ctx.clients.doc, ctx.tableName, chunk, ctx.backoff ?? DEFAULT_BACKOFF);
+      }
+      return { processed: keys.length, skipped: 0 };
+    },
+  };
+}
+
+/** Deletes every derived record of the migration (resuming an unfinished rollback sweep). */
+export function deleteDerivedRecords(ctx: DeleteDerivedContext, settings: Partial<SweepSettings> = {}, options: SweepRunOptions = {}): Promise<SweepResult> {
+  return runSweep(deleteDerivedTask(ctx), settings, options);
+}

@@ -1,0 +1,92 @@
+/**
+ * `ferry restore <file>`: loads a remove step's backup back, putting back exactly the
+ * attributes the cleanup removed, without clobbering newer writes:
+ * - each item gets its backed-up values of the removed attributes with an UpdateItem SET,
+ *   on the condition that the item exists and none of those attributes is there now (a
+ *   write since the cleanup that set them again is newer: it stays, counted `present`);
+ *   the item's other attributes are left as they are now (newer writes win; for an item
+ *   unchanged since the cleanup this makes it exactly the backed-up item);
+ * - an item deleted since is not brought back (counted `missing`) unless `recreateMissing`
+ *   (`--recreate-missing`), which puts the whole backed-up item if the key is still free;
+ *   that is also how a backup is loaded into another, empty table (`--table`).
+ * The dual-write sees the attributes come back and derives the records from them again.
+ */
+import { type AttributeValue, ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import type { DynamoClients } from "../aws/dynamodb.ts";
+import { readBackupFile } from "./backup.ts";
+
+export interface RestoreOptions {
+  /** Target table (default: the backup's). */
+  tableName?: string;
+  /** Put back whole items that were deleted since the backup. */
+  recreateMissing: boolean;
+  /** UpdateItem calls in flight. */
+  concurrency: number;
+}
+
+export const DEFAULT_RESTORE_OPTIONS: RestoreOptions = { recreateMissing: false, concurrency: 8 };
+
+export interface RestoreResult {
+  file: string;
+  migrationId: string;
+  tableName: string;
+  /** Items in the backup (one per key). */
+  items: number;
+  /** Items whose removed attributes were put back. */
+  restored: number;
+  /** Items that have the attributes again (newer writes), left alone. */
+  present: number;
+  /** Items deleted since the backup, left deleted. */
+  missing: number;
+  /** Items put back whole (recreateMissing). */
+  recreated: number;
+}
+
+type Item = Record<string, AttributeValue>;
+
+async function restoreItem(raw: DynamoClients["raw"], tableName: string, item: Item, attributes: string[], recreateMissing: boolean): Promise<keyof Pick<RestoreResult, "restored" | "present" | "missing" | "recreated">> {
+  const kept = attributes.filter((a) => item[a] !== undefined);
+  if (kept.length === 0) return "present";
+  const names = Object.fromEntries(kept.map((a, i) => [`#a${i}`, a]));
+  const values = Object.fromEntries(kept.map((a, i) => [`:a${i}`, item[a] as AttributeValue]));
+  try {
+    await raw.send(
+      new UpdateItemCommand({
+        TableName: tableName,
+        Key: { PK: item.PK as AttributeValue, SK: item.SK as AttributeValue },
+        UpdateExpression: `SET ${kept.map((_, i) => `#a${i} = :a${i}`).join(", ")}`,
+        ConditionExpression: ["attribute_exists(PK)", ...kept.map((_, i) => `attribute_not_exists(#a${i})`)].join(" AND "),
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+        ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+      }),
+    );
+    return "restored";
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    if (err.Item) return "present";
+  }
+  if (!recreateMissing) return "missing";
+  try {
+    await raw.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: "attribute_not_exists(PK)" }));
+    return "recreated";
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    return "present";
+  }
+}
+
+/** Loads `file` back into its table (or `options.tableName`). */
+export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: string, options: Partial<RestoreOptions> = {}): Promise<RestoreResult> {
+  const o = { ...DEFAULT_RESTORE_OPTIONS, ...options };
+  const backup = readBackupFile(file);
+  const tableName = o.tableName ?? backup.header.tableName;
+  const result: RestoreResult = { file, migrationId: backup.header.migrationId, tableName, items: backup.items.length, restored: 0, present: 0, missing: 0, recreated: 0 };
+  for (let i = 0; i < backup.items.length; i += o.concurrency) {
+    const outcomes = await Promise.all(
+      backup.items.slice(i, i + o.concurrency).map((item) => restoreItem(clients.raw, tableName, item, backup.header.removeAttributes, o.recreateMissing)),
+    );
+    for (const outcome of outcomes) result[outcome]++;
+  }
+  return result;
+}

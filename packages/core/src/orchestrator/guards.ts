@@ -1,0 +1,183 @@
+/**
+ * Guard refusals: one error class per guard, each exit code 3, each saying which guard
+ * failed and how to satisfy it. Phases return the guards that fail (they do not throw), so
+ * the orchestrator can refuse on the first, or, where a guard may be overridden with
+ * `--force --reason`, record every overridden guard in the step's history.
+ */
+import { FerryError } from "../errors.ts";
+import { formatDurationMs } from "./options.ts";
+
+/** A transition refused by a guard. `forceable` guards may be overridden with --force --reason. */
+export abstract class GuardRefusedError extends FerryError {
+  override readonly exitCode = 3;
+  /** Short guard name, kept in the history when overridden. */
+  abstract readonly guard: string;
+  readonly forceable: boolean = false;
+}
+
+/** The migration has no state record yet, or a step before this one was never taken. */
+export class StepOrderError extends GuardRefusedError {
+  readonly guard = "step-order";
+  constructor(
+    readonly migrationId: string,
+    readonly step: string,
+    readonly needs: string,
+  ) {
+    super(`${step} of ${migrationId} needs ${needs} first: run \`ferry ${needs} ${migrationId}\`.`);
+  }
+}
+
+/** The migration was rolled back; it has to be added again before any other step. */
+export class MigrationRolledBackError extends GuardRefusedError {
+  readonly guard = "rolled-back";
+  constructor(
+    readonly migrationId: string,
+    readonly step: string,
+  ) {
+    super(`${migrationId} was rolled back; ${step} is not possible. Start over with \`ferry add ${migrationId}\`.`);
+  }
+}
+
+/** The remove step ran: v1 is retired and the old data is gone, nothing before it can be undone. */
+export class MigrationRemovedError extends GuardRefusedError {
+  readonly guard = "removed";
+  constructor(
+    readonly migrationId: string,
+    readonly action: string,
+  ) {
+    super(
+      `${migrationId} was removed (v1 retired, cleanup run); ${action} is no longer possible. ` +
+        "To bring the old data back, `ferry restore <backup file>` (or restore the on-demand backup on AWS).",
+    );
+  }
+}
+
+/** add: the migration does not pass `ferry check`. */
+export class PlanInvalidError extends GuardRefusedError {
+  readonly guard = "valid-plan";
+  constructor(
+    readonly migrationId: string,
+    readonly problems: string[],
+  ) {
+    super(`add of ${migrationId} needs a valid plan, but \`ferry check ${migrationId}\` finds problems (${problems.join("; ")}). Fix the migration file and run \`ferry check\` until it passes.`);
+  }
+}
+
+/** convert: no fresh dual-write heartbeat. */
+export class DualWriteNotLiveError extends GuardRefusedError {
+  readonly guard = "dual-write-live";
+  override readonly forceable = true;
+  constructor(
+    readonly migrationId: string,
+    readonly heartbeatAgeMs: number | undefined,
+    readonly maxAgeMs: number,
+  ) {
+    super(
+      `convert of ${migrationId} needs the dual-write live, but ${
+        heartbeatAgeMs === undefined ? "it has never written a heartbeat" : `its last heartbeat is ${formatDurationMs(heartbeatAgeMs)} old`
+      } (at most ${formatDurationMs(maxAgeMs)} allowed). Start it (\`ferry dual-write ${migrationId}\` locally, the Stream stack on AWS); ` +
+        "the heartbeat is written when it applies a change to a source item, so on an idle table make one write, then run convert again.",
+    );
+  }
+}
+
+/** move: the backfill has not completed. */
+export class ConvertIncompleteError extends GuardRefusedError {
+  readonly guard = "convert-complete";
+  override readonly forceable = true;
+  constructor(
+    readonly migrationId: string,
+    readonly runStatus: string | undefined,
+  ) {
+    super(
+      `move of ${migrationId} needs the backfill completed, but it is ${runStatus ?? "not started"}. ` +
+        `Run \`ferry ${runStatus ? "resume" : "convert"} ${migrationId}\` to the end, or override with --force --reason "...".`,
+    );
+  }
+}
+
+/** move: verify found missing, orphan or different records. */
+export class VerifyNotCleanError extends GuardRefusedError {
+  readonly guard = "verify-clean";
+  override readonly forceable = true;
+  constructor(
+    readonly migrationId: string,
+    readonly counts: { missing: number; orphans: number; different: number; invalidSources: number },
+  ) {
+    super(
+      `move of ${migrationId} needs verify clean, but it found ${counts.missing} missing, ${counts.orphans} orphan and ${counts.different} different record(s)` +
+        `${counts.invalidSources ? ` and ${counts.invalidSources} invalid source item(s)` : ""}. ` +
+        `Run \`ferry verify ${migrationId} --repair\`, or override with --force --reason "...".`,
+    );
+  }
+}
+
+/** remove: v2 does not serve every tenant. */
+export class NotFullyMovedError extends GuardRefusedError {
+  readonly guard = "v2-at-100";
+  constructor(
+    readonly migrationId: string,
+    readonly v2Percent: number,
+    readonly v1Pins: string[],
+  ) {
+    super(
+      `remove of ${migrationId} needs v2 at 100%, but it serves ${v2Percent}%${v1Pins.length ? ` and ${v1Pins.length} tenant(s) are pinned to v1 (${v1Pins.slice(0, 5).join(", ")})` : ""}. ` +
+        `Run \`ferry move ${migrationId} --to v2 --percent 100\`${v1Pins.length ? " and unpin those tenants" : ""}, then wait the soak period.`,
+    );
+  }
+}
+
+/** remove: v2 has not been at 100% for the soak period. */
+export class SoakNotOverError extends GuardRefusedError {
+  readonly guard = "soak";
+  constructor(
+    readonly migrationId: string,
+    readonly fullSince: string,
+    readonly soakMs: number,
+    readonly remainingMs: number,
+  ) {
+    super(
+      `remove of ${migrationId} needs v2 at 100% for the soak period (${formatDurationMs(soakMs)}), but it has been there only since ${fullSince}; ` +
+        `${formatDurationMs(Math.ceil(remainingMs / 1000) * 1000)} to go. Wait, or choose a shorter period with --soak.`,
+    );
+  }
+}
+
+/** remove: v1 served requests within the quiet window. */
+export class V1StillUsedError extends GuardRefusedError {
+  readonly guard = "v1-unused";
+  constructor(
+    readonly migrationId: string,
+    readonly lastUsedAt: number,
+    readonly windowMs: number,
+  ) {
+    super(
+      `remove of ${migrationId} needs no v1 request in the last ${formatDurationMs(windowMs)}, but v1 was last used at ${new Date(lastUsedAt).toISOString()}. ` +
+        "Find the clients still calling /v1 (or sending Accept-Version: 1) and move them to v2, then wait the window (--v1-quiet sets it).",
+    );
+  }
+}
+
+/** rollback: the dual-write is still running and would write the derived records again. */
+export class DualWriteStillRunningError extends GuardRefusedError {
+  readonly guard = "dual-write-stopped";
+  override readonly forceable = true;
+  constructor(
+    readonly migrationId: string,
+    readonly heartbeatAgeMs: number,
+  ) {
+    super(
+      `rollback of ${migrationId} needs the dual-write stopped first: its heartbeat is ${formatDurationMs(Math.max(1000, Math.round(heartbeatAgeMs / 1000) * 1000))} old, ` +
+        "and while it runs it writes the derived records again as source items change. Stop it (Ctrl-C the local `ferry dual-write`, " +
+        "or disable the Stream stack's event source mapping on AWS), then run rollback again; --force rolls back anyway.",
+    );
+  }
+}
+
+/** --force without --reason. */
+export class ForceWithoutReasonError extends FerryError {
+  override readonly exitCode = 2;
+  constructor() {
+    super('--force needs --reason "..." saying why the guard is overridden; the reason is kept in the migration\'s history.');
+  }
+}
