@@ -9,10 +9,14 @@ import { convertCommand } from "./commands/convert.ts";
 import { demoCommand } from "./commands/demo.ts";
 import { dualWriteCommand } from "./commands/dual-write.ts";
 import { localCommand } from "./commands/local.ts";
+import { moveCommand } from "./commands/move.ts";
 import { newCommand } from "./commands/new.ts";
 import { pauseCommand } from "./commands/pause.ts";
 import { planCommand } from "./commands/plan.ts";
+import { removeCommand } from "./commands/remove.ts";
+import { restoreCommand } from "./commands/restore.ts";
 import { resumeCommand } from "./commands/resume.ts";
+import { rollbackCommand } from "./commands/rollback.ts";
 import { seedCommand } from "./commands/seed.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
@@ -43,6 +47,10 @@ export function buildProgram(): Command {
     resumeCommand(),
     abortCommand(),
     statusCommand(),
+    moveCommand(),
+    rollbackCommand(),
+    removeCommand(),
+    restoreCommand(),
     serveCommand(),
     tokenCommand(),
   ]) {
