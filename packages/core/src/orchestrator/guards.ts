@@ -138,7 +138,7 @@ export class SoakNotOverError extends GuardRefusedError {
   ) {
     super(
       `remove of ${migrationId} needs v2 at 100% for the soak period (${formatDurationMs(soakMs)}), but it has been there only since ${fullSince}; ` +
-        `${formatDurationMs(Math.ceil(remainingMs / 1000) * 1000)} to go. Wait, or choose a shorter period with --soak.`,
+        `${formatDurationMs(remainingMs)} to go. Wait, or choose a shorter period with --soak.`,
     );
   }
 }
@@ -167,7 +167,7 @@ export class DualWriteStillRunningError extends GuardRefusedError {
     readonly heartbeatAgeMs: number,
   ) {
     super(
-      `rollback of ${migrationId} needs the dual-write stopped first: its heartbeat is ${formatDurationMs(Math.max(1000, Math.round(heartbeatAgeMs / 1000) * 1000))} old, ` +
+      `rollback of ${migrationId} needs the dual-write stopped first: its heartbeat is ${formatDurationMs(heartbeatAgeMs)} old, ` +
         "and while it runs it writes the derived records again as source items change. Stop it (Ctrl-C the local `ferry dual-write`, " +
         "or disable the Stream stack's event source mapping on AWS), then run rollback again; --force rolls back anyway.",
     );

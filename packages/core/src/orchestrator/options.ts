@@ -48,11 +48,10 @@ export function parseDuration(value: string): number {
   return Math.round(amount * (UNITS[unit] as number));
 }
 
-/** 7d, 2h, 15m, 30s, 500ms: the largest whole unit. */
+/** 7d, 1.5h, 15m, 30s, 500ms: the largest unit that fits, to one decimal. */
 export function formatDurationMs(ms: number): string {
   for (const [unit, size] of [["d", DAY], ["h", HOUR], ["m", MINUTE], ["s", 1_000]] as const) {
-    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+    if (ms >= size) return `${Number((ms / size).toFixed(1))}${unit}`;
   }
-  if (ms >= 1_000) return `${(ms / 1_000).toFixed(1)}s`;
-  return `${ms}ms`;
+  return `${Math.round(ms)}ms`;
 }
