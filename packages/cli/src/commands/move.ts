@@ -3,7 +3,7 @@ import { moveStep } from "@ferry/core/orchestrator/lifecycle";
 import { describeSplit } from "@ferry/core/release/config";
 import { DEFAULT_SUNSET_DAYS } from "@ferry/core/release/store";
 import { Command, Option } from "commander";
-import { parseInteger, withConnectionFlags } from "../options.ts";
+import { parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 import { type LifecycleFlags, describeEntry, forceOf, openLifecycle, withForceFlags, withLifecycleFlags } from "./lifecycle-shared.ts";
 
@@ -23,6 +23,7 @@ export function moveCommand(): Command {
     .option("--shadow <n>", "share of requests also run on the other version and compared (unchanged when omitted)", parseInteger(0, 100))
     .option("--sunset-days <n>", `days from the first move to the Sunset date v1 announces (default ${DEFAULT_SUNSET_DAYS})`, parseInteger(1, 3650));
   withConnectionFlags(command);
+  withStageFlag(command, []);
   withLifecycleFlags(command);
   withForceFlags(command, "the first move's guards (backfill completed, verify clean)");
   return command

@@ -5,7 +5,7 @@ import { removePlan, removeStep } from "@ferry/core/orchestrator/lifecycle";
 import { DEFAULT_GUARD_OPTIONS, formatDurationMs } from "@ferry/core/orchestrator/options";
 import { type BackupKind, DEFAULT_REMOVE_OPTIONS } from "@ferry/core/phases/remove";
 import { Command, Option } from "commander";
-import { parseInteger, parseNumber, withConnectionFlags } from "../options.ts";
+import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 import { type LifecycleFlags, durationFlag, openLifecycle, stoppable, withLifecycleFlags } from "./lifecycle-shared.ts";
 
@@ -31,6 +31,7 @@ export function removeCommand(): Command {
     .option("--segments <n>", `parallel Scan segments of the cleanup (default ${DEFAULT_REMOVE_OPTIONS.cleanup.segments})`, parseInteger(1, 1_000))
     .option("--page-size <n>", `items per Scan page, each page checkpointed (default ${DEFAULT_REMOVE_OPTIONS.cleanup.pageSize})`, parseInteger(1, 10_000));
   withConnectionFlags(command);
+  withStageFlag(command, []);
   withLifecycleFlags(command);
   return command
     .addHelpText(

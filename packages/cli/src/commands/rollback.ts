@@ -4,7 +4,7 @@ import { rollbackStep } from "@ferry/core/orchestrator/lifecycle";
 import { DEFAULT_STOP_TIMEOUT_MS } from "@ferry/core/orchestrator/phase";
 import { formatCount } from "@ferry/core/design/format";
 import { Command } from "commander";
-import { parseInteger, parseNumber, withConnectionFlags } from "../options.ts";
+import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 import {
   type LifecycleFlags,
@@ -33,6 +33,7 @@ export function rollbackCommand(): Command {
     .option("--page-size <n>", `items per Scan page, each page checkpointed (default ${DEFAULT_SWEEP_SETTINGS.pageSize})`, parseInteger(1, 10_000))
     .option("--stop-timeout <duration>", `how long to wait for a running backfill to stop (default ${DEFAULT_STOP_TIMEOUT_MS / 1000}s)`, durationFlag);
   withConnectionFlags(command);
+  withStageFlag(command, []);
   withLifecycleFlags(command);
   withHeartbeatFlag(command);
   withForceFlags(command, "the dual-write check (the derived records come back while it runs)");
