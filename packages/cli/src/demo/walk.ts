@@ -7,12 +7,11 @@
  */
 import { randomBytes } from "node:crypto";
 import { type DynamoClients, FerryError, type Migration, checkMigration, ensureControlTable, loadMigration, planMigration } from "@ferry/core";
-import { conversionStatus, startConversion } from "@ferry/core/backfill/control";
+import { conversionStatus } from "@ferry/core/backfill/control";
 import { sampleTable } from "@ferry/core/design/sample";
-import { startAdd } from "@ferry/core/phases/add";
+import { addStep, convertStep, designStep, lifecycleContext, moveStep, removeStep } from "@ferry/core/orchestrator/lifecycle";
 import { readShadowStats } from "@ferry/core/release/shadow";
-import { moveRelease, setV1Retired } from "@ferry/core/release/store";
-import { readUsage } from "@ferry/core/release/usage";
+import { readHeartbeat } from "@ferry/core/runtime/heartbeat";
 import { startLocalDualWrite } from "@ferry/core/runtime/local-dual-write";
 import { type VerifyReport, verifyMigration } from "@ferry/core/runtime/verifier";
 import { startLiveWriter } from "@ferry/core/seed/live-writer";
@@ -92,13 +91,24 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
   const sample = await sampleTable(clients, o.tableName, migration, { size: 500 });
   const check = checkMigration(migration, { sampleItems: sample.sources, otherKeys: sample.otherKeys });
   if (!check.ok) throw new FerryError(`the demo migration failed its check: ${check.problemCount} problems`);
+  // Every step below goes through the orchestrator: its guards, history and events.
+  const lifecycle = lifecycleContext({
+    clients,
+    tableName: o.tableName,
+    controlTable,
+    migration,
+    actor: o.actor,
+    // A demo cannot soak for a week or wait a day without v1 traffic: the same guards, shorter windows.
+    guards: { soakMs: 0, v1QuietWindowMs: o.v1IdleSeconds * 1000 },
+  });
+  await ensureControlTable(clients.raw, controlTable);
+  await designStep(lifecycle);
   const plan = await planMigration(clients, o.tableName, migration, {});
   log(`  check ok on ${check.checked.sample ?? sample.sources.length} sampled items; plan: ${plan.records.total} records, ${Math.round(plan.writeUnits.total)} WCU, ~${Math.ceil(plan.durationSeconds)} s at ${plan.rate}/s, $${plan.cost.totalUsd.toFixed(4)}`);
 
   log("\n[2 add] stream on (NEW_AND_OLD_IMAGES), dual-write, API server, and the application writing");
   await enableStream(clients, o.tableName);
-  await ensureControlTable(clients.raw, controlTable);
-  await startAdd(clients, migration, { tableName: o.tableName, controlTable, actor: o.actor });
+  await addStep(lifecycle);
   const dualWrite = await startLocalDualWrite({
     clients,
     tableName: o.tableName,
@@ -131,7 +141,9 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
         .then((s) => progress("converting", s.totals.scanned, Math.max(s.run?.estimatedItems ?? 0, s.totals.scanned, 1), convertStart))
         .catch(() => undefined);
     }, 500);
-    const conversion = await startConversion(ctx, { segments: 4 }, { owner: "ferry-demo" }).finally(() => clearInterval(ticker));
+    // The convert guard wants the dual-write live: wait for its first heartbeat (the writer's changes reach it).
+    for (let i = 0; i < 100 && !(await readHeartbeat(clients.doc, controlTable, migration.id)); i++) await sleep(200);
+    const conversion = (await convertStep(lifecycle, { settings: { segments: 4 }, run: { owner: "ferry-demo" } }).finally(() => clearInterval(ticker))).result;
     const t = conversion.totals;
     progress("converting", t.scanned, t.scanned, convertStart);
     const convertMs = Date.now() - convertStart;
@@ -146,7 +158,8 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
     const token = await signDevToken(jwtSecret, data.largeTenant);
     const tenantTokens = await Promise.all(data.tenants.map((tenant) => signDevToken(jwtSecret, tenant)));
     for (const percent of o.canary) {
-      await moveRelease(location, { to: "v2", percent, shadow: 100, actor: o.actor, reason: "demo canary" });
+      // The first move runs the move guards: convert complete and verify clean.
+      await moveStep(lifecycle, { to: "v2", percent, shadow: 100, reason: "demo canary", verify: { recheckAfterMs: 2_000, rechecks: 3 } });
       await sleep(2_100);
       // Unversioned traffic from every tenant: the split decides, the shadow compares.
       for (const [i, tenant] of data.tenants.entries()) {
@@ -161,17 +174,15 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
     const contexts = data.contextIds(data.largeTenant).slice(0, o.latencyContexts);
     const latency = await measureByContext(server.url, token, contexts);
     const ratioP50 = latency.v1.p50Ms / latency.v2.p50Ms;
-    await moveRelease(location, { to: "v2", percent: 100, shadow: 0, actor: o.actor, reason: "demo: canary clean" });
+    await moveStep(lifecycle, { to: "v2", percent: 100, shadow: 0, reason: "demo: canary clean" });
     const shadow = await readShadowStats(location);
     log(`  100% on v2. workflows by context (large tenant): v1 p50 ${latency.v1.p50Ms.toFixed(0)} ms, v2 p50 ${latency.v2.p50Ms.toFixed(1)} ms (${ratioP50.toFixed(0)}x)`);
 
     log(`\n[5 remove] v1 unused for ${o.v1IdleSeconds} s, then retired`);
+    // Closing flushes the usage counters; the remove guard then sees v1's last request.
     await server.close();
-    const idleSince = Date.now();
-    await sleep(o.v1IdleSeconds * 1000);
-    const usage = await readUsage(location, "v1", idleSince);
-    if ((usage.lastUsedAt ?? 0) >= idleSince) throw new FerryError(`v1 was used at ${new Date(usage.lastUsedAt ?? 0).toISOString()}; the demo cannot remove it`);
-    await setV1Retired(location, true, o.actor, "demo: v1 unused");
+    await sleep(o.v1IdleSeconds * 1000 + 100);
+    await removeStep(lifecycle, { backup: "none" });
     const restarted = await startLocalApiServer(
       buildApiDeps({ doc: clients.doc, tableName: o.tableName, controlTable, tenant: hs256Tenant(jwtSecret), tokenSecret: deriveTokenSecret(jwtSecret) }),
       { port: server.port },
