@@ -10,6 +10,7 @@ import { addStep, convertStep, designStep, moveStep, removeStep, rollbackStep } 
 import { readRelease } from "@ferry/core/release/store";
 import { verifyMigration } from "@ferry/core/runtime/verifier";
 import { readMigrationState } from "@ferry/core/phases/add";
+import { readMigrationStatus } from "@ferry/core/status/migration-status";
 import { describe, expect, it } from "vitest";
 import { dropTable, freshExampleTable } from "../support/dynamo.ts";
 import { beat, clients, derivedOf, m1, m2, markAdded, seededTable, snapshot } from "../support/lifecycle.ts";
@@ -129,6 +130,8 @@ describe("remove", () => {
     expect(backup.header).toMatchObject({ migrationId: m2.id, tableName: s.table, removeAttributes: ["tasks"] });
     expect(backup.items).toHaveLength(40);
 
+    const status = await readMigrationStatus({ clients, tableName: s.table, controlTable: s.controlTable }, m2);
+    expect(status.lifecycle).toMatchObject({ status: "removed", removal: { backup: { kind: "file", path: file }, cleanup: { removed: 40 } } });
     await expect(rollbackStep(ctx)).rejects.toBeInstanceOf(MigrationRemovedError);
     const restored = await restoreBackup(clients, file);
     expect(restored).toMatchObject({ items: 40, restored: 40, present: 0, missing: 0 });

@@ -163,6 +163,9 @@ export function describeMigrationStatus(s: MigrationStatus): string {
     if (b.failedItems.total > 0) parts.push("", describeFailures(b.failedItems));
   }
   if (s.release) parts.push("", "move:", ...describeReleaseSummary(s.release).map((line) => `  ${line}`));
-  if (s.history.length > 0) parts.push("", "history:", ...s.history.map((h) => `  ${h.at} ${h.step} by ${h.actor}`));
+  if (s.history.length > 0) {
+    parts.push("", "history:", ...s.history.map((h) => `  ${h.at} ${h.step}${h.event && h.event !== "start" ? ` ${h.event}` : ""} by ${h.actor}${h.forced?.length ? ` (forced: ${h.forced.join(", ")}; ${h.reason ?? ""})` : ""}`));
+  }
+  if (s.lifecycle && s.lifecycle.status !== "active") parts.push("", `lifecycle: ${s.lifecycle.status}${s.lifecycle.removal?.backup ? `; backup ${JSON.stringify(s.lifecycle.removal.backup)}` : ""}`);
   return parts.join("\n");
 }

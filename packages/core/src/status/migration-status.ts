@@ -70,6 +70,8 @@ export interface MigrationStatus {
   lastError: LastError | null;
   /** The move step: traffic split, shadow agreement, per-version use, audit trail. */
   release: ReleaseSummary | null;
+  /** The lifecycle's own fields of the state record (orchestrator): status, completions, verify, rollback, remove. */
+  lifecycle: Pick<MigrationState, "status" | "completed" | "verification" | "rollback" | "removal"> | null;
 }
 
 /** Reading records of a control table that does not exist yet: nothing was added or converted. */
@@ -133,6 +135,15 @@ export async function readMigrationStatus(
     dualWrite,
     lastError,
     release,
+    lifecycle: state
+      ? {
+          status: state.status ?? "active",
+          ...(state.completed ? { completed: state.completed } : {}),
+          ...(state.verification ? { verification: state.verification } : {}),
+          ...(state.rollback ? { rollback: state.rollback } : {}),
+          ...(state.removal ? { removal: state.removal } : {}),
+        }
+      : null,
   };
 }
 
