@@ -65,6 +65,8 @@ describe("ferry rollback", () => {
       add: { deleted: 0, resumed: false },
     });
     expect(await snapshot(s.table)).toEqual(original);
+    // Flipping to v1 (never refused) does not bring a rolled-back migration back to life.
+    await expect(moveStep(ctx, { to: "v1" })).resolves.toMatchObject({ state: { status: "rolled-back" } });
   });
 
   it("stopped midway, continues from its checkpoints and ends with exactly the original items", async () => {

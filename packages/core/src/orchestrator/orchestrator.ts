@@ -79,7 +79,7 @@ export async function runStep<Options, Result>(
     state = await recordStep(
       location,
       { step: phase.step, actor: ctx.actor, event: "start", ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) },
-      () => ({ status: "active", ...patch }),
+      () => patch,
       () => now(ctx),
     );
     emit(ctx, phase.step, "start", { ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) });

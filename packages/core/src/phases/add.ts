@@ -242,7 +242,7 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
       ...(options.streamsClient ? { streamsClient: options.streamsClient } : {}),
     });
     // Added again after a rollback: startAdd keeps the first add; the lifecycle starts over.
-    if (!result.created && before?.status === "rolled-back") return { ...result, state: await record() };
+    if (!result.created && before?.status === "rolled-back") return { ...result, state: await record({ status: "active" }) };
     if (result.created) emit(ctx, "add", "start");
     return result;
   },
