@@ -1,6 +1,7 @@
 /** `ferry add <migration>`: checks the table's stream and records the add step (where dual-write began). */
+import { addStep, lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
 import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
-import { type AddResult, startAdd } from "@ferry/core/phases/add";
+import type { AddResult } from "@ferry/core/phases/add";
 import { Command } from "commander";
 import { type ConnectionFlags, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
@@ -30,7 +31,8 @@ export function addCommand(): Command {
       "after",
       `
 Running add again changes nothing (the history keeps the first add). Exit code 3 when the
-table's stream is off or has another view type; the message says how to fix it.
+migration fails \`ferry check\` (guard: a valid plan) or the table's stream is off or has
+another view type; the message says how to fix it.
 
 Example:
   $ npx ferry add 0001 --endpoint http://127.0.0.1:8000
@@ -40,11 +42,9 @@ Example:
       const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
       try {
-        const result = await startAdd(clients, migration, {
-          tableName: opts.table,
-          actor: opts.actor,
-          ...(opts.controlTable ? { controlTable: opts.controlTable } : {}),
-        });
+        // Through the orchestrator: the design guard (`ferry check` passes) runs first, the step is recorded.
+        const ctx = lifecycleContext({ clients, tableName: opts.table, migration, actor: opts.actor, ...(opts.controlTable ? { controlTable: opts.controlTable } : {}) });
+        const { result } = await addStep(ctx);
         if (opts.json) printJson(result);
         else process.stdout.write(`${describeAdd(result)}\n`);
       } finally {
