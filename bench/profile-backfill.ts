@@ -1,0 +1,48 @@
+/**
+ * Where a ferry backfill's time goes: runs `startConversion` in this process on a fresh
+ * engine with a middleware that times every DynamoDB call by command (4 segments run at
+ * once, so the call times add up to more than the wall time). Not part of `npm run bench`;
+ * the bench's README notes quote it.
+ *   npx tsx bench/profile-backfill.ts [items=10000] [itemKb=2]
+ */
+import { loadMigration } from "@ferry/core";
+import { startConversion } from "@ferry/core/backfill/control";
+import { log, plainTable, round, seedShape, seedWorkflows, startEngine } from "./common.ts";
+
+const items = Number(process.argv[2] ?? 10_000);
+const itemKb = Number(process.argv[3] ?? 2);
+const engine = await startEngine();
+try {
+  const { clients } = engine;
+  const table = await plainTable(clients, "profile");
+  await seedWorkflows(clients, table, seedShape(items, itemKb, 11));
+  const calls = new Map<string, { n: number; ms: number }>();
+  clients.raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        const c = calls.get(context.commandName ?? "?") ?? { n: 0, ms: 0 };
+        c.n++;
+        c.ms += performance.now() - started;
+        calls.set(context.commandName ?? "?", c);
+      }
+    },
+    { step: "initialize", name: "benchProfile" },
+  );
+  log(`profiling a ferry backfill of ${items} x ${itemKb} KB`);
+  const started = performance.now();
+  const result = await startConversion(
+    { clients, tableName: table, controlTable: `${table}.ferry`, migration: await loadMigration("0001") },
+    { segments: 4, pageSize: 100, rate: 1e9 },
+  );
+  const wallMs = performance.now() - started;
+  const cpu = process.cpuUsage();
+  const rows = [...calls].sort((a, b) => b[1].ms - a[1].ms).map(([name, c]) => ({ command: name, calls: c.n, meanMs: round(c.ms / c.n, 2), totalMs: Math.round(c.ms), perSourceItemMs: round(c.ms / items, 3) }));
+  process.stdout.write(
+    `${JSON.stringify({ items, itemKb, status: result.run.status, wallMs: Math.round(wallMs), itemsPerSecond: Math.round(items / (wallMs / 1000)), nodeCpuMs: Math.round((cpu.user + cpu.system) / 1000), calls: rows }, null, 2)}\n`,
+  );
+} finally {
+  await engine.stop();
+}
