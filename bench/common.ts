@@ -4,13 +4,12 @@
  * DynamoDB Local slows down every write to a stream table as stream records pile up),
  * seeding in the seed-000 shape, and the statistics (medians, percentiles).
  */
-import { CreateTableCommand, DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoClients,
   WORKFLOWS_TABLE,
   batchPutAll,
   createDynamoClients,
-  createTableInput,
   deriveRecords,
   ensureTable,
   generateWorkflows,
@@ -49,10 +48,7 @@ export function tableName(prefix: string): string {
 /** The example table without its stream (see the file comment). */
 export async function plainTable(clients: DynamoClients, prefix: string): Promise<string> {
   const name = tableName(prefix);
-  const input = createTableInput(WORKFLOWS_TABLE, name);
-  delete input.StreamSpecification;
-  await clients.raw.send(new CreateTableCommand(input));
-  await ensureTable(clients.raw, WORKFLOWS_TABLE, name);
+  await ensureTable(clients.raw, WORKFLOWS_TABLE, name, { stream: false });
   return name;
 }
 
@@ -106,4 +102,24 @@ export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; val
   const started = performance.now();
   const value = await run();
   return { ms: performance.now() - started, value };
+}
+
+/** Counts and times every DynamoDB call of `client` by command name (a profile of where the time goes). */
+export function profileCalls(client: DynamoClients["raw"]): Map<string, { n: number; ms: number }> {
+  const calls = new Map<string, { n: number; ms: number }>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        const c = calls.get(context.commandName ?? "?") ?? { n: 0, ms: 0 };
+        c.n++;
+        c.ms += performance.now() - started;
+        calls.set(context.commandName ?? "?", c);
+      }
+    },
+    { step: "initialize", name: "benchProfile" },
+  );
+  return calls;
 }

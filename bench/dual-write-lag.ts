@@ -6,12 +6,11 @@
  * readable) minus the insert's acknowledgement. A light poller cross-checks 1 insert in 20 by
  * strongly consistent BatchGet (reading every insert would load the engine being measured).
  */
-import { UpdateTableCommand } from "@aws-sdk/client-dynamodb";
 import { BatchGetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { WORKFLOWS_TABLE, deriveRecords, ensureTable, generateWorkflows, loadMigration, sleep } from "@ferry/core";
+import { WORKFLOWS_TABLE, deriveRecords, enableStream, generateWorkflows, loadMigration, sleep } from "@ferry/core";
 import { startLocalDualWrite } from "@ferry/core/runtime/local-dual-write";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
-import { type Engine, dropTable, log, median, percentile, plainTable, round, seedShape, seedWorkflows } from "./common.ts";
+import { type Engine, dropTable, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows } from "./common.ts";
 
 export interface LagOptions {
   writesPerSecond: number;
@@ -64,24 +63,9 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
   const table = await plainTable(clients, "lag");
   const controlTable = `${table}.ferry`;
   await seedWorkflows(clients, table, seedShape(o.seedItems, o.itemKb, 5));
-  await clients.raw.send(new UpdateTableCommand({ TableName: table, StreamSpecification: { StreamEnabled: true, StreamViewType: WORKFLOWS_TABLE.streamViewType } }));
-  await ensureTable(clients.raw, WORKFLOWS_TABLE, table);
+  await enableStream(clients.raw, WORKFLOWS_TABLE, table);
   // Profile: every DynamoDB call of this process by command (writer, handler, checkpoints, poller).
-  const calls = new Map<string, { n: number; ms: number }>();
-  clients.raw.middlewareStack.add(
-    (next, context) => async (args) => {
-      const started = performance.now();
-      try {
-        return await next(args);
-      } finally {
-        const c = calls.get(context.commandName ?? "?") ?? { n: 0, ms: 0 };
-        c.n++;
-        c.ms += performance.now() - started;
-        calls.set(context.commandName ?? "?", c);
-      }
-    },
-    { step: "initialize", name: "benchProfile" },
-  );
+  const calls = profileCalls(clients.raw);
   const invocations: { records: number; ms: number }[] = [];
   const inner = createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable });
   const bySk = new Map<string, Pending>();

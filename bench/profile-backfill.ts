@@ -7,7 +7,7 @@
  */
 import { loadMigration } from "@ferry/core";
 import { startConversion } from "@ferry/core/backfill/control";
-import { log, plainTable, round, seedShape, seedWorkflows, startEngine } from "./common.ts";
+import { log, plainTable, profileCalls, round, seedShape, seedWorkflows, startEngine } from "./common.ts";
 
 const items = Number(process.argv[2] ?? 10_000);
 const itemKb = Number(process.argv[3] ?? 2);
@@ -16,21 +16,7 @@ try {
   const { clients } = engine;
   const table = await plainTable(clients, "profile");
   await seedWorkflows(clients, table, seedShape(items, itemKb, 11));
-  const calls = new Map<string, { n: number; ms: number }>();
-  clients.raw.middlewareStack.add(
-    (next, context) => async (args) => {
-      const started = performance.now();
-      try {
-        return await next(args);
-      } finally {
-        const c = calls.get(context.commandName ?? "?") ?? { n: 0, ms: 0 };
-        c.n++;
-        c.ms += performance.now() - started;
-        calls.set(context.commandName ?? "?", c);
-      }
-    },
-    { step: "initialize", name: "benchProfile" },
-  );
+  const calls = profileCalls(clients.raw);
   log(`profiling a ferry backfill of ${items} x ${itemKb} KB`);
   const started = performance.now();
   const result = await startConversion(

@@ -16,7 +16,7 @@ afterAll(async () => {
 async function tableWithStream(stream: "none" | "KEYS_ONLY"): Promise<string> {
   const name = uniqueTableName("add");
   tables.push(name, `${name}.ferry`);
-  const { StreamSpecification: _ignored, ...input } = createTableInput(WORKFLOWS_TABLE, name);
+  const input = createTableInput(WORKFLOWS_TABLE, name, { stream: false });
   await clients.raw.send(
     new CreateTableCommand({ ...input, ...(stream === "KEYS_ONLY" ? { StreamSpecification: { StreamEnabled: true, StreamViewType: "KEYS_ONLY" } } : {}) }),
   );

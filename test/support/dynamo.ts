@@ -1,8 +1,8 @@
 // Test helpers: clients for the run's DynamoDB Local and a fresh table per test.
 import { randomUUID } from "node:crypto";
-import { CreateTableCommand, DeleteTableCommand } from "@aws-sdk/client-dynamodb";
+import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type DynamoClientOptions, type DynamoClients, WORKFLOWS_TABLE, createDynamoClients, createTableInput, ensureTable } from "@ferry/core";
+import { type DynamoClientOptions, type DynamoClients, WORKFLOWS_TABLE, createDynamoClients, ensureTable } from "@ferry/core";
 import { inject } from "vitest";
 
 export function endpoint(): string {
@@ -32,10 +32,7 @@ export async function freshExampleTable(clients: DynamoClients, prefix = "wf"): 
  */
 export async function freshPlainTable(clients: DynamoClients, prefix = "wf"): Promise<string> {
   const name = uniqueTableName(prefix);
-  const input = createTableInput(WORKFLOWS_TABLE, name);
-  delete input.StreamSpecification;
-  await clients.raw.send(new CreateTableCommand(input));
-  await ensureTable(clients.raw, WORKFLOWS_TABLE, name);
+  await ensureTable(clients.raw, WORKFLOWS_TABLE, name, { stream: false });
   return name;
 }
 

@@ -9,7 +9,7 @@ export {
   DEFAULT_TABLE_NAME,
   createTableInput,
 } from "./table/definition.ts";
-export { ensureTable, describeTable, TableNotReadyError } from "./table/create.ts";
+export { ensureTable, enableStream, describeTable, TableNotReadyError } from "./table/create.ts";
 export {
   type DynamoDBLocal,
   type DynamoDBLocalOptions,

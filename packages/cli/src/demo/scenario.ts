@@ -4,17 +4,14 @@
  * seeded without a stream (DynamoDB Local slows down with every stream record it keeps), then
  * the stream turned on, as a team does before `ferry add`.
  */
-import { CreateTableCommand, UpdateTableCommand } from "@aws-sdk/client-dynamodb";
 import {
   type DynamoClients,
   type SeedOptions,
   WORKFLOWS_TABLE,
   batchPutAll,
   contextId,
-  createTableInput,
-  describeTable,
+  ensureTable,
   generateWorkflows,
-  sleep,
   tenantId,
 } from "@ferry/core";
 import type { WorkflowContext } from "@ferry/core";
@@ -59,10 +56,7 @@ function seedOptions(sizes: DemoSizes): Partial<SeedOptions>[] {
 /** Creates the table without a stream and seeds it; returns what the walk needs to know. */
 export async function seedDemoTable(clients: DynamoClients, tableName: string, sizes: DemoSizes, onProgress: (done: number, total: number) => void): Promise<DemoData> {
   const started = Date.now();
-  const input = createTableInput(WORKFLOWS_TABLE, tableName);
-  delete input.StreamSpecification;
-  await clients.raw.send(new CreateTableCommand(input));
-  await waitActive(clients, tableName);
+  await ensureTable(clients.raw, WORKFLOWS_TABLE, tableName, { stream: false });
 
   const total = sizes.largeWorkflows + sizes.smallTenants * sizes.smallWorkflows;
   let done = 0;
@@ -87,20 +81,4 @@ export async function seedDemoTable(clients: DynamoClients, tableName: string, s
     items: total,
     seedMs: Date.now() - started,
   };
-}
-
-/** Turns the stream on with both images (what `ferry add` asks a team to do). */
-export async function enableStream(clients: DynamoClients, tableName: string): Promise<void> {
-  await clients.raw.send(
-    new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" } }),
-  );
-  await waitActive(clients, tableName);
-}
-
-async function waitActive(clients: DynamoClients, tableName: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    if ((await describeTable(clients.raw, tableName))?.TableStatus === "ACTIVE") return;
-    await sleep(100);
-  }
-  throw new Error(`table ${tableName} did not become ACTIVE`);
 }

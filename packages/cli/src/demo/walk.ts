@@ -6,7 +6,7 @@
  * invariant checked after the writer stops and the stream drains.
  */
 import { randomBytes } from "node:crypto";
-import { type DynamoClients, FerryError, type Migration, checkMigration, ensureControlTable, loadMigration, planMigration } from "@ferry/core";
+import { type DynamoClients, FerryError, WORKFLOWS_TABLE, enableStream, type Migration, checkMigration, loadMigration, planMigration } from "@ferry/core";
 import { conversionStatus } from "@ferry/core/backfill/control";
 import { sampleTable } from "@ferry/core/design/sample";
 import { addStep, convertStep, designStep, lifecycleContext, moveStep, removeStep } from "@ferry/core/orchestrator/lifecycle";
@@ -21,7 +21,7 @@ import { buildApiDeps, deriveTokenSecret } from "@ferry/functions/api/deps";
 import { type LocalApiServer, startLocalApiServer } from "@ferry/functions/api/local-server";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import { type LatencyStats, measureByContext } from "./latency.ts";
-import { type DemoData, type DemoSizes, enableStream, seedDemoTable } from "./scenario.ts";
+import { type DemoData, type DemoSizes, seedDemoTable } from "./scenario.ts";
 
 export interface DemoWalkOptions extends DemoSizes {
   tableName: string;
@@ -101,13 +101,12 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
     // A demo cannot soak for a week or wait a day without v1 traffic: the same guards, shorter windows.
     guards: { soakMs: 0, v1QuietWindowMs: o.v1IdleSeconds * 1000 },
   });
-  await ensureControlTable(clients.raw, controlTable);
   await designStep(lifecycle);
   const plan = await planMigration(clients, o.tableName, migration, {});
   log(`  check ok on ${check.checked.sample ?? sample.sources.length} sampled items; plan: ${plan.records.total} records, ${Math.round(plan.writeUnits.total)} WCU, ~${Math.ceil(plan.durationSeconds)} s at ${plan.rate}/s, $${plan.cost.totalUsd.toFixed(4)}`);
 
   log("\n[2 add] stream on (NEW_AND_OLD_IMAGES), dual-write, API server, and the application writing");
-  await enableStream(clients, o.tableName);
+  await enableStream(clients.raw, WORKFLOWS_TABLE, o.tableName);
   await addStep(lifecycle);
   const dualWrite = await startLocalDualWrite({
     clients,

@@ -58,7 +58,11 @@ export function verifyNextToken(secret: string, token: string, now = Date.now())
 
 /** Checks signature, scope and age; returns the resume key or throws InvalidNextTokenError. */
 export function decodeNextToken(secret: string, scope: TokenScope, token: string, now = Date.now()): ResumeKey {
-  const verified = verifyNextToken(secret, token, now);
+  return checkTokenScope(verifyNextToken(secret, token, now), scope);
+}
+
+/** The resume key of an already verified token, if it was issued for this scope. */
+export function checkTokenScope(verified: { scope: TokenScope; key: ResumeKey }, scope: TokenScope): ResumeKey {
   if (verified.scope.tenant !== scope.tenant) throw new InvalidNextTokenError("issued to another tenant");
   if (verified.scope.version !== scope.version || verified.scope.query !== scope.query) throw new InvalidNextTokenError("issued for another query or version");
   return verified.key;

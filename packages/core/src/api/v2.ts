@@ -4,7 +4,7 @@
  * matches, in workflow order) and fetches the workflows with BatchGetItem; a workflow's
  * tasks are `0002_split-workflow-tasks`' child records `WF#<id>#TASK#<task>`.
  */
-import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, QueryCommand, type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { workflowSk } from "../model/workflow.ts";
 import { type BatchGetOptions, batchGetInOrder } from "../dynamo/batch-get.ts";
 import { DEFAULT_BACKOFF } from "../util/backoff.ts";
@@ -86,19 +86,11 @@ export function createV2Reader(doc: DynamoDBDocumentClient, tableName: string, o
       );
       if (!parent.Item) return undefined;
       const records: Record<string, unknown>[] = [];
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await doc.send(
-          new QueryCommand({
-            TableName: tableName,
-            KeyConditionExpression: "PK = :tenant AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues: { ":tenant": tenant, ":prefix": taskPrefix(workflowId) },
-            ExclusiveStartKey: start,
-          }),
-        );
-        records.push(...(page.Items ?? []));
-        start = page.LastEvaluatedKey;
-      } while (start);
+      const pages = paginateQuery(
+        { client: doc },
+        { TableName: tableName, KeyConditionExpression: "PK = :tenant AND begins_with(SK, :prefix)", ExpressionAttributeValues: { ":tenant": tenant, ":prefix": taskPrefix(workflowId) } },
+      );
+      for await (const page of pages) records.push(...(page.Items ?? []));
       // The embedded array's order is kept in `position`: answer in the order v1 does.
       records.sort((a, b) => Number(a.position ?? 0) - Number(b.position ?? 0));
       return records.map((record) => present(String(record.id), record, TASK_BOOKKEEPING));

@@ -4,9 +4,9 @@
  * Scan position and counters after the last completed page). A dry run keeps its own
  * records under `backfill#dry-run#...`, so it never replaces the real run's.
  */
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { migrationPk } from "../state/control-table.ts";
+import { controlRecords, migrationPk } from "../state/control-table.ts";
 import { EMPTY_COUNTERS, type PageCounters } from "./page.ts";
 import type { BackfillSettings } from "./settings.ts";
 
@@ -116,20 +116,7 @@ export async function updateRun(store: StateStore, change: (run: BackfillRun) =>
 
 export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpoint[]> {
   const out: SegmentCheckpoint[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await store.doc.send(
-      new QueryCommand({
-        TableName: store.controlTable,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": migrationPk(store.migrationId), ":prefix": storeKeys(store).segmentPrefix },
-        ExclusiveStartKey: start,
-        ConsistentRead: true,
-      }),
-    );
-    for (const item of page.Items ?? []) out.push(item.checkpoint as SegmentCheckpoint);
-    start = page.LastEvaluatedKey;
-  } while (start);
+  for await (const item of controlRecords(store, storeKeys(store).segmentPrefix)) out.push(item.checkpoint as SegmentCheckpoint);
   return out.sort((a, b) => a.segment - b.segment);
 }
 
@@ -217,23 +204,12 @@ export interface ItemFailure {
 export async function readItemFailures(store: StateStore, sinceMs: number, limit: number): Promise<{ items: ItemFailure[]; total: number }> {
   const items: ItemFailure[] = [];
   let total = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await store.doc.send(
-      new QueryCommand({
-        TableName: store.controlTable,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": migrationPk(store.migrationId), ":prefix": storeKeys(store).failurePrefix },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of (page.Items ?? []) as unknown as ItemFailure[]) {
-      // Failure records outlive runs; a restarted run re-records the ones still failing.
-      if (item.at < sinceMs) continue;
-      total++;
-      if (items.length < limit) items.push({ key: item.key, error: item.error, message: item.message, at: item.at });
-    }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  for await (const record of controlRecords(store, storeKeys(store).failurePrefix)) {
+    const item = record as unknown as ItemFailure;
+    // Failure records outlive runs; a restarted run re-records the ones still failing.
+    if (item.at < sinceMs) continue;
+    total++;
+    if (items.length < limit) items.push({ key: item.key, error: item.error, message: item.message, at: item.at });
+  }
   return { items, total };
 }

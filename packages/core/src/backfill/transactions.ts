@@ -14,7 +14,7 @@ import { type SourceCondition, sourceConditionCheck } from "./source-condition.t
 
 /** DynamoDB's limits per TransactWriteItems call. */
 export const TRANSACTION_MAX_ACTIONS = 100;
-const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
+export const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
 
 /** Everything the backfill writes for one source item. */
 export interface ConversionUnit {
@@ -72,23 +72,25 @@ function partsOf(tableName: string, unit: ConversionUnit): Part[] {
 
 /** Greedy packing of parts into calls under the action and byte limits. */
 export function packTransactions(tableName: string, units: ConversionUnit[]): Part[][] {
-  const calls: Part[][] = [];
-  let current: Part[] = [];
+  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, unit)));
+}
+
+/** Packs transaction parts, in order, into as few TransactWriteItems calls as the action and byte limits allow. */
+export function packParts<P extends { actions: readonly unknown[]; bytes: number }>(parts: Iterable<P>): P[][] {
+  const calls: P[][] = [];
+  let current: P[] = [];
   let actions = 0;
   let bytes = 0;
-  for (const unit of units) {
-    if (unit.records.length === 0) continue;
-    for (const part of partsOf(tableName, unit)) {
-      if (current.length > 0 && (actions + part.actions.length > TRANSACTION_MAX_ACTIONS || bytes + part.bytes > TRANSACTION_BYTE_BUDGET)) {
-        calls.push(current);
-        current = [];
-        actions = 0;
-        bytes = 0;
-      }
-      current.push(part);
-      actions += part.actions.length;
-      bytes += part.bytes;
+  for (const part of parts) {
+    if (current.length > 0 && (actions + part.actions.length > TRANSACTION_MAX_ACTIONS || bytes + part.bytes > TRANSACTION_BYTE_BUDGET)) {
+      calls.push(current);
+      current = [];
+      actions = 0;
+      bytes = 0;
     }
+    current.push(part);
+    actions += part.actions.length;
+    bytes += part.bytes;
   }
   if (current.length > 0) calls.push(current);
   return calls;

@@ -3,8 +3,8 @@
  * `ControlSk.shard(streamArn, shardId)`: the last sequence number whose record is done
  * (delivered, filtered or dead-lettered) and whether a closed shard was read to its end.
  */
-import { GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { ControlSk, migrationPk } from "../state/control-table.ts";
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { ControlSk, controlRecords, migrationPk } from "../state/control-table.ts";
 
 /** Where a shard's consumer stands. */
 export interface ShardCheckpoint {
@@ -38,23 +38,10 @@ export function controlTableCheckpoints(location: ControlLocation): CheckpointSt
   return {
     async load(streamArn) {
       const found = new Map<string, ShardCheckpoint>();
-      let start: Record<string, unknown> | undefined;
-      do {
-        const page = await location.doc.send(
-          new QueryCommand({
-            TableName: location.controlTable,
-            KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-            ExpressionAttributeValues: { ":pk": pk, ":prefix": ControlSk.shardPrefix(streamArn) },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        );
-        for (const item of page.Items ?? []) {
-          const checkpoint = fromItem(item);
-          found.set(checkpoint.shardId, checkpoint);
-        }
-        start = page.LastEvaluatedKey;
-      } while (start);
+      for await (const item of controlRecords(location, ControlSk.shardPrefix(streamArn))) {
+        const checkpoint = fromItem(item);
+        found.set(checkpoint.shardId, checkpoint);
+      }
       return found;
     },
     async save(checkpoint) {

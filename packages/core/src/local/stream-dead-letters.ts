@@ -6,10 +6,10 @@
  * re-reads the item by its key.
  */
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { GetCommand, PutCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { ControlSk, migrationPk } from "../state/control-table.ts";
+import { ControlSk, controlRecords, migrationPk } from "../state/control-table.ts";
 import type { ControlLocation } from "./stream-checkpoints.ts";
 
 /** Why a record was given up. */
@@ -70,20 +70,7 @@ export function controlTableDeadLetters(location: ControlLocation): DeadLetterSt
 /** Every dead letter of a migration, in sequence-number order. */
 export async function listDeadLetters(location: ControlLocation): Promise<DeadLetter[]> {
   const letters: DeadLetter[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await location.doc.send(
-      new QueryCommand({
-        TableName: location.controlTable,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": migrationPk(location.migrationId), ":prefix": ControlSk.deadLetterPrefix },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const { PK: _pk, SK: _sk, ...letter } of page.Items ?? []) letters.push(letter as DeadLetter);
-    start = page.LastEvaluatedKey;
-  } while (start);
+  for await (const { PK: _pk, SK: _sk, ...letter } of controlRecords(location, ControlSk.deadLetterPrefix)) letters.push(letter as unknown as DeadLetter);
   return letters;
 }
 

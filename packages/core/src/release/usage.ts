@@ -4,7 +4,7 @@
  * and enough for the remove step's guard ("no v1 request in the last N minutes") and for
  * `ferry status`. Minute records expire after a week (TTL attribute `expiresAt`).
  */
-import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { migrationPk } from "../state/control-table.ts";
 import type { ApiVersion } from "./config.ts";
 import type { ReleaseLocation } from "./store.ts";
@@ -107,27 +107,25 @@ export interface VersionUsage {
 export async function readUsage(location: ReleaseLocation, version: ApiVersion, sinceMs: number): Promise<VersionUsage> {
   let requestsSince = 0;
   let lastUsedAt: number | undefined;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await location.doc.send(
-      new QueryCommand({
-        TableName: location.controlTable,
-        KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
-        ExpressionAttributeValues: {
-          ":pk": migrationPk(location.migrationId),
-          ":from": usageSk(version, minuteOf(sinceMs)),
-          ":to": `${USAGE_SK_PREFIX}${version}#\uffff`,
-        },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
+  const pages = paginateQuery(
+    { client: location.doc },
+    {
+      TableName: location.controlTable,
+      KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
+      ExpressionAttributeValues: {
+        ":pk": migrationPk(location.migrationId),
+        ":from": usageSk(version, minuteOf(sinceMs)),
+        ":to": `${USAGE_SK_PREFIX}${version}#\uffff`,
+      },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) {
     for (const item of page.Items ?? []) {
       requestsSince += Number(item.count ?? 0);
       if (typeof item.lastAt === "number") lastUsedAt = Math.max(lastUsedAt ?? 0, item.lastAt);
     }
-    start = page.LastEvaluatedKey;
-  } while (start);
+  }
   if (lastUsedAt === undefined) {
     // Older than the window: the newest bucket says when the version was last used.
     const newest = await location.doc.send(

@@ -4,8 +4,8 @@
  * whoever dead-letters the record after the configured retries (Lambda's on-failure
  * destination on AWS, the local mapping locally) can say why.
  */
-import { type DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ControlSk, migrationPk } from "../state/control-table.ts";
+import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { ControlSk, controlRecords, migrationPk } from "../state/control-table.ts";
 import { isPoisonError } from "./dual-write-plan.ts";
 
 /** Sort-key prefix of failure records (ControlSk.failure pads the sequence number after it). */
@@ -123,20 +123,7 @@ export async function readFailure(location: FailureLocation, sequenceNumber: str
 /** Every failure record of a migration, in sequence-number order. */
 export async function listFailures(location: FailureLocation): Promise<FailureRecord[]> {
   const records: FailureRecord[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const page = await location.doc.send(
-      new QueryCommand({
-        TableName: location.controlTable,
-        KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": migrationPk(location.migrationId), ":prefix": FAILURE_SK_PREFIX },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of page.Items ?? []) records.push(withoutKey(item));
-    start = page.LastEvaluatedKey;
-  } while (start);
+  for await (const item of controlRecords(location, FAILURE_SK_PREFIX)) records.push(withoutKey(item));
   return records;
 }
 

@@ -210,7 +210,8 @@ async function recheck(doc: DynamoDBDocumentClient, tableName: string, migration
     const next = new VerifyTally(o.examples, MAX_RECHECK_SUSPECTS);
     await verifyPage({ doc, tableName, migration, tally: next, backoff: o.backoff, stats }, items);
     // The scan's totals, with the defects that persisted.
-    Object.assign(next.counts, { ...c, missing: next.counts.missing, orphans: next.counts.orphans, different: next.counts.different, invalidSources: next.counts.invalidSources });
+    const { missing, orphans, different, invalidSources } = next.counts;
+    Object.assign(next.counts, c, { missing, orphans, different, invalidSources });
     current = next;
     suspects = next.suspects();
   }

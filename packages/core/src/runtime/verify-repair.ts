@@ -8,7 +8,7 @@
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { sourceUnchangedCondition } from "../backfill/source-condition.ts";
-import { TRANSACTION_MAX_ACTIONS } from "../backfill/transactions.ts";
+import { TRANSACTION_MAX_ACTIONS, packParts } from "../backfill/transactions.ts";
 import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
 import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
 import { itemSize } from "../dynamo/item-size.ts";
@@ -16,7 +16,6 @@ import { FerryError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
 
-const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
 const RETRYABLE_REASONS = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);
 
 type Action = Record<string, unknown>;
@@ -124,23 +123,7 @@ function partsOf(unit: RepairUnit): Part[] {
 }
 
 function pack(units: RepairUnit[]): Part[][] {
-  const calls: Part[][] = [];
-  let current: Part[] = [];
-  let actions = 0;
-  let bytes = 0;
-  for (const part of units.flatMap(partsOf)) {
-    if (current.length > 0 && (actions + part.actions.length > TRANSACTION_MAX_ACTIONS || bytes + part.bytes > TRANSACTION_BYTE_BUDGET)) {
-      calls.push(current);
-      current = [];
-      actions = 0;
-      bytes = 0;
-    }
-    current.push(part);
-    actions += part.actions.length;
-    bytes += part.bytes;
-  }
-  if (current.length > 0) calls.push(current);
-  return calls;
+  return packParts(units.flatMap(partsOf));
 }
 
 /** Runs the units (several per call); returns what was written and what was skipped. */

@@ -5,6 +5,7 @@
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateTableCommand, ResourceInUseException } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { describeTable } from "../table/create.ts";
 import { sleep } from "../util/backoff.ts";
 
@@ -28,6 +29,27 @@ export const ControlSk = {
   deadLetterPrefix: "dead#",
   failure: (sequenceNumber: string) => `failure#${sequenceNumber.padStart(40, "0")}`,
 } as const;
+
+/** Where one migration's control records live. */
+export interface ControlRecords {
+  doc: DynamoDBDocumentClient;
+  controlTable: string;
+  migrationId: string;
+}
+
+/** Every control record of a migration whose SK starts with `prefix`, in SK order (consistent reads, all pages). */
+export async function* controlRecords(location: ControlRecords, prefix: string): AsyncGenerator<Record<string, unknown>> {
+  const pages = paginateQuery(
+    { client: location.doc },
+    {
+      TableName: location.controlTable,
+      KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
+      ExpressionAttributeValues: { ":pk": migrationPk(location.migrationId), ":prefix": prefix },
+      ConsistentRead: true,
+    },
+  );
+  for await (const page of pages) yield* page.Items ?? [];
+}
 
 /** Creates the control table (PK/SK strings, on-demand, no stream) if it is missing. */
 export async function ensureControlTable(client: DynamoDBClient, tableName: string): Promise<void> {

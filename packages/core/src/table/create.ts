@@ -1,6 +1,7 @@
 /** Creates a table from its shared definition when it does not exist yet. */
 import {
   CreateTableCommand,
+  UpdateTableCommand,
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
@@ -36,17 +37,21 @@ export async function describeTable(client: DynamoDBClient, tableName: string): 
   }
 }
 
-/** Creates `tableName` from `definition` unless it exists, then waits until it is ACTIVE. */
+/**
+ * Creates `tableName` from `definition` unless it exists, then waits until it is ACTIVE.
+ * `stream: false` creates it without its stream: DynamoDB Local slows down with every stream
+ * record it keeps, so seeding goes faster first and enableStream follows.
+ */
 export async function ensureTable(
   client: DynamoDBClient,
   definition: TableDefinition,
   tableName: string,
-  timeoutMs = 60_000,
+  options: { timeoutMs?: number; stream?: boolean } = {},
 ): Promise<EnsureTableResult> {
   let created = false;
   if (!(await describeTable(client, tableName))) {
     try {
-      await client.send(new CreateTableCommand(createTableInput(definition, tableName)));
+      await client.send(new CreateTableCommand(createTableInput(definition, tableName, { stream: options.stream ?? true })));
       created = true;
     } catch (err) {
       if (!(err instanceof ResourceInUseException)) throw err;
@@ -56,7 +61,13 @@ export async function ensureTable(
   for (;;) {
     const description = await describeTable(client, tableName);
     if (description?.TableStatus === "ACTIVE") return { created, description };
-    if (Date.now() - started > timeoutMs) throw new TableNotReadyError(tableName, timeoutMs);
+    if (Date.now() - started > (options.timeoutMs ?? 60_000)) throw new TableNotReadyError(tableName, options.timeoutMs ?? 60_000);
     await sleep(200);
   }
+}
+
+/** Turns on the definition's stream (view type included) of an existing table and waits until it is ACTIVE. */
+export async function enableStream(client: DynamoDBClient, definition: TableDefinition, tableName: string): Promise<TableDescription> {
+  await client.send(new UpdateTableCommand({ TableName: tableName, StreamSpecification: { StreamEnabled: true, StreamViewType: definition.streamViewType } }));
+  return (await ensureTable(client, definition, tableName)).description;
 }

@@ -29,8 +29,13 @@ export const WORKFLOWS_TABLE: TableDefinition = {
 /** Default physical table name for local use (`--table` overrides it). */
 export const DEFAULT_TABLE_NAME = "Workflows";
 
-/** The CreateTable request for a definition; on-demand billing, stream enabled. */
-export function createTableInput(definition: TableDefinition, tableName: string): CreateTableCommandInput {
+/** How a table is created: the stream can be left off (turned on later with enableStream). */
+export interface CreateTableOptions {
+  stream: boolean;
+}
+
+/** The CreateTable request for a definition; on-demand billing, stream enabled unless `stream: false`. */
+export function createTableInput(definition: TableDefinition, tableName: string, options: CreateTableOptions = { stream: true }): CreateTableCommandInput {
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST",
@@ -42,6 +47,6 @@ export function createTableInput(definition: TableDefinition, tableName: string)
       { AttributeName: definition.partitionKey.name, KeyType: "HASH" },
       { AttributeName: definition.sortKey.name, KeyType: "RANGE" },
     ],
-    StreamSpecification: { StreamEnabled: true, StreamViewType: definition.streamViewType },
+    ...(options.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: definition.streamViewType } } : {}),
   };
 }

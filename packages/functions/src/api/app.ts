@@ -5,7 +5,7 @@
  * in ./versioning.ts.
  */
 import { ApiError, UnknownVersionError, VersionGoneError, WorkflowNotFoundError } from "@ferry/core/api/errors";
-import { decodeNextToken, encodeNextToken, verifyNextToken } from "@ferry/core/api/next-token";
+import { checkTokenScope, encodeNextToken, verifyNextToken } from "@ferry/core/api/next-token";
 import { type ApiItem, type WorkflowReader, parseId, parseLimit } from "@ferry/core/api/view";
 import type { ApiVersion } from "@ferry/core/release/config";
 import type { ReleaseCache } from "@ferry/core/release/cache";
@@ -75,16 +75,18 @@ export function createApiApp(deps: ApiDeps): Hono {
   const listByContext = async (c: Context) => {
     const release = deps.releases.byContext;
     const token = c.req.query("nextToken");
-    // A token keeps its pages on the version that issued them, even across a flip.
+    // Verified once (after auth): a token keeps its pages on the version that issued them, even across a flip.
+    let verified: ReturnType<typeof verifyNextToken> | undefined;
+    const verifiedToken = (value: string) => (verified ??= verifyNextToken(deps.tokenSecret, value));
     const tokenVersion = () => {
-      const issued = token ? verifyNextToken(deps.tokenSecret, token).scope.version : undefined;
+      const issued = token ? verifiedToken(token).scope.version : undefined;
       return issued === "v1" || issued === "v2" ? issued : undefined;
     };
     const { tenant, config, version } = await begin(c, release, tokenVersion);
     const contextId = parseId("context", c.req.query("context"));
     const limit = parseLimit(c.req.query("limit"));
     const scope = { tenant, version, query: `context=${contextId}` };
-    const start = token ? decodeNextToken(deps.tokenSecret, scope, token) : undefined;
+    const start = token ? checkTokenScope(verifiedToken(token), scope) : undefined;
     const result = await deps.readers[version].listByContext({ tenant, contextId, limit, ...(start ? { start } : {}) });
     if (!token && wantsShadow(config.shadowPercent, Boolean(config.v1RetiredAt))) {
       const ids = result.items.map((item) => item.id);
