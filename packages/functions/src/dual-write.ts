@@ -1,7 +1,8 @@
 /**
- * The dual-write Lambda for the data table's stream: Powertools' BatchProcessor over the
- * records, one at a time and in order, returning failures by SequenceNumber. The work per
- * record is packages/core/src/runtime/dual-write.ts; the local mapping uses the same factory.
+ * The dual-write Lambda for the data table's stream: the batch is planned and written as a
+ * whole (core), then Powertools' BatchProcessor reports each record's outcome in order,
+ * returning failures by SequenceNumber. The work is packages/core/src/runtime/dual-write.ts;
+ * the local mapping uses the same factory.
  */
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { Logger } from "@aws-lambda-powertools/logger";
@@ -20,7 +21,7 @@ export function createDualWriteHandler(deps: DualWriteDeps): DualWriteHandler {
   const writer = createDualWriter({ ...deps, logger: deps.logger ?? logger });
   return async (event, context) => {
     if (context) logger.addContext(context);
-    const batch = writer.startBatch();
+    const batch = writer.startBatch(event.Records);
     // In order, never in parallel; a batch where every record failed is reported, not thrown, so it is retried from its first record.
     const options = { processInParallel: false, throwOnFullBatchFailure: false, ...(context ? { context } : {}) };
     const response = await processPartialResponse(event, (record: DynamoDBRecord) => batch.handle(record), new BatchProcessor(EventType.DynamoDBStreams), options);

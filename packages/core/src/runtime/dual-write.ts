@@ -1,8 +1,9 @@
 /**
- * The dual-write's domain logic, per batch of stream records: apply each record in order,
- * stop at the first failure (it and every later record are reported, so no change of an item
- * is applied before an earlier one), record failures in the control table, and write the
- * heartbeat once the batch applied a source record. The Lambda handler wraps this in
+ * The dual-write's domain logic, per batch of stream records: plan each record in order, write
+ * runs of records that touch different derived keys together (runtime/applier.ts), stop at the
+ * first failure (it and every later record are reported, so no change of an item is applied
+ * before an earlier one), record failures in the control table, and write the heartbeat once
+ * the batch applied a source record. The Lambda handler wraps this in
  * Powertools' BatchProcessor (packages/functions/src/dual-write.ts).
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
@@ -12,9 +13,9 @@ import type { DynamoDBRecord } from "aws-lambda";
 import type { Migration } from "../definition/define-migration.ts";
 import { keyText } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
-import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
-import { applyPlan } from "./applier.ts";
-import { planStreamRecord } from "./dual-write-plan.ts";
+import type { BackoffOptions } from "../util/backoff.ts";
+import { type ApplyOptions, ApplyWindow, DEFAULT_APPLY_OPTIONS, applyWindow } from "./applier.ts";
+import { type RecordPlan, planStreamRecord } from "./dual-write-plan.ts";
 import { type FailureKind, failureKind, recordFailure } from "./failures.ts";
 import { DUAL_WRITE_CONSUMER, type DualWriteCounters, emptyCounters, writeHeartbeat } from "./heartbeat.ts";
 
@@ -43,6 +44,8 @@ export interface DualWriteDeps {
   logger?: DualWriteLogger;
   /** Retries of unprocessed BatchWriteItem requests. */
   backoff?: BackoffOptions;
+  /** BatchWriteItem calls in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
+  writeConcurrency?: number;
 }
 
 /** A later record of a batch in which an earlier record failed: not attempted, retried after it. */
@@ -65,34 +68,46 @@ export interface DualWriteBatchSummary extends DualWriteCounters {
   firstFailure?: { sequenceNumber: string; kind: FailureKind; errorName: string; reason: string };
   /** Whether the batch wrote the heartbeat. */
   heartbeat: boolean;
+  /** Windows of key-disjoint records written together. */
+  windows: number;
 }
 
 export interface DualWriteBatch {
-  /** Applies one record, in batch order; throws for a failing record and for every record after it. */
+  /** The outcome of one record of the batch (asked in batch order); throws for a failing record and for every record after it. */
   handle(record: DynamoDBRecord): Promise<RecordOutcome>;
   /** After the last record: writes the heartbeat if the batch applied a source record. */
   finish(): Promise<DualWriteBatchSummary>;
 }
 
 export interface DualWriter {
-  /** One per invocation: batches keep their own "stop at the first failure" state. */
-  startBatch(): DualWriteBatch;
+  /** One per invocation, with the invocation's records: batches keep their own "stop at the first failure" state. */
+  startBatch(records: readonly DynamoDBRecord[]): DualWriteBatch;
 }
 
-/** The dual-write of one migration; counters not yet in a heartbeat are carried to the next one. */
+type Settled = { outcome: RecordOutcome } | { error: unknown };
+
+/**
+ * The dual-write of one migration; counters not yet in a heartbeat are carried to the next one.
+ * A batch's records are planned in order and written in windows (runtime/applier.ts); the first
+ * record that fails, and every record after it, are reported, so no change of an item is
+ * applied before an earlier change of it.
+ */
 export function createDualWriter(deps: DualWriteDeps): DualWriter {
   const consumer = deps.consumer ?? DUAL_WRITE_CONSUMER;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? SILENT;
+  const applyOptions: ApplyOptions = { ...DEFAULT_APPLY_OPTIONS, ...(deps.backoff ? { backoff: deps.backoff } : {}), ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}) };
   const location = { doc: deps.doc, controlTable: deps.controlTable, migrationId: deps.migration.id };
   let pending = emptyCounters();
 
-  const startBatch = (): DualWriteBatch => {
+  const startBatch = (records: readonly DynamoDBRecord[]): DualWriteBatch => {
     const batch = emptyCounters();
     let notAttempted = 0;
+    let windows = 0;
     let firstFailure: DualWriteBatchSummary["firstFailure"];
     // The last source record handled: records of a shard come in order, so it is also the newest.
     let newest: { sequenceNumber: string; createdAt: number | undefined } | undefined;
+    const settled: Settled[] = [];
 
     const done = (record: DynamoDBRecord) => {
       const times = [newest?.createdAt, createdAtMs(record)].filter((t): t is number => t !== undefined);
@@ -131,43 +146,86 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
       }
     };
 
+    // Records planned but not yet written: index in `records`, and the plan (undefined: nothing to write).
+    let window = new ApplyWindow<number>();
+    let waiting: { index: number; outcome: RecordOutcome }[] = [];
+
+    /** Writes the open window; false when a record of it failed (it and every later record are then settled). */
+    const flush = async (): Promise<boolean> => {
+      const entries = window.entries;
+      const held = waiting;
+      window = new ApplyWindow<number>();
+      waiting = [];
+      let failedAt = Number.POSITIVE_INFINITY;
+      if (entries.length > 0) {
+        windows++;
+        const result = await applyWindow(deps.doc, deps.tableName, entries.map((e) => e.plan), applyOptions);
+        batch.written += result.written;
+        batch.deleted += result.deleted;
+        if (result.failure) {
+          failedAt = (entries[result.failure.index] as { tag: number }).tag;
+          await fail(records[failedAt] as DynamoDBRecord, result.failure.error);
+          settled[failedAt] = { error: result.failure.error };
+        }
+      }
+      for (const { index, outcome } of held) {
+        if (index >= failedAt) continue;
+        if (outcome === "applied") batch.applied++;
+        else if (outcome === "unchanged") batch.unchanged++;
+        else batch.ignored++;
+        if (outcome !== "ignored") done(records[index] as DynamoDBRecord);
+        settled[index] = { outcome };
+      }
+      return failedAt === Number.POSITIVE_INFINITY;
+    };
+
+    const run = async () => {
+      for (const [index, record] of records.entries()) {
+        let plan: RecordPlan;
+        try {
+          plan = planStreamRecord(deps.migration, record);
+        } catch (err) {
+          // A record that cannot be planned fails only after everything before it is written.
+          if (await flush()) {
+            await fail(record, err);
+            settled[index] = { error: err };
+          }
+          return;
+        }
+        if (plan.kind !== "apply") {
+          waiting.push({ index, outcome: plan.kind });
+          continue;
+        }
+        if (plan.invalidOldImage) {
+          logger.warn("old image fails the migration; it owned no records, so none are deleted", {
+            sequenceNumber: sequenceOf(record),
+            key: keyText(plan.key),
+            reason: plan.invalidOldImage.message,
+          });
+        }
+        if (!window.fits(plan) && !(await flush())) return;
+        window.add(plan, index);
+        waiting.push({ index, outcome: "applied" });
+      }
+      await flush();
+    };
+    const ran = run();
+
+    let position = 0;
     return {
       async handle(record) {
-        if (firstFailure) {
-          notAttempted++;
-          throw new NotAttemptedError(sequenceOf(record), firstFailure.sequenceNumber);
-        }
-        try {
-          const plan = planStreamRecord(deps.migration, record);
-          if (plan.kind === "ignored") {
-            batch.ignored++;
-            return "ignored";
-          }
-          if (plan.kind === "unchanged") {
-            batch.unchanged++;
-            done(record);
-            return "unchanged";
-          }
-          if (plan.invalidOldImage) {
-            logger.warn("old image fails the migration; it owned no records, so none are deleted", {
-              sequenceNumber: sequenceOf(record),
-              key: keyText(plan.key),
-              reason: plan.invalidOldImage.message,
-            });
-          }
-          const result = await applyPlan(deps.doc, deps.tableName, plan, deps.backoff ?? DEFAULT_BACKOFF);
-          batch.applied++;
-          batch.written += result.written;
-          batch.deleted += result.deleted;
-          done(record);
-          return "applied";
-        } catch (err) {
-          await fail(record, err);
-          throw err;
-        }
+        await ran;
+        const index = records[position] === record ? position : records.findIndex((r) => sequenceOf(r) === sequenceOf(record));
+        position = index + 1;
+        const result = settled[index];
+        if (result && "outcome" in result) return result.outcome;
+        if (result) throw result.error;
+        notAttempted++;
+        throw new NotAttemptedError(sequenceOf(record), firstFailure?.sequenceNumber ?? "(unknown)");
       },
 
       async finish() {
+        await ran;
         const counters = addCounters(pending, batch);
         let heartbeat = false;
         if (newest) {
@@ -187,7 +245,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
           }
         }
         pending = heartbeat ? emptyCounters() : counters;
-        const summary: DualWriteBatchSummary = { ...batch, notAttempted, heartbeat, ...(firstFailure ? { firstFailure } : {}) };
+        const summary: DualWriteBatchSummary = { ...batch, notAttempted, heartbeat, windows, ...(firstFailure ? { firstFailure } : {}) };
         logger.debug("batch done", { ...summary });
         return summary;
       },

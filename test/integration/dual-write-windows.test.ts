@@ -1,0 +1,151 @@
+// The dual-write writes a batch's records in windows of key-disjoint changes (runtime/applier.ts).
+// These scenarios check the three things windows must never break, on DynamoDB Local: far
+// fewer calls than records, stream order for changes of the same record, and "the first
+// failing record and everything after it are reported, everything before it is applied".
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
+import { marshall } from "@aws-sdk/util-dynamodb";
+import { type DynamoClients, type Migration, deriveRecords, ensureControlTable, generateWorkflows, keyId, loadMigration, ownerOf } from "@ferry/core";
+import { readFailure } from "@ferry/core/runtime/failures";
+import { readHeartbeat } from "@ferry/core/runtime/heartbeat";
+import { createDualWriteHandler } from "@ferry/functions/dual-write";
+import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
+import { beforeAll, describe, expect, it } from "vitest";
+import { freshPlainTable, scanAll, testClients } from "../support/dynamo.ts";
+
+process.env.POWERTOOLS_LOG_LEVEL ??= "SILENT";
+
+type Item = Record<string, unknown>;
+let migration: Migration;
+beforeAll(async () => {
+  migration = await loadMigration("0001");
+});
+
+/** Stream records in AWS's shape, numbered in order. */
+function streamOf(changes: { before?: Item; after?: Item }[]): DynamoDBStreamEvent {
+  const Records = changes.map(({ before, after }, i): DynamoDBRecord => {
+    const image = (after ?? before) as Item;
+    const eventName = !before ? "INSERT" : !after ? "REMOVE" : "MODIFY";
+    return {
+      eventID: `e-${i}`,
+      eventName,
+      eventSource: "aws:dynamodb",
+      awsRegion: "us-east-1",
+      dynamodb: {
+        ApproximateCreationDateTime: 1_795_409_040 + i,
+        Keys: marshall({ PK: image.PK, SK: image.SK }) as never,
+        ...(after ? { NewImage: marshall(after, { removeUndefinedValues: true }) as never } : {}),
+        ...(before ? { OldImage: marshall(before, { removeUndefinedValues: true }) as never } : {}),
+        SequenceNumber: String(1_000_000 + i),
+        StreamViewType: "NEW_AND_OLD_IMAGES",
+      },
+    };
+  });
+  return { Records };
+}
+
+/** Counts BatchWriteItem calls to the data table; `failWhen` makes a call throw (throttling, as AWS would). */
+function watchWrites(client: DynamoDBClient, table: string, failWhen?: (sks: string[]) => boolean) {
+  const counts = { calls: 0, requests: 0 };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const batch = (args.input as { RequestItems?: Record<string, { PutRequest?: { Item: Item }; DeleteRequest?: { Key: Item } }[]> }).RequestItems?.[table];
+      if (context.commandName === "BatchWriteItemCommand" && batch) {
+        counts.calls++;
+        counts.requests += batch.length;
+        const sks = batch.map((r) => String((r.PutRequest?.Item ?? r.DeleteRequest?.Key)?.SK));
+        if (failWhen?.(sks)) throw new ProvisionedThroughputExceededException({ message: "injected throttling", $metadata: {} });
+      }
+      return next(args);
+    },
+    { step: "initialize", name: "watchWrites" },
+  );
+  return counts;
+}
+
+/** The migration's records in the table, as sorted key ids. */
+async function derivedKeys(clients: DynamoClients, table: string): Promise<string[]> {
+  return (await scanAll(clients, table)).filter((i) => ownerOf(i, migration.id)).map((i) => keyId(i as never)).sort();
+}
+
+const expectedKeys = (items: Item[]) => items.flatMap((i) => deriveRecords(migration, i as never)).map((r) => keyId(r)).sort();
+
+async function setup(clients: DynamoClients = testClients()) {
+  const table = await freshPlainTable(clients, "dww");
+  const control = `${table}.ferry`;
+  await ensureControlTable(clients.raw, control);
+  return { clients, table, control, handler: createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable: control }) };
+}
+
+const workflows = (n: number, seed = 3): Item[] => [...generateWorkflows({ tenants: 1, workflows: n, contexts: 2, pool: 40, tasks: 1, itemKb: 1, seed })] as Item[];
+
+describe("dual-write windows", () => {
+  it("writes a batch of 100 inserts of different workflows in a handful of calls instead of one per record", async () => {
+    const s = await setup();
+    const items = workflows(100);
+    const counts = watchWrites(s.clients.raw, s.table);
+
+    expect(await s.handler(streamOf(items.map((after) => ({ after }))))).toEqual({ batchItemFailures: [] });
+
+    expect(await derivedKeys(s.clients, s.table)).toEqual(expectedKeys(items));
+    // 200 context records: 8 calls of 25, not 100 calls of 2.
+    expect(counts).toEqual({ calls: 8, requests: 200 });
+    expect(await readHeartbeat(s.clients.doc, s.control, migration.id)).toMatchObject({ applied: 100, written: 200, sequenceNumber: "1000099" });
+  });
+
+  it("keeps stream order for changes of the same record within one batch", async () => {
+    const s = await setup();
+    const [a, b] = workflows(2, 11) as [Item, Item];
+    const contexts = (item: Item, ids: string[]) => ({ ...item, contexts: ids.map((id) => ({ id, name: `Context ${id}` })) });
+    // a gains and loses the same context record back and forth, b is removed and inserted again.
+    const a1 = contexts(a, ["k-1", "k-2"]);
+    const a2 = contexts(a, ["k-2"]);
+    const a3 = contexts(a, ["k-1", "k-2"]);
+    const a4 = contexts(a, ["k-3"]);
+    const b1 = contexts(b, ["k-1"]);
+    const event = streamOf([
+      { after: a1 },
+      { after: b1 },
+      { before: a1, after: a2 },
+      { before: b1 },
+      { before: a2, after: a3 },
+      { after: b1 },
+      { before: a3, after: a4 },
+    ]);
+    const counts = watchWrites(s.clients.raw, s.table);
+
+    expect(await s.handler(event)).toEqual({ batchItemFailures: [] });
+
+    // Last writer wins per key: a ends with k-3 only, b with k-1.
+    expect(await derivedKeys(s.clients, s.table)).toEqual(expectedKeys([a4, b1]));
+    // Windows split only where a key repeats: more than 1 call, fewer than one per record.
+    expect(counts.calls).toBeGreaterThan(1);
+    expect(counts.calls).toBeLessThan(event.Records.length);
+  });
+
+  it("reports the first record of a failed call and every record after it, and applies everything before it", async () => {
+    const s = await setup();
+    const items = workflows(60, 5);
+    const event = streamOf(items.map((after) => ({ after })));
+    const seqs = event.Records.map((r) => r.dynamodb?.SequenceNumber as string);
+    // The third call of the window (requests 50-74: records 25-37) is throttled every time.
+    const firstOfThirdCall = deriveRecords(migration, items[25] as never)[0]?.SK as string;
+    const counts = watchWrites(s.clients.raw, s.table, (sks) => sks.includes(firstOfThirdCall));
+
+    const response = await s.handler(event);
+
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(seqs.slice(25));
+    const applied = await derivedKeys(s.clients, s.table);
+    expect(applied).toEqual(expect.arrayContaining(expectedKeys(items.slice(0, 25))));
+    const location = { doc: s.clients.doc, controlTable: s.control, migrationId: migration.id };
+    expect(await readFailure(location, seqs[25] as string)).toMatchObject({ kind: "transient", errorName: "ProvisionedThroughputExceededException" });
+    expect(await readFailure(location, seqs[26] as string)).toBeUndefined();
+    expect(await readHeartbeat(s.clients.doc, s.control, migration.id)).toMatchObject({ applied: 25, sequenceNumber: seqs[24] });
+    expect(counts.calls).toBeGreaterThanOrEqual(3);
+
+    // Lambda retries from the reported record once the table accepts writes: everything converges.
+    const healthy = createDualWriteHandler({ migration, doc: testClients().doc, tableName: s.table, controlTable: s.control });
+    expect(await healthy({ Records: event.Records.slice(25) })).toEqual({ batchItemFailures: [] });
+    expect(await derivedKeys(s.clients, s.table)).toEqual(expectedKeys(items));
+  });
+});
