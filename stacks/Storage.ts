@@ -1,9 +1,11 @@
 /**
  * Storage: the example service's table, built from the key schema and stream setting in
- * core's shared definition (the same values the local bootstrap uses).
+ * core's shared definition (the same values the local bootstrap uses), the control table,
+ * and the bus ferry publishes step transitions to (stacks/events.ts).
  */
 import { WORKFLOWS_TABLE } from "@ferry/core/table/definition";
 import { type StackContext, Table } from "sst/constructs";
+import { stepEventBus } from "./events.ts";
 
 /** Stages that may be deleted freely; every other stage gets deletion protection. */
 export const DEV_STAGES = ["dev", "test", "local"];
@@ -32,6 +34,13 @@ export function Storage({ stack, app }: StackContext) {
     primaryIndex: { partitionKey: "PK", sortKey: "SK" },
     cdk: { table: { pointInTimeRecovery: true, deletionProtection: !isDevStage(app.stage) } },
   });
-  stack.addOutputs({ TableName: table.tableName, TableArn: table.tableArn, ControlTableName: control.tableName });
-  return { table, control };
+  const { bus } = stepEventBus(stack, app);
+  stack.addOutputs({
+    TableName: table.tableName,
+    TableArn: table.tableArn,
+    ControlTableName: control.tableName,
+    EventBusName: bus.eventBusName,
+    EventBusArn: bus.eventBusArn,
+  });
+  return { table, control, bus };
 }

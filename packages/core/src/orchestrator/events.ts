@@ -1,7 +1,8 @@
 /**
  * Lifecycle events: every step transition (start, complete, rollback) is also emitted as one
- * JSON object, which `--events` prints as one line on stdout (and a stage could forward to
- * EventBridge). Listeners must not throw: an event is a notification, never a step's outcome.
+ * JSON object, which `--events` prints as one line on stdout and, with `--stage`, the
+ * stage's EventBridge bus receives as the event's detail (event-bridge.ts). Listeners must
+ * not throw: an event is a notification, never a step's outcome.
  */
 
 /** One transition, as emitted. */

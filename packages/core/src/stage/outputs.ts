@@ -1,7 +1,7 @@
 /**
  * Where a deployed stage's resources are, so `--stage <stage>` can replace --table,
  * --control-table and --region: the SST stack outputs (names fixed by the stacks: Storage
- * `TableName`/`TableArn`/`ControlTableName`, Backfill `BackfillStateMachineArn`, Api
+ * `TableName`/`TableArn`/`ControlTableName`/`EventBusName`/`EventBusArn`, Backfill `BackfillStateMachineArn`, Api
  * `ApiUrl`). They come from `.sst/outputs.json` when it holds the stage (SST v2 writes it
  * after `sst deploy` and `sst dev`: `{ "<stage>-ferry-<Stack>": { "<Output>": "value" } }`,
  * for the stage it last deployed), else from CloudFormation DescribeStacks of
@@ -18,7 +18,7 @@ export const FERRY_APP_NAME = "ferry";
 
 /** Each stack's outputs that ferry reads. */
 export const STAGE_OUTPUTS = {
-  Storage: ["TableName", "TableArn", "ControlTableName"],
+  Storage: ["TableName", "TableArn", "ControlTableName", "EventBusName", "EventBusArn"],
   Backfill: ["BackfillStateMachineArn"],
   Api: ["ApiUrl", "JwtIssuer", "JwtAudience"],
 } as const;
@@ -40,6 +40,9 @@ export interface StageOutputs {
   tableArn?: string;
   stateMachineArn?: string;
   apiUrl?: string;
+  /** The bus step events go to (absent on stages deployed before it existed). */
+  eventBusName?: string;
+  eventBusArn?: string;
   /** Every output found, per stack (Storage, Backfill, Api...). */
   stacks: Partial<Record<StageStack, Record<string, string>>>;
   /** Where each stack's outputs came from: the outputs file's path, or "CloudFormation <region>". */
@@ -199,6 +202,7 @@ export async function resolveStageOutputs(stage: string, options: StageOutputsOp
   const tableArn = storage.TableArn;
   const stateMachineArn = stacks.Backfill?.BackfillStateMachineArn;
   const apiUrl = stacks.Api?.ApiUrl;
+  const { EventBusName: eventBusName, EventBusArn: eventBusArn } = storage;
   return {
     stage,
     region: options.region ?? arnRegion(tableArn) ?? arnRegion(stateMachineArn) ?? askRegion,
@@ -207,6 +211,8 @@ export async function resolveStageOutputs(stage: string, options: StageOutputsOp
     ...(tableArn ? { tableArn } : {}),
     ...(stateMachineArn ? { stateMachineArn } : {}),
     ...(apiUrl ? { apiUrl } : {}),
+    ...(eventBusName ? { eventBusName } : {}),
+    ...(eventBusArn ? { eventBusArn } : {}),
     stacks,
     sources,
   };
