@@ -1,5 +1,7 @@
 // The backfill commands end to end: convert (summary, progress, failed items, refusal, live
 // rate change, Ctrl-C), pause, resume, abort and status (and its old name backfill-status), in-process and as processes.
+// Each table's migration is added and its dual-write heartbeat fresh, so convert's guards pass
+// (the guards themselves: convert-guards.test.ts).
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
@@ -8,6 +10,9 @@ import { join } from "node:path";
 import { batchPutAll, FerryError, generateWorkflows, loadMigration } from "@ferry/core";
 import { conversionStatus } from "@ferry/core/backfill/control";
 import { readLock } from "@ferry/core/backfill/lock";
+import { lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
+import { readMigrationState } from "@ferry/core/phases/add";
+import { ensureControlTable } from "@ferry/core/state/control-table";
 import type { PageTrace } from "@ferry/core/backfill/tasks";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
@@ -20,6 +25,7 @@ import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
 import { statusCommand } from "../../packages/cli/src/commands/status.ts";
 import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
+import { beat, markAdded } from "../support/lifecycle.ts";
 
 const root = join(import.meta.dirname, "../..");
 const m1 = await loadMigration("0001");
@@ -75,6 +81,11 @@ async function seeded(workflows: number, extra: Record<string, unknown>[] = []) 
   const items = [...generateWorkflows({ tenants: 2, workflows: workflows / 2, contexts: 2, pool: 50, tasks: 3, itemKb: 1 }), ...extra];
   await batchPutAll(clients.doc, table, items);
   const ctx = { clients, tableName: table, controlTable: `${table}.ferry`, migration: m1 };
+  // Convert's guards: the migration added, the dual-write live.
+  await ensureControlTable(clients.raw, ctx.controlTable);
+  const lifecycle = lifecycleContext({ ...ctx, actor: "ana" });
+  await markAdded(lifecycle);
+  await beat(lifecycle, Date.now());
   return { clients, table, ctx, conn: ["--table", table, "--endpoint", endpoint()] };
 }
 
@@ -210,6 +221,9 @@ describe("ferry pause, resume, abort and status", () => {
     expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
     await ferry("status", "0001", ...conn, "--json");
     expect(lastJson()).toMatchObject({ backfill: { run: { status: "completed" }, active: false, stale: false } });
+    // The paused step completed through resume: start (convert), complete (resume).
+    const state = await readMigrationState({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id });
+    expect(state?.history.filter((h) => h.step === "convert").map((h) => h.event ?? "start")).toEqual(["start", "complete"]);
     expect(lastJson().backfill.etaSeconds).toBeUndefined();
     expect(lastJson().backfill.lock).toBeUndefined();
   });

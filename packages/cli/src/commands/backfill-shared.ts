@@ -247,10 +247,13 @@ export class ExecutionEndedError extends FerryError {
 /**
  * Against a stage: runs `start` (StartExecution) and returns, printing where the backfill
  * runs and how to follow it; with --wait it follows the control table and DescribeExecution
- * with the progress bar until the run ends, then prints the summary. Ctrl-C only stops
- * following: the execution goes on.
+ * with the progress bar until the run ends, then calls `onEnded` (convert records its step
+ * complete) and prints the summary. Ctrl-C only stops following: the execution goes on.
  */
-export async function followStarted(options: FollowOptions & { wait: boolean }, start: () => Promise<RuntimeOutcome>): Promise<void> {
+export async function followStarted(
+  options: FollowOptions & { wait: boolean; onEnded?: (run: BackfillRun) => Promise<unknown> },
+  start: () => Promise<RuntimeOutcome>,
+): Promise<void> {
   const { opened, verb, json, wait } = options;
   const { ctx, runtime } = opened;
   const id = ctx.migration.id;
@@ -282,6 +285,7 @@ export async function followStarted(options: FollowOptions & { wait: boolean }, 
     await progress?.stop();
   }
   if (final.stale && final.execution) throw new ExecutionEndedError(id, stage, final.execution);
+  await options.onEnded?.(final.run as BackfillRun);
   const result: ConversionResult = { run: final.run as BackfillRun, totals: final.totals, executions: [] };
   const failures = await report(opened, result, Date.now() - startedAt, json);
   if (result.run.status !== "completed" || failures > 0) throw new BackfillNotCompletedError(id, result.run, failures);

@@ -1,14 +1,20 @@
-/** `ferry convert <migration>`: backfills the table (step 3), or changes the rate of the running backfill. */
+/**
+ * `ferry convert <migration>`: backfills the table (step 3) through the lifecycle orchestrator
+ * (guards: added, not rolled back or removed, dual-write live; the step kept in the history),
+ * or changes the rate of the running backfill. A dry run writes nothing and is not a step.
+ */
 import { type ConvertContext, changeRate } from "@ferry/core/backfill/control";
+import { completeConvert, convertStep } from "@ferry/core/orchestrator/lifecycle";
 import type { BackfillRuntime } from "@ferry/core/backfill/runtime";
 import { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "@ferry/core/backfill/settings";
 import { formatCount } from "@ferry/core/design/format";
 import { Command, Option } from "commander";
 import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import { type BackfillFlags, followConversion, followStarted, openContext, resultOf, withBackfillFlags } from "./backfill-shared.ts";
+import { type BackfillFlags, type OpenedContext, followConversion, followStarted, openContext, resultOf, withBackfillFlags } from "./backfill-shared.ts";
+import { type LifecycleFlags, forceOf, lifecycleOf, withActorFlags, withForceFlags, withHeartbeatFlag } from "./lifecycle-shared.ts";
 
-interface ConvertFlags extends BackfillFlags {
+interface ConvertFlags extends BackfillFlags, Omit<LifecycleFlags, keyof BackfillFlags> {
   segments?: number;
   rate?: number;
   pageSize?: number;
@@ -49,6 +55,9 @@ export function convertCommand(): Command {
     .option("--restart", "start over from the beginning, replacing a paused or failed run");
   withBackfillFlags(command);
   withStageFlag(command);
+  withActorFlags(command);
+  withHeartbeatFlag(command);
+  withForceFlags(command, "the dual-write-live guard");
   return command
     .addOption(
       new Option("--max-pages-per-execution <n>", "pages per state-machine execution before it continues as a new one")
@@ -58,6 +67,11 @@ export function convertCommand(): Command {
     .addHelpText(
       "after",
       `
+The step is guarded: the migration must be added (\`ferry add\`), not rolled back or removed, and
+its dual-write live (a heartbeat younger than --max-heartbeat-age), or items changed during the
+backfill would be missed. --force --reason "..." overrides the dual-write guard; the migration's
+history keeps the step with who, when, the overridden guard and the reason. A dry run and a live
+rate change of a running backfill are not steps: they are not guarded and not recorded.
 Locally the backfill runs in this process: a progress bar on stderr, a summary on stdout at the end.
 Ctrl-C pauses it after the current pages (each finished page is checkpointed) and exits 130;
 \`ferry resume\` continues it. With --stage <stage> it starts the stage's deployed state machine
@@ -67,15 +81,18 @@ outputs (.sst/outputs.json after \`npx sst deploy\`, else CloudFormation). While
 terminal changes its rate live, and \`ferry pause\` / \`ferry abort\` stop it.
 A paused or failed run must be continued with \`ferry resume\` or replaced with --restart; after a
 completed or aborted run, convert starts a new run (derived records are written again, unchanged).
+The step is complete once the run completed (with --stage and no --wait only its start is recorded).
 
 Exit codes: 0 completed (or started, with --stage and no --wait), 1 failed / paused or aborted
 elsewhere / items that could not be converted (listed), 2 bad flags or migration, stage not deployed,
-3 another process or execution runs the backfill, 130 paused by Ctrl-C.
+--force without --reason, 3 refused by a guard (the message says which and how to satisfy it) or
+another process or execution runs the backfill, 130 paused by Ctrl-C.
 
 Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s, then raise the rate
   $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --segments 8 --rate 2000
   $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --rate 5000     # from another terminal
-  $ npx ferry convert 0001 --stage dev --wait                                # on the deployed stage`,
+  $ npx ferry convert 0001 --stage dev --wait                                # on the deployed stage
+  $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --force --reason "dual-write checked by hand"`,
     )
     .action(async (ref: string, opts: ConvertFlags) => {
       const opened = await openContext(ref, opts);
@@ -101,15 +118,37 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
         };
         const runOptions = { owner: opened.owner, restart: Boolean(opts.restart), ...(opts.leaseMs !== undefined ? { leaseMs: opts.leaseMs } : {}) };
         const follow = { opened, verb: opts.dryRun ? "dry run" : "converting", json: Boolean(opts.json) };
+        const wait = Boolean(opts.wait);
+        if (opts.dryRun) {
+          // Writes nothing: not a lifecycle step, no guard.
+          if (opened.runtime.inProcess) await followConversion(follow, async () => resultOf(await opened.runtime.start(ctx, settings, runOptions)));
+          else await followStarted({ ...follow, wait }, () => opened.runtime.start(ctx, settings, runOptions));
+          return;
+        }
+        const lifecycle = lifecycleFor(opened, opts);
+        const step = async () =>
+          (
+            await convertStep(
+              lifecycle,
+              { settings, run: runOptions, runtime: opened.runtime, ...(ctx.onPage ? { hooks: { onPage: ctx.onPage } } : {}) },
+              forceOf(opts),
+            )
+          ).result;
         if (opened.runtime.inProcess) {
-          await followConversion(follow, async () => resultOf(await opened.runtime.start(ctx, settings, runOptions)));
+          await followConversion(follow, step);
         } else {
-          await followStarted({ ...follow, wait: Boolean(opts.wait) }, () => opened.runtime.start(ctx, settings, runOptions));
+          await followStarted({ ...follow, wait, onEnded: (run) => completeConvert(lifecycle, run) }, step);
         }
       } finally {
         opened.close();
       }
     });
+}
+
+/** The lifecycle context on the connection convert opened (same table, control table and migration). */
+function lifecycleFor(opened: OpenedContext, opts: ConvertFlags) {
+  const { ctx } = opened;
+  return lifecycleOf({ clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration }, opts);
 }
 
 function onlyRateGiven(opts: ConvertFlags): boolean {

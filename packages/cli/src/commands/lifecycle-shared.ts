@@ -1,20 +1,26 @@
 /**
- * What the lifecycle commands (move, rollback, remove) share: flags (--control-table,
- * --migrations-dir, --actor, --events, guard thresholds), opening a lifecycle context,
- * Ctrl-C that stops a sweep after its current pages, and printing a step's history entry.
+ * What the lifecycle commands (convert, move, rollback, remove) share: flags (--control-table,
+ * --migrations-dir, --actor, --events, guard thresholds), opening a lifecycle context (step
+ * events to stdout with --events, to the stage's EventBridge bus with --stage), Ctrl-C that
+ * stops a sweep after its current pages, and printing a step's history entry.
  */
-import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
-import { jsonLineListener } from "@ferry/core/orchestrator/events";
+import { type DynamoClients, createDynamoClients, defaultMigrationsDir, loadMigration, type Migration } from "@ferry/core";
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { eventBridgePublisher } from "@ferry/core/orchestrator/event-bridge";
+import { type StepListener, jsonLineListener } from "@ferry/core/orchestrator/events";
 import { lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
 import { DEFAULT_GUARD_OPTIONS, type GuardOptions, formatDurationMs, parseDuration } from "@ferry/core/orchestrator/options";
 import type { LifecycleContext } from "@ferry/core/orchestrator/phase";
 import type { StepEntry } from "@ferry/core/phases/add";
+import type { StageOutputs } from "@ferry/core/stage/outputs";
 import { type Command, InvalidArgumentError } from "commander";
 import type { ConnectionFlags } from "../options.ts";
 import { onShutdown } from "../shutdown.ts";
 import { defaultActor } from "./add.ts";
 
 export interface LifecycleFlags extends ConnectionFlags {
+  /** Filled by withStageFlag from --stage: where step events are published. */
+  stageOutputs?: StageOutputs;
   controlTable?: string;
   migrationsDir?: string;
   actor: string;
@@ -37,11 +43,55 @@ export function durationFlag(value: string): number {
 
 /** --control-table, --migrations-dir, --actor, --events. */
 export function withLifecycleFlags(command: Command): Command {
+  return withActorFlags(
+    command
+      .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
+      .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)"),
+  );
+}
+
+/** --actor and --events (for commands that already have --control-table and --migrations-dir). */
+export function withActorFlags(command: Command): Command {
   return command
-    .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
-    .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
     .option("--actor <name>", "who takes the step, kept in the migration's history", defaultActor())
-    .option("--events", "also print every step transition as one JSON line on stdout");
+    .option("--events", EVENTS_FLAG_HELP);
+}
+
+/** --events' description (with --stage, transitions also go to the stage's EventBridge bus). */
+export const EVENTS_FLAG_HELP =
+  "also print every step transition as one JSON line on stdout (with --stage every transition is also published to the stage's EventBridge bus, source ferry, detail-type ferry.step)";
+
+/** How step-event publishing gets its EventBridge client (tests answer its commands at the middleware). */
+export const eventClients = { eventBridge: (region: string): EventBridgeClient => new EventBridgeClient({ region }) };
+
+/** A command's step listeners and what to await before it exits. */
+export interface StepListeners {
+  listeners: StepListener[];
+  /** Waits until the stage's bus has every event (or a warning said which were lost); never rejects. */
+  flush(): Promise<void>;
+}
+
+/**
+ * The listeners the flags ask for: `--events` prints JSON lines; `--stage` publishes to the
+ * stage's bus (Storage output EventBusName; a stage deployed before it existed gets a warning).
+ */
+export function stepListeners(flags: { events?: boolean; stageOutputs?: StageOutputs }): StepListeners {
+  const listeners: StepListener[] = flags.events ? [jsonLineListener()] : [];
+  const stage = flags.stageOutputs;
+  if (!stage) return { listeners, flush: async () => undefined };
+  if (!stage.eventBusName) {
+    process.stderr.write(`Warning: stage ${stage.stage} has no EventBusName output (deployed before step events existed): step events are not published. Redeploy with \`npx sst deploy --stage ${stage.stage}\`.\n`);
+    return { listeners, flush: async () => undefined };
+  }
+  const client = eventClients.eventBridge(stage.region);
+  const publisher = eventBridgePublisher({ client, eventBusName: stage.eventBusName, ...(stage.tableArn ? { resources: [stage.tableArn] } : {}) });
+  return {
+    listeners: [...listeners, publisher.listener],
+    flush: async () => {
+      await publisher.flush();
+      client.destroy();
+    },
+  };
 }
 
 /** --force and --reason (guards that may be overridden). */
@@ -60,28 +110,46 @@ export function withHeartbeatFlag(command: Command): Command {
 
 export interface OpenedLifecycle {
   ctx: LifecycleContext;
-  close(): void;
+  /** Sends the step events still queued for the stage's bus, then disconnects: await it before exiting. */
+  close(): Promise<void>;
 }
 
 /** Loads the migration, connects, and builds the context the flags describe. */
 export async function openLifecycle(ref: string, opts: LifecycleFlags): Promise<OpenedLifecycle> {
   const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
   const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+  const events = stepListeners(opts);
+  const ctx = lifecycleOf({ clients, tableName: opts.table, migration, ...(opts.controlTable ? { controlTable: opts.controlTable } : {}) }, opts, events.listeners);
+  return {
+    ctx,
+    close: async () => {
+      clients.raw.destroy();
+      await events.flush();
+    },
+  };
+}
+
+/**
+ * The lifecycle context of an already connected command (actor, guard thresholds and --events
+ * from the flags). `listeners` (from stepListeners, which also publishes to a --stage's bus)
+ * replace the --events default; then await their flush() before exiting.
+ */
+export function lifecycleOf(
+  where: { clients: DynamoClients; tableName: string; controlTable?: string; migration: Migration },
+  opts: Pick<LifecycleFlags, "actor" | "events" | "maxHeartbeatAge" | "soak" | "v1Quiet">,
+  listeners: StepListener[] = opts.events ? [jsonLineListener()] : [],
+): LifecycleContext {
   const guards: Partial<GuardOptions> = {
     ...(opts.maxHeartbeatAge !== undefined ? { maxHeartbeatAgeMs: opts.maxHeartbeatAge } : {}),
     ...(opts.soak !== undefined ? { soakMs: opts.soak } : {}),
     ...(opts.v1Quiet !== undefined ? { v1QuietWindowMs: opts.v1Quiet } : {}),
   };
-  const ctx = lifecycleContext({
-    clients,
-    tableName: opts.table,
-    migration,
+  return lifecycleContext({
+    ...where,
     actor: opts.actor,
     guards,
-    ...(opts.controlTable ? { controlTable: opts.controlTable } : {}),
-    ...(opts.events ? { listeners: [jsonLineListener()] } : {}),
+    ...(listeners.length ? { listeners } : {}),
   });
-  return { ctx, close: () => clients.raw.destroy() };
 }
 
 /** `--force`/`--reason` as the orchestrator takes them. */

@@ -1,6 +1,11 @@
-/** `ferry resume <migration>`: continues a paused, failed or crashed backfill from its checkpoints. */
+/**
+ * `ferry resume <migration>`: continues a paused, failed or crashed backfill from its
+ * checkpoints. Not guarded: the run's start (`ferry convert`) already passed the convert
+ * guards; when the run completes here, the convert step is recorded complete.
+ */
 import { DEFAULT_LOCK_OPTIONS } from "@ferry/core/backfill/lock";
 import { NoBackfillError } from "@ferry/core/backfill/control";
+import { completeConvert } from "@ferry/core/orchestrator/lifecycle";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
@@ -15,8 +20,11 @@ import {
   withBackfillFlags,
 } from "./backfill-shared.ts";
 import { withRateFlags } from "./convert.ts";
+import { lifecycleOf, withActorFlags } from "./lifecycle-shared.ts";
 
 interface ResumeFlags extends BackfillFlags {
+  actor: string;
+  events?: boolean;
   rate?: number;
   pageSize?: number;
   wait?: boolean;
@@ -30,6 +38,7 @@ export function resumeCommand(): Command {
   withRateFlags(command);
   withBackfillFlags(command);
   withStageFlag(command);
+  withActorFlags(command);
   return command
     .option("--wait", "with --stage, stay until the backfill ends, with the progress bar")
     .addHelpText(
@@ -41,7 +50,11 @@ waits for its lock lease to lapse (seconds) and takes over: no manual unlocking.
 --page-size change the run's settings from here on. An aborted run cannot be resumed: start a
 new one with \`ferry convert\`. With --stage it starts a new execution of the stage's state machine
 (after a pause still taking effect has ended) and returns, or follows it with --wait; an execution
-that timed out or was stopped outside ferry is continued the same way. Exit codes as for \`ferry convert\`.
+that timed out or was stopped outside ferry is continued the same way.
+Resume is not guarded: it continues a run whose start (\`ferry convert\`) already passed the convert
+guards (added, dual-write live), even if the dual-write has stopped since; when the run completes,
+the convert step is recorded complete in the migration's history. Exit codes as for \`ferry convert\`
+(3 only when another process or execution runs the backfill).
 
 Example: continue 0001 after Ctrl-C, at a lower rate
   $ npx ferry resume 0001 --endpoint http://127.0.0.1:8000 --rate 500
@@ -63,9 +76,11 @@ Example: continue 0001 after Ctrl-C, at a lower rate
           ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
           ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
         };
+        const lifecycle = lifecycleOf({ clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration }, opts);
         if (!opened.runtime.inProcess) {
-          await followStarted({ opened, verb: "resuming", json: Boolean(opts.json), wait: Boolean(opts.wait) }, () =>
-            opened.runtime.resume(ctx, tuning, { owner: opened.owner }),
+          await followStarted(
+            { opened, verb: "resuming", json: Boolean(opts.json), wait: Boolean(opts.wait), onEnded: (run) => completeConvert(lifecycle, run) },
+            () => opened.runtime.resume(ctx, tuning, { owner: opened.owner }),
           );
           return;
         }
@@ -76,9 +91,11 @@ Example: continue 0001 after Ctrl-C, at a lower rate
         if (holder && !opts.json) {
           process.stderr.write(`Waiting up to ${Math.ceil(lockWaitMs / 1000)} s for the lock of ${holder.owner} to lapse...\n`);
         }
-        await followConversion({ opened, verb: "resuming", json: Boolean(opts.json) }, async () =>
-          resultOf(await opened.runtime.resume(ctx, tuning, { owner: opened.owner, leaseMs, lockWaitMs })),
-        );
+        await followConversion({ opened, verb: "resuming", json: Boolean(opts.json) }, async () => {
+          const result = resultOf(await opened.runtime.resume(ctx, tuning, { owner: opened.owner, leaseMs, lockWaitMs }));
+          await completeConvert(lifecycle, result.run);
+          return result;
+        });
       } finally {
         opened.close();
       }

@@ -4,8 +4,9 @@ import { rollbackStep } from "@ferry/core/orchestrator/lifecycle";
 import { DEFAULT_STOP_TIMEOUT_MS } from "@ferry/core/orchestrator/phase";
 import { formatCount } from "@ferry/core/design/format";
 import { Command } from "commander";
-import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type StageFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
+import { runtimeFor } from "./backfill-shared.ts";
 import {
   type LifecycleFlags,
   durationFlag,
@@ -17,7 +18,7 @@ import {
   withLifecycleFlags,
 } from "./lifecycle-shared.ts";
 
-interface RollbackFlags extends LifecycleFlags {
+interface RollbackFlags extends LifecycleFlags, StageFlags {
   rate?: number;
   segments?: number;
   pageSize?: number;
@@ -33,7 +34,8 @@ export function rollbackCommand(): Command {
     .option("--page-size <n>", `items per Scan page, each page checkpointed (default ${DEFAULT_SWEEP_SETTINGS.pageSize})`, parseInteger(1, 10_000))
     .option("--stop-timeout <duration>", `how long to wait for a running backfill to stop (default ${DEFAULT_STOP_TIMEOUT_MS / 1000}s)`, durationFlag);
   withConnectionFlags(command);
-  withStageFlag(command, []);
+  // The Backfill stack's state machine, if deployed: a running execution is stopped there (StopExecution).
+  withStageFlag(command, ["Backfill"]);
   withLifecycleFlags(command);
   withHeartbeatFlag(command);
   withForceFlags(command, "the dual-write check (the derived records come back while it runs)");
@@ -42,7 +44,8 @@ export function rollbackCommand(): Command {
       "after",
       `
 In order: every tenant back on v1 (and tenants pinned to v2 unpinned), the backfill aborted
-and waited for, then every record whose owner stamp names this migration deleted (nothing
+and waited for (with --stage, a running execution of the stage's state machine is asked to stop,
+then stopped with StopExecution), then every record whose owner stamp names this migration deleted (nothing
 else: not source items, not other migrations' records), and the migration marked rolled back.
 Stop the dual-write FIRST: while it runs it writes the derived records again as source items
 change. Rollback refuses (exit 3) while its heartbeat is fresh; --force --reason overrides.
@@ -52,7 +55,8 @@ Rolling back twice is harmless. After remove, rollback is refused: use \`ferry r
 Exit codes: 0 rolled back, 1 failed or stopped midway, 2 bad flags, 3 refused by a guard.
 
 Example:
-  $ npx ferry rollback 0001 --endpoint http://127.0.0.1:8000 --rate 2000`,
+  $ npx ferry rollback 0001 --endpoint http://127.0.0.1:8000 --rate 2000
+  $ npx ferry rollback 0001 --stage dev                     # on the deployed stage`,
     )
     .action(async (ref: string, opts: RollbackFlags) => {
       const { ctx, close } = await openLifecycle(ref, opts);
@@ -66,6 +70,7 @@ Example:
               ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
               ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
               ...(opts.stopTimeout !== undefined ? { stopTimeoutMs: opts.stopTimeout } : {}),
+              ...(opts.stageOutputs ? { runtime: runtimeFor(opts) } : {}),
             },
             forceOf(opts),
           ),

@@ -1,18 +1,20 @@
 /**
  * The lifecycle as functions, one per transition, over the phases in phases/*: what the
- * CLI commands (move, rollback, remove) and tests call. Each goes through the orchestrator,
+ * CLI commands (add, convert, move, rollback, remove) and tests call. Each goes through the orchestrator,
  * so guards, history and events are the same whichever way a step is taken.
  */
 import type { DynamoClients } from "../aws/dynamodb.ts";
+import type { BackfillRuntime } from "../backfill/runtime.ts";
+import type { BackfillRun } from "../backfill/state.ts";
 import type { Migration } from "../definition/define-migration.ts";
 import { addPhase, type AddPhaseOptions } from "../phases/add.ts";
-import { convertPhase, type ConvertPhaseOptions } from "../phases/convert.ts";
+import { convertPhase, convertPhaseOn, type ConvertPhaseOptions } from "../phases/convert.ts";
 import { designPhase } from "../phases/design.ts";
 import { movePhase, type MovePhaseOptions } from "../phases/move.ts";
 import { defaultBackupKind, removeGuards, removePhase, type RemovePhaseOptions } from "../phases/remove.ts";
 import { defaultControlTableName } from "../state/control-table.ts";
 import type { StepListener } from "./events.ts";
-import { type ForceOptions, readState, rollbackMigration, runStep } from "./orchestrator.ts";
+import { completeStep, type ForceOptions, readState, rollbackMigration, runStep } from "./orchestrator.ts";
 import { DEFAULT_GUARD_OPTIONS, type GuardOptions } from "./options.ts";
 import type { LifecycleContext, Phase, RollbackOptions } from "./phase.ts";
 
@@ -48,8 +50,34 @@ export const convertStep = (ctx: LifecycleContext, options: ConvertPhaseOptions 
 export const moveStep = (ctx: LifecycleContext, options: MovePhaseOptions, force: ForceOptions = {}) =>
   runStep(ctx, movePhase, { ...options, ...(force.force ? { force: true } : {}) }, force);
 export const removeStep = (ctx: LifecycleContext, options: Partial<RemovePhaseOptions> = {}) => runStep(ctx, removePhase, options);
-export const rollbackStep = (ctx: LifecycleContext, options: RollbackOptions = {}, force: ForceOptions = {}) =>
-  rollbackMigration(ctx, { phases: ROLLBACK_PHASES, guard: addPhase }, options, force);
+
+/**
+ * Records the convert step complete once a run that went on after the step's start (a
+ * stage's execution followed with `--wait`, a run continued by `ferry resume`) completed.
+ * Records nothing (undefined) unless the run completed and the migration's current step is
+ * a started, not yet completed convert (not rolled back or removed since).
+ */
+export async function completeConvert(ctx: LifecycleContext, run: BackfillRun) {
+  if (run.status !== "completed" || run.settings.dryRun) return undefined;
+  const state = await readState(ctx);
+  if (!state || state.step !== "convert" || (state.status && state.status !== "active")) return undefined;
+  const last = [...state.history].reverse().find((h) => h.step === "convert");
+  if (!last || (last.event ?? "start") !== "start") return undefined;
+  return completeStep(ctx, "convert", {}, { runId: run.runId });
+}
+
+/** Rollback options, plus where the backfill runs (a stage's runtime stops its execution; default this process's). */
+export interface RollbackStepOptions extends RollbackOptions {
+  runtime?: BackfillRuntime;
+}
+
+export const rollbackStep = (ctx: LifecycleContext, options: RollbackStepOptions = {}, force: ForceOptions = {}) =>
+  rollbackMigration(
+    ctx,
+    { phases: options.runtime ? [designPhase, addPhase, convertPhaseOn(options.runtime), movePhase] as Phase[] : ROLLBACK_PHASES, guard: addPhase },
+    options,
+    force,
+  );
 
 /** What `ferry remove` without --confirm shows: the guards as they stand and what it would do. */
 export async function removePlan(ctx: LifecycleContext, options: Partial<RemovePhaseOptions> = {}) {

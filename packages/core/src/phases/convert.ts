@@ -1,16 +1,18 @@
 /**
  * Step 3, convert, as a lifecycle phase: guard "dual-write live" (its heartbeat is younger
  * than `maxHeartbeatAgeMs`; otherwise items changed during the backfill would be missed),
- * start runs (or resumes) the backfill of backfill/control.ts in this process, complete
- * means the backfill run completed, rollback aborts a running backfill and waits until it
- * has stopped (its lease released), so no page writes after the rollback deleted records.
+ * start runs (or resumes) the backfill on a BackfillRuntime (this process by default, or a
+ * stage's deployed state machine), complete means the backfill run completed (a stage's run
+ * started without waiting is not), rollback aborts a running backfill on its runtime (on a
+ * stage: the control request, then StopExecution) and waits until it has stopped (lease
+ * released, execution ended), so no page writes after the rollback deleted records.
  */
-import { type ConversionResult, type ConvertContext, type ConvertRunOptions, requestStop, resumeConversion, startConversion } from "../backfill/control.ts";
-import { readLock } from "../backfill/lock.ts";
+import { type ConversionResult, type ConvertContext, type ConvertRunOptions, NoBackfillError, conversionStatus } from "../backfill/control.ts";
+import { type BackfillRuntime, localRuntime } from "../backfill/runtime.ts";
 import type { BackfillSettings } from "../backfill/settings.ts";
 import { type BackfillRun, readRun } from "../backfill/state.ts";
 import { DualWriteNotLiveError, MigrationRemovedError, MigrationRolledBackError, StepOrderError } from "../orchestrator/guards.ts";
-import { DEFAULT_STOP_TIMEOUT_MS, type LifecycleContext, type Phase } from "../orchestrator/phase.ts";
+import { DEFAULT_STOP_TIMEOUT_MS, type LifecycleContext, type Phase, type RollbackOptions } from "../orchestrator/phase.ts";
 import { readHeartbeat } from "../runtime/heartbeat.ts";
 import { FerryError } from "../errors.ts";
 import { sleep } from "../util/backoff.ts";
@@ -21,6 +23,17 @@ export interface ConvertPhaseOptions {
   run?: ConvertRunOptions & { restart?: boolean };
   /** Continue the current run from its checkpoints instead of starting one. */
   resume?: boolean;
+  /** Where the backfill runs (default localRuntime(): in this process, to its end). */
+  runtime?: BackfillRuntime;
+  /** Hooks of the backfill context (e.g. the CLI's page trace). */
+  hooks?: Pick<ConvertContext, "onPage" | "dualWriteLagMs">;
+}
+
+/** What the convert step's start gives back: the run (with its totals so far) and where it runs. */
+export interface ConvertStepResult extends ConversionResult {
+  runtime: BackfillRuntime["kind"];
+  /** On a stage: the execution just started (the run goes on there; the step is complete once it completed). */
+  executionArn?: string;
 }
 
 /** The backfill context of a lifecycle context. */
@@ -46,6 +59,20 @@ export function orderGuards(ctx: LifecycleContext, state: MigrationState | undef
   return [];
 }
 
+/** Rollback without --stage found the backfill running as a stage's execution, which only that stage's runtime can stop. */
+export class BackfillRunsOnStageError extends FerryError {
+  override readonly exitCode = 2;
+  constructor(
+    readonly migrationId: string,
+    readonly stage: string,
+  ) {
+    super(
+      `The backfill of ${migrationId} runs on stage ${stage} (a Step Functions execution); stopping it needs StopExecution there. ` +
+        `Run \`ferry rollback ${migrationId} --stage ${stage}\`.`,
+    );
+  }
+}
+
 /** A running backfill did not stop within the timeout. */
 export class BackfillDidNotStopError extends FerryError {
   constructor(
@@ -59,7 +86,7 @@ export class BackfillDidNotStopError extends FerryError {
   }
 }
 
-export const convertPhase: Phase<ConvertPhaseOptions, ConversionResult> = {
+export const convertPhase: Phase<ConvertPhaseOptions, ConvertStepResult> = {
   step: "convert",
   async validate(ctx, state) {
     const order = orderGuards(ctx, state, "convert");
@@ -70,25 +97,49 @@ export const convertPhase: Phase<ConvertPhaseOptions, ConversionResult> = {
   },
   async start(ctx, options, record) {
     await record();
-    const base = convertContext(ctx);
-    return options.resume ? resumeConversion(base, options.settings ?? {}, options.run ?? {}) : startConversion(base, options.settings ?? {}, options.run ?? {});
+    const runtime = options.runtime ?? localRuntime();
+    const base: ConvertContext = { ...convertContext(ctx), ...options.hooks };
+    const outcome = options.resume
+      ? await runtime.resume(base, options.settings ?? {}, options.run ?? {})
+      : await runtime.start(base, options.settings ?? {}, options.run ?? {});
+    const arn = outcome.executionArn ? { executionArn: outcome.executionArn } : {};
+    if (outcome.result) return { ...outcome.result, runtime: runtime.kind, ...arn };
+    // Started elsewhere (a stage): the totals so far, from the checkpoints.
+    const { totals } = await conversionStatus(base);
+    return { run: outcome.run, totals, executions: [], runtime: runtime.kind, ...arn };
   },
   isComplete: (_ctx, result) => result.run.status === "completed",
-  async rollback(ctx, options) {
-    const before = await backfillRun(ctx);
-    if (!before || before.status === "completed" || before.status === "aborted") return { backfill: before?.status ?? "none" };
-    await requestStop(convertContext(ctx), "abort");
-    const timeout = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
-    const deadline = Date.now() + timeout;
-    for (;;) {
-      const run = await backfillRun(ctx);
-      const lock = await readLock(store(ctx));
-      const held = lock !== undefined && lock.leaseUntil > Date.now();
-      if (!held && run?.status !== "running") return { backfill: "aborted", was: before.status };
-      // Its holder died meanwhile: nobody will see the request, apply it directly.
-      if (!held && run?.status === "running") await requestStop(convertContext(ctx), "abort");
-      if (Date.now() > deadline) throw new BackfillDidNotStopError(ctx.migration.id, timeout);
-      await sleep(100);
-    }
-  },
+  rollback: (ctx, options) => stopBackfill(ctx, options, localRuntime()),
 };
+
+/** The convert phase whose rollback stops the backfill on `runtime` (a stage's: control request, then StopExecution). */
+export function convertPhaseOn(runtime: BackfillRuntime): Phase<ConvertPhaseOptions, ConvertStepResult> {
+  return { ...convertPhase, rollback: (ctx, options) => stopBackfill(ctx, options, runtime) };
+}
+
+/** Aborts a running backfill on `runtime` and waits until nothing runs it (no live lease, no RUNNING execution). */
+async function stopBackfill(ctx: LifecycleContext, options: RollbackOptions, runtime: BackfillRuntime): Promise<Record<string, unknown>> {
+  const before = await backfillRun(ctx);
+  if (!before || before.status === "completed" || before.status === "aborted") return { backfill: before?.status ?? "none" };
+  const onStage = before.runtime?.kind === "stage" ? before.runtime : undefined;
+  if (onStage && runtime.kind !== "stage" && before.status === "running") throw new BackfillRunsOnStageError(ctx.migration.id, onStage.stage ?? "?");
+  const base = convertContext(ctx);
+  // It may end by itself meanwhile (completed, aborted elsewhere): then there is nothing to stop.
+  const abort = () =>
+    runtime.stop(base, "abort").catch((err: unknown) => {
+      if (!(err instanceof NoBackfillError)) throw err;
+    });
+  await abort();
+  const timeout = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const now = await runtime.describe(base);
+    if (!now.active && now.run?.status !== "running") {
+      return { backfill: "aborted", was: before.status, ...(now.execution ? { execution: now.execution.arn, executionStatus: now.execution.status } : {}) };
+    }
+    // Its holder died (or its execution ended) meanwhile: nobody will see the request, apply it directly.
+    if (!now.active) await abort();
+    if (Date.now() > deadline) throw new BackfillDidNotStopError(ctx.migration.id, timeout);
+    await sleep(100);
+  }
+}
