@@ -7,12 +7,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { batchPutAll, generateWorkflows, loadMigration } from "@ferry/core";
 import { readLock } from "@ferry/core/backfill/lock";
+import { lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
+import { ensureControlTable } from "@ferry/core/state/control-table";
 import { readCheckpoints } from "@ferry/core/backfill/state";
 import type { PageTrace } from "@ferry/core/backfill/tasks";
 import { seededRandom } from "@ferry/core/util/random";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
+import { beat, markAdded } from "../support/lifecycle.ts";
 
 const root = join(import.meta.dirname, "../..");
 const m1 = await loadMigration("0001");
@@ -63,6 +66,11 @@ describe("a backfill killed mid-run", () => {
     const table = await freshPlainTable(clients, "crash");
     const controlTable = `${table}.ferry`;
     await batchPutAll(clients.doc, table, generateWorkflows({ tenants: 2, workflows: 500, contexts: 2, pool: 50, tasks: 3, itemKb: 1 }));
+    // Convert's guards pass: the migration added, the dual-write live.
+    await ensureControlTable(clients.raw, controlTable);
+    const lifecycle = lifecycleContext({ clients, tableName: table, controlTable, migration: m1, actor: "ana" });
+    await markAdded(lifecycle);
+    await beat(lifecycle, Date.now());
     const trace = join(tmpdir(), `ferry-trace-${randomUUID()}.jsonl`);
     onTestFinished(() => rmSync(trace, { force: true }));
     const env = { FERRY_BACKFILL_TRACE: trace };

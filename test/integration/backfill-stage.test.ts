@@ -13,6 +13,8 @@ import { executionArn } from "@ferry/core/backfill/executions";
 import { runBackfillExecutions } from "@ferry/core/backfill/local-runner";
 import { BackfillExecutionRunningError, stageRuntime } from "@ferry/core/backfill/remote";
 import { StageNotDeployedError } from "@ferry/core/stage/outputs";
+import { lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
+import { readMigrationState } from "@ferry/core/phases/add";
 import { ensureControlTable } from "@ferry/core/state/control-table";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -24,6 +26,7 @@ import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
 import { statusCommand } from "../../packages/cli/src/commands/status.ts";
 import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
+import { beat, markAdded } from "../support/lifecycle.ts";
 import { interceptCommands } from "../support/sdk-intercept.ts";
 
 const m1 = await loadMigration("0001");
@@ -199,6 +202,25 @@ describe("the commands with --stage", () => {
   }
   const lastJson = () => JSON.parse(stdout.filter((c) => c.startsWith("{")).at(-1) ?? "null");
 
+  /** The stage's outputs file names the seeded tables and MACHINE; convert's guards pass (added, dual-write live). */
+  async function deployed(ctx: Awaited<ReturnType<typeof seeded>>): Promise<void> {
+    const arn = `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${ctx.tableName}`;
+    writeFileSync(
+      process.env.FERRY_SST_OUTPUTS as string,
+      JSON.stringify({
+        "dev-ferry-Storage": { TableName: ctx.tableName, TableArn: arn, ControlTableName: ctx.controlTable },
+        "dev-ferry-Backfill": { BackfillStateMachineArn: MACHINE },
+      }),
+    );
+    const lifecycle = lifecycleContext({ ...ctx, actor: "ana" });
+    await markAdded(lifecycle);
+    await beat(lifecycle, Date.now());
+  }
+  const convertHistory = async (ctx: Awaited<ReturnType<typeof seeded>>) =>
+    ((await readMigrationState({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: m1.id }))?.history ?? [])
+      .filter((h) => h.step === "convert")
+      .map((h) => `${h.event ?? "start"} by ${h.actor}`);
+
   it("says the stage is not deployed and what to run, with exit code 2, when its outputs are nowhere", async () => {
     // No outputs file, and a CloudFormation endpoint that refuses at once instead of AWS.
     Object.assign(process.env, {
@@ -216,21 +238,16 @@ describe("the commands with --stage", () => {
 
   it("convert starts the execution and returns, status describes it, abort stops it", async () => {
     const ctx = await seeded(20);
-    const arn = `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${ctx.tableName}`;
-    writeFileSync(
-      process.env.FERRY_SST_OUTPUTS as string,
-      JSON.stringify({
-        "dev-ferry-Storage": { TableName: ctx.tableName, TableArn: arn, ControlTableName: ctx.controlTable },
-        "dev-ferry-Backfill": { BackfillStateMachineArn: MACHINE },
-      }),
-    );
+    await deployed(ctx);
     const fake = fakeStepFunctions(ctx, false);
     stageClients.sfn = () => fake.sfn;
 
-    await ferry("convert", "0001", "--stage", "dev", "--json");
+    await ferry("convert", "0001", "--stage", "dev", "--actor", "bo", "--json");
     const started = lastJson();
     expect(started).toMatchObject({ migrationId: m1.id, stage: "dev", status: "running", executionArn: expect.stringMatching(/:execution:dev-ferry-backfill:.+-1$/) });
     expect(fake.calls.filter((c) => c.command === "StartExecutionCommand")).toHaveLength(1);
+    // Started, not complete: the step's start only.
+    expect(await convertHistory(ctx)).toEqual(["start by bo"]);
 
     await ferry("status", "0001", "--stage", "dev", "--json");
     expect(lastJson()).toMatchObject({ stage: "dev", table: ctx.tableName, backfill: { runtime: "stage", active: true, execution: { status: "RUNNING" } } });
@@ -246,5 +263,23 @@ describe("the commands with --stage", () => {
     expect(stdout.join("")).toMatch(/Stopped the backfill of 0001_workflow-context-index \(running as execution arn:aws:states:\S+\); it is now aborted\. Records written so far stay/);
     await ferry("status", "0001", "--stage", "dev", "--json");
     expect(lastJson()).toMatchObject({ backfill: { active: false, run: { status: "aborted" }, execution: { status: "ABORTED" } } });
+  });
+
+  it("convert --wait follows the execution to its end and records the step complete; the guard refuses before StartExecution", async () => {
+    const ctx = await seeded(40);
+    await deployed(ctx);
+    const fake = fakeStepFunctions(ctx, true);
+    stageClients.sfn = () => fake.sfn;
+
+    // A stale heartbeat: refused through the same guard as locally, nothing started on the stage.
+    await beat(lifecycleContext({ ...ctx, actor: "ana" }), Date.now() - 10 * 60_000);
+    await expect(ferry("convert", "0001", "--stage", "dev")).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/needs the dual-write live/) });
+    expect(fake.calls).toEqual([]);
+
+    await beat(lifecycleContext({ ...ctx, actor: "ana" }), Date.now());
+    await ferry("convert", "0001", "--stage", "dev", "--wait", "--json", "--rate", "1000000");
+    expect(lastJson()).toMatchObject({ migrationId: m1.id, status: "completed", totals: { converted: 40 } });
+    expect(await convertHistory(ctx)).toEqual([expect.stringMatching(/^start by /), expect.stringMatching(/^complete by /)]);
+    expect(await invariantDiff(ctx.clients, ctx.tableName, m1)).toMatchObject({ missing: [], orphans: [], different: [] });
   });
 });
