@@ -3,10 +3,12 @@ import { addStep, lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
 import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
 import type { AddResult } from "@ferry/core/phases/add";
 import { Command } from "commander";
-import { type ConnectionFlags, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type ConnectionFlags, type StageFlags, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
+import { EVENTS_FLAG_HELP, stepListeners } from "./lifecycle-shared.ts";
 
-interface AddFlags extends ConnectionFlags {
+interface AddFlags extends ConnectionFlags, StageFlags {
+  events?: boolean;
   controlTable?: string;
   actor: string;
   migrationsDir?: string;
@@ -27,12 +29,14 @@ export function addCommand(): Command {
     .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
     .option("--actor <name>", "who takes the step, kept in the migration's history", defaultActor())
     .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
+    .option("--events", EVENTS_FLAG_HELP)
     .addHelpText(
       "after",
       `
 Running add again changes nothing (the history keeps the first add). Exit code 3 when the
 migration fails \`ferry check\` (guard: a valid plan) or the table's stream is off or has
-another view type; the message says how to fix it.
+another view type; the message says how to fix it. With --stage the add transition is also
+published to the stage's EventBridge bus (source "ferry", detail-type "ferry.step").
 
 Example:
   $ npx ferry add 0001 --endpoint http://127.0.0.1:8000
@@ -41,14 +45,23 @@ Example:
     .action(async (ref: string, opts: AddFlags) => {
       const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+      const events = stepListeners(opts);
       try {
         // Through the orchestrator: the design guard (`ferry check` passes) runs first, the step is recorded.
-        const ctx = lifecycleContext({ clients, tableName: opts.table, migration, actor: opts.actor, ...(opts.controlTable ? { controlTable: opts.controlTable } : {}) });
+        const ctx = lifecycleContext({
+          clients,
+          tableName: opts.table,
+          migration,
+          actor: opts.actor,
+          ...(opts.controlTable ? { controlTable: opts.controlTable } : {}),
+          ...(events.listeners.length ? { listeners: events.listeners } : {}),
+        });
         const { result } = await addStep(ctx);
         if (opts.json) printJson(result);
         else process.stdout.write(`${describeAdd(result)}\n`);
       } finally {
         clients.raw.destroy();
+        await events.flush(); // the --stage's bus gets every transition before the process ends
       }
     });
 }

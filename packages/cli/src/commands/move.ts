@@ -35,6 +35,9 @@ The first move to v2 needs the backfill completed and \`ferry verify\` clean (it
 (ramping up) and --to v1 (the instant flip back) are never refused. Every change is appended
 to the release audit trail that \`ferry status\` shows; servers pick it up within 5 s.
 
+Step events: --events prints each transition as a JSON line; with --stage each one is also
+published to the stage's EventBridge bus (source "ferry", detail-type "ferry.step").
+
 Exit codes: 0 moved, 2 bad flags, 3 refused by a guard (the message says which and how to satisfy it).
 
 Example: a 10% canary with 5% shadow reads, then everyone, then back to v1
@@ -82,7 +85,7 @@ Example: a 10% canary with 5% shadow reads, then everyone, then back to v1
             (outcome.completed ? "v2 serves every tenant: after the soak period, `ferry remove` retires v1.\n" : ""),
         );
       } finally {
-        close();
+        await close(); // sends the step events still queued for the --stage's bus
       }
     });
 }

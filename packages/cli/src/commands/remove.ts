@@ -45,6 +45,9 @@ the attributes removed from source items, only where unchanged since read (race-
 Throttled (--rate) and resumable: Ctrl-C stops after the current pages; run it again to
 continue (the first backup is kept and appended to). The dual-write keeps running after remove.
 
+Step events: --events prints each transition as a JSON line; with --stage each one is also
+published to the stage's EventBridge bus (source "ferry", detail-type "ferry.step").
+
 Exit codes: 0 done (or plan printed), 1 failed or stopped midway, 2 bad flags, 3 refused by a guard.
 
 Example: see the plan, then remove with a one-day soak
@@ -92,7 +95,7 @@ Example: see the plan, then remove with a one-day soak
         }
         if (!outcome.completed) process.exitCode = 1;
       } finally {
-        close();
+        await close(); // sends the step events still queued for the --stage's bus
       }
     });
 }
