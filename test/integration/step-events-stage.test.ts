@@ -17,10 +17,11 @@ import { readMigrationState } from "@ferry/core/phases/add";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { eventClients } from "../../packages/cli/src/commands/lifecycle-shared.ts";
+import { addCommand } from "../../packages/cli/src/commands/add.ts";
 import { moveCommand } from "../../packages/cli/src/commands/move.ts";
 import { removeCommand } from "../../packages/cli/src/commands/remove.ts";
-import { endpoint } from "../support/dynamo.ts";
-import { m1, markAdded, seededTable } from "../support/lifecycle.ts";
+import { dropTable, endpoint, freshExampleTable } from "../support/dynamo.ts";
+import { clients, m1, markAdded, seededTable } from "../support/lifecycle.ts";
 import { type InterceptedCall, interceptCommands } from "../support/sdk-intercept.ts";
 
 const BUS = "dev-ferry-steps";
@@ -157,7 +158,7 @@ describe("ferry move/remove --stage publish to the stage's bus", () => {
 
   async function ferry(...args: string[]): Promise<void> {
     const program = new Command("ferry").exitOverride();
-    for (const command of [moveCommand(), removeCommand()]) program.addCommand(command.exitOverride());
+    for (const command of [addCommand(), moveCommand(), removeCommand()]) program.addCommand(command.exitOverride());
     await program.parseAsync(args, { from: "user" });
   }
 
@@ -190,5 +191,24 @@ describe("ferry move/remove --stage publish to the stage's bus", () => {
     await ferry("move", "0001", "--to", "v1", "--stage", "dev", "--actor", "bo");
     expect(bus.calls).toHaveLength(before);
     expect(stderr.join("")).toMatch(/stage dev has no EventBusName output .*step events are not published.*npx sst deploy --stage dev/);
+  });
+
+  it("ferry add --stage publishes add's start and complete to the stage's bus", async () => {
+    const table = await freshExampleTable(clients, "evadd"); // add needs the table's stream
+    try {
+      const arn = `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${table}`;
+      writeFileSync(process.env.FERRY_SST_OUTPUTS as string, JSON.stringify({ "dev-ferry-Storage": { TableName: table, TableArn: arn, ControlTableName: `${table}.ferry`, EventBusName: BUS } }));
+      const bus = fakeEventBridge();
+      eventClients.eventBridge = () => bus.client;
+
+      await ferry("add", "0001", "--stage", "dev", "--actor", "cy", "--json");
+
+      const details = entriesOf(bus.calls).map((e) => JSON.parse(e.Detail) as StepEvent);
+      expect(details.map((e) => `${e.step}:${e.event}:${e.actor}`)).toEqual(["add:start:cy", "add:complete:cy"]);
+      expect(entriesOf(bus.calls).every((e) => e.EventBusName === BUS && e.Source === "ferry")).toBe(true);
+    } finally {
+      await dropTable(clients, table);
+      await dropTable(clients, `${table}.ferry`);
+    }
   });
 });
