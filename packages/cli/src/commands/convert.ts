@@ -12,7 +12,7 @@ import { Command, Option } from "commander";
 import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
 import { type BackfillFlags, type OpenedContext, followConversion, followStarted, openContext, resultOf, withBackfillFlags } from "./backfill-shared.ts";
-import { type LifecycleFlags, forceOf, lifecycleOf, withActorFlags, withForceFlags, withHeartbeatFlag } from "./lifecycle-shared.ts";
+import { type LifecycleFlags, forceOf, lifecycleOf, withActorFlags, withForceFlags, withHeartbeatFlag, withProbeFlag } from "./lifecycle-shared.ts";
 
 interface ConvertFlags extends BackfillFlags, Omit<LifecycleFlags, keyof BackfillFlags> {
   segments?: number;
@@ -56,7 +56,7 @@ export function convertCommand(): Command {
   withBackfillFlags(command);
   withStageFlag(command);
   withActorFlags(command);
-  withHeartbeatFlag(command);
+  withProbeFlag(withHeartbeatFlag(command));
   withForceFlags(command, "the dual-write-live guard");
   return command
     .addOption(

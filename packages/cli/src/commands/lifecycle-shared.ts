@@ -28,6 +28,7 @@ export interface LifecycleFlags extends ConnectionFlags {
   force?: boolean;
   reason?: string;
   maxHeartbeatAge?: number;
+  probeTimeout?: number;
   soak?: number;
   v1Quiet?: number;
 }
@@ -108,6 +109,15 @@ export function withHeartbeatFlag(command: Command): Command {
   );
 }
 
+/** --probe-timeout (convert): how long a liveness ping may take to come back through the dual-write. */
+export function withProbeFlag(command: Command): Command {
+  return command.option(
+    "--probe-timeout <duration>",
+    `with an older heartbeat (an idle table), write a liveness ping and wait this long for the dual-write to apply it; 0 refuses at once (default ${formatDurationMs(DEFAULT_GUARD_OPTIONS.probeTimeoutMs)})`,
+    durationFlag,
+  );
+}
+
 export interface OpenedLifecycle {
   ctx: LifecycleContext;
   /** Sends the step events still queued for the stage's bus, then disconnects: await it before exiting. */
@@ -136,11 +146,12 @@ export async function openLifecycle(ref: string, opts: LifecycleFlags): Promise<
  */
 export function lifecycleOf(
   where: { clients: DynamoClients; tableName: string; controlTable?: string; migration: Migration },
-  opts: Pick<LifecycleFlags, "actor" | "events" | "maxHeartbeatAge" | "soak" | "v1Quiet">,
+  opts: Pick<LifecycleFlags, "actor" | "events" | "maxHeartbeatAge" | "probeTimeout" | "soak" | "v1Quiet">,
   listeners: StepListener[] = opts.events ? [jsonLineListener()] : [],
 ): LifecycleContext {
   const guards: Partial<GuardOptions> = {
     ...(opts.maxHeartbeatAge !== undefined ? { maxHeartbeatAgeMs: opts.maxHeartbeatAge } : {}),
+    ...(opts.probeTimeout !== undefined ? { probeTimeoutMs: opts.probeTimeout } : {}),
     ...(opts.soak !== undefined ? { soakMs: opts.soak } : {}),
     ...(opts.v1Quiet !== undefined ? { v1QuietWindowMs: opts.v1Quiet } : {}),
   };

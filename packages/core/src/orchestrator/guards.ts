@@ -63,7 +63,7 @@ export class PlanInvalidError extends GuardRefusedError {
   }
 }
 
-/** convert: no fresh dual-write heartbeat. */
+/** convert: no fresh dual-write heartbeat, and (unless disabled) a liveness ping went unanswered. */
 export class DualWriteNotLiveError extends GuardRefusedError {
   readonly guard = "dual-write-live";
   override readonly forceable = true;
@@ -71,12 +71,19 @@ export class DualWriteNotLiveError extends GuardRefusedError {
     readonly migrationId: string,
     readonly heartbeatAgeMs: number | undefined,
     readonly maxAgeMs: number,
+    /** How long a liveness ping waited in vain, "stream-off" when the table has no stream to carry one; undefined when no probe ran. */
+    readonly probe?: number | "stream-off",
   ) {
     super(
       `convert of ${migrationId} needs the dual-write live, but ${
         heartbeatAgeMs === undefined ? "it has never written a heartbeat" : `its last heartbeat is ${formatDurationMs(heartbeatAgeMs)} old`
-      } (at most ${formatDurationMs(maxAgeMs)} allowed). Start it (\`ferry dual-write ${migrationId}\` locally, the Stream stack on AWS); ` +
-        "the heartbeat is written when it applies a change to a source item, so on an idle table make one write, then run convert again.",
+      } (at most ${formatDurationMs(maxAgeMs)} allowed)${
+        probe === undefined
+          ? ""
+          : probe === "stream-off"
+            ? " and the table's stream is off, so no change can reach it (`ferry add` turns it on)"
+            : ` and a liveness ping written to the table was not applied within ${formatDurationMs(probe)}`
+      }. Start it (\`ferry dual-write ${migrationId}\` locally, the Stream stack on AWS; the table's stream must be on), then run convert again.`,
     );
   }
 }

@@ -3,10 +3,13 @@
  * which the CLI flags reuse, and the duration syntax those flags take (`7d`, `15m`, `30s`).
  */
 import { UsageError } from "../errors.ts";
+import { DEFAULT_PROBE_OPTIONS } from "../runtime/liveness.ts";
 
 export interface GuardOptions {
   /** convert and rollback: a dual-write heartbeat younger than this counts as live (ms). */
   maxHeartbeatAgeMs: number;
+  /** convert: with an older heartbeat, how long a liveness ping may take to come back (ms; 0: no probe, refuse). */
+  probeTimeoutMs: number;
   /** remove: time v2 must have served 100% before v1 can go (ms). */
   soakMs: number;
   /** remove: no v1 request may have been counted within this window (ms). */
@@ -21,6 +24,7 @@ const DAY = 24 * HOUR;
 
 export const DEFAULT_GUARD_OPTIONS: GuardOptions = {
   maxHeartbeatAgeMs: 5 * MINUTE,
+  probeTimeoutMs: DEFAULT_PROBE_OPTIONS.timeoutMs,
   soakMs: 7 * DAY,
   v1QuietWindowMs: 24 * HOUR,
   now: Date.now,

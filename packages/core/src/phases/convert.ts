@@ -14,6 +14,7 @@ import { type BackfillRun, readRun } from "../backfill/state.ts";
 import { DualWriteNotLiveError, MigrationRemovedError, MigrationRolledBackError, StepOrderError } from "../orchestrator/guards.ts";
 import { DEFAULT_STOP_TIMEOUT_MS, type LifecycleContext, type Phase, type RollbackOptions } from "../orchestrator/phase.ts";
 import { readHeartbeat } from "../runtime/heartbeat.ts";
+import { probeDualWrite } from "../runtime/liveness.ts";
 import { FerryError } from "../errors.ts";
 import { sleep } from "../util/backoff.ts";
 import type { MigrationState } from "./add.ts";
@@ -93,7 +94,13 @@ export const convertPhase: Phase<ConvertPhaseOptions, ConvertStepResult> = {
     if (order.length) return order;
     const beat = await readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id);
     const age = beat ? ctx.guards.now() - beat.appliedAt : undefined;
-    return age === undefined || age > ctx.guards.maxHeartbeatAgeMs ? [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs)] : [];
+    if (age !== undefined && age <= ctx.guards.maxHeartbeatAgeMs) return [];
+    // No recent change applied: an idle table looks the same as a stopped dual-write, so ask it.
+    if (ctx.guards.probeTimeoutMs <= 0) return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs)];
+    const target = { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration };
+    const probe = await probeDualWrite(target, { timeoutMs: ctx.guards.probeTimeoutMs });
+    if (probe.live) return [];
+    return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs, probe.streamOff ? "stream-off" : probe.waitedMs)];
   },
   async start(ctx, options, record) {
     await record();

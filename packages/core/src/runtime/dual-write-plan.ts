@@ -20,6 +20,7 @@ import {
   sameRecord,
 } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
+import { isPingKey } from "./liveness-key.ts";
 
 /** A stream record the dual-write cannot use: an image it needs is missing or the event is unknown. */
 export class UnusableStreamRecordError extends FerryError {
@@ -36,6 +37,8 @@ export class UnusableStreamRecordError extends FerryError {
 
 /** What to do with one stream record. */
 export type RecordPlan =
+  /** A liveness ping of this migration (runtime/liveness.ts): no records, but the heartbeat notes its nonce. */
+  | { kind: "ping"; key: ItemKey; nonce?: string }
   /** Not a source item of the migration (another entity, or a derived record): acknowledged, never parsed. */
   | { kind: "ignored"; key: Record<string, unknown> }
   /** A MODIFY whose schema projection did not change: derive's output cannot have changed. */
@@ -69,6 +72,7 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
   const oldImage = stream.OldImage ? fromLambdaImage(stream.OldImage) : undefined;
   const keys = stream.Keys ? fromLambdaImage(stream.Keys) : (newImage ?? oldImage ?? {});
   const latest = newImage ?? oldImage;
+  if (isPingKey(migration, keys)) return { kind: "ping", key: keyOf(keys as unknown as ItemKey), ...(typeof newImage?.nonce === "string" ? { nonce: newImage.nonce } : {}) };
   // Same rule as the backfill's isSourceItem: a stamped record is derived, never a source.
   if (!isSourceKey(migration, keys) || (latest && OWNER_ATTRIBUTE in latest)) return { kind: "ignored", key: keys };
   const key = keyOf(keys as unknown as ItemKey);

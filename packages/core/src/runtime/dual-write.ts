@@ -59,7 +59,7 @@ export class NotAttemptedError extends FerryError {
 }
 
 /** How one record ended. */
-export type RecordOutcome = "applied" | "unchanged" | "ignored";
+export type RecordOutcome = "applied" | "unchanged" | "ignored" | "ping";
 
 /** What one batch did. */
 export interface DualWriteBatchSummary extends DualWriteCounters {
@@ -148,7 +148,8 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
 
     // Records planned but not yet written: index in `records`, and the plan (undefined: nothing to write).
     let window = new ApplyWindow<number>();
-    let waiting: { index: number; outcome: RecordOutcome }[] = [];
+    let waiting: { index: number; outcome: RecordOutcome; nonce?: string }[] = [];
+    let lastPing: string | undefined;
 
     /** Writes the open window; false when a record of it failed (it and every later record are then settled). */
     const flush = async (): Promise<boolean> => {
@@ -168,11 +169,14 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
           settled[failedAt] = { error: result.failure.error };
         }
       }
-      for (const { index, outcome } of held) {
+      for (const { index, outcome, nonce } of held) {
         if (index >= failedAt) continue;
         if (outcome === "applied") batch.applied++;
         else if (outcome === "unchanged") batch.unchanged++;
-        else batch.ignored++;
+        else if (outcome === "ping") {
+          batch.pings++;
+          lastPing = nonce ?? lastPing;
+        } else batch.ignored++;
         if (outcome !== "ignored") done(records[index] as DynamoDBRecord);
         settled[index] = { outcome };
       }
@@ -193,7 +197,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
           return;
         }
         if (plan.kind !== "apply") {
-          waiting.push({ index, outcome: plan.kind });
+          waiting.push({ index, outcome: plan.kind, ...(plan.kind === "ping" && plan.nonce ? { nonce: plan.nonce } : {}) });
           continue;
         }
         if (plan.invalidOldImage) {
@@ -237,6 +241,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
               sequenceNumber: newest.sequenceNumber,
               counters,
               lastBatch: batch,
+              ...(lastPing ? { lastPing } : {}),
             });
             heartbeat = true;
           } catch (err) {
@@ -262,6 +267,7 @@ function addCounters(a: DualWriteCounters, b: DualWriteCounters): DualWriteCount
     failed: a.failed + b.failed,
     written: a.written + b.written,
     deleted: a.deleted + b.deleted,
+    pings: a.pings + b.pings,
   };
 }
 

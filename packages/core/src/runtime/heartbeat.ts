@@ -23,10 +23,12 @@ export interface DualWriteCounters {
   written: number;
   /** Derived records deleted. */
   deleted: number;
+  /** Liveness pings (runtime/liveness.ts) seen. */
+  pings: number;
 }
 
 export function emptyCounters(): DualWriteCounters {
-  return { applied: 0, unchanged: 0, ignored: 0, failed: 0, written: 0, deleted: 0 };
+  return { applied: 0, unchanged: 0, ignored: 0, failed: 0, written: 0, deleted: 0, pings: 0 };
 }
 
 /** The heartbeat as stored. Counters are totals over every heartbeat written so far. */
@@ -45,6 +47,8 @@ export interface Heartbeat extends DualWriteCounters {
   batches: number;
   /** The counters of the batch that wrote it last. */
   lastBatch: DualWriteCounters;
+  /** Nonce of the newest liveness ping applied: a probe waits for its own. */
+  lastPing?: string;
 }
 
 export interface HeartbeatBeat {
@@ -54,6 +58,8 @@ export interface HeartbeatBeat {
   /** Counted since the last heartbeat; added to the totals. */
   counters: DualWriteCounters;
   lastBatch: DualWriteCounters;
+  /** Nonce of a liveness ping the batch applied. */
+  lastPing?: string;
 }
 
 /** Writes the heartbeat of `consumer`, adding `beat.counters` to the totals. */
@@ -72,6 +78,7 @@ export async function writeHeartbeat(
     sequenceNumber: beat.sequenceNumber,
     lagMs: Math.max(0, beat.appliedAt - beat.newestCreatedAt),
     lastBatch: beat.lastBatch,
+    ...(beat.lastPing ? { lastPing: beat.lastPing } : {}),
   };
   const add: Record<string, number> = { ...beat.counters, batches: 1 };
   const names: Record<string, string> = {};

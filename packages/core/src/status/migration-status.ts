@@ -173,5 +173,5 @@ async function readDryRun(where: { doc: DynamoClients["doc"]; controlTable: stri
 }
 
 function pickCounters(c: DualWriteCounters): DualWriteCounters {
-  return { applied: c.applied, unchanged: c.unchanged, ignored: c.ignored, failed: c.failed, written: c.written, deleted: c.deleted };
+  return { applied: c.applied, unchanged: c.unchanged, ignored: c.ignored, failed: c.failed, written: c.written, deleted: c.deleted, pings: c.pings ?? 0 };
 }
