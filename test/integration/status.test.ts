@@ -9,6 +9,7 @@ import { readMigrationStatus } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { statusCommand } from "../../packages/cli/src/commands/status.ts";
+import { verifyCommand } from "../../packages/cli/src/commands/verify.ts";
 import { endpoint, freshExampleTable, testClients } from "../support/dynamo.ts";
 
 const m1 = await loadMigration("0001");
@@ -24,6 +25,7 @@ afterEach(() => vi.restoreAllMocks());
 async function ferry(...args: string[]): Promise<void> {
   const program = new Command("ferry").exitOverride();
   program.addCommand(statusCommand().exitOverride());
+  program.addCommand(verifyCommand().exitOverride());
   await program.parseAsync(args, { from: "user" });
 }
 const json = () => JSON.parse(stdout.join(""));
@@ -52,8 +54,12 @@ describe("ferry status", () => {
     expect(out.migrations[0]).toMatchObject({ step: null, backfill: null, dualWrite: null, lastError: null, history: [] });
   });
 
-  it("shows each migration's step, backfill progress, dual-write lag and last error", async () => {
+  it("shows each migration's step, backfill progress, dual-write lag, verify result and last error", async () => {
     const { clients, controlTable, conn } = await addedAndConverted();
+    // verify keeps its result with the added migration; 0002 was never added and gets none.
+    await ferry("verify", "0001", ...conn, "--json");
+    await ferry("verify", "0002", ...conn, "--json").catch(() => undefined);
+    stdout = [];
     const now = Date.now();
     await writeHeartbeat(clients.doc, controlTable, m1.id, "dual-write", {
       newestCreatedAt: now - 1_500,
@@ -72,15 +78,17 @@ describe("ferry status", () => {
       backfill: { run: { status: "completed" }, progress: { scanned: 100, ratio: 1 }, totals: { converted: 100 }, active: false, stale: false },
       dualWrite: { lag: { lagMs: 1_000 }, counters: { applied: 7 }, failedRecords: 0 },
       lastError: null,
+      lifecycle: { verification: { clean: true, missing: 0, orphans: 0, different: 0 } },
     });
     expect(first.dualWrite.since).toBeTypeOf("string");
+    expect(second.lifecycle).toBeNull();
     expect(second).toMatchObject({ migrationId: "0002_split-workflow-tasks", step: null, backfill: null });
 
     stdout = [];
     await ferry("status", ...conn);
     const text = stdout.join("");
-    expect(text).toMatch(/migration\s+step\s+backfill\s+ETA\s+dual-write lag\s+traffic\s+shadow\s+last error/);
-    expect(text).toMatch(/0001_workflow-context-index\s+add\s+\[#{20}\] 100\.0% completed\s+-\s+1 s.*v1/);
+    expect(text).toMatch(/migration\s+step\s+backfill\s+ETA\s+dual-write lag\s+verify\s+traffic\s+shadow\s+last error/);
+    expect(text).toMatch(/0001_workflow-context-index\s+add\s+\[#{20}\] 100\.0% completed\s+-\s+1 s.*clean \(\d+ s ago\)\s+v1/);
 
     // The move step shows up: split, shadow agreement, audit trail.
     const { moveRelease } = await import("@ferry/core/release/store");

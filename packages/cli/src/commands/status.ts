@@ -16,7 +16,7 @@ import { type BackfillFlags, describeFailures, openConnection, withBackfillFlags
 
 export function statusCommand(name = "status"): Command {
   const command = new Command(name)
-    .description("Show every migration (or one in detail): step, backfill progress and ETA, dual-write lag, last error")
+    .description("Show every migration (or one in detail): step, backfill progress and ETA, dual-write lag, verify result, traffic split, shadow agreement, last error")
     .argument("[migration]", "migration number, name, id or file, e.g. 0001 (default: every migration in the folder)");
   withConnectionFlags(command);
   withBackfillFlags(command);
@@ -82,17 +82,32 @@ function lagCell(s: MigrationStatus): string {
   return `${formatDuration(lag.lagMs / 1000)} (applied ${formatDuration(lag.sinceAppliedMs / 1000)} ago)`;
 }
 
+/** The latest verify: "clean" or its defect counts, with when. */
+function verifyCell(s: MigrationStatus): string {
+  const v = s.lifecycle?.verification;
+  if (!v) return "not run";
+  const defects = [
+    v.missing ? `${formatCount(v.missing)} missing` : "",
+    v.orphans ? `${formatCount(v.orphans)} orphan` : "",
+    v.different ? `${formatCount(v.different)} different` : "",
+    v.invalidSources ? `${formatCount(v.invalidSources)} invalid source` : "",
+  ].filter(Boolean);
+  const ago = formatDuration(Math.max(0, Date.now() - Date.parse(v.at)) / 1000);
+  return `${v.clean ? "clean" : defects.join(", ") || "not clean"} (${ago} ago)`;
+}
+
 /** The list view: one row per migration. */
 export function describeStatusList(statuses: MigrationStatus[], where: { table: string; controlTable: string; stage?: string }): string {
   if (statuses.length === 0) return "No migrations in the migrations folder (`ferry new` creates one).";
   const rows = [
-    ["migration", "step", "backfill", "ETA", "dual-write lag", "traffic", "shadow", "last error"],
+    ["migration", "step", "backfill", "ETA", "dual-write lag", "verify", "traffic", "shadow", "last error"],
     ...statuses.map((s) => [
       s.migrationId,
       s.step ?? "not added",
       backfillCell(s),
       s.backfill?.etaSeconds !== undefined ? formatDuration(s.backfill.etaSeconds) : "-",
       lagCell(s),
+      verifyCell(s),
       s.release ? s.release.split : "-",
       s.release?.shadow.compared ? `${((100 * s.release.shadow.agreed) / s.release.shadow.compared).toFixed(1)}% of ${formatCount(s.release.shadow.compared)}` : "-",
       s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
@@ -139,6 +154,7 @@ export function describeMigrationStatus(s: MigrationStatus): string {
     if (b.stale) rows.push(["attention", `the run says running but nothing runs it: \`ferry resume ${id}\` continues it from the checkpoints`]);
   }
   rows.push(["dual-write lag", lagCell(s)]);
+  rows.push(["verify", verifyCell(s)]);
   if (s.dualWrite?.counters) {
     const c = s.dualWrite.counters;
     rows.push(["dual-write", `${formatCount(c.applied)} applied, ${formatCount(c.unchanged)} unchanged, ${formatCount(s.dualWrite.failedRecords)} failed record(s)`]);

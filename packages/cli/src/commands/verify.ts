@@ -1,5 +1,6 @@
 /** `ferry verify <migration>`: checks exactly that the table holds what the migration derives; `--repair` fixes it. */
-import { type Migration, createDynamoClients, defaultMigrationsDir, keyText, loadMigration } from "@ferry/core";
+import { type Migration, createDynamoClients, defaultControlTableName, defaultMigrationsDir, keyText, loadMigration } from "@ferry/core";
+import { recordVerification, verificationOf } from "@ferry/core/orchestrator/state";
 import {
   DEFAULT_VERIFY_OPTIONS,
   VERIFY_DEFECTS,
@@ -21,6 +22,7 @@ interface VerifyFlags extends ConnectionFlags {
   examples: number;
   recheckAfter: number;
   migrationsDir?: string;
+  controlTable?: string;
 }
 
 export function verifyCommand(): Command {
@@ -36,10 +38,13 @@ export function verifyCommand(): Command {
     .option("--examples <n>", "examples shown per kind of defect", parseInteger(0, 10_000), DEFAULT_VERIFY_OPTIONS.examples)
     .option("--recheck-after <ms>", "on a live table: re-read the items behind each defect after this delay (up to 3 times) and report only what persists; 0 = off", parseInteger(0, 600_000), DEFAULT_VERIFY_OPTIONS.recheckAfterMs)
     .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
+    .option("--control-table <name>", "ferry's control table, where the result is kept for `ferry status` (default: FERRY_CONTROL_TABLE or <table>.ferry)")
     .addHelpText(
       "after",
       `
 Exit codes: 0 consistent (after --repair: consistent once repaired), 1 defects found, 2 bad flags or migration file.
+The result is kept with the migration (once added): \`ferry status\` shows it, and the first
+\`ferry move --to v2\` runs its own verify.
 Verify reads the whole table with consistent reads; on a live table a record the dual-write is
 about to write can show as a defect: --recheck-after 2000 re-judges each defect once the
 dual-write had time to apply it, or use --repair (it never overwrites newer data).
@@ -66,6 +71,9 @@ Example: check 0001 on the local table, then fix what is wrong
         if (opts.json) printJson(after ? { ...found, recheck: after } : found);
         else process.stdout.write(`${describeVerify(found, after)}\n`);
         const final = after ?? found;
+        // Kept with the migration (once added) so `ferry status` shows the latest result.
+        const location = { doc: clients.doc, controlTable: opts.controlTable ?? defaultControlTableName(opts.table), migrationId: migration.id };
+        await recordVerification(location, verificationOf(final, new Date()));
         if (!final.clean) throw new VerifyFailedError(final);
       } finally {
         endProgress();

@@ -72,6 +72,31 @@ export async function recordStep(
   );
 }
 
+/** A verify result as the state record keeps it (the move guard reads it, `ferry status` shows it). */
+export type Verification = NonNullable<MigrationState["verification"]>;
+
+/** The counts of a verify report that the state record keeps. */
+export function verificationOf(
+  report: { clean: boolean; missing: number; orphans: number; different: number; invalidSources: number },
+  at: Date,
+): Verification {
+  return { at: at.toISOString(), clean: report.clean, missing: report.missing, orphans: report.orphans, different: report.different, invalidSources: report.invalidSources };
+}
+
+/**
+ * Keeps the latest verify result of a migration that has a state record (`ferry add` creates
+ * it); a migration never added gets none. Returns whether it was recorded.
+ */
+export async function recordVerification(location: StateLocation, verification: Verification): Promise<boolean> {
+  const existing = await readMigrationState(location).catch((err: unknown) => {
+    if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
+    throw err;
+  });
+  if (!existing) return false;
+  await updateState(location, (state) => ({ ...(state ?? existing), verification }));
+  return true;
+}
+
 function stripUndefined<T extends object>(value: T): T {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
 }

@@ -10,6 +10,7 @@ import { type MoveRequest, type ReleaseLocation, moveRelease, pinTenant, readRel
 import { type VerifyOptions, verifyMigration } from "../runtime/verifier.ts";
 import { ConvertIncompleteError, type GuardRefusedError, VerifyNotCleanError } from "../orchestrator/guards.ts";
 import { patchState } from "../orchestrator/orchestrator.ts";
+import { verificationOf } from "../orchestrator/state.ts";
 import type { LifecycleContext, Phase } from "../orchestrator/phase.ts";
 import { backfillRun, orderGuards } from "./convert.ts";
 
@@ -55,7 +56,7 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
     }
     const report = await verifyMigration(ctx.clients, ctx.tableName, ctx.migration, { ...DEFAULT_MOVE_VERIFY, ...options.verify });
     const counts = { missing: report.missing, orphans: report.orphans, different: report.different, invalidSources: report.invalidSources };
-    await patchState(ctx, { verification: { at: new Date(ctx.guards.now()).toISOString(), clean: report.clean, ...counts } });
+    await patchState(ctx, { verification: verificationOf(report, new Date(ctx.guards.now())) });
     if (!report.clean) failures.push(new VerifyNotCleanError(ctx.migration.id, counts));
     return failures;
   },
