@@ -11,8 +11,8 @@ import { formatCount } from "@ferry/core/design/format";
 import { Command, Option } from "commander";
 import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import { type BackfillFlags, type OpenedContext, followConversion, followStarted, openContext, resultOf, withBackfillFlags } from "./backfill-shared.ts";
-import { type LifecycleFlags, forceOf, lifecycleOf, withActorFlags, withForceFlags, withHeartbeatFlag, withProbeFlag } from "./lifecycle-shared.ts";
+import { type BackfillFlags, followConversion, followStarted, openContext, resultOf, withBackfillFlags } from "./backfill-shared.ts";
+import { type LifecycleFlags, forceOf, lifecycleOf, stepListeners, withActorFlags, withForceFlags, withHeartbeatFlag, withProbeFlag } from "./lifecycle-shared.ts";
 
 interface ConvertFlags extends BackfillFlags, Omit<LifecycleFlags, keyof BackfillFlags> {
   segments?: number;
@@ -99,6 +99,7 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
       // A dry run reads and writes its own run record: the real run (and its status) stays as it was.
       if (opts.dryRun) opened.ctx.dryRun = true;
       const { ctx } = opened;
+      let flush = async (): Promise<void> => undefined;
       try {
         if (opts.rate !== undefined && onlyRateGiven(opts) && (await runningElsewhere(opened.runtime, ctx))) {
           const run = await changeRate(ctx, opts.rate);
@@ -125,7 +126,14 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
           else await followStarted({ ...follow, wait }, () => opened.runtime.start(ctx, settings, runOptions));
           return;
         }
-        const lifecycle = lifecycleFor(opened, opts);
+        // Step events: --events on stdout, and with --stage the stage's bus (flushed below).
+        const events = stepListeners(opts);
+        flush = events.flush;
+        const lifecycle = lifecycleOf(
+          { clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration },
+          opts,
+          events.listeners,
+        );
         const step = async () =>
           (
             await convertStep(
@@ -141,14 +149,9 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
         }
       } finally {
         opened.close();
+        await flush();
       }
     });
-}
-
-/** The lifecycle context on the connection convert opened (same table, control table and migration). */
-function lifecycleFor(opened: OpenedContext, opts: ConvertFlags) {
-  const { ctx } = opened;
-  return lifecycleOf({ clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration }, opts);
 }
 
 function onlyRateGiven(opts: ConvertFlags): boolean {

@@ -20,7 +20,7 @@ import {
   withBackfillFlags,
 } from "./backfill-shared.ts";
 import { withRateFlags } from "./convert.ts";
-import { lifecycleOf, withActorFlags } from "./lifecycle-shared.ts";
+import { lifecycleOf, stepListeners, withActorFlags } from "./lifecycle-shared.ts";
 
 interface ResumeFlags extends BackfillFlags {
   actor: string;
@@ -63,6 +63,8 @@ Example: continue 0001 after Ctrl-C, at a lower rate
     .action(async (ref: string, opts: ResumeFlags) => {
       const opened = await openContext(ref, opts);
       const { ctx } = opened;
+      // The convert step's completion event: --events on stdout, with --stage also the stage's bus.
+      const events = stepListeners(opts);
       try {
         const status = await opened.runtime.describe(ctx).catch(missingControlTable(ctx));
         if (!status.run) throw new NoBackfillError(ctx.migration.id);
@@ -76,7 +78,11 @@ Example: continue 0001 after Ctrl-C, at a lower rate
           ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
           ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
         };
-        const lifecycle = lifecycleOf({ clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration }, opts);
+        const lifecycle = lifecycleOf(
+          { clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration },
+          opts,
+          events.listeners,
+        );
         if (!opened.runtime.inProcess) {
           await followStarted(
             { opened, verb: "resuming", json: Boolean(opts.json), wait: Boolean(opts.wait), onEnded: (run) => completeConvert(lifecycle, run) },
@@ -98,6 +104,7 @@ Example: continue 0001 after Ctrl-C, at a lower rate
         });
       } finally {
         opened.close();
+        await events.flush();
       }
     });
 }

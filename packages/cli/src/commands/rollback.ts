@@ -93,7 +93,7 @@ Example:
         }
         if (outcome.stopped) process.exitCode = 1;
       } finally {
-        close();
+        await close(); // sends the step events still queued for the --stage's bus
       }
     });
 }
