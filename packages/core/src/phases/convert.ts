@@ -1,6 +1,7 @@
 /**
  * Step 3, convert, as a lifecycle phase: guard "dual-write live" (its heartbeat is younger
- * than `maxHeartbeatAgeMs`; otherwise items changed during the backfill would be missed),
+ * than `maxHeartbeatAgeMs`, or it applies a liveness ping within `probeTimeoutMs`; otherwise
+ * items changed during the backfill would be missed),
  * start runs (or resumes) the backfill on a BackfillRuntime (this process by default, or a
  * stage's deployed state machine), complete means the backfill run completed (a stage's run
  * started without waiting is not), rollback aborts a running backfill on its runtime (on a
