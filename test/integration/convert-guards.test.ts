@@ -6,6 +6,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { conversionStatus } from "@ferry/core/backfill/control";
+import { BackfillLockedError, acquireLock } from "@ferry/core/backfill/lock";
 import { DualWriteNotLiveError, ForceWithoutReasonError, StepOrderError } from "@ferry/core/orchestrator/guards";
 import type { LifecycleContext } from "@ferry/core/orchestrator/phase";
 import { readMigrationState } from "@ferry/core/phases/add";
@@ -112,6 +113,24 @@ describe("ferry convert's guards", () => {
     // Two contexts per workflow: two records each.
     expect(derivedOf(await snapshot(s.table), m1.id)).toHaveLength(lines.at(-1).totals.recordsWritten);
     expect(lines.at(-1).totals.recordsWritten).toBe(80);
+  });
+
+  it("a convert refused because another process runs the backfill records no start in the history", async () => {
+    const { ctx, conn } = await table("cg-busy");
+    await markAdded(ctx);
+    await beat(ctx, Date.now());
+    await convert("0001", ...conn, "--json");
+    const before = await history(ctx);
+    // Another process took the backfill's lease (a second convert elsewhere).
+    const lease = await acquireLock({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id, dryRun: false }, "elsewhere:42", { leaseMs: 60_000 });
+    try {
+      const second = convert("0001", ...conn);
+      await expect(second).rejects.toBeInstanceOf(BackfillLockedError);
+      await expect(second).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/already running: held by elsewhere:42/) });
+      expect(await history(ctx)).toEqual(before);
+    } finally {
+      await lease.release();
+    }
   });
 
   it("--force does not override the step order: before add it is still refused", async () => {

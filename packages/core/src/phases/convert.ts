@@ -8,7 +8,9 @@
  * stage: the control request, then StopExecution) and waits until it has stopped (lease
  * released, execution ended), so no page writes after the rollback deleted records.
  */
-import { type ConversionResult, type ConvertContext, type ConvertRunOptions, NoBackfillError, conversionStatus } from "../backfill/control.ts";
+import { BackfillUnfinishedError, type ConversionResult, type ConvertContext, type ConvertRunOptions, NoBackfillError, conversionStatus } from "../backfill/control.ts";
+import { BackfillLockedError } from "../backfill/lock.ts";
+import { BackfillExecutionRunningError } from "../backfill/remote.ts";
 import { type BackfillRuntime, localRuntime } from "../backfill/runtime.ts";
 import type { BackfillSettings } from "../backfill/settings.ts";
 import { type BackfillRun, readRun } from "../backfill/state.ts";
@@ -75,6 +77,17 @@ export class BackfillRunsOnStageError extends FerryError {
   }
 }
 
+/** Throws what the runtime's start would throw when a backfill runs, or (without restart) an unfinished run is in the way. */
+async function refuseIfBusy(ctx: LifecycleContext, runtime: BackfillRuntime, base: ConvertContext, restart: boolean): Promise<void> {
+  // Before the first convert the control table may not exist: nothing is in the way.
+  const described = await runtime.describe(base).catch(() => undefined);
+  const run = described?.run;
+  if (!described || !run) return;
+  if (described.active && described.execution) throw new BackfillExecutionRunningError(ctx.migration.id, described.execution);
+  if (described.active && described.lock) throw new BackfillLockedError(ctx.migration.id, described.lock);
+  if (!restart && ["running", "paused", "failed"].includes(run.status)) throw new BackfillUnfinishedError(ctx.migration.id, run);
+}
+
 /** A running backfill did not stop within the timeout. */
 export class BackfillDidNotStopError extends FerryError {
   constructor(
@@ -104,9 +117,11 @@ export const convertPhase: Phase<ConvertPhaseOptions, ConvertStepResult> = {
     return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs, probe.streamOff ? "stream-off" : probe.waitedMs)];
   },
   async start(ctx, options, record) {
-    await record();
     const runtime = options.runtime ?? localRuntime();
     const base: ConvertContext = { ...convertContext(ctx), ...options.hooks };
+    // A convert that cannot start (one already runs, or an unfinished run is in the way) must leave no history entry.
+    if (!options.resume) await refuseIfBusy(ctx, runtime, base, options.run?.restart === true);
+    await record();
     const outcome = options.resume
       ? await runtime.resume(base, options.settings ?? {}, options.run ?? {})
       : await runtime.start(base, options.settings ?? {}, options.run ?? {});
