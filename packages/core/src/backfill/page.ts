@@ -19,6 +19,8 @@ export interface PageRequest {
   startKey?: Record<string, unknown>;
   /** Derive and count, write nothing. */
   dryRun?: boolean;
+  /** A ConditionCheck on the run record (state.ts runFence), first in every transaction: no write commits once the run was asked to stop. */
+  fence?: Record<string, unknown>;
 }
 
 /** Counters of a page; a segment's counters are their sum. */
@@ -111,7 +113,7 @@ export async function convertPage(
   if (request.dryRun) {
     counters.converted = units.length;
   } else {
-    const written = await writeUnits(doc, tableName, units, backoff);
+    const written = await writeUnits(doc, tableName, units, backoff, request.fence);
     counters.converted = written.converted;
     counters.recordsWritten = written.recordsWritten;
     counters.deferred = written.deferred.length;

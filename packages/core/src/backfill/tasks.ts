@@ -8,6 +8,7 @@ import type { Migration } from "../definition/define-migration.ts";
 import { FerryError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { EMPTY_COUNTERS, type PageCounters, addCounters, convertPage } from "./page.ts";
+import { RunFencedError } from "./transactions.ts";
 import {
   type StateStore,
   freshCheckpoint,
@@ -15,6 +16,7 @@ import {
   readCheckpoints,
   readRun,
   recordItemFailures,
+  runFence,
   saveCheckpoint,
   setEffectiveRate,
   updateRun,
@@ -124,9 +126,12 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
         totalSegments: run.settings.segments,
         pageSize: run.settings.pageSize,
         dryRun: run.settings.dryRun,
+        fence: runFence(store, run.runId),
         ...(checkpoint.lastKey ? { startKey: checkpoint.lastKey } : {}),
       });
     } catch (err) {
+      // Asked to stop while this page wrote: nothing of it after the request committed; no checkpoint, redone on resume.
+      if (err instanceof RunFencedError) return { status: "stopped" as PageStatus, pagesLeft };
       if (err instanceof Error && THROTTLE_ERRORS.has(err.name)) {
         // Adaptive throttling: halve the rate now, recover slowly on clean pages.
         await setEffectiveRate(store, Math.max(1, run.effectiveRate / 2), run.effectiveRate);
