@@ -44,6 +44,8 @@ function startChild(args: string[]) {
       out += chunk;
       const json = /\{.*"javaPid".*\}/.exec(out);
       if (json) resolve({ ...JSON.parse(json[0]), stdout: out });
+      const printed = /^\{"endpoint":.*\}$/m.exec(out);
+      if (printed) resolve({ javaPid: -1, ...JSON.parse(printed[0]), stdout: out });
       const endpoint = /endpoint: (http:\/\/\S+)/.exec(out);
       if (endpoint) resolve({ javaPid: -1, endpoint: endpoint[1]!, stdout: out });
     });
@@ -103,9 +105,10 @@ describe("embedded DynamoDB Local", () => {
     expect(await gone(javaPid)).toBe(true);
   });
 
-  it("`ferry local` stops the engine on Ctrl-C (SIGINT) and exits 130", async () => {
-    const run = startChild([join(root, "packages/cli/bin/ferry.mjs"), "local", "--port", "0"]);
-    const { endpoint } = await run.info;
+  it("`ferry local --json` prints its endpoint as JSON, stops the engine on Ctrl-C (SIGINT) and exits 130", async () => {
+    const run = startChild([join(root, "packages/cli/bin/ferry.mjs"), "local", "--port", "0", "--json"]);
+    const { endpoint, stdout } = await run.info;
+    expect(JSON.parse(stdout.trim())).toEqual({ endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), inMemory: true });
     const { raw } = createDynamoClients({ endpoint, config: { maxAttempts: 1 } });
     await expect(raw.send(new ListTablesCommand({}))).resolves.toBeDefined();
     run.child.kill("SIGINT");

@@ -11,6 +11,7 @@ export function localCommand(): Command {
     .option("--db-path <dir>", "keep the database on disk in this folder (default: in memory)")
     .option("--heap <size>", "JVM max heap (-Xmx)", DEFAULT_DYNAMODB_LOCAL_OPTIONS.heap)
     .option("--verbose", "show the engine's own output")
+    .option("--json", "print the endpoint as one JSON line (for scripts) instead of the text")
     .addHelpText(
       "after",
       `
@@ -20,7 +21,7 @@ Example:
   $ export AWS_ENDPOINT_URL_DYNAMODB=http://127.0.0.1:8000
   $ npx ferry seed --workflows 1000`,
     )
-    .action(async (opts: { port: number; dbPath?: string; heap: string; verbose?: boolean }) => {
+    .action(async (opts: { port: number; dbPath?: string; heap: string; verbose?: boolean; json?: boolean }) => {
       const engine = await startDynamoDBLocal({
         port: opts.port,
         heap: opts.heap,
@@ -28,7 +29,8 @@ Example:
         ...(opts.dbPath ? { dbPath: opts.dbPath } : {}),
       });
       onShutdown(() => engine.stop());
-      process.stdout.write(
+      if (opts.json) process.stdout.write(`${JSON.stringify({ endpoint: engine.endpoint, inMemory: !opts.dbPath, ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) })}\n`);
+      else process.stdout.write(
         `DynamoDB Local is running (${opts.dbPath ? `on disk in ${opts.dbPath}` : "in memory"}).\n` +
           `  endpoint: ${engine.endpoint}\n` +
           `  use it:   export AWS_ENDPOINT_URL_DYNAMODB=${engine.endpoint}   (or pass --endpoint ${engine.endpoint})\n` +

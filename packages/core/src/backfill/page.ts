@@ -9,7 +9,7 @@ import { OWNER_ATTRIBUTE, deriveRecords, keyOf } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
 import { sourceUnchangedCondition } from "./source-condition.ts";
-import { type ConversionUnit, writeUnits } from "./transactions.ts";
+import { type ConversionUnit, type RunFence, writeUnits } from "./transactions.ts";
 
 export interface PageRequest {
   segment: number;
@@ -19,8 +19,8 @@ export interface PageRequest {
   startKey?: Record<string, unknown>;
   /** Derive and count, write nothing. */
   dryRun?: boolean;
-  /** A ConditionCheck on the run record (state.ts runFence), first in every transaction: no write commits once the run was asked to stop. */
-  fence?: Record<string, unknown>;
+  /** Checked before every transaction call (state.ts runStillWriting): once it says stop, the page sends nothing more. */
+  fence?: RunFence;
 }
 
 /** Counters of a page; a segment's counters are their sum. */

@@ -114,21 +114,10 @@ export async function updateRun(store: StateStore, change: (run: BackfillRun) =>
   throw new Error("the backfill run record kept changing; retry the command");
 }
 
-/**
- * A TransactWriteItems ConditionCheck that holds only while `runId` is the current run, still
- * running and not asked to pause or abort. Transactions are serializable with the request's
- * write, so a page in flight when `ferry rollback` requests the abort commits nothing after it.
- */
-export function runFence(store: StateStore, runId: string) {
-  return {
-    ConditionCheck: {
-      TableName: store.controlTable,
-      Key: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run },
-      ConditionExpression: "#run.#runId = :runId AND #run.#status = :running AND attribute_not_exists(#run.#requested)",
-      ExpressionAttributeNames: { "#run": "run", "#runId": "runId", "#status": "status", "#requested": "requested" },
-      ExpressionAttributeValues: { ":runId": runId, ":running": "running" },
-    },
-  };
+/** True while `runId` is the current run, running, with no pause or abort requested: its pages may keep writing. */
+export async function runStillWriting(store: StateStore, runId: string): Promise<boolean> {
+  const run = await readRun(store);
+  return run?.runId === runId && run.status === "running" && !run.requested;
 }
 
 export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpoint[]> {

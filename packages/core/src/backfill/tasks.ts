@@ -16,7 +16,7 @@ import {
   readCheckpoints,
   readRun,
   recordItemFailures,
-  runFence,
+  runStillWriting,
   saveCheckpoint,
   setEffectiveRate,
   updateRun,
@@ -126,11 +126,11 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
         totalSegments: run.settings.segments,
         pageSize: run.settings.pageSize,
         dryRun: run.settings.dryRun,
-        fence: runFence(store, run.runId),
+        fence: () => runStillWriting(store, run.runId),
         ...(checkpoint.lastKey ? { startKey: checkpoint.lastKey } : {}),
       });
     } catch (err) {
-      // Asked to stop while this page wrote: nothing of it after the request committed; no checkpoint, redone on resume.
+      // Asked to stop while this page wrote: it sent nothing after the call in progress; no checkpoint, redone on resume.
       if (err instanceof RunFencedError) return { status: "stopped" as PageStatus, pagesLeft };
       if (err instanceof Error && THROTTLE_ERRORS.has(err.name)) {
         // Adaptive throttling: halve the rate now, recover slowly on clean pages.

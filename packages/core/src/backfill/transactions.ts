@@ -2,10 +2,11 @@
  * Packs per-item conversion units into TransactWriteItems calls and runs them. Each unit is
  * a ConditionCheck on one source item plus a Put per derived record; several units share a
  * call (up to 100 actions) to amortize round trips. A unit whose condition fails is
- * deferred to the stream; conflicts and throttling are retried with backoff. With a fence
- * (a ConditionCheck on the run record in the control table, first in every call), no call
- * commits once the run was asked to stop: a rollback that requested the abort can delete
- * the derived records without a page still in flight writing them back.
+ * deferred to the stream; conflicts and throttling are retried with backoff. A fence (a read
+ * of the run record) is checked before every call and every retry, so a page still in flight
+ * when pause, abort or a rollback's abort is requested sends nothing more after at most the
+ * call in progress. The run record is not part of the transactions themselves: a check on one
+ * shared item in every transaction of every segment would make them conflict on AWS.
  */
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
@@ -64,13 +65,13 @@ interface Part {
   bytes: number;
 }
 
-/** Splits a unit into parts of at most `maxActions - 1` puts, each with its own copy of the condition. */
-function partsOf(tableName: string, unit: ConversionUnit, maxActions: number): Part[] {
+/** Splits a unit into parts of at most 99 puts, each with its own copy of the condition. */
+function partsOf(tableName: string, unit: ConversionUnit): Part[] {
   const check = sourceConditionCheck(tableName, unit.key, unit.condition);
   const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
   const parts: Part[] = [];
-  for (let i = 0; i < unit.records.length; i += maxActions - 1) {
-    const records = unit.records.slice(i, i + maxActions - 1);
+  for (let i = 0; i < unit.records.length; i += TRANSACTION_MAX_ACTIONS - 1) {
+    const records = unit.records.slice(i, i + TRANSACTION_MAX_ACTIONS - 1);
     parts.push({
       unit,
       actions: [check, ...records.map((Item) => ({ Put: { TableName: tableName, Item } }))],
@@ -80,20 +81,19 @@ function partsOf(tableName: string, unit: ConversionUnit, maxActions: number): P
   return parts;
 }
 
-/** Greedy packing of parts into calls under the action and byte limits (`reserved` actions per call kept free, e.g. for a fence). */
-export function packTransactions(tableName: string, units: ConversionUnit[], reserved = 0): Part[][] {
-  const maxActions = TRANSACTION_MAX_ACTIONS - reserved;
-  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, unit, maxActions)), maxActions);
+/** Greedy packing of parts into calls under the action and byte limits. */
+export function packTransactions(tableName: string, units: ConversionUnit[]): Part[][] {
+  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, unit)));
 }
 
 /** Packs transaction parts, in order, into as few TransactWriteItems calls as the action and byte limits allow. */
-export function packParts<P extends { actions: readonly unknown[]; bytes: number }>(parts: Iterable<P>, maxActions = TRANSACTION_MAX_ACTIONS): P[][] {
+export function packParts<P extends { actions: readonly unknown[]; bytes: number }>(parts: Iterable<P>): P[][] {
   const calls: P[][] = [];
   let current: P[] = [];
   let actions = 0;
   let bytes = 0;
   for (const part of parts) {
-    if (current.length > 0 && (actions + part.actions.length > maxActions || bytes + part.bytes > TRANSACTION_BYTE_BUDGET)) {
+    if (current.length > 0 && (actions + part.actions.length > TRANSACTION_MAX_ACTIONS || bytes + part.bytes > TRANSACTION_BYTE_BUDGET)) {
       calls.push(current);
       current = [];
       actions = 0;
@@ -109,19 +109,21 @@ export function packParts<P extends { actions: readonly unknown[]; bytes: number
 
 const RETRYABLE_REASONS = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);
 
-/** Writes the units; returns what was converted and what was deferred. Throws RunFencedError when `fence` fails. */
+/** Whether the run may still write (see state.ts runStillWriting); false stops the page. */
+export type RunFence = () => Promise<boolean>;
+
+/** Writes the units; returns what was converted and what was deferred. Throws RunFencedError when `fence` says stop. */
 export async function writeUnits(
   doc: DynamoDBDocumentClient,
   tableName: string,
   units: ConversionUnit[],
   backoff: BackoffOptions = DEFAULT_BACKOFF,
-  fence?: Action,
+  fence?: RunFence,
 ): Promise<TransactionStats> {
   const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], calls: 0, retries: 0, consumedWriteUnits: 0 };
   const deferred = new Set<ConversionUnit>();
   const written = new Map<ConversionUnit, number>();
-  const lead = fence ? [fence] : [];
-  for (const call of packTransactions(tableName, units, lead.length)) {
+  for (const call of packTransactions(tableName, units)) {
     let parts = call;
     for (let attempt = 1; parts.length > 0; attempt++) {
       parts = parts.filter((p) => !deferred.has(p.unit));
@@ -130,10 +132,11 @@ export async function writeUnits(
         stats.retries++;
         await sleep(backoffDelay(attempt - 1, backoff));
       }
+      if (fence && !(await fence())) throw new RunFencedError();
       stats.calls++;
       try {
         const out = await doc.send(
-          new TransactWriteCommand({ TransactItems: [...lead, ...parts.flatMap((p) => p.actions)] as never, ReturnConsumedCapacity: "TOTAL" }),
+          new TransactWriteCommand({ TransactItems: parts.flatMap((p) => p.actions) as never, ReturnConsumedCapacity: "TOTAL" }),
         );
         for (const c of out.ConsumedCapacity ?? []) stats.consumedWriteUnits += c.CapacityUnits ?? 0;
         for (const p of parts) written.set(p.unit, (written.get(p.unit) ?? 0) + p.actions.length - 1);
@@ -141,8 +144,7 @@ export async function writeUnits(
       } catch (err) {
         if (!(err instanceof TransactionCanceledException)) throw err;
         const reasons = err.CancellationReasons ?? [];
-        if (fence && reasons[0]?.Code === "ConditionalCheckFailed") throw new RunFencedError();
-        let offset = lead.length;
+        let offset = 0;
         let retryable = false;
         for (const p of parts) {
           const codes = reasons.slice(offset, offset + p.actions.length).map((r) => r.Code ?? "None");
