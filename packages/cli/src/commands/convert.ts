@@ -68,8 +68,9 @@ export function convertCommand(): Command {
       "after",
       `
 The step is guarded: the migration must be added (\`ferry add\`), not rolled back or removed, and
-its dual-write live (a heartbeat younger than --max-heartbeat-age), or items changed during the
-backfill would be missed. --force --reason "..." overrides the dual-write guard; the migration's
+its dual-write live, or items changed during the backfill would be missed: a heartbeat younger
+than --max-heartbeat-age, else (an idle table) a liveness ping written to the table that the
+dual-write applies within --probe-timeout; a table whose stream is off is refused at once. --force --reason "..." overrides the dual-write guard; the migration's
 history keeps the step with who, when, the overridden guard and the reason. A dry run and a live
 rate change of a running backfill are not steps: they are not guarded and not recorded.
 Locally the backfill runs in this process: a progress bar on stderr, a summary on stdout at the end.
