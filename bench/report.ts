@@ -90,9 +90,13 @@ export function markdown(r: Results): string {
       `| 2 | ferry vs naive script (b) | ${n(ips.ferry)} / ${n(ips.naive)} items/s = **${t.ferryOverNaive}x** | >= 10x | ${mark(t.ferryOverNaive >= 10)} |`,
       `| 2 | Race safety: ferry vs the same Scan with unconditional BatchWrite | ${n(ips.ferry)} / ${n(ips.unconditional)} items/s = ${t.ferryOfUnconditional}% | (cost reported) | – |`,
       `| 3 | Backfill peak RSS, ${n(t.memory.smallItems)} -> ${n(t.items)} items | ${medianOf(t.memory.smallMaxRssMb)} -> ${medianOf(t.memory.largeMaxRssMb)} MB = **${signed(t.memory.growth)}%** | < +20% | ${mark(t.memory.growth < 20)} |`,
-      `| 6 | Plan vs consumed, write units (plan: AWS model; consumed: DynamoDB Local) | ${n(t.plan.plannedWriteUnits)} vs ${n(t.plan.consumedWriteUnits)} = ${signed(t.plan.writeError)}% | +-10% | ${mark(Math.abs(t.plan.writeError) <= 10)} |`,
-      `| 6 | Plan vs consumed, read units | ${n(t.plan.plannedReadUnits)} vs ${n(t.plan.consumedReadUnits)} = ${signed(t.plan.readError)}% | +-10% | ${mark(Math.abs(t.plan.readError) <= 10)} |`,
     );
+    if (t.plan) {
+      lines.push(
+        `| 6 | Plan vs consumed, write units (plan: AWS model; consumed: DynamoDB Local) | ${n(t.plan.plannedWriteUnits)} vs ${n(t.plan.consumedWriteUnits)} = ${signed(t.plan.writeError)}% | +-10% | ${mark(Math.abs(t.plan.writeError) <= 10)} |`,
+        `| 6 | Plan vs consumed, read units | ${n(t.plan.plannedReadUnits)} vs ${n(t.plan.consumedReadUnits)} = ${signed(t.plan.readError)}% | +-10% | ${mark(Math.abs(t.plan.readError) <= 10)} |`,
+      );
+    }
   }
   for (const l of [r.lag, r.lagLow]) {
     if (!l) continue;

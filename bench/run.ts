@@ -36,6 +36,7 @@ const HELP = `Usage: npm run bench -- [options]
   --backfill-item-kb <kb> their size (default 2)
   --memory-items <n>      the small point of the memory benchmark (default 10000; quick 1000)
   --reps <n>              backfill repetitions per variant (default 3; quick 1)
+  --skip-plan             leave out plan accuracy (ferry plan's exact count is superlinear on DynamoDB Local)
   --lag-rate <n>          dual-write writes/s (default 200)
   --lag-seconds <n>       how long (default 60; quick 10)
   --poll-ms <n>           the local event source mapping's poll interval (default 50)
@@ -112,6 +113,7 @@ if (only.has("throughput")) {
       segments: 4,
       pageSize: 100,
       memorySmallItems: num("memory-items", 10_000, 1_000),
+      skipPlan: args.has("skip-plan"),
     }),
   );
 }
