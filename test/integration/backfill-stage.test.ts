@@ -3,8 +3,7 @@
 // the stage deploys), so the test checks that the input the driver sends is exactly what
 // the state machine needs; the control table and the items are on DynamoDB Local. The CLI
 // part reads the stage's outputs from a temp outputs file (FERRY_SST_OUTPUTS).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ExecutionAlreadyExists, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
 import { batchPutAll, generateWorkflows, loadMigration, resolveRegion } from "@ferry/core";
@@ -16,8 +15,8 @@ import { StageNotDeployedError } from "@ferry/core/stage/outputs";
 import { lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
 import { readMigrationState } from "@ferry/core/phases/add";
 import { ensureControlTable } from "@ferry/core/state/control-table";
-import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { stageCli } from "../support/cli.ts";
 import { abortCommand } from "../../packages/cli/src/commands/abort.ts";
 import { stageClients } from "../../packages/cli/src/commands/backfill-shared.ts";
 import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
@@ -175,32 +174,10 @@ describe("the stage runtime", () => {
 });
 
 describe("the commands with --stage", () => {
-  const saved = { ...process.env };
-  let stdout: string[] = [];
-  let dir = "";
-  beforeEach(() => {
-    stdout = [];
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    dir = mkdtempSync(join(tmpdir(), "ferry-stage-cli-"));
-    process.env.FERRY_SST_OUTPUTS = join(dir, "outputs.json");
-    // The stage's DynamoDB tables are on DynamoDB Local here; --stage itself refuses --endpoint.
-    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    rmSync(dir, { recursive: true, force: true });
-    process.env = { ...saved };
+  const original = stageClients.sfn;
+  const { stdout, ferry, lastJson } = stageCli("ferry-stage-cli", () => [convertCommand(), pauseCommand(), abortCommand(), resumeCommand(), statusCommand()], () => {
     stageClients.sfn = original;
   });
-  const original = stageClients.sfn;
-
-  async function ferry(...args: string[]): Promise<void> {
-    const program = new Command("ferry").exitOverride();
-    for (const command of [convertCommand(), pauseCommand(), abortCommand(), resumeCommand(), statusCommand()]) program.addCommand(command.exitOverride());
-    await program.parseAsync(args, { from: "user" });
-  }
-  const lastJson = () => JSON.parse(stdout.filter((c) => c.startsWith("{")).at(-1) ?? "null");
 
   /** The stage's outputs file names the seeded tables and MACHINE; convert's guards pass (added, dual-write live). */
   async function deployed(ctx: Awaited<ReturnType<typeof seeded>>): Promise<void> {
@@ -252,12 +229,12 @@ describe("the commands with --stage", () => {
     await ferry("status", "0001", "--stage", "dev", "--json");
     expect(lastJson()).toMatchObject({ stage: "dev", table: ctx.tableName, backfill: { runtime: "stage", active: true, execution: { status: "RUNNING" } } });
 
-    stdout = [];
+    stdout.length = 0;
     await ferry("status", "0001", "--stage", "dev");
     expect(stdout.join("")).toMatch(/execution\s+RUNNING arn:aws:states:/);
 
     // The execution never ends by itself here: abort stops it after its grace period.
-    stdout = [];
+    stdout.length = 0;
     await ferry("abort", "0001", "--stage", "dev");
     expect(fake.calls.filter((c) => c.command === "StopExecutionCommand").map((c) => c.input.executionArn)).toEqual([started.executionArn]);
     expect(stdout.join("")).toMatch(/Stopped the backfill of 0001_workflow-context-index \(running as execution arn:aws:states:\S+\); it is now aborted\. Records written so far stay/);

@@ -3,8 +3,6 @@
 // --force without --reason a usage error (exit 2); a dry run and a live rate change of a
 // running backfill are not steps and pass without the guards. Through the real bin for exit
 // codes and stderr, in this process for the rest.
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { conversionStatus } from "@ferry/core/backfill/control";
 import { BackfillLockedError, acquireLock } from "@ferry/core/backfill/lock";
 import { DualWriteNotLiveError, ForceWithoutReasonError, StepOrderError } from "@ferry/core/orchestrator/guards";
@@ -12,22 +10,13 @@ import type { LifecycleContext } from "@ferry/core/orchestrator/phase";
 import { readMigrationState } from "@ferry/core/phases/add";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { ferryBin } from "../support/cli.ts";
 import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { endpoint } from "../support/dynamo.ts";
 import { beat, clients, derivedOf, m1, markAdded, seededTable, snapshot } from "../support/lifecycle.ts";
 
-const root = join(import.meta.dirname, "../..");
 const MINUTE = 60_000;
 
-/** `ferry <args>` through the real bin, as a release manager runs it. */
-function ferryBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
 
 let stdout: string[] = [];
 beforeEach(() => {

@@ -1,8 +1,6 @@
 // Every guard refuses its premature transition with its own error, a message saying how to
 // satisfy it, and exit code 3 (through the real CLI for several); --force --reason overrides
 // the forceable ones and the history keeps who, when and why.
-import { spawn } from "node:child_process";
-import { join } from "node:path";
 import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { defineMigration } from "@ferry/core";
 import {
@@ -21,24 +19,15 @@ import { addStep, convertStep, moveStep, removeStep, rollbackStep } from "@ferry
 import { usageSk, minuteOf } from "@ferry/core/release/usage";
 import { migrationPk } from "@ferry/core/state/control-table";
 import { describe, expect, it } from "vitest";
+import { ferryBin as ferry } from "../support/cli.ts";
 import { z } from "zod";
 import { endpoint } from "../support/dynamo.ts";
 import { beat, clients, derivedOf, m1, markAdded, seededTable, snapshot } from "../support/lifecycle.ts";
 
-const root = join(import.meta.dirname, "../..");
 const DAY = 86_400_000;
 const quiet = { verify: { recheckAfterMs: 0 } };
 const fast = { settings: { segments: 2, rate: 100_000 } };
 
-/** `ferry <args>` through the real bin, as a release manager runs it. */
-function ferry(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (d) => (stdout += d));
-  child.stderr.on("data", (d) => (stderr += d));
-  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
-}
 
 describe("guards, in core", () => {
   it("add needs a valid plan", async () => {

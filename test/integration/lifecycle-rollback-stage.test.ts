@@ -3,9 +3,7 @@
 // after its grace period). Step Functions is answered at the SFN client's middleware (an
 // execution stays RUNNING until stopped), the tables are on DynamoDB Local, and the stage's
 // outputs come from a temp outputs file (FERRY_SST_OUTPUTS), as in backfill-stage.test.ts.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { ExecutionAlreadyExists, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
 import { resolveRegion } from "@ferry/core";
 import { conversionStatus } from "@ferry/core/backfill/control";
@@ -14,8 +12,8 @@ import { readRun } from "@ferry/core/backfill/state";
 import { convertStep } from "@ferry/core/orchestrator/lifecycle";
 import { readMigrationState } from "@ferry/core/phases/add";
 import { BackfillRunsOnStageError } from "@ferry/core/phases/convert";
-import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { stageCli } from "../support/cli.ts";
 import { stageClients } from "../../packages/cli/src/commands/backfill-shared.ts";
 import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { rollbackCommand } from "../../packages/cli/src/commands/rollback.ts";
@@ -55,32 +53,10 @@ function fakeStepFunctions(controlTable: string) {
 }
 
 describe("ferry rollback --stage", () => {
-  const saved = { ...process.env };
   const original = stageClients.sfn;
-  let stdout: string[] = [];
-  let dir = "";
-  beforeEach(() => {
-    stdout = [];
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    dir = mkdtempSync(join(tmpdir(), "ferry-rollback-stage-"));
-    process.env.FERRY_SST_OUTPUTS = join(dir, "outputs.json");
-    // The stage's DynamoDB tables are on DynamoDB Local here; --stage itself refuses --endpoint.
-    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    rmSync(dir, { recursive: true, force: true });
-    process.env = { ...saved };
+  const { ferry, lastJson } = stageCli("ferry-rollback-stage", () => [convertCommand(), rollbackCommand()], () => {
     stageClients.sfn = original;
   });
-
-  async function ferry(...args: string[]): Promise<void> {
-    const program = new Command("ferry").exitOverride();
-    for (const command of [convertCommand(), rollbackCommand()]) program.addCommand(command.exitOverride());
-    await program.parseAsync(args, { from: "user" });
-  }
-  const lastJson = () => JSON.parse(stdout.filter((c) => c.startsWith("{")).at(-1) ?? "null");
 
   it("stops the running execution (abort requested, then StopExecution), deletes exactly the derived records, marks it rolled back; twice is harmless", async () => {
     // Arrange: converted once (records on the table), then a second run started on the stage and still RUNNING.

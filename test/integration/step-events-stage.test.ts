@@ -4,8 +4,7 @@
 // `--events` JSON line), batches of at most 10, the retry of entries PutEvents reports failed,
 // and that a bus that never takes an event leaves the step completed with a warning. The CLI
 // part reads the stage's outputs from a temp outputs file (FERRY_SST_OUTPUTS).
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { EventBridgeClient, ResourceNotFoundException } from "@aws-sdk/client-eventbridge";
 import { resolveRegion } from "@ferry/core";
@@ -14,13 +13,13 @@ import type { StepEvent } from "@ferry/core/orchestrator/events";
 import { moveStep, rollbackStep } from "@ferry/core/orchestrator/lifecycle";
 import { GuardRefusedError } from "@ferry/core/orchestrator/guards";
 import { readMigrationState } from "@ferry/core/phases/add";
-import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
+import { stageCli } from "../support/cli.ts";
 import { eventClients } from "../../packages/cli/src/commands/lifecycle-shared.ts";
 import { addCommand } from "../../packages/cli/src/commands/add.ts";
 import { moveCommand } from "../../packages/cli/src/commands/move.ts";
 import { removeCommand } from "../../packages/cli/src/commands/remove.ts";
-import { dropTable, endpoint, freshExampleTable } from "../support/dynamo.ts";
+import { dropTable, freshExampleTable } from "../support/dynamo.ts";
 import { clients, m1, markAdded, seededTable } from "../support/lifecycle.ts";
 import { type InterceptedCall, interceptCommands } from "../support/sdk-intercept.ts";
 
@@ -134,33 +133,10 @@ describe("EventBridge publisher on real transitions", () => {
 });
 
 describe("ferry move/remove --stage publish to the stage's bus", () => {
-  let stdout: string[] = [];
-  let stderr: string[] = [];
-  let dir = "";
-  const saved = { ...process.env };
   const original = eventClients.eventBridge;
-  beforeEach(() => {
-    stdout = [];
-    stderr = [];
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (stderr.push(String(chunk)), true));
-    dir = mkdtempSync(join(tmpdir(), "ferry-events-"));
-    process.env.FERRY_SST_OUTPUTS = join(dir, "outputs.json");
-    // The stage's tables are on DynamoDB Local here; --stage itself refuses --endpoint.
-    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
-  });
-  afterEach(() => {
-    vi.restoreAllMocks();
-    rmSync(dir, { recursive: true, force: true });
-    process.env = { ...saved };
+  const { stdout, stderr, ferry } = stageCli("ferry-events", () => [addCommand(), moveCommand(), removeCommand()], () => {
     eventClients.eventBridge = original;
   });
-
-  async function ferry(...args: string[]): Promise<void> {
-    const program = new Command("ferry").exitOverride();
-    for (const command of [addCommand(), moveCommand(), removeCommand()]) program.addCommand(command.exitOverride());
-    await program.parseAsync(args, { from: "user" });
-  }
 
   it("every transition, refused ones included, reaches the bus named by the stage's EventBusName output, as --events prints it", async () => {
     const s = await seededTable(20, "evcli");

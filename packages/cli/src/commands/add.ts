@@ -5,7 +5,7 @@ import type { AddResult } from "@ferry/core/phases/add";
 import { Command } from "commander";
 import { type ConnectionFlags, type StageFlags, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
-import { EVENTS_FLAG_HELP, stepListeners } from "./lifecycle-shared.ts";
+import { stepListeners, withLifecycleFlags } from "./lifecycle-shared.ts";
 
 interface AddFlags extends ConnectionFlags, StageFlags {
   events?: boolean;
@@ -14,22 +14,13 @@ interface AddFlags extends ConnectionFlags, StageFlags {
   migrationsDir?: string;
 }
 
-/** Who runs a step when --actor is not given. */
-export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
-  return env.USER || env.USERNAME || "unknown";
-}
-
 export function addCommand(): Command {
   const command = new Command("add")
     .description("Start a migration: check the table's stream (NEW_AND_OLD_IMAGES) and record where dual-write begins")
     .argument("<migration>", "migration number, name, id or file, e.g. 0001");
   withConnectionFlags(command);
   withStageFlag(command, []);
-  return command
-    .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
-    .option("--actor <name>", "who takes the step, kept in the migration's history", defaultActor())
-    .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
-    .option("--events", EVENTS_FLAG_HELP)
+  return withLifecycleFlags(command)
     .addHelpText(
       "after",
       `

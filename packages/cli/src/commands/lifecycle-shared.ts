@@ -16,7 +16,6 @@ import type { StageOutputs } from "@ferry/core/stage/outputs";
 import { type Command, InvalidArgumentError } from "commander";
 import type { ConnectionFlags } from "../options.ts";
 import { onShutdown } from "../shutdown.ts";
-import { defaultActor } from "./add.ts";
 
 export interface LifecycleFlags extends ConnectionFlags {
   /** Filled by withStageFlag from --stage: where step events are published. */
@@ -49,6 +48,11 @@ export function withLifecycleFlags(command: Command): Command {
       .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
       .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)"),
   );
+}
+
+/** Who takes a step when --actor is not given. */
+export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
+  return env.USER || env.USERNAME || "unknown";
 }
 
 /** --actor and --events (for commands that already have --control-table and --migrations-dir). */

@@ -8,6 +8,7 @@ import { type ItemKey, type Migration, isSourceKey } from "../definition/define-
 import { OWNER_ATTRIBUTE, deriveRecords, keyOf } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
+import { addCounts } from "../util/counters.ts";
 import { sourceUnchangedCondition } from "./source-condition.ts";
 import { type ConversionUnit, type RunFence, writeUnits } from "./transactions.ts";
 
@@ -63,9 +64,7 @@ export const EMPTY_COUNTERS: PageCounters = {
 };
 
 export function addCounters(a: PageCounters, b: PageCounters): PageCounters {
-  const out = { ...a };
-  for (const k of Object.keys(b) as (keyof PageCounters)[]) out[k] = a[k] + b[k];
-  return out;
+  return addCounts(a, b);
 }
 
 /** A source item of this migration (derived records, even under the source prefix, are not). */

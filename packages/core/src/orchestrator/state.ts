@@ -17,18 +17,23 @@ export interface StateLocation {
   migrationId: string;
 }
 
-/** Applies `change` to the state record (created when missing) with optimistic concurrency. */
-export async function updateState(
+/**
+ * Applies `change` to the state record (created when missing) with optimistic concurrency.
+ * A change that returns undefined writes nothing (e.g. no record to update).
+ */
+export async function updateState<R extends MigrationState | undefined = MigrationState>(
   location: StateLocation,
-  change: (state: MigrationState | undefined, at: string) => MigrationState,
+  change: (state: MigrationState | undefined, at: string) => R,
   now: () => Date = () => new Date(),
-): Promise<MigrationState> {
+): Promise<R> {
   for (let attempt = 0; attempt < 20; attempt++) {
     const existing = await readMigrationState(location);
     const at = now().toISOString();
+    const changed = change(existing, at);
+    if (!changed) return changed;
     // updatedAt must change for the next writer's condition to see this write.
     const stamp = existing && existing.updatedAt >= at ? new Date(Date.parse(existing.updatedAt) + 1).toISOString() : at;
-    const next = { ...change(existing, at), migrationId: location.migrationId, updatedAt: stamp };
+    const next = { ...changed, migrationId: location.migrationId, updatedAt: stamp };
     try {
       await location.doc.send(
         new PutCommand({
@@ -88,13 +93,12 @@ export function verificationOf(
  * it); a migration never added gets none. Returns whether it was recorded.
  */
 export async function recordVerification(location: StateLocation, verification: Verification): Promise<boolean> {
-  const existing = await readMigrationState(location).catch((err: unknown) => {
+  const updated = await updateState(location, (state) => (state ? { ...state, verification } : undefined)).catch((err: unknown) => {
+    // No control table yet: nothing was added.
     if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
     throw err;
   });
-  if (!existing) return false;
-  await updateState(location, (state) => ({ ...(state ?? existing), verification }));
-  return true;
+  return updated !== undefined;
 }
 
 function stripUndefined<T extends object>(value: T): T {

@@ -14,6 +14,7 @@ import type { Migration } from "../definition/define-migration.ts";
 import { keyText } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
+import { addCounts } from "../util/counters.ts";
 import { type ApplyOptions, ApplyWindow, DEFAULT_APPLY_OPTIONS, applyWindow } from "./applier.ts";
 import { type RecordPlan, planStreamRecord } from "./dual-write-plan.ts";
 import { type FailureKind, failureKind, recordFailure } from "./failures.ts";
@@ -230,7 +231,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
 
       async finish() {
         await ran;
-        const counters = addCounters(pending, batch);
+        const counters = addCounts(pending, batch);
         let heartbeat = false;
         if (newest) {
           const appliedAt = now();
@@ -257,18 +258,6 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     };
   };
   return { startBatch };
-}
-
-function addCounters(a: DualWriteCounters, b: DualWriteCounters): DualWriteCounters {
-  return {
-    applied: a.applied + b.applied,
-    unchanged: a.unchanged + b.unchanged,
-    ignored: a.ignored + b.ignored,
-    failed: a.failed + b.failed,
-    written: a.written + b.written,
-    deleted: a.deleted + b.deleted,
-    pings: a.pings + b.pings,
-  };
 }
 
 function sequenceOf(record: DynamoDBRecord): string {

@@ -1,0 +1,60 @@
+// Running `ferry` in tests: through the real bin (exit codes, stderr), or in this process with
+// stdout/stderr captured and, for --stage, a temporary SST outputs file and DynamoDB Local
+// standing in for the stage's tables.
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command } from "commander";
+import { afterEach, beforeEach, vi } from "vitest";
+import { endpoint } from "./dynamo.ts";
+
+const root = join(import.meta.dirname, "../..");
+
+/** `ferry <args>` through the real bin, as a release manager runs it. */
+export function ferryBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d) => (stdout += d));
+  child.stderr.on("data", (d) => (stderr += d));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
+
+/**
+ * Hooks for commands run in this process against a stage: each test gets empty `stdout`/`stderr`
+ * captures (the same arrays, cleared), FERRY_SST_OUTPUTS pointing into a fresh temporary folder,
+ * and DynamoDB Local as the stage's DynamoDB (--stage itself refuses --endpoint). `restore` puts
+ * back whatever client the test replaced (Step Functions, EventBridge).
+ */
+export function stageCli(prefix: string, commands: () => Command[], restore: () => void = () => {}) {
+  const saved = { ...process.env };
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  beforeEach(() => {
+    stdout.length = 0;
+    stderr.length = 0;
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    process.env.FERRY_SST_OUTPUTS = join(mkdtempSync(join(tmpdir(), `${prefix}-`)), "outputs.json");
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+    rmSync(join(String(process.env.FERRY_SST_OUTPUTS), ".."), { recursive: true, force: true });
+    process.env = { ...saved };
+    restore();
+  });
+  return {
+    stdout,
+    stderr,
+    /** `ferry <args>` in this process, with `commands` registered. */
+    async ferry(...args: string[]): Promise<void> {
+      const program = new Command("ferry").exitOverride();
+      for (const command of commands()) program.addCommand(command.exitOverride());
+      await program.parseAsync(args, { from: "user" });
+    },
+    /** The last JSON object printed. */
+    lastJson: () => JSON.parse(stdout.filter((c) => c.startsWith("{")).at(-1) ?? "null"),
+  };
+}
