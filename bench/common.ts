@@ -56,9 +56,14 @@ export async function dropTable(clients: DynamoClients, name: string): Promise<v
   await clients.raw.send(new DeleteTableCommand({ TableName: name })).catch(() => undefined);
 }
 
-/** Seed-000 shape for one tenant: `workflows` items of `itemKb`, each context shared by ~20 workflows. */
-export function seedShape(workflows: number, itemKb: number, seed = 7) {
-  return { tenants: 1, workflows, contexts: 2, pool: Math.max(2, Math.round((workflows * 2) / 20)), tasks: 5, itemKb, seed };
+/**
+ * Seed-000 shape: `workflows` items of `itemKb` in all, split evenly over `tenants` partitions,
+ * each context shared by ~20 workflows of its tenant.
+ */
+export function seedShape(workflows: number, itemKb: number, seed = 7, tenants = 1) {
+  if (workflows % tenants !== 0) throw new Error(`${workflows} workflows do not split evenly over ${tenants} tenants`);
+  const perTenant = workflows / tenants;
+  return { tenants, workflows: perTenant, contexts: 2, pool: Math.max(2, Math.round((perTenant * 2) / 20)), tasks: 5, itemKb, seed };
 }
 
 /** Writes the workflows (streamed from the generator, never all in memory). */

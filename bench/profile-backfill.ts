@@ -3,7 +3,7 @@
  * engine with a middleware that times every DynamoDB call by command (4 segments run at
  * once, so the call times add up to more than the wall time). Not part of `npm run bench`;
  * the bench's README notes quote it.
- *   npx tsx bench/profile-backfill.ts [items=10000] [itemKb=2]
+ *   npx tsx bench/profile-backfill.ts [items=10000] [itemKb=2] [tenants=100]
  */
 import { loadMigration } from "@ferry/core";
 import { startConversion } from "@ferry/core/backfill/control";
@@ -11,11 +11,12 @@ import { log, plainTable, profileCalls, round, seedShape, seedWorkflows, startEn
 
 const items = Number(process.argv[2] ?? 10_000);
 const itemKb = Number(process.argv[3] ?? 2);
+const tenants = Number(process.argv[4] ?? 100);
 const engine = await startEngine();
 try {
   const { clients } = engine;
   const table = await plainTable(clients, "profile");
-  await seedWorkflows(clients, table, seedShape(items, itemKb, 11));
+  await seedWorkflows(clients, table, seedShape(items, itemKb, 11, tenants));
   const calls = profileCalls(clients.raw);
   log(`profiling a ferry backfill of ${items} x ${itemKb} KB`);
   const started = performance.now();

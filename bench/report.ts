@@ -86,7 +86,7 @@ export function markdown(r: Results): string {
   if (t) {
     const ips = t.itemsPerSecond;
     lines.push(
-      `| 2 | Backfill of ${n(t.items)} x ${t.itemKb} KB items: ferry vs raw BatchWrite ceiling (a) | ${n(ips.ferry)} / ${n(ips.raw)} items/s = **${t.ferryOfRaw}%** | >= 80% | ${mark(t.ferryOfRaw >= 80)} |`,
+      `| 2 | Backfill of ${n(t.items)} x ${t.itemKb} KB items (${n(t.tenants ?? 1)} tenants): ferry vs raw BatchWrite ceiling (a) | ${n(ips.ferry)} / ${n(ips.raw)} items/s = **${t.ferryOfRaw}%** | >= 80% | ${mark(t.ferryOfRaw >= 80)} |`,
       `| 2 | ferry vs naive script (b) | ${n(ips.ferry)} / ${n(ips.naive)} items/s = **${t.ferryOverNaive}x** | >= 10x | ${mark(t.ferryOverNaive >= 10)} |`,
       `| 2 | Race safety: ferry vs the same Scan with unconditional BatchWrite | ${n(ips.ferry)} / ${n(ips.unconditional)} items/s = ${t.ferryOfUnconditional}% | (cost reported) | – |`,
       `| 3 | Backfill peak RSS, ${n(t.memory.smallItems)} -> ${n(t.items)} items | ${medianOf(t.memory.smallMaxRssMb)} -> ${medianOf(t.memory.largeMaxRssMb)} MB = **${signed(t.memory.growth)}%** | < +20% | ${mark(t.memory.growth < 20)} |`,
@@ -126,7 +126,7 @@ export function markdown(r: Results): string {
   if (t) {
     lines.push(
       "",
-      `Backfill of 0001 on ${n(t.items)} source items of ${t.itemKb} KB (${t.segments} segments, pages of ${t.pageSize}, rate uncapped; medians of ${t.runs.ferry.length}):`,
+      `Backfill of 0001 on ${n(t.items)} source items of ${t.itemKb} KB over ${n(t.tenants ?? 1)} tenants (${t.segments} segments, pages of ${t.pageSize}, rate uncapped; medians of ${t.runs.ferry.length}):`,
       "",
       "| variant | items/s | runs (ms) |",
       "|---|---|---|",

@@ -34,6 +34,7 @@ const HELP = `Usage: npm run bench -- [options]
   --item-kb <kb>          workflow size for v1/v2 (default 10)
   --items <n>             source items of the backfill benchmarks (default 100000; quick 5000)
   --backfill-item-kb <kb> their size (default 2)
+  --backfill-tenants <n>  partitions they are spread over (default 100; must divide --items and --memory-items)
   --memory-items <n>      the small point of the memory benchmark (default 10000; quick 1000)
   --reps <n>              backfill repetitions per variant (default 3; quick 1)
   --skip-plan             leave out plan accuracy (ferry plan's exact count is superlinear on DynamoDB Local)
@@ -109,6 +110,7 @@ if (only.has("throughput")) {
     benchThroughput(engine, {
       items: num("items", 100_000, 5_000),
       itemKb: num("backfill-item-kb", 2),
+      tenants: num("backfill-tenants", 100, 10),
       repetitions: num("reps", 3, 1),
       segments: 4,
       pageSize: 100,

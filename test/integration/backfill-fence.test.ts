@@ -1,6 +1,7 @@
-// The run fence: a page reads the run record before every transaction call, so a page already
-// writing when pause/abort (or a rollback's abort) is requested sends nothing after the call in
-// progress. Without it a rollback could delete the derived records while a page in flight (on a
+// The run fence: a page re-reads the run record before a transaction call once its last read is
+// older than fenceMaxAgeMs, so a page already writing when pause/abort (or a rollback's abort) is
+// requested sends nothing once that age has passed, beyond the call in progress. With age 0 it
+// sends nothing after the call in progress. Without it a rollback could delete the derived records while a page in flight (on a
 // stage, a Lambda that StopExecution does not stop) writes the rest of them back.
 import { batchPutAll, deriveRecords, generateWorkflows, keyId, loadMigration, ownerOf } from "@ferry/core";
 import { conversionStatus, requestStop, resumeConversion, startConversion } from "@ferry/core/backfill/control";
@@ -8,13 +9,12 @@ import { describe, expect, it } from "vitest";
 import { freshPlainTable, scanAll, testClients } from "../support/dynamo.ts";
 
 /** Clients that run `after` once their `n`th TransactWriteItems call returned (another terminal acting while the page writes). */
-function stopDuringWrite(n: number, after: () => Promise<unknown>) {
+function stopDuringWrite(n: number, after: () => Promise<unknown>, calls = { n: 0 }) {
   const clients = testClients();
-  let calls = 0;
   clients.raw.middlewareStack.add(
     (next, context) => async (args) => {
       const out = await next(args);
-      if (context.commandName === "TransactWriteItemsCommand" && ++calls === n) await after();
+      if (context.commandName === "TransactWriteItemsCommand" && ++calls.n === n) await after();
       return out;
     },
     { step: "initialize", name: "stopDuringWrite" },
@@ -34,7 +34,7 @@ describe("backfill run fence", () => {
     // One page of 40 items: two transaction calls (33 items of 3 actions, then 7); the abort lands between them.
     const clients = stopDuringWrite(1, () => requestStop({ ...base, clients: observer }, "abort"));
 
-    const result = await startConversion({ ...base, clients }, { segments: 1, pageSize: 40, rate: 1_000_000 });
+    const result = await startConversion({ ...base, clients }, { segments: 1, pageSize: 40, rate: 1_000_000, fenceMaxAgeMs: 0 });
 
     expect(result.run.status).toBe("aborted");
     const status = await conversionStatus({ ...base, clients: observer });
@@ -54,7 +54,7 @@ describe("backfill run fence", () => {
     const base = { tableName: table, controlTable, migration };
     const clients = stopDuringWrite(1, () => requestStop({ ...base, clients: observer }, "pause"));
 
-    const paused = await startConversion({ ...base, clients }, { segments: 1, pageSize: 40, rate: 1_000_000 });
+    const paused = await startConversion({ ...base, clients }, { segments: 1, pageSize: 40, rate: 1_000_000, fenceMaxAgeMs: 0 });
     expect(paused.run.status).toBe("paused");
     const resumed = await resumeConversion({ ...base, clients: observer }, {});
 
@@ -62,5 +62,31 @@ describe("backfill run fence", () => {
     const derived = (await scanAll(observer, table)).filter((i) => ownerOf(i, migration.id)).map((i) => keyId(i as never)).sort();
     const expected = items.flatMap((i) => deriveRecords(migration, i as never)).map((r) => keyId(r)).sort();
     expect(derived).toEqual(expected);
+  });
+
+  it("a stale fence: a page stops once its last read is older than fenceMaxAgeMs, not before", async () => {
+    const migration = await loadMigration("0001");
+    const observer = testClients();
+    const items = [...generateWorkflows({ tenants: 1, workflows: 40, contexts: 2, pool: 20, tasks: 1, itemKb: 1 })];
+    async function abortAfterFirstCall(prefix: string, fenceMaxAgeMs: number, waitMs: number) {
+      const table = await freshPlainTable(observer, prefix);
+      await batchPutAll(observer.doc, table, items);
+      const base = { tableName: table, controlTable: `${table}.ferry`, migration };
+      const calls = { n: 0 };
+      const clients = stopDuringWrite(1, async () => {
+        await requestStop({ ...base, clients: observer }, "abort");
+        await new Promise((r) => setTimeout(r, waitMs));
+      }, calls);
+      const result = await startConversion({ ...base, clients }, { segments: 1, pageSize: 40, rate: 1_000_000, fenceMaxAgeMs });
+      return { status: result.run.status, calls: calls.n };
+    }
+
+    // The abort comes 0.5 s after a read the fence may trust for 60 s: the page's second call still goes out.
+    const fresh = await abortAfterFirstCall("fences", 60_000, 500);
+    // The same after 0.5 s with a fence trusted for 0.2 s: the page re-reads, sees the abort and sends nothing more.
+    const stale = await abortAfterFirstCall("fencet", 200, 500);
+
+    expect(fresh).toEqual({ status: "aborted", calls: 2 });
+    expect(stale).toEqual({ status: "aborted", calls: 1 });
   });
 });

@@ -18,7 +18,17 @@ export interface BackfillSettings {
   maxPagesPerExecution: number;
   /** Slow down while dual-write lag exceeds this (ms), as gh-ost does with replica lag. */
   maxDualWriteLagMs: number;
+  /**
+   * How stale the run fence may be (ms): a page re-reads the run record before a transaction
+   * call only when its last read is older than this, so a pause or abort stops the writes
+   * within this time plus the call in progress. Keep it under the stage's abort grace (5 s).
+   * Absent in runs recorded before it existed: those use the default.
+   */
+  fenceMaxAgeMs?: number;
 }
+
+/** The fence staleness of runs recorded without one (see BackfillSettings.fenceMaxAgeMs). */
+export const DEFAULT_FENCE_MAX_AGE_MS = 1_000;
 
 export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   segments: 4,
@@ -27,7 +37,9 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   dryRun: false,
   maxPagesPerExecution: 3_000,
   maxDualWriteLagMs: 5_000,
+  fenceMaxAgeMs: DEFAULT_FENCE_MAX_AGE_MS,
 };
+
 
 /** Estimated history events per page (see maxPagesPerExecution). */
 export const HISTORY_EVENTS_PER_PAGE = 7;

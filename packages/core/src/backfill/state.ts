@@ -120,6 +120,23 @@ export async function runStillWriting(store: StateStore, runId: string): Promise
   return run?.runId === runId && run.status === "running" && !run.requested;
 }
 
+/**
+ * The fence a page checks before each transaction call. It re-reads the run record only when
+ * the last read that said "still writing" began more than `maxAgeMs` ago: a read per call
+ * cost a third of the backfill's time on DynamoDB Local, for a guarantee the abort grace
+ * does not need. `confirmedAt` is when the page's own read of the run began.
+ */
+export function runFence(store: StateStore, runId: string, maxAgeMs: number, confirmedAt: number, now: () => number = Date.now): () => Promise<boolean> {
+  let confirmed = confirmedAt;
+  return async () => {
+    if (now() - confirmed < maxAgeMs) return true;
+    const readAt = now();
+    const writing = await runStillWriting(store, runId);
+    if (writing) confirmed = readAt;
+    return writing;
+  };
+}
+
 export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpoint[]> {
   const out: SegmentCheckpoint[] = [];
   for await (const item of controlRecords(store, storeKeys(store).segmentPrefix)) out.push(item.checkpoint as SegmentCheckpoint);

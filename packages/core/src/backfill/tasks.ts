@@ -16,11 +16,12 @@ import {
   readCheckpoints,
   readRun,
   recordItemFailures,
-  runStillWriting,
+  runFence,
   saveCheckpoint,
   setEffectiveRate,
   updateRun,
 } from "./state.ts";
+import { DEFAULT_FENCE_MAX_AGE_MS } from "./settings.ts";
 
 /** The state machine's execution input. */
 export interface BackfillExecutionInput {
@@ -102,6 +103,7 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
   async function Page(input: BackfillExecutionInput & { segment: number; pagesLeft: number; openSegments?: number; progress?: { pagesLeft: number } }) {
     const store = storeOf(deps, input);
     const pagesLeft = input.progress?.pagesLeft ?? input.pagesLeft;
+    const runReadAt = Date.now();
     const run = await readRun(store);
     if (!run || run.runId !== input.runId || run.requested || run.status !== "running") {
       return { status: "stopped" as PageStatus, pagesLeft };
@@ -126,11 +128,11 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
         totalSegments: run.settings.segments,
         pageSize: run.settings.pageSize,
         dryRun: run.settings.dryRun,
-        fence: () => runStillWriting(store, run.runId),
+        fence: runFence(store, run.runId, run.settings.fenceMaxAgeMs ?? DEFAULT_FENCE_MAX_AGE_MS, runReadAt),
         ...(checkpoint.lastKey ? { startKey: checkpoint.lastKey } : {}),
       });
     } catch (err) {
-      // Asked to stop while this page wrote: it sent nothing after the call in progress; no checkpoint, redone on resume.
+      // Asked to stop while this page wrote: it sent nothing once the fence saw it; no checkpoint, redone on resume.
       if (err instanceof RunFencedError) return { status: "stopped" as PageStatus, pagesLeft };
       if (err instanceof Error && THROTTLE_ERRORS.has(err.name)) {
         // Adaptive throttling: halve the rate now, recover slowly on clean pages.
