@@ -110,17 +110,19 @@ export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; val
 }
 
 /** Counts and times every DynamoDB call of `client` by command name (a profile of where the time goes). */
-export function profileCalls(client: DynamoClients["raw"]): Map<string, { n: number; ms: number }> {
-  const calls = new Map<string, { n: number; ms: number }>();
+export function profileCalls(client: DynamoClients["raw"]): Map<string, { n: number; ms: number; times: number[] }> {
+  const calls = new Map<string, { n: number; ms: number; times: number[] }>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const started = performance.now();
       try {
         return await next(args);
       } finally {
-        const c = calls.get(context.commandName ?? "?") ?? { n: 0, ms: 0 };
+        const c = calls.get(context.commandName ?? "?") ?? { n: 0, ms: 0, times: [] };
+        const ms = performance.now() - started;
         c.n++;
-        c.ms += performance.now() - started;
+        c.ms += ms;
+        c.times.push(ms);
         calls.set(context.commandName ?? "?", c);
       }
     },

@@ -6,6 +6,7 @@
  * readable) minus the insert's acknowledgement. A light poller cross-checks 1 insert in 20 by
  * strongly consistent BatchGet (reading every insert would load the engine being measured).
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { BatchGetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { WORKFLOWS_TABLE, deriveRecords, enableStream, generateWorkflows, loadMigration, sleep } from "@ferry/core";
 import { startLocalDualWrite } from "@ferry/core/runtime/local-dual-write";
@@ -30,6 +31,13 @@ export interface LagResult {
   measured: number;
   /** Source write acknowledged -> the handler's batch applying it returned (its records readable). */
   lagMs: { p50: number; p95: number; p99: number; max: number };
+  /**
+   * The lag in two parts: acknowledged -> the invocation holding the insert started (the mapping's
+   * poll and backlog), and that invocation's own time (the handler's writes).
+   */
+  lagParts: { deliveryMs: { p50: number; p99: number }; handlerMs: { p50: number; p99: number } };
+  /** Delay of this process's event loop (writer, mapping, handler and poller share it). */
+  eventLoopDelayMs: { p50: number; p99: number; max: number };
   /** Source write acknowledged -> a strongly consistent BatchGet saw the records (1 insert in 20; bounded by the 10 ms poll). */
   readCheck: { n: number; p50: number; p99: number };
   /** Stream records per handler invocation. */
@@ -39,7 +47,7 @@ export interface LagResult {
   handlerMsPerRecord: number;
   invocations: number;
   /** DynamoDB calls of the process by command: count and mean time. */
-  calls: Record<string, { n: number; meanMs: number }>;
+  calls: Record<string, { n: number; meanMs: number; p99Ms: number; maxMs: number }>;
   pollIntervalMs: number;
   pollPeriodMs: number;
   deadLetters: number;
@@ -49,7 +57,8 @@ interface Pending {
   keys: { PK: string; SK: string }[];
   sentAt: number;
   ackAt?: number;
-  /** When the handler's batch holding this insert returned. */
+  /** When the handler invocation holding this insert started, and when it returned. */
+  invokedAt?: number;
   appliedAt?: number;
   batchSize?: number;
   /** Also checked by reads. */
@@ -66,6 +75,8 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
   await enableStream(clients.raw, WORKFLOWS_TABLE, table);
   // Profile: every DynamoDB call of this process by command (writer, handler, checkpoints, poller).
   const calls = profileCalls(clients.raw);
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
   const invocations: { records: number; ms: number }[] = [];
   const inner = createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable });
   const bySk = new Map<string, Pending>();
@@ -88,6 +99,7 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
         const sk = record.dynamodb?.Keys?.SK?.S;
         const p = sk ? bySk.get(sk) : undefined;
         if (p && !failed.has(record.dynamodb?.SequenceNumber ?? "")) {
+          if (p.appliedAt === undefined) p.invokedAt = invoked;
           p.appliedAt ??= now;
           p.batchSize = event.Records.length;
           if (!p.sampled) open.delete(p);
@@ -147,12 +159,16 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
   const deadLetters = (await dualWrite.deadLetters()).length;
   await dualWrite.stop();
   clients.raw.middlewareStack.remove("benchProfile");
+  loopDelay.disable();
   await dropTable(clients, table);
   await dropTable(clients, controlTable);
 
   const lags = all.map((p) => (p.appliedAt as number) - (p.ackAt as number));
   const readLags = all.filter((p) => p.sampled).map((p) => (p.seenAt as number) - (p.ackAt as number));
   const acks = all.map((p) => (p.ackAt as number) - p.sentAt);
+  const delivery = all.map((p) => (p.invokedAt as number) - (p.ackAt as number));
+  const inHandler = all.map((p) => (p.appliedAt as number) - (p.invokedAt as number));
+  const q = (xs: number[]) => ({ p50: round(median(xs)), p99: round(percentile(xs, 99)) });
   return {
     writesPerSecond: o.writesPerSecond,
     achievedWritesPerSecond: round(total / writeSeconds),
@@ -160,12 +176,14 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     writes: total,
     measured: lags.length,
     lagMs: { p50: round(median(lags)), p95: round(percentile(lags, 95)), p99: round(percentile(lags, 99)), max: round(Math.max(...lags)) },
+    lagParts: { deliveryMs: q(delivery), handlerMs: q(inHandler) },
+    eventLoopDelayMs: { p50: round(loopDelay.percentile(50) / 1e6), p99: round(loopDelay.percentile(99) / 1e6), max: round(loopDelay.max / 1e6) },
     readCheck: { n: readLags.length, p50: round(median(readLags)), p99: round(percentile(readLags, 99)) },
     batchSize: { p50: median(all.map((p) => p.batchSize ?? 0)), max: Math.max(...all.map((p) => p.batchSize ?? 0)) },
     putAckMs: { p50: round(median(acks)), p99: round(percentile(acks, 99)) },
     handlerMsPerRecord: round(invocations.reduce((a, b) => a + b.ms, 0) / Math.max(1, invocations.reduce((a, b) => a + b.records, 0)), 2),
     invocations: invocations.length,
-    calls: Object.fromEntries([...calls].map(([name, c]) => [name, { n: c.n, meanMs: round(c.ms / c.n, 2) }])),
+    calls: Object.fromEntries([...calls].map(([name, c]) => [name, { n: c.n, meanMs: round(c.ms / c.n, 2), p99Ms: round(percentile(c.times, 99)), maxMs: round(Math.max(...c.times)) }])),
     pollIntervalMs: o.pollIntervalMs,
     pollPeriodMs: round(median(pollPeriods)),
     deadLetters,

@@ -66,6 +66,7 @@ const n = (x: number) => x.toLocaleString("en-US");
 export function markdown(r: Results): string {
   const m = r.machine;
   const lines: string[] = [];
+  const lagNotes: string[] = [];
   lines.push(
     `Measured ${m.date}${r.quick ? " (quick smoke run: small sizes, not comparable to the full run)" : ""} on ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, ` +
       `node ${m.node}, ${m.java}, ${m.engine} with -Xmx${m.engineHeap}. The machine is shared with other jobs: expect noise. ` +
@@ -104,6 +105,16 @@ export function markdown(r: Results): string {
       `| 4 | Dual-write lag at ${l.writesPerSecond} writes/s for ${l.seconds} s (achieved ${l.achievedWritesPerSecond}/s; mapping poll ${l.pollIntervalMs} ms) | p50 ${l.lagMs.p50} ms, p99 **${l.lagMs.p99} ms** (read check on ${l.readCheck.n}: p50 ${l.readCheck.p50}, p99 ${l.readCheck.p99} ms) | p99 < 300 ms${l === r.lagLow ? " (extra rate)" : ""} | ${mark(l.lagMs.p99 < 300)} |`,
     );
   }
+  for (const l of [r.lag, r.lagLow]) {
+    if (!l?.lagParts) continue;
+    const slowest = Object.entries(l.calls).sort((a, b) => b[1].p99Ms - a[1].p99Ms)[0];
+    lagNotes.push(
+      `- ${l.writesPerSecond} writes/s: delivery (ack -> invocation start) p50 ${l.lagParts.deliveryMs.p50} / p99 ${l.lagParts.deliveryMs.p99} ms; ` +
+        `handler (invocation) p50 ${l.lagParts.handlerMs.p50} / p99 ${l.lagParts.handlerMs.p99} ms; batches p50 ${l.batchSize.p50} records; ` +
+        `event-loop delay p99 ${l.eventLoopDelayMs.p99} ms (max ${l.eventLoopDelayMs.max}); put ack p99 ${l.putAckMs.p99} ms` +
+        (slowest ? `; slowest call p99: ${slowest[0].replace(/Command$/, "")} ${slowest[1].p99Ms} ms (max ${slowest[1].maxMs})` : ""),
+    );
+  }
   if (r.flip) {
     const f = r.flip;
     lines.push(
@@ -136,6 +147,7 @@ export function markdown(r: Results): string {
       `| (b) naive: sequential Scan pages of 25, one BatchWriteItem at a time | ${n(t.itemsPerSecond.naive)} | ${t.runs.naive.join(", ")} |`,
     );
   }
+  if (lagNotes.length > 0) lines.push("", "Dual-write lag, where the time goes:", "", ...lagNotes);
   return lines.join("\n");
 }
 

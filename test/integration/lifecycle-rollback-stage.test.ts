@@ -82,12 +82,15 @@ describe("ferry rollback --stage", () => {
     // The dual-write was stopped since (rollback's own guard): its heartbeat aged.
     await beat(ctx, Date.now() - 10 * 60_000);
 
-    // Without --stage the execution cannot be stopped: refused before any record is deleted.
+    // Without --stage the execution cannot be stopped: refused before anything is recorded or deleted.
+    const location = { doc: clients.doc, controlTable: s.controlTable, migrationId: m1.id };
+    const stateBefore = await readMigrationState(location);
     const local = ferry("rollback", "0001", "--table", s.table, "--control-table", s.controlTable, "--endpoint", endpoint());
     await expect(local).rejects.toBeInstanceOf(BackfillRunsOnStageError);
     await expect(local).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/runs on stage dev.*`ferry rollback 0001_workflow-context-index --stage dev`/) });
     expect(fake.stops()).toEqual([]);
     expect(derivedOf(await snapshot(s.table), m1.id)).toHaveLength(80);
+    expect(await readMigrationState(location)).toEqual(stateBefore);
 
     // Act
     await ferry("rollback", "0001", "--stage", "dev", "--json");

@@ -132,6 +132,7 @@ export async function rollbackMigration(
     throw new MigrationRemovedError(ctx.migration.id, "rollback");
   }
   const forced = enforce(ctx, "rollback", await phases.guard.validateRollback(ctx), force);
+  for (const phase of phases.phases) await phase.assertRollbackPossible?.(ctx);
   const reason = force.reason?.trim() || undefined;
   const again = before?.status === "rolled-back";
   const location = stateLocation(ctx);

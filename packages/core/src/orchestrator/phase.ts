@@ -44,6 +44,12 @@ export interface Phase<Options = unknown, Result = unknown> {
   isComplete(ctx: LifecycleContext, result: Result): Promise<boolean> | boolean;
   /** Undoes the step's effect on the table and traffic; returns what it did. */
   rollback(ctx: LifecycleContext, options: RollbackOptions): Promise<Record<string, unknown>>;
+  /**
+   * Throws when this runtime cannot roll the step back at all (the convert phase: a backfill
+   * running on a stage, without `--stage`). Checked for every phase before the rollback is
+   * recorded, so a rollback that cannot finish changes nothing, traffic included.
+   */
+  assertRollbackPossible?(ctx: LifecycleContext): Promise<void>;
 }
 
 /** Options of `ferry rollback`, passed to every phase's rollback. */

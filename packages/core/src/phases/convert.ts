@@ -133,19 +133,29 @@ export const convertPhase: Phase<ConvertPhaseOptions, ConvertStepResult> = {
   },
   isComplete: (_ctx, result) => result.run.status === "completed",
   rollback: (ctx, options) => stopBackfill(ctx, options, localRuntime()),
+  assertRollbackPossible: async (ctx) => assertStoppableOn(ctx, await backfillRun(ctx), localRuntime()),
 };
 
 /** The convert phase whose rollback stops the backfill on `runtime` (a stage's: control request, then StopExecution). */
 export function convertPhaseOn(runtime: BackfillRuntime): Phase<ConvertPhaseOptions, ConvertStepResult> {
-  return { ...convertPhase, rollback: (ctx, options) => stopBackfill(ctx, options, runtime) };
+  return {
+    ...convertPhase,
+    rollback: (ctx, options) => stopBackfill(ctx, options, runtime),
+    assertRollbackPossible: async (ctx) => assertStoppableOn(ctx, await backfillRun(ctx), runtime),
+  };
+}
+
+/** Throws BackfillRunsOnStageError when `run` executes on a stage and `runtime` is not a stage's. */
+function assertStoppableOn(ctx: LifecycleContext, run: BackfillRun | undefined, runtime: BackfillRuntime): void {
+  const onStage = run?.runtime?.kind === "stage" ? run.runtime : undefined;
+  if (onStage && runtime.kind !== "stage" && run?.status === "running") throw new BackfillRunsOnStageError(ctx.migration.id, onStage.stage ?? "?");
 }
 
 /** Aborts a running backfill on `runtime` and waits until nothing runs it (no live lease, no RUNNING execution). */
 async function stopBackfill(ctx: LifecycleContext, options: RollbackOptions, runtime: BackfillRuntime): Promise<Record<string, unknown>> {
   const before = await backfillRun(ctx);
   if (!before || before.status === "completed" || before.status === "aborted") return { backfill: before?.status ?? "none" };
-  const onStage = before.runtime?.kind === "stage" ? before.runtime : undefined;
-  if (onStage && runtime.kind !== "stage" && before.status === "running") throw new BackfillRunsOnStageError(ctx.migration.id, onStage.stage ?? "?");
+  assertStoppableOn(ctx, before, runtime);
   const base = convertContext(ctx);
   // It may end by itself meanwhile (completed, aborted elsewhere): then there is nothing to stop.
   const abort = () =>
