@@ -5,7 +5,7 @@
  * the temp folder unless --out is given, so it never replaces the committed results).
  * `--readme` also replaces README.md's Benchmarks block between its bench markers.
  *
- *   npm run bench                     # full run (~30 min on 2 cores)
+ *   npm run bench                     # full run at the issue's sizes (~80 min on 2 cores)
  *   npm run bench -- --quick          # smoke run, a few minutes
  *   npm run bench -- --only lag,flip --lag-seconds 20
  */
