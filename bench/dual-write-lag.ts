@@ -11,7 +11,7 @@ import { BatchGetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { WORKFLOWS_TABLE, deriveRecords, enableStream, generateWorkflows, loadMigration, sleep } from "@ferry/core";
 import { startLocalDualWrite } from "@ferry/core/runtime/local-dual-write";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
-import { type Engine, dropTable, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows } from "./common.ts";
+import { type Engine, dropTable, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows, sum } from "./common.ts";
 
 export interface LagOptions {
   writesPerSecond: number;
@@ -99,8 +99,10 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
         const sk = record.dynamodb?.Keys?.SK?.S;
         const p = sk ? bySk.get(sk) : undefined;
         if (p && !failed.has(record.dynamodb?.SequenceNumber ?? "")) {
-          if (p.appliedAt === undefined) p.invokedAt = invoked;
-          p.appliedAt ??= now;
+          if (p.appliedAt === undefined) {
+            p.invokedAt = invoked;
+            p.appliedAt = now;
+          }
           p.batchSize = event.Records.length;
           if (!p.sampled) open.delete(p);
         }
@@ -183,7 +185,7 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     putAckMs: { p50: round(median(acks)), p99: round(percentile(acks, 99)) },
     handlerMsPerRecord: round(invocations.reduce((a, b) => a + b.ms, 0) / Math.max(1, invocations.reduce((a, b) => a + b.records, 0)), 2),
     invocations: invocations.length,
-    calls: Object.fromEntries([...calls].map(([name, c]) => [name, { n: c.n, meanMs: round(c.ms / c.n, 2), p99Ms: round(percentile(c.times, 99)), maxMs: round(Math.max(...c.times)) }])),
+    calls: Object.fromEntries([...calls].map(([name, times]) => [name, { n: times.length, meanMs: round(sum(times) / times.length, 2), p99Ms: round(percentile(times, 99)), maxMs: round(Math.max(...times)) }])),
     pollIntervalMs: o.pollIntervalMs,
     pollPeriodMs: round(median(pollPeriods)),
     deadLetters,

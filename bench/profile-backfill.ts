@@ -7,7 +7,7 @@
  */
 import { loadMigration } from "@ferry/core";
 import { startConversion } from "@ferry/core/backfill/control";
-import { log, plainTable, profileCalls, round, seedShape, seedWorkflows, startEngine } from "./common.ts";
+import { log, plainTable, profileCalls, round, seedShape, seedWorkflows, startEngine, sum } from "./common.ts";
 
 const items = Number(process.argv[2] ?? 10_000);
 const itemKb = Number(process.argv[3] ?? 2);
@@ -26,7 +26,10 @@ try {
   );
   const wallMs = performance.now() - started;
   const cpu = process.cpuUsage();
-  const rows = [...calls].sort((a, b) => b[1].ms - a[1].ms).map(([name, c]) => ({ command: name, calls: c.n, meanMs: round(c.ms / c.n, 2), totalMs: Math.round(c.ms), perSourceItemMs: round(c.ms / items, 3) }));
+  const rows = [...calls]
+    .map(([name, times]) => ({ name, n: times.length, ms: sum(times) }))
+    .sort((a, b) => b.ms - a.ms)
+    .map((c) => ({ command: c.name, calls: c.n, meanMs: round(c.ms / c.n, 2), totalMs: Math.round(c.ms), perSourceItemMs: round(c.ms / items, 3) }));
   process.stdout.write(
     `${JSON.stringify({ items, itemKb, status: result.run.status, wallMs: Math.round(wallMs), itemsPerSecond: Math.round(items / (wallMs / 1000)), nodeCpuMs: Math.round((cpu.user + cpu.system) / 1000), calls: rows }, null, 2)}\n`,
   );

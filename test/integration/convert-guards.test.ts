@@ -17,7 +17,6 @@ import { beat, clients, derivedOf, m1, markAdded, seededTable, snapshot } from "
 
 const MINUTE = 60_000;
 
-
 let stdout: string[] = [];
 beforeEach(() => {
   stdout = [];

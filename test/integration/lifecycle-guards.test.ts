@@ -28,7 +28,6 @@ const DAY = 86_400_000;
 const quiet = { verify: { recheckAfterMs: 0 } };
 const fast = { settings: { segments: 2, rate: 100_000 } };
 
-
 describe("guards, in core", () => {
   it("add needs a valid plan", async () => {
     const s = await seededTable(2, "gadd");

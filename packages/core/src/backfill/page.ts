@@ -8,7 +8,6 @@ import { type ItemKey, type Migration, isSourceKey } from "../definition/define-
 import { OWNER_ATTRIBUTE, deriveRecords, keyOf } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
-import { addCounts } from "../util/counters.ts";
 import { sourceUnchangedCondition } from "./source-condition.ts";
 import { type ConversionUnit, type RunFence, writeUnits } from "./transactions.ts";
 
@@ -62,10 +61,6 @@ export const EMPTY_COUNTERS: PageCounters = {
   consumedReadUnits: 0,
   consumedWriteUnits: 0,
 };
-
-export function addCounters(a: PageCounters, b: PageCounters): PageCounters {
-  return addCounts(a, b);
-}
 
 /** A source item of this migration (derived records, even under the source prefix, are not). */
 export function isSourceItem(migration: Migration, item: Record<string, unknown>): boolean {

@@ -40,7 +40,6 @@ export const DEFAULT_BACKFILL_SETTINGS: BackfillSettings = {
   fenceMaxAgeMs: DEFAULT_FENCE_MAX_AGE_MS,
 };
 
-
 /** Estimated history events per page (see maxPagesPerExecution). */
 export const HISTORY_EVENTS_PER_PAGE = 7;
 export const HISTORY_EVENT_LIMIT = 25_000;

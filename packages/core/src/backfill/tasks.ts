@@ -7,7 +7,8 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Migration } from "../definition/define-migration.ts";
 import { FerryError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
-import { EMPTY_COUNTERS, type PageCounters, addCounters, convertPage } from "./page.ts";
+import { addCounts } from "../util/counters.ts";
+import { EMPTY_COUNTERS, type PageCounters, convertPage } from "./page.ts";
 import { RunFencedError } from "./transactions.ts";
 import {
   type StateStore,
@@ -154,7 +155,7 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
       ...checkpoint,
       pages: checkpoint.pages + 1,
       done: !result.lastKey,
-      counters: addCounters(checkpoint.counters, result.counters),
+      counters: addCounts(checkpoint.counters, result.counters),
       updatedAt: Date.now(),
     };
     if (result.lastKey) next.lastKey = result.lastKey;
@@ -231,5 +232,5 @@ export type BackfillTasks = ReturnType<typeof createBackfillTasks>;
 
 /** Sum of the counters of every segment of a run. */
 export function totalCounters(checkpoints: { counters: PageCounters }[]): PageCounters {
-  return checkpoints.reduce<PageCounters>((sum, c) => addCounters(sum, c.counters), { ...EMPTY_COUNTERS });
+  return checkpoints.reduce<PageCounters>((sum, c) => addCounts(sum, c.counters), { ...EMPTY_COUNTERS });
 }

@@ -132,14 +132,17 @@ export const convertPhase: Phase<ConvertPhaseOptions, ConvertStepResult> = {
     return { run: outcome.run, totals, executions: [], runtime: runtime.kind, ...arn };
   },
   isComplete: (_ctx, result) => result.run.status === "completed",
-  rollback: (ctx, options) => stopBackfill(ctx, options, localRuntime()),
-  assertRollbackPossible: async (ctx) => assertStoppableOn(ctx, await backfillRun(ctx), localRuntime()),
+  ...rollbackOn(localRuntime()),
 };
 
 /** The convert phase whose rollback stops the backfill on `runtime` (a stage's: control request, then StopExecution). */
 export function convertPhaseOn(runtime: BackfillRuntime): Phase<ConvertPhaseOptions, ConvertStepResult> {
+  return { ...convertPhase, ...rollbackOn(runtime) };
+}
+
+/** The convert phase's rollback and its precheck, both against the backfill on `runtime`. */
+function rollbackOn(runtime: BackfillRuntime): Pick<Phase, "rollback" | "assertRollbackPossible"> {
   return {
-    ...convertPhase,
     rollback: (ctx, options) => stopBackfill(ctx, options, runtime),
     assertRollbackPossible: async (ctx) => assertStoppableOn(ctx, await backfillRun(ctx), runtime),
   };
