@@ -16,7 +16,8 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type DynamoClients, batchPutAll, deriveRecords, generateWorkflows, isSourceItem, loadMigration, planMigration, writeBatch } from "@ferry/core";
+import { type DynamoClients, batchPutAll, deriveRecords, isSourceItem, loadMigration, planMigration, writeBatch } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { type Engine, dropTable, log, median, plainTable, round, seedShape, seedWorkflows, timed } from "./common.ts";
 
 export interface ThroughputOptions {

@@ -6,13 +6,13 @@
  * the two halves of a v2 request (index Query, BatchGet) and one v1 page are timed alone too.
  */
 import { BatchGetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import { contextId, tenantId } from "@ferry/core";
-import { ensureControlTable } from "@ferry/core/state/control-table";
-import { createV1Reader } from "@ferry/core/api/v1";
-import { WORKFLOW_SUMMARY_ATTRIBUTES } from "@ferry/core/api/view";
-import { hs256Tenant, signDevToken } from "../packages/functions/src/api/auth.ts";
-import { buildApiDeps } from "../packages/functions/src/api/deps.ts";
-import { startLocalApiServer } from "../packages/functions/src/api/local-server.ts";
+import { contextId, tenantId } from "@ferry/example-workflows";
+import { ensureControlTable } from "@ferry/core/control/control-table";
+import { createV1Reader } from "@ferry/example-workflows/reads/v1";
+import { WORKFLOW_SUMMARY_ATTRIBUTES } from "@ferry/example-workflows/reads/view";
+import { hs256Tenant, signDevToken } from "../examples/workflows/src/api/auth.ts";
+import { buildApiDeps } from "../examples/workflows/src/api/deps.ts";
+import { startLocalApiServer } from "../examples/workflows/src/api/local-server.ts";
 import { type Engine, dropTable, log, median, percentile, plainTable, round, seedShape, seedWorkflows, timed, writeContextIndex } from "./common.ts";
 
 export interface ByContextOptions {

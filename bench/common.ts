@@ -5,17 +5,8 @@
  * seeding in the seed-000 shape, and the statistics (medians, percentiles).
  */
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
-import {
-  type DynamoClients,
-  WORKFLOWS_TABLE,
-  batchPutAll,
-  createDynamoClients,
-  deriveRecords,
-  ensureTable,
-  generateWorkflows,
-  loadMigration,
-  startDynamoDBLocal,
-} from "@ferry/core";
+import { type DynamoClients, batchPutAll, createDynamoClients, deriveRecords, ensureTable, loadMigration, startDynamoDBLocal } from "@ferry/core";
+import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { randomUUID } from "node:crypto";
 
 /** JVM heap of the engine: 10,000 x 10 KB plus derived records fit in 1 GB, 100,000 x 10 KB do not. */

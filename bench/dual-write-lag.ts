@@ -8,8 +8,9 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { BatchGetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { WORKFLOWS_TABLE, deriveRecords, enableStream, generateWorkflows, loadMigration, sleep } from "@ferry/core";
-import { startLocalDualWrite } from "@ferry/core/runtime/local-dual-write";
+import { deriveRecords, enableStream, loadMigration, sleep } from "@ferry/core";
+import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
+import { startLocalDualWrite } from "@ferry/core/local/dual-write";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import { type Engine, dropTable, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows, sum } from "./common.ts";
 

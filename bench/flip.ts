@@ -5,13 +5,14 @@
  * Propagation = first answer carrying the new X-Api-Version minus the start of the move;
  * an older version answering afterwards would be counted as a regression.
  */
-import { sleep, tenantId } from "@ferry/core";
+import { sleep } from "@ferry/core";
+import { tenantId } from "@ferry/example-workflows";
 import { DEFAULT_RELEASE_CACHE_OPTIONS } from "@ferry/core/release/cache";
 import { moveRelease } from "@ferry/core/release/store";
-import { ensureControlTable } from "@ferry/core/state/control-table";
-import { hs256Tenant, signDevToken } from "../packages/functions/src/api/auth.ts";
-import { buildApiDeps } from "../packages/functions/src/api/deps.ts";
-import { startLocalApiServer } from "../packages/functions/src/api/local-server.ts";
+import { ensureControlTable } from "@ferry/core/control/control-table";
+import { hs256Tenant, signDevToken } from "../examples/workflows/src/api/auth.ts";
+import { buildApiDeps } from "../examples/workflows/src/api/deps.ts";
+import { startLocalApiServer } from "../examples/workflows/src/api/local-server.ts";
 import { type Engine, dropTable, log, median, plainTable, round, seedShape, seedWorkflows, writeContextIndex } from "./common.ts";
 
 export interface FlipOptions {

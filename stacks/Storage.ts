@@ -3,7 +3,7 @@
  * core's shared definition (the same values the local bootstrap uses), the control table,
  * and the bus ferry publishes step transitions to (stacks/events.ts).
  */
-import { WORKFLOWS_TABLE } from "@ferry/core/table/definition";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { type StackContext, Table } from "sst/constructs";
 import { stepEventBus } from "./events.ts";
 

@@ -1,10 +1,10 @@
 /**
  * Stream: one dual-write consumer per migration found in `migrations/`, fed by the data
  * table's stream through an event source mapping whose settings are the very object the
- * local mapping runs with (runtime/stream-settings.ts), and dead-lettering to an encrypted
+ * local mapping runs with (dualwrite/stream-settings.ts), and dead-lettering to an encrypted
  * SQS queue. IAM is scoped to the stream, the table and the control table.
  */
-import { type StreamSettings, streamSettings } from "@ferry/core/runtime/stream-settings";
+import { type StreamSettings, streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import { Duration } from "aws-cdk-lib";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";

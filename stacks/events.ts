@@ -12,7 +12,7 @@ import * as iam from "aws-cdk-lib/aws-iam";
 import * as logs from "aws-cdk-lib/aws-logs";
 import type { Construct } from "constructs";
 import type { App } from "sst/constructs";
-import { STEP_EVENT_DETAIL_TYPE, STEP_EVENT_SOURCE } from "@ferry/core/orchestrator/event-bridge";
+import { STEP_EVENT_DETAIL_TYPE, STEP_EVENT_SOURCE } from "@ferry/core/lifecycle/event-bridge";
 
 /** The pattern matching ferry's step events (what the log rule and the README's example use). */
 export const STEP_EVENT_PATTERN = { source: [STEP_EVENT_SOURCE], detailType: [STEP_EVENT_DETAIL_TYPE] };

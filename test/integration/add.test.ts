@@ -1,7 +1,8 @@
 // `ferry add`: refuses tables whose stream cannot feed dual-write, records the step and stream position on a good one.
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
-import { WORKFLOWS_TABLE, createTableInput, loadMigration } from "@ferry/core";
-import { StreamNotEnabledError, WrongStreamViewTypeError, readMigrationState, startAdd } from "@ferry/core/phases/add";
+import { createTableInput, loadMigration } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
+import { StreamNotEnabledError, WrongStreamViewTypeError, readMigrationState, startAdd } from "@ferry/core/lifecycle/phases/add";
 import { Command } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { addCommand } from "../../packages/cli/src/commands/add.ts";

@@ -1,5 +1,5 @@
 // The API's Lambda entry (hono/aws-lambda) with an API Gateway HTTP API event: tenant from the JWT authorizer's claims.
-import { contextId, tenantId } from "@ferry/core";
+import { contextId, tenantId } from "@ferry/example-workflows";
 import { readUsage } from "@ferry/core/release/usage";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ConvertedTable, convertedTable, expectedByContext } from "../support/api.ts";

@@ -1,12 +1,12 @@
 // The release flip over real HTTP: propagation time, canary split, pins, shadow reads, deprecation, retirement, counters.
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
-import { contextId, tenantId } from "@ferry/core";
+import { contextId, tenantId } from "@ferry/example-workflows";
 import { type ReleaseConfig, INITIAL_RELEASE, tenantBucket, versionFor } from "@ferry/core/release/config";
 import { readShadowStats } from "@ferry/core/release/shadow";
 import { type ReleaseLocation, moveRelease, pinTenant, readRelease, setV1Retired } from "@ferry/core/release/store";
 import { readUsage } from "@ferry/core/release/usage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LocalApiServer } from "../../packages/functions/src/api/local-server.ts";
+import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
 import { type ConvertedTable, apiServer, convertedTable, expectedByContext, get } from "../support/api.ts";
 
 const A = tenantId(0);

@@ -1,11 +1,11 @@
 // The API over real HTTP on DynamoDB Local: v1 == v2, pagination, tokens, auth, tenants, bad input.
-import { contextId, tenantId } from "@ferry/core";
+import { contextId, tenantId } from "@ferry/example-workflows";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { LocalApiServer } from "../../packages/functions/src/api/local-server.ts";
+import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
 import { injectFaults } from "../support/faults.ts";
 import { testClients } from "../support/dynamo.ts";
 import { type ConvertedTable, JWT_SECRET, apiServer, convertedTable, expectedByContext, get, getAll, tokenFor } from "../support/api.ts";
-import { signDevToken } from "../../packages/functions/src/api/auth.ts";
+import { signDevToken } from "../../examples/workflows/src/api/auth.ts";
 
 const A = tenantId(0);
 const B = tenantId(1);

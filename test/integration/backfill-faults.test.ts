@@ -1,7 +1,8 @@
 // The backfill under faults DynamoDB Local never produces: throttling, transaction conflicts
 // and a hard error. The run must end with the invariant exact, counting every item once.
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { batchPutAll, type DynamoClients, generateWorkflows, loadMigration } from "@ferry/core";
+import { batchPutAll, type DynamoClients, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { resumeConversion, startConversion } from "@ferry/core/backfill/control";
 import type { PageTrace } from "@ferry/core/backfill/tasks";
 import { seededRandom } from "@ferry/core/util/random";

@@ -3,7 +3,8 @@
 // requested sends nothing once that age has passed, beyond the call in progress. With age 0 it
 // sends nothing after the call in progress. Without it a rollback could delete the derived records while a page in flight (on a
 // stage, a Lambda that StopExecution does not stop) writes the rest of them back.
-import { batchPutAll, deriveRecords, generateWorkflows, keyId, loadMigration, ownerOf } from "@ferry/core";
+import { batchPutAll, deriveRecords, keyId, loadMigration, ownerOf } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { conversionStatus, requestStop, resumeConversion, startConversion } from "@ferry/core/backfill/control";
 import { describe, expect, it } from "vitest";
 import { freshPlainTable, scanAll, testClients } from "../support/dynamo.ts";

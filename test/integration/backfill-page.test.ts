@@ -1,5 +1,6 @@
 import { PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { batchPutAll, deriveRecords, generateWorkflows, loadMigration, ownerOf } from "@ferry/core";
+import { batchPutAll, deriveRecords, loadMigration, ownerOf } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { convertPage } from "@ferry/core/backfill/page";
 import { packTransactions } from "@ferry/core/backfill/transactions";
 import { sourceUnchangedCondition } from "@ferry/core/backfill/source-condition";

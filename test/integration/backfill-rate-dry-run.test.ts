@@ -1,10 +1,11 @@
 // Two backfill rules with their own scenarios: --rate caps the source items a page writes
 // (not every item its Scan reads), and a dry run keeps its own records, so it never replaces
 // the real run that `ferry status` shows.
-import { batchPutAll, generateWorkflows, loadMigration } from "@ferry/core";
+import { batchPutAll, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { conversionStatus, executionInput, newRun, startConversion } from "@ferry/core/backfill/control";
 import { createBackfillTasks } from "@ferry/core/backfill/tasks";
-import { ensureControlTable } from "@ferry/core/state/control-table";
+import { ensureControlTable } from "@ferry/core/control/control-table";
 import { describe, expect, it } from "vitest";
 import { freshPlainTable, testClients } from "../support/dynamo.ts";
 

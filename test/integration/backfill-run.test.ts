@@ -1,5 +1,6 @@
 import aslValidator from "asl-validator";
-import { batchPutAll, generateWorkflows, loadMigration } from "@ferry/core";
+import { batchPutAll, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { conversionStatus, requestStop, resumeConversion, startConversion, BackfillUnfinishedError } from "@ferry/core/backfill/control";
 import { backfillDefinition, backfillDefinitionText } from "@ferry/core/backfill/definition";
 import { BackfillLockedError, acquireLock } from "@ferry/core/backfill/lock";

@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
-import { contextId, tenantId } from "@ferry/core";
+import { contextId, tenantId } from "@ferry/example-workflows";
 import { describe, expect, it } from "vitest";
 import { convertedTable, expectedByContext } from "../support/api.ts";
 import { endpoint } from "../support/dynamo.ts";

@@ -5,9 +5,9 @@
 // codes and stderr, in this process for the rest.
 import { conversionStatus } from "@ferry/core/backfill/control";
 import { BackfillLockedError, acquireLock } from "@ferry/core/backfill/lock";
-import { DualWriteNotLiveError, ForceWithoutReasonError, StepOrderError } from "@ferry/core/orchestrator/guards";
-import type { LifecycleContext } from "@ferry/core/orchestrator/phase";
-import { readMigrationState } from "@ferry/core/phases/add";
+import { DualWriteNotLiveError, ForceWithoutReasonError, StepOrderError } from "@ferry/core/lifecycle/guards";
+import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
+import { readMigrationState } from "@ferry/core/lifecycle/phases/add";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ferryBin } from "../support/cli.ts";

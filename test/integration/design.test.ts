@@ -2,18 +2,8 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import {
-  type DerivedRecord,
-  InvalidMigrationError,
-  OWNER_ATTRIBUTE,
-  batchPutAll,
-  defineMigration,
-  deriveRecords,
-  generateWorkflows,
-  itemSize,
-  keyId,
-  loadMigration,
-} from "@ferry/core";
+import { type DerivedRecord, InvalidMigrationError, OWNER_ATTRIBUTE, batchPutAll, defineMigration, deriveRecords, itemSize, keyId, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { convertPage } from "@ferry/core/backfill/page";
 import { sourceConditionCheck, sourceUnchangedCondition } from "@ferry/core/backfill/source-condition";
 import { dynamodbLocalWriteUnits, estimateItemWriteUnits, itemTransactionActions, transactionWriteUnits } from "@ferry/core/design/capacity";

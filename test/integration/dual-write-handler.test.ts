@@ -14,9 +14,9 @@ import {
   loadMigration,
   ownerOf,
 } from "@ferry/core";
-import { fromLambdaImage } from "@ferry/core/runtime/dual-write-plan";
-import { readFailure } from "@ferry/core/runtime/failures";
-import { dualWriteLag, readHeartbeat } from "@ferry/core/runtime/heartbeat";
+import { fromLambdaImage } from "@ferry/core/dualwrite/plan";
+import { readFailure } from "@ferry/core/dualwrite/failures";
+import { dualWriteLag, readHeartbeat } from "@ferry/core/dualwrite/heartbeat";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import type { DynamoDBStreamEvent } from "aws-lambda";
 import { beforeAll, beforeEach, describe, expect, it } from "vitest";

@@ -1,12 +1,13 @@
 // The convert guard's liveness probe on DynamoDB Local: a dual-write that has applied nothing
 // lately (an idle table) is asked with a ping item that travels the stream like any change.
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
-import { WORKFLOWS_TABLE, enableStream, loadMigration } from "@ferry/core";
-import { convertStep } from "@ferry/core/orchestrator/lifecycle";
-import { DualWriteNotLiveError } from "@ferry/core/orchestrator/guards";
-import { readHeartbeat } from "@ferry/core/runtime/heartbeat";
-import { pingKey } from "@ferry/core/runtime/liveness-key";
-import { planStreamRecord } from "@ferry/core/runtime/dual-write-plan";
+import { enableStream, loadMigration } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
+import { convertStep } from "@ferry/core/lifecycle/lifecycle";
+import { DualWriteNotLiveError } from "@ferry/core/lifecycle/guards";
+import { readHeartbeat } from "@ferry/core/dualwrite/heartbeat";
+import { pingKey } from "@ferry/core/dualwrite/liveness-key";
+import { planStreamRecord } from "@ferry/core/dualwrite/plan";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { describe, expect, it } from "vitest";
 import { beat, clients, markAdded, seededTable } from "../support/lifecycle.ts";

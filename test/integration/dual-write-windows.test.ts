@@ -1,13 +1,14 @@
-// The dual-write writes a batch's records in windows of key-disjoint changes (runtime/applier.ts).
+// The dual-write writes a batch's records in windows of key-disjoint changes (dualwrite/applier.ts).
 // These scenarios check the three things windows must never break, on DynamoDB Local: far
 // fewer calls than records, stream order for changes of the same record, and "the first
 // failing record and everything after it are reported, everything before it is applied".
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
-import { type DynamoClients, type Migration, deriveRecords, ensureControlTable, generateWorkflows, keyId, loadMigration, ownerOf } from "@ferry/core";
-import { readFailure } from "@ferry/core/runtime/failures";
-import { readHeartbeat } from "@ferry/core/runtime/heartbeat";
+import { type DynamoClients, type Migration, deriveRecords, ensureControlTable, keyId, loadMigration, ownerOf } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
+import { readFailure } from "@ferry/core/dualwrite/failures";
+import { readHeartbeat } from "@ferry/core/dualwrite/heartbeat";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";

@@ -3,14 +3,8 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
-import {
-  DynamoDBLocalNotInstalledError,
-  JavaMissingError,
-  WORKFLOWS_TABLE,
-  createDynamoClients,
-  ensureTable,
-  startDynamoDBLocal,
-} from "@ferry/core";
+import { DynamoDBLocalNotInstalledError, JavaMissingError, createDynamoClients, ensureTable, startDynamoDBLocal } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { describe, expect, it } from "vitest";
 
 const root = join(import.meta.dirname, "../..");

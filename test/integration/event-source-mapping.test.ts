@@ -2,24 +2,16 @@
 import { spawn } from "node:child_process";
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import {
-  ControlSk,
-  DEFAULT_MIGRATION_OPTIONS,
-  type DynamoClients,
-  WORKFLOWS_TABLE,
-  createTableInput,
-  describeTable,
-  ensureControlTable,
-  migrationPk,
-} from "@ferry/core";
+import { ControlSk, DEFAULT_MIGRATION_OPTIONS, type DynamoClients, createTableInput, describeTable, ensureControlTable, migrationPk } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { type EventSourceMapping, startEventSourceMapping } from "@ferry/core/local/event-source-mapping";
 import { controlTableCheckpoints } from "@ferry/core/local/stream-checkpoints";
 import { controlTableDeadLetters, listDeadLetters } from "@ferry/core/local/stream-dead-letters";
-import type { StreamHandler } from "@ferry/core/local/stream-event";
+import type { StreamHandler } from "@ferry/core/streams/lambda-event";
 import type { MappingEvent } from "@ferry/core/local/stream-events";
-import { createStreamsClient } from "@ferry/core/local/stream-shards";
-import { StreamNotEnabledError } from "@ferry/core/phases/add";
-import { type StreamSettings, streamSettings } from "@ferry/core/runtime/stream-settings";
+import { createStreamsClient } from "@ferry/core/streams/shards";
+import { StreamNotEnabledError } from "@ferry/core/lifecycle/phases/add";
+import { type StreamSettings, streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import type { Context, DynamoDBRecord } from "aws-lambda";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";

@@ -14,10 +14,10 @@ import {
   StepOrderError,
   V1StillUsedError,
   VerifyNotCleanError,
-} from "@ferry/core/orchestrator/guards";
-import { addStep, convertStep, moveStep, removeStep, rollbackStep } from "@ferry/core/orchestrator/lifecycle";
+} from "@ferry/core/lifecycle/guards";
+import { addStep, convertStep, moveStep, removeStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
 import { usageSk, minuteOf } from "@ferry/core/release/usage";
-import { migrationPk } from "@ferry/core/state/control-table";
+import { migrationPk } from "@ferry/core/control/control-table";
 import { describe, expect, it } from "vitest";
 import { ferryBin as ferry } from "../support/cli.ts";
 import { z } from "zod";

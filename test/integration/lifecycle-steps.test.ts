@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { readBackupFile } from "@ferry/core/cleanup/backup";
 import { restoreBackup } from "@ferry/core/cleanup/restore";
-import { MigrationRemovedError } from "@ferry/core/orchestrator/guards";
-import { addStep, convertStep, designStep, moveStep, removeStep, rollbackStep } from "@ferry/core/orchestrator/lifecycle";
+import { MigrationRemovedError } from "@ferry/core/lifecycle/guards";
+import { addStep, convertStep, designStep, moveStep, removeStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
 import { readRelease } from "@ferry/core/release/store";
-import { verifyMigration } from "@ferry/core/runtime/verifier";
-import { readMigrationState } from "@ferry/core/phases/add";
+import { verifyMigration } from "@ferry/core/verify/verifier";
+import { readMigrationState } from "@ferry/core/lifecycle/phases/add";
 import { readMigrationStatus } from "@ferry/core/status/migration-status";
 import { describe, expect, it } from "vitest";
 import { dropTable, freshExampleTable } from "../support/dynamo.ts";
@@ -21,7 +21,7 @@ const quiet = { verify: { recheckAfterMs: 0 } };
 describe("design and add", () => {
   it("records design, then add with where dual-write began; a rollback marks it rolled back and add starts it over", async () => {
     const table = await freshExampleTable(clients, "lcadd");
-    const { lifecycleContext } = await import("@ferry/core/orchestrator/lifecycle");
+    const { lifecycleContext } = await import("@ferry/core/lifecycle/lifecycle");
     const events: string[] = [];
     const ctx = lifecycleContext({ clients, tableName: table, migration: m1, actor: "ana", listeners: [(e) => events.push(`${e.step}:${e.event}`)] });
     try {

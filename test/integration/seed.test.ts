@@ -1,5 +1,6 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
-import { UnprocessedItemsError, batchPutAll, generateWorkflows, itemSize, seedTable, writeUnits } from "@ferry/core";
+import { UnprocessedItemsError, batchPutAll, itemSize, writeUnits } from "@ferry/core";
+import { generateWorkflows, seedTable } from "@ferry/example-workflows";
 import { describe, expect, it } from "vitest";
 import { freshPlainTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
 import { injectFaults } from "../support/faults.ts";

@@ -1,10 +1,11 @@
 // `ferry status`: every migration of the folder with its step, backfill progress, dual-write
 // lag and last error, or one in detail, from the control table of a real table on DynamoDB
 // Local after `add` and a small backfill.
-import { batchPutAll, generateWorkflows, loadMigration } from "@ferry/core";
+import { batchPutAll, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { startConversion } from "@ferry/core/backfill/control";
-import { startAdd } from "@ferry/core/phases/add";
-import { emptyCounters, writeHeartbeat } from "@ferry/core/runtime/heartbeat";
+import { startAdd } from "@ferry/core/lifecycle/phases/add";
+import { emptyCounters, writeHeartbeat } from "@ferry/core/dualwrite/heartbeat";
 import { readMigrationStatus } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";

@@ -1,7 +1,8 @@
 // verify under live writes: defects the dual-write settles during the recheck delay are not reported; persistent ones are.
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { OWNER_ATTRIBUTE, batchPutAll, deriveRecords, generateWorkflows, loadMigration } from "@ferry/core";
-import { verifyMigration } from "@ferry/core/runtime/verifier";
+import { OWNER_ATTRIBUTE, batchPutAll, deriveRecords, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
+import { verifyMigration } from "@ferry/core/verify/verifier";
 import { describe, expect, it } from "vitest";
 import { freshPlainTable, testClients } from "../support/dynamo.ts";
 

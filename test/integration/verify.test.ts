@@ -1,20 +1,9 @@
 // ferry verify against DynamoDB Local: exact counts for each planted defect, repair, pages and segments, the command.
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import {
-  type DerivedRecord,
-  type DynamoClients,
-  type ItemKey,
-  type Migration,
-  OWNER_ATTRIBUTE,
-  batchPutAll,
-  deriveRecords,
-  generateWorkflows,
-  keyOf,
-  loadMigration,
-  ownerOf,
-} from "@ferry/core";
+import { type DerivedRecord, type DynamoClients, type ItemKey, type Migration, OWNER_ATTRIBUTE, batchPutAll, deriveRecords, keyOf, loadMigration, ownerOf } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { TableNotFoundError } from "@ferry/core/design/sample";
-import { VerifyFailedError, type VerifyReport, verifyMigration } from "@ferry/core/runtime/verifier";
+import { VerifyFailedError, type VerifyReport, verifyMigration } from "@ferry/core/verify/verifier";
 import { Command, CommanderError } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { verifyCommand } from "../../packages/cli/src/commands/verify.ts";

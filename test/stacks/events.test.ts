@@ -2,7 +2,7 @@
 // as sst.config.ts applies it): the bus, its archive, the log rule and its resource policy,
 // the EventBusName/EventBusArn outputs the stage-outputs contract reads, and no unsuppressed
 // cdk-nag finding.
-import { STEP_EVENT_DETAIL_TYPE, STEP_EVENT_SOURCE } from "@ferry/core/orchestrator/event-bridge";
+import { STEP_EVENT_DETAIL_TYPE, STEP_EVENT_SOURCE } from "@ferry/core/lifecycle/event-bridge";
 import { STAGE_OUTPUTS } from "@ferry/core/stage/outputs";
 import { Template } from "aws-cdk-lib/assertions";
 import { App, getStack } from "sst/constructs";

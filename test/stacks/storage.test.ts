@@ -1,4 +1,4 @@
-import { WORKFLOWS_TABLE } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import type { Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { Storage } from "../../stacks/Storage.ts";

@@ -1,10 +1,11 @@
 // Test helpers for the API: a converted example table and the local HTTP server on it.
-import { type DynamoClients, batchPutAll, deriveRecords, generateWorkflows, loadMigration } from "@ferry/core";
-import { ensureControlTable } from "@ferry/core/state/control-table";
-import type { ApiOptions } from "../../packages/functions/src/api/deps.ts";
-import { buildApiDeps } from "../../packages/functions/src/api/deps.ts";
-import { hs256Tenant, signDevToken } from "../../packages/functions/src/api/auth.ts";
-import { type LocalApiServer, startLocalApiServer } from "../../packages/functions/src/api/local-server.ts";
+import { type DynamoClients, batchPutAll, deriveRecords, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
+import { ensureControlTable } from "@ferry/core/control/control-table";
+import type { ApiOptions } from "../../examples/workflows/src/api/deps.ts";
+import { buildApiDeps } from "../../examples/workflows/src/api/deps.ts";
+import { hs256Tenant, signDevToken } from "../../examples/workflows/src/api/auth.ts";
+import { type LocalApiServer, startLocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
 import { freshPlainTable, testClients } from "./dynamo.ts";
 
 export const JWT_SECRET = "test-secret-0123456789";

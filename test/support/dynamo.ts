@@ -2,7 +2,8 @@
 import { randomUUID } from "node:crypto";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type DynamoClientOptions, type DynamoClients, WORKFLOWS_TABLE, createDynamoClients, ensureTable } from "@ferry/core";
+import { type DynamoClientOptions, type DynamoClients, createDynamoClients, ensureTable } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { inject } from "vitest";
 
 export function endpoint(): string {

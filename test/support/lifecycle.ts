@@ -1,13 +1,14 @@
 // Lifecycle test helpers: a seeded plain table with a migration recorded as added (the add
 // step itself needs a stream and is tested on one), a simulated dual-write heartbeat, a
 // clock the guards read, and key-sorted table snapshots to compare before/after.
-import { batchPutAll, generateWorkflows, loadMigration, type Migration } from "@ferry/core";
-import { ensureControlTable } from "@ferry/core/state/control-table";
-import { lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
-import type { LifecycleContext } from "@ferry/core/orchestrator/phase";
-import { recordStep } from "@ferry/core/orchestrator/state";
-import { emptyCounters, writeHeartbeat } from "@ferry/core/runtime/heartbeat";
-import type { StepEvent } from "@ferry/core/orchestrator/events";
+import { batchPutAll, loadMigration, type Migration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
+import { ensureControlTable } from "@ferry/core/control/control-table";
+import { lifecycleContext } from "@ferry/core/lifecycle/lifecycle";
+import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
+import { recordStep } from "@ferry/core/lifecycle/state";
+import { emptyCounters, writeHeartbeat } from "@ferry/core/dualwrite/heartbeat";
+import type { StepEvent } from "@ferry/core/lifecycle/events";
 import { freshPlainTable, scanAll, testClients } from "./dynamo.ts";
 
 export const clients = testClients();

@@ -1,6 +1,6 @@
 // Runs the real dual-write handler behind the local event source mapping, as `ferry dual-write` does.
 import type { DynamoClients, Migration } from "@ferry/core";
-import { startLocalDualWrite } from "@ferry/core/runtime/local-dual-write";
+import { startLocalDualWrite } from "@ferry/core/local/dual-write";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 
 export function startLiveDualWrite(clients: DynamoClients, table: string, controlTable: string, migration: Migration) {

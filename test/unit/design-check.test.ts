@@ -1,15 +1,7 @@
-import {
-  type DerivedRecord,
-  type MigrationOptions,
-  type MigrationSpec,
-  OWNER_ATTRIBUTE,
-  defineMigration,
-  generateWorkflows,
-  keyId,
-  loadMigration,
-} from "@ferry/core";
+import { type DerivedRecord, type MigrationOptions, type MigrationSpec, OWNER_ATTRIBUTE, defineMigration, keyId, loadMigration } from "@ferry/core";
+import { generateWorkflows } from "@ferry/example-workflows";
 import { CheckFailedError, checkMigration, problemCategory } from "@ferry/core/design/check";
-import { GENERATED_CASES, generatedCheckItems } from "@ferry/core/design/generated";
+import { GENERATED_CASES, generatedCheckItems } from "@ferry/example-workflows/check-cases";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 

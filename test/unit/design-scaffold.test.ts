@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_MIGRATION_OPTIONS, loadMigration, loadMigrationFile } from "@ferry/core";
 import { checkMigration } from "@ferry/core/design/check";
-import { generatedCheckItems } from "@ferry/core/design/generated";
+import { generatedCheckItems } from "@ferry/example-workflows/check-cases";
 import {
   InvalidMigrationNameError,
   MigrationExistsError,

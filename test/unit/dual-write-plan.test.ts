@@ -2,9 +2,9 @@
 import { ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { DeriveError, InvalidDerivedRecordsError, type Migration, OWNER_ATTRIBUTE, SourceSchemaError, defineMigration, loadMigration } from "@ferry/core";
-import { UnusableStreamRecordError, fromLambdaImage, isPoisonError, planStreamRecord } from "@ferry/core/runtime/dual-write-plan";
-import { failureKind } from "@ferry/core/runtime/failures";
-import { dualWriteLag } from "@ferry/core/runtime/heartbeat";
+import { UnusableStreamRecordError, fromLambdaImage, isPoisonError, planStreamRecord } from "@ferry/core/dualwrite/plan";
+import { failureKind } from "@ferry/core/dualwrite/failures";
+import { dualWriteLag } from "@ferry/core/dualwrite/heartbeat";
 import type { AttributeValue, DynamoDBRecord } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
 import { z } from "zod";

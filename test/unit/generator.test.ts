@@ -1,4 +1,5 @@
-import { DEFAULT_SEED_OPTIONS, type SeedOptions, WorkflowItem, generateWorkflows, itemSize, validateSeedOptions } from "@ferry/core";
+import { itemSize } from "@ferry/core";
+import { DEFAULT_SEED_OPTIONS, type SeedOptions, WorkflowItem, generateWorkflows, validateSeedOptions } from "@ferry/example-workflows";
 import { describe, expect, it } from "vitest";
 
 const take = (o: Partial<SeedOptions>) => [...generateWorkflows(o)];

@@ -1,5 +1,5 @@
 // Streams API records become the exact records Lambda delivers.
-import { toLambdaRecord, compareSequence } from "@ferry/core/local/stream-event";
+import { toLambdaRecord, compareSequence } from "@ferry/core/streams/lambda-event";
 import { describe, expect, it } from "vitest";
 import { ScriptedStreamsClient, loadScript } from "../fixtures/stream-responses/scripted-stream.ts";
 

@@ -1,7 +1,7 @@
 // The mapping settings come from the migration's options, and the filter behaves as Lambda's.
 import { defineMigration } from "@ferry/core";
 import { UnsupportedFilterError, compileFilterCriteria, matchesPattern } from "@ferry/core/local/stream-filter";
-import { sourceFilterPattern, streamSettings } from "@ferry/core/runtime/stream-settings";
+import { sourceFilterPattern, streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 

@@ -1,5 +1,6 @@
 /** Flags shared by every command that touches a table, and strict number parsing. */
-import { DEFAULT_TABLE_NAME, UsageError } from "@ferry/core";
+import { UsageError } from "@ferry/core";
+import { DEFAULT_TABLE_NAME } from "@ferry/example-workflows";
 import { type StageOutputs, type StageStack, resolveStageOutputs } from "@ferry/core/stage/outputs";
 import { type Command, InvalidArgumentError, Option } from "commander";
 

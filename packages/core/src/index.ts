@@ -8,8 +8,8 @@ export {
   WORKFLOWS_TABLE,
   DEFAULT_TABLE_NAME,
   createTableInput,
-} from "./table/definition.ts";
-export { ensureTable, enableStream, describeTable, TableNotReadyError } from "./table/create.ts";
+} from "./dynamo/table-definition.ts";
+export { ensureTable, enableStream, describeTable, TableNotReadyError } from "./dynamo/table.ts";
 export {
   type DynamoDBLocal,
   type DynamoDBLocalOptions,
@@ -40,7 +40,7 @@ export {
   WORKFLOW_SK_PREFIX,
   workflowSk,
   workflowIdOf,
-} from "./model/workflow.ts";
+} from "@ferry/example-workflows/model/workflow";
 export {
   type SeedOptions,
   DEFAULT_SEED_OPTIONS,
@@ -48,8 +48,8 @@ export {
   validateSeedOptions,
   tenantId,
   contextId,
-} from "./seed/generator.ts";
-export { type SeedResult, InvalidSeedOptionsError, seedTable } from "./seed/seed-table.ts";
+} from "@ferry/example-workflows/seed/generator";
+export { type SeedResult, InvalidSeedOptionsError, seedTable } from "@ferry/example-workflows/seed/seed-table";
 export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "./util/backoff.ts";
 export { seededRandom } from "./util/random.ts";
 export {
@@ -89,7 +89,7 @@ export {
   AmbiguousMigrationError,
   MigrationLoadError,
 } from "./definition/load.ts";
-export { defaultControlTableName, migrationPk, ControlSk, ensureControlTable } from "./state/control-table.ts";
+export { defaultControlTableName, migrationPk, ControlSk, ensureControlTable } from "./control/control-table.ts";
 export { type ScaffoldResult, InvalidMigrationNameError, MigrationExistsError, kebabCase, nextMigrationNumber, scaffoldMigration } from "./design/scaffold.ts";
 export { type CheckReport, CheckFailedError, checkMigration } from "./design/check.ts";
 export { type Plan, type PlanOptions, DEFAULT_PLAN_OPTIONS, planMigration } from "./design/plan.ts";

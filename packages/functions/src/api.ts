@@ -7,9 +7,9 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createDynamoClients } from "@ferry/core";
 import { handle } from "hono/aws-lambda";
-import { createApiApp } from "./api/app.ts";
-import { authorizerTenant } from "./api/auth.ts";
-import { buildApiDeps } from "./api/deps.ts";
+import { createApiApp } from "@ferry/example-workflows/api/app";
+import { authorizerTenant } from "@ferry/example-workflows/api/auth";
+import { buildApiDeps } from "@ferry/example-workflows/api/deps";
 
 const logger = new Logger({ serviceName: "ferry-api" });
 const required = (name: string) => {

@@ -1,14 +1,14 @@
 /**
  * The dual-write Lambda for the data table's stream: the batch is planned and written as a
  * whole (core), then Powertools' BatchProcessor reports each record's outcome in order,
- * returning failures by SequenceNumber. The work is packages/core/src/runtime/dual-write.ts;
+ * returning failures by SequenceNumber. The work is packages/core/src/dualwrite/dual-write.ts;
  * the local mapping uses the same factory.
  */
 import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-powertools/batch";
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createDynamoClients, defaultControlTableName } from "@ferry/core";
 import { loadMigrationFrom } from "@ferry/core/definition/load";
-import { type DualWriteDeps, createDualWriter } from "@ferry/core/runtime/dual-write";
+import { type DualWriteDeps, createDualWriter } from "@ferry/core/dualwrite/dual-write";
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 // Static, so esbuild bundles every migration into the deployed function (see scripts/migration-registry.ts).
 import { MIGRATIONS } from "../../../migrations/index.ts";

@@ -1,7 +1,7 @@
 /** `ferry add <migration>`: checks the table's stream and records the add step (where dual-write began). */
-import { addStep, lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
+import { addStep, lifecycleContext } from "@ferry/core/lifecycle/lifecycle";
 import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
-import type { AddResult } from "@ferry/core/phases/add";
+import type { AddResult } from "@ferry/core/lifecycle/phases/add";
 import { Command } from "commander";
 import { type ConnectionFlags, type StageFlags, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";

@@ -9,7 +9,7 @@ import {
   checkMigration,
 } from "@ferry/core/design/check";
 import { formatBytes, formatCount } from "@ferry/core/design/format";
-import { generatedCheckItems } from "@ferry/core/design/generated";
+import { generatedCheckItems } from "@ferry/example-workflows/check-cases";
 import { DEFAULT_SAMPLE_SIZE, type TableSample, sampleTable } from "@ferry/core/design/sample";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";

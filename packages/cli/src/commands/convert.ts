@@ -4,7 +4,7 @@
  * or changes the rate of the running backfill. A dry run writes nothing and is not a step.
  */
 import { type ConvertContext, changeRate } from "@ferry/core/backfill/control";
-import { completeConvert, convertStep } from "@ferry/core/orchestrator/lifecycle";
+import { completeConvert, convertStep } from "@ferry/core/lifecycle/lifecycle";
 import type { BackfillRuntime } from "@ferry/core/backfill/runtime";
 import { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "@ferry/core/backfill/settings";
 import { formatCount } from "@ferry/core/design/format";

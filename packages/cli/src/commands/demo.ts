@@ -5,10 +5,11 @@
  * (exit 1 if the derived records do not match the source items exactly). `--keep` leaves
  * the engine, the dual-write and the API running and prints how to call it.
  */
-import { DEFAULT_TABLE_NAME, FerryError, createDynamoClients, startDynamoDBLocal } from "@ferry/core";
+import { FerryError, createDynamoClients, startDynamoDBLocal } from "@ferry/core";
+import { DEFAULT_TABLE_NAME } from "@ferry/example-workflows";
 import { Command } from "commander";
-import { type DemoResult, DEFAULT_DEMO_WALK, type DemoWalkOptions, walkDemo } from "../demo/walk.ts";
-import { DEFAULT_DEMO_SIZES } from "../demo/scenario.ts";
+import { type DemoResult, DEFAULT_DEMO_WALK, type DemoWalkOptions, walkDemo } from "@ferry/example-workflows/demo/walk";
+import { DEFAULT_DEMO_SIZES } from "@ferry/example-workflows/demo/scenario";
 import { parseInteger, parseNumber } from "../options.ts";
 import { printJson, progressLine, table } from "../output.ts";
 import { onShutdown, runCleanups, untilSignal } from "../shutdown.ts";

@@ -15,11 +15,11 @@ import {
 import { DEFAULT_EVENT_SOURCE_MAPPING_OPTIONS, startEventSourceMapping } from "@ferry/core/local/event-source-mapping";
 import { controlTableCheckpoints } from "@ferry/core/local/stream-checkpoints";
 import { controlTableDeadLetters } from "@ferry/core/local/stream-dead-letters";
-import type { StreamHandler } from "@ferry/core/local/stream-event";
+import type { StreamHandler } from "@ferry/core/streams/lambda-event";
 import type { MappingEvent, MappingStats } from "@ferry/core/local/stream-events";
-import { createStreamsClient } from "@ferry/core/local/stream-shards";
-import { readMigrationState, requireDualWriteStream } from "@ferry/core/phases/add";
-import { streamSettings } from "@ferry/core/runtime/stream-settings";
+import { createStreamsClient } from "@ferry/core/streams/shards";
+import { readMigrationState, requireDualWriteStream } from "@ferry/core/lifecycle/phases/add";
+import { streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, withConnectionFlags } from "../options.ts";

@@ -6,12 +6,12 @@
  */
 import { type DynamoClients, createDynamoClients, defaultMigrationsDir, loadMigration, type Migration } from "@ferry/core";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { eventBridgePublisher } from "@ferry/core/orchestrator/event-bridge";
-import { type StepListener, jsonLineListener } from "@ferry/core/orchestrator/events";
-import { lifecycleContext } from "@ferry/core/orchestrator/lifecycle";
-import { DEFAULT_GUARD_OPTIONS, type GuardOptions, formatDurationMs, parseDuration } from "@ferry/core/orchestrator/options";
-import type { LifecycleContext } from "@ferry/core/orchestrator/phase";
-import type { StepEntry } from "@ferry/core/phases/add";
+import { eventBridgePublisher } from "@ferry/core/lifecycle/event-bridge";
+import { type StepListener, jsonLineListener } from "@ferry/core/lifecycle/events";
+import { lifecycleContext } from "@ferry/core/lifecycle/lifecycle";
+import { DEFAULT_GUARD_OPTIONS, type GuardOptions, formatDurationMs, parseDuration } from "@ferry/core/lifecycle/options";
+import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
+import type { StepEntry } from "@ferry/core/lifecycle/phases/add";
 import type { StageOutputs } from "@ferry/core/stage/outputs";
 import { type Command, InvalidArgumentError } from "commander";
 import type { ConnectionFlags } from "../options.ts";

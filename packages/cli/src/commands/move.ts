@@ -1,5 +1,5 @@
 /** `ferry move <migration> --to v1|v2`: the release flip (step 4), guarded on the first move to v2, audited. */
-import { moveStep } from "@ferry/core/orchestrator/lifecycle";
+import { moveStep } from "@ferry/core/lifecycle/lifecycle";
 import { describeSplit } from "@ferry/core/release/config";
 import { DEFAULT_SUNSET_DAYS } from "@ferry/core/release/store";
 import { Command, Option } from "commander";

@@ -1,9 +1,9 @@
 /** `ferry remove <migration> [--confirm]`: step 5, retire v1 and drop the old data (after a backup). */
 import { DEFAULT_BACKUP_DIR } from "@ferry/core/cleanup/backup";
 import { formatCount } from "@ferry/core/design/format";
-import { removePlan, removeStep } from "@ferry/core/orchestrator/lifecycle";
-import { DEFAULT_GUARD_OPTIONS, formatDurationMs } from "@ferry/core/orchestrator/options";
-import { type BackupKind, DEFAULT_REMOVE_OPTIONS } from "@ferry/core/phases/remove";
+import { removePlan, removeStep } from "@ferry/core/lifecycle/lifecycle";
+import { DEFAULT_GUARD_OPTIONS, formatDurationMs } from "@ferry/core/lifecycle/options";
+import { type BackupKind, DEFAULT_REMOVE_OPTIONS } from "@ferry/core/lifecycle/phases/remove";
 import { Command, Option } from "commander";
 import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";

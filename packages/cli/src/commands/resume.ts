@@ -5,7 +5,7 @@
  */
 import { DEFAULT_LOCK_OPTIONS } from "@ferry/core/backfill/lock";
 import { NoBackfillError } from "@ferry/core/backfill/control";
-import { completeConvert } from "@ferry/core/orchestrator/lifecycle";
+import { completeConvert } from "@ferry/core/lifecycle/lifecycle";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";

@@ -1,7 +1,7 @@
 /** `ferry rollback <migration>`: from any step before remove, back to where the migration started. */
 import { DEFAULT_SWEEP_SETTINGS } from "@ferry/core/cleanup/sweep";
-import { rollbackStep } from "@ferry/core/orchestrator/lifecycle";
-import { DEFAULT_STOP_TIMEOUT_MS } from "@ferry/core/orchestrator/phase";
+import { rollbackStep } from "@ferry/core/lifecycle/lifecycle";
+import { DEFAULT_STOP_TIMEOUT_MS } from "@ferry/core/lifecycle/phase";
 import { formatCount } from "@ferry/core/design/format";
 import { Command } from "commander";
 import { type StageFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";

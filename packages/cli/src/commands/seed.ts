@@ -1,5 +1,6 @@
 /** `ferry seed`: creates the example table if missing and writes generated workflows. */
-import { DEFAULT_SEED_OPTIONS, type SeedOptions, createDynamoClients, seedTable } from "@ferry/core";
+import { createDynamoClients } from "@ferry/core";
+import { DEFAULT_SEED_OPTIONS, type SeedOptions, seedTable } from "@ferry/example-workflows";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, progressLine, table } from "../output.ts";

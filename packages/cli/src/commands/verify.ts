@@ -1,6 +1,6 @@
 /** `ferry verify <migration>`: checks exactly that the table holds what the migration derives; `--repair` fixes it. */
 import { type Migration, createDynamoClients, defaultControlTableName, defaultMigrationsDir, keyText, loadMigration } from "@ferry/core";
-import { recordVerification, verificationOf } from "@ferry/core/orchestrator/state";
+import { recordVerification, verificationOf } from "@ferry/core/lifecycle/state";
 import {
   DEFAULT_VERIFY_OPTIONS,
   VERIFY_DEFECTS,
@@ -10,7 +10,7 @@ import {
   type VerifyReport,
   countOf,
   verifyMigration,
-} from "@ferry/core/runtime/verifier";
+} from "@ferry/core/verify/verifier";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";

@@ -6,7 +6,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { FerryError } from "../errors.ts";
-import { migrationPk } from "../state/control-table.ts";
+import { migrationPk } from "../control/control-table.ts";
 import { sleep } from "../util/backoff.ts";
 import type { StateStore } from "./state.ts";
 

@@ -6,7 +6,7 @@
  */
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { controlRecords, migrationPk } from "../state/control-table.ts";
+import { controlRecords, migrationPk } from "../control/control-table.ts";
 import { EMPTY_COUNTERS, type PageCounters } from "./page.ts";
 import type { BackfillSettings } from "./settings.ts";
 

@@ -9,7 +9,7 @@
  * removed and no write is ever removed unseen. (A bare `REMOVE` with `attribute_exists(PK)`
  * would drop values written after the backup read, which no restore could bring back.)
  * The change drops the attributes and nothing else, which the dual-write recognises as the
- * cleanup (runtime/dual-write-plan.ts isCleanupOnly) and skips, so the derived records stay.
+ * cleanup (dualwrite/plan.ts isCleanupOnly) and skips, so the derived records stay.
  */
 import { type AttributeValue, ConditionalCheckFailedException, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";

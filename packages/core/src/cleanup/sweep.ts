@@ -9,7 +9,7 @@
 import { randomUUID } from "node:crypto";
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { UsageError } from "../errors.ts";
-import { migrationPk } from "../state/control-table.ts";
+import { migrationPk } from "../control/control-table.ts";
 import { sleep } from "../util/backoff.ts";
 
 export interface SweepSettings {

@@ -9,7 +9,7 @@ import type { Migration } from "../definition/define-migration.ts";
 import { deriveRecords } from "../definition/derive.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
-import { describeTable } from "../table/create.ts";
+import { describeTable } from "../dynamo/table.ts";
 import { estimateItemWriteUnits, estimateScanReadUnits } from "./capacity.ts";
 import { countSourceItems } from "./count.ts";
 import { type CostEstimate, onDemandCost } from "./pricing.ts";

@@ -10,7 +10,7 @@ import type { Migration } from "../definition/define-migration.ts";
 import { keyId, ownerOf } from "../definition/derive.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { UsageError } from "../errors.ts";
-import { describeTable } from "../table/create.ts";
+import { describeTable } from "../dynamo/table.ts";
 
 export interface SampleOptions {
   /** Source items to keep. */

@@ -2,7 +2,7 @@
  * The local stand-in for Lambda's DynamoDB stream event source mapping: it reads every
  * shard of a table's stream (parents before children, new shards as they appear), hands
  * batches to a handler in the exact Lambda event shape, and applies the mapping settings
- * (runtime/stream-settings.ts) as Lambda would: filter criteria, partial batch failures,
+ * (dualwrite/stream-settings.ts) as Lambda would: filter criteria, partial batch failures,
  * bisection, retries with backoff, record age, dead letters, per-shard checkpoints.
  *
  * Delivery is at least once: after a restart the last unfinished batch is delivered again,
@@ -12,16 +12,16 @@
  * REMOVE records of source items still arrive.
  */
 import type { BackoffOptions } from "../util/backoff.ts";
-import type { StreamSettings } from "../runtime/stream-settings.ts";
+import type { StreamSettings } from "../dualwrite/stream-settings.ts";
 import { pause } from "./stream-batch.ts";
 import type { CheckpointStore, ShardCheckpoint } from "./stream-checkpoints.ts";
 import type { DeadLetterStore } from "./stream-dead-letters.ts";
-import { type StreamHandler, localContext } from "./stream-event.ts";
+import { type StreamHandler, localContext } from "../streams/lambda-event.ts";
 import { type MappingEvent, type MappingStats, countEvent, emptyStats } from "./stream-events.ts";
 import { compileFilterCriteria } from "./stream-filter.ts";
-import { readyShards } from "./stream-lineage.ts";
+import { readyShards } from "../streams/lineage.ts";
 import { readShard } from "./stream-shard-reader.ts";
-import { type StreamShard, type StreamsClient, describeStreamShards } from "./stream-shards.ts";
+import { type StreamShard, type StreamsClient, describeStreamShards } from "../streams/shards.ts";
 
 export interface EventSourceMappingOptions {
   streamsClient: StreamsClient;

@@ -14,10 +14,10 @@
  *   than maximumRecordAgeInSeconds, it is dead-lettered and the page goes on.
  */
 import type { Context, DynamoDBRecord } from "aws-lambda";
-import type { StreamSettings } from "../runtime/stream-settings.ts";
+import type { StreamSettings } from "../dualwrite/stream-settings.ts";
 import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
 import { type DeadLetter, type DeadLetterCause, type DeadLetterStore, keysOf } from "./stream-dead-letters.ts";
-import { type StreamHandler, sequenceOf } from "./stream-event.ts";
+import { type StreamHandler, sequenceOf } from "../streams/lambda-event.ts";
 import type { MappingEvent } from "./stream-events.ts";
 import type { RecordFilter } from "./stream-filter.ts";
 

@@ -4,7 +4,7 @@
  * (delivered, filtered or dead-lettered) and whether a closed shard was read to its end.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { ControlSk, controlRecords, migrationPk } from "../state/control-table.ts";
+import { ControlSk, controlRecords, migrationPk } from "../control/control-table.ts";
 
 /** Where a shard's consumer stands. */
 export interface ShardCheckpoint {

@@ -9,7 +9,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { ControlSk, controlRecords, migrationPk } from "../state/control-table.ts";
+import { ControlSk, controlRecords, migrationPk } from "../control/control-table.ts";
 import type { ControlLocation } from "./stream-checkpoints.ts";
 
 /** Why a record was given up. */

@@ -5,7 +5,7 @@
  * anything-but and equals-ignore-case; any other operator is refused up front.
  */
 import { FerryError } from "../errors.ts";
-import type { FilterPattern, FilterRule, StreamSettings } from "../runtime/stream-settings.ts";
+import type { FilterPattern, FilterRule, StreamSettings } from "../dualwrite/stream-settings.ts";
 
 /** A filter pattern the local mapping cannot evaluate the way Lambda would. */
 export class UnsupportedFilterError extends FerryError {

@@ -8,8 +8,8 @@ import { GetRecordsCommand, GetShardIteratorCommand, type ShardIteratorType } fr
 import { type BackoffOptions, backoffDelay } from "../util/backoff.ts";
 import { type DeliveryContext, deliverPage, pause } from "./stream-batch.ts";
 import type { CheckpointStore, ShardCheckpoint } from "./stream-checkpoints.ts";
-import { sequenceOf, toLambdaRecord } from "./stream-event.ts";
-import type { StreamShard, StreamsClient } from "./stream-shards.ts";
+import { sequenceOf, toLambdaRecord } from "../streams/lambda-event.ts";
+import type { StreamShard, StreamsClient } from "../streams/shards.ts";
 
 /** DynamoDB Streams returns at most 1,000 records per GetRecords. */
 export const MAX_GET_RECORDS_LIMIT = 1_000;

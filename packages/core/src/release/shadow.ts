@@ -6,7 +6,7 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { migrationPk } from "../state/control-table.ts";
+import { migrationPk } from "../control/control-table.ts";
 import type { ApiVersion } from "./config.ts";
 import type { ReleaseLocation } from "./store.ts";
 

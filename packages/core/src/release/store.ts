@@ -6,7 +6,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { FerryError, UsageError } from "../errors.ts";
-import { migrationPk } from "../state/control-table.ts";
+import { migrationPk } from "../control/control-table.ts";
 import { type ApiVersion, HISTORY_LIMIT, INITIAL_RELEASE, RELEASE_SK, type ReleaseChange, ReleaseConfig } from "./config.ts";
 
 /** Where a migration's release record lives. */

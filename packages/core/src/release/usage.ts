@@ -5,7 +5,7 @@
  * `ferry status`. Minute records expire after a week (TTL attribute `expiresAt`).
  */
 import { QueryCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import { migrationPk } from "../state/control-table.ts";
+import { migrationPk } from "../control/control-table.ts";
 import type { ApiVersion } from "./config.ts";
 import type { ReleaseLocation } from "./store.ts";
 

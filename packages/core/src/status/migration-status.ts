@@ -13,9 +13,9 @@ import { type ItemFailure, readItemFailures, readRun, readCheckpoints } from "..
 import { type PageCounters } from "../backfill/page.ts";
 import { totalCounters } from "../backfill/tasks.ts";
 import type { Migration } from "../definition/define-migration.ts";
-import { type MigrationState, type StepEntry, readMigrationState } from "../phases/add.ts";
-import { listFailures } from "../runtime/failures.ts";
-import { type DualWriteCounters, type DualWriteLag, dualWriteLag, readHeartbeat } from "../runtime/heartbeat.ts";
+import { type MigrationState, type StepEntry, readMigrationState } from "../lifecycle/phases/add.ts";
+import { listFailures } from "../dualwrite/failures.ts";
+import { type DualWriteCounters, type DualWriteLag, dualWriteLag, readHeartbeat } from "../dualwrite/heartbeat.ts";
 
 /** Where to read: the data table and ferry's control table. */
 export interface StatusLocation {

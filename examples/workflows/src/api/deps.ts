@@ -1,0 +1,59 @@
+/**
+ * Builds the API's dependencies from typed options: the two readers on one table, a cached
+ * release per route family, the tenant resolver and the nextToken secret. The Lambda entry
+ * and `ferry serve` both call it; only the tenant resolver differs between them.
+ */
+import { createHmac } from "node:crypto";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { createV1Reader, type V1Options } from "../reads/v1.ts";
+import { createV2Reader, type V2Options } from "../reads/v2.ts";
+import { ReleaseCache, type ReleaseCacheOptions } from "@ferry/core/release/cache";
+import type { ApiDeps } from "./app.ts";
+import type { TenantResolver } from "./auth.ts";
+import { Background } from "./background.ts";
+
+/** Which migration's release decides the version of each route family. */
+export const DEFAULT_ROUTE_MIGRATIONS = {
+  /** GET /workflows?context=: the context index. */
+  byContext: "0001_workflow-context-index",
+  /** GET /workflows/{id} and /workflows/{id}/tasks: the task split. */
+  workflow: "0002_split-workflow-tasks",
+} as const;
+
+export interface ApiOptions {
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  controlTable: string;
+  tenant: TenantResolver;
+  tokenSecret: string;
+  migrations?: Partial<Record<keyof typeof DEFAULT_ROUTE_MIGRATIONS, string>>;
+  release?: Partial<ReleaseCacheOptions>;
+  v1?: Partial<V1Options>;
+  v2?: Partial<V2Options>;
+  random?: () => number;
+  logError?: ApiDeps["logError"];
+}
+
+/** nextToken's HMAC key derived from another secret, so one secret can serve both purposes. */
+export function deriveTokenSecret(secret: string): string {
+  return createHmac("sha256", secret).update("ferry next-token v1").digest("base64url");
+}
+
+export function buildApiDeps(options: ApiOptions): ApiDeps {
+  const logError = options.logError ?? ((err: unknown) => console.error("api error", err));
+  const migrations = { ...DEFAULT_ROUTE_MIGRATIONS, ...options.migrations };
+  const release = (migrationId: string) =>
+    new ReleaseCache({ doc: options.doc, controlTable: options.controlTable, migrationId }, options.release);
+  return {
+    readers: {
+      v1: createV1Reader(options.doc, options.tableName, options.v1),
+      v2: createV2Reader(options.doc, options.tableName, options.v2),
+    },
+    releases: { byContext: release(migrations.byContext), workflow: release(migrations.workflow) },
+    tenant: options.tenant,
+    tokenSecret: options.tokenSecret,
+    background: new Background((err) => logError(err)),
+    random: options.random ?? Math.random,
+    logError,
+  };
+}

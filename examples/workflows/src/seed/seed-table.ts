@@ -1,0 +1,43 @@
+/** Creates the example table if needed and fills it with generated workflows. */
+import type { DynamoClients } from "@ferry/core/aws/dynamodb";
+import { type BatchWriteStats, batchPutAll } from "@ferry/core/dynamo/batch-write";
+import { UsageError } from "@ferry/core/errors";
+import { ensureTable } from "@ferry/core/dynamo/table";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
+import { DEFAULT_SEED_OPTIONS, type SeedOptions, generateWorkflows, validateSeedOptions } from "./generator.ts";
+
+export interface SeedResult extends BatchWriteStats {
+  tableName: string;
+  tableCreated: boolean;
+  options: SeedOptions;
+  elapsedMs: number;
+}
+
+export class InvalidSeedOptionsError extends UsageError {
+  constructor(readonly problems: string[]) {
+    super(`Invalid seed options:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+/** Ensures `tableName` exists (from the shared definition) and writes the generated items. */
+export async function seedTable(
+  clients: DynamoClients,
+  tableName: string,
+  options: Partial<SeedOptions> = {},
+  onProgress?: (written: number, total: number) => void,
+): Promise<SeedResult> {
+  const opts = { ...DEFAULT_SEED_OPTIONS, ...options };
+  const problems = validateSeedOptions(opts);
+  if (problems.length > 0) throw new InvalidSeedOptionsError(problems);
+  const started = Date.now();
+  const { created } = await ensureTable(clients.raw, WORKFLOWS_TABLE, tableName);
+  const total = opts.tenants * opts.workflows;
+  let done = 0;
+  // Large items: fewer calls in flight, so a 25 x 350 KB batch never piles up in memory.
+  const concurrency = opts.itemKb > 64 ? 2 : 4;
+  const stats = await batchPutAll(clients.doc, tableName, generateWorkflows(opts), {
+    concurrency,
+    onProgress: (n) => onProgress?.((done += n), total),
+  });
+  return { ...stats, tableName, tableCreated: created, options: opts, elapsedMs: Date.now() - started };
+}

@@ -1,0 +1,276 @@
+/**
+ * The dual-write's domain logic, per batch of stream records: plan each record in order, write
+ * runs of records that touch different derived keys together (dualwrite/applier.ts), stop at the
+ * first failure (it and every later record are reported, so no change of an item is applied
+ * before an earlier one), record failures in the control table, and write the heartbeat once
+ * the batch applied a source record. The Lambda handler wraps this in
+ * Powertools' BatchProcessor (packages/functions/src/dual-write.ts).
+ */
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { DynamoDBRecord } from "aws-lambda";
+import type { Migration } from "../definition/define-migration.ts";
+import { keyText } from "../definition/derive.ts";
+import { FerryError } from "../errors.ts";
+import type { BackoffOptions } from "../util/backoff.ts";
+import { addCounts } from "../util/counters.ts";
+import { type ApplyOptions, ApplyWindow, DEFAULT_APPLY_OPTIONS, applyWindow } from "./applier.ts";
+import { type RecordPlan, planStreamRecord } from "./plan.ts";
+import { type FailureKind, failureKind, recordFailure } from "./failures.ts";
+import { DUAL_WRITE_CONSUMER, type DualWriteCounters, emptyCounters, writeHeartbeat } from "./heartbeat.ts";
+
+/** The logging the dual-write needs; Powertools' Logger fits it. */
+export interface DualWriteLogger {
+  debug(message: string, attributes: Record<string, unknown>): void;
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+const SILENT: DualWriteLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+/** What the dual-write needs; the Lambda builds it from the environment, the local mapping passes its own. */
+export interface DualWriteDeps {
+  migration: Migration;
+  doc: DynamoDBDocumentClient;
+  /** The data table the stream comes from and the derived records go to. */
+  tableName: string;
+  /** ferry's control table (failure records, heartbeat). */
+  controlTable: string;
+  /** Heartbeat name (default DUAL_WRITE_CONSUMER). */
+  consumer?: string;
+  /** Clock in ms since the epoch (default Date.now). */
+  now?: () => number;
+  logger?: DualWriteLogger;
+  /** Retries of unprocessed BatchWriteItem requests. */
+  backoff?: BackoffOptions;
+  /** BatchWriteItem calls in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
+  writeConcurrency?: number;
+}
+
+/** A later record of a batch in which an earlier record failed: not attempted, retried after it. */
+export class NotAttemptedError extends FerryError {
+  constructor(
+    readonly sequenceNumber: string,
+    readonly failedSequenceNumber: string,
+  ) {
+    super(`Record ${sequenceNumber} was not applied: record ${failedSequenceNumber} before it in the batch failed; it is retried after that one.`);
+  }
+}
+
+/** How one record ended. */
+export type RecordOutcome = "applied" | "unchanged" | "ignored" | "ping";
+
+/** What one batch did. */
+export interface DualWriteBatchSummary extends DualWriteCounters {
+  /** Records after the failing one, reported without being attempted. */
+  notAttempted: number;
+  firstFailure?: { sequenceNumber: string; kind: FailureKind; errorName: string; reason: string };
+  /** Whether the batch wrote the heartbeat. */
+  heartbeat: boolean;
+  /** Windows of key-disjoint records written together. */
+  windows: number;
+}
+
+export interface DualWriteBatch {
+  /** The outcome of one record of the batch (asked in batch order); throws for a failing record and for every record after it. */
+  handle(record: DynamoDBRecord): Promise<RecordOutcome>;
+  /** After the last record: writes the heartbeat if the batch applied a source record. */
+  finish(): Promise<DualWriteBatchSummary>;
+}
+
+export interface DualWriter {
+  /** One per invocation, with the invocation's records: batches keep their own "stop at the first failure" state. */
+  startBatch(records: readonly DynamoDBRecord[]): DualWriteBatch;
+}
+
+type Settled = { outcome: RecordOutcome } | { error: unknown };
+
+/**
+ * The dual-write of one migration; counters not yet in a heartbeat are carried to the next one.
+ * A batch's records are planned in order and written in windows (dualwrite/applier.ts); the first
+ * record that fails, and every record after it, are reported, so no change of an item is
+ * applied before an earlier change of it.
+ */
+export function createDualWriter(deps: DualWriteDeps): DualWriter {
+  const consumer = deps.consumer ?? DUAL_WRITE_CONSUMER;
+  const now = deps.now ?? Date.now;
+  const logger = deps.logger ?? SILENT;
+  const applyOptions: ApplyOptions = { ...DEFAULT_APPLY_OPTIONS, ...(deps.backoff ? { backoff: deps.backoff } : {}), ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}) };
+  const location = { doc: deps.doc, controlTable: deps.controlTable, migrationId: deps.migration.id };
+  let pending = emptyCounters();
+
+  const startBatch = (records: readonly DynamoDBRecord[]): DualWriteBatch => {
+    const batch = emptyCounters();
+    let notAttempted = 0;
+    let windows = 0;
+    let firstFailure: DualWriteBatchSummary["firstFailure"];
+    // The last source record handled: records of a shard come in order, so it is also the newest.
+    let newest: { sequenceNumber: string; createdAt: number | undefined } | undefined;
+    const settled: Settled[] = [];
+
+    const done = (record: DynamoDBRecord) => {
+      const times = [newest?.createdAt, createdAtMs(record)].filter((t): t is number => t !== undefined);
+      newest = { sequenceNumber: sequenceOf(record), createdAt: times.length > 0 ? Math.max(...times) : undefined };
+    };
+
+    const fail = async (record: DynamoDBRecord, err: unknown) => {
+      const sequenceNumber = sequenceOf(record);
+      const kind = failureKind(err);
+      const errorName = err instanceof Error ? err.name : typeof err;
+      const reason = err instanceof Error ? err.message : String(err);
+      batch.failed++;
+      firstFailure = { sequenceNumber, kind, errorName, reason };
+      const sourceKey = keysOf(record);
+      const createdAt = createdAtMs(record);
+      const attributes = { sequenceNumber, eventName: record.eventName, key: keyText(sourceKey), kind, errorName, reason };
+      if (kind === "poison") logger.error("stream record cannot be applied", attributes);
+      else logger.warn("stream record failed; it will be retried", attributes);
+      try {
+        await recordFailure(
+          location,
+          consumer,
+          {
+            sequenceNumber,
+            sourceKey,
+            error: err,
+            ...(record.eventID ? { eventID: record.eventID } : {}),
+            ...(record.eventName ? { eventName: record.eventName } : {}),
+            ...(createdAt !== undefined ? { createdAt } : {}),
+          },
+          now(),
+        );
+      } catch (recordErr) {
+        // The record is reported as failed either way; only the reason would be missing from its dead letter.
+        logger.error("could not write the failure record", { sequenceNumber, error: String(recordErr) });
+      }
+    };
+
+    // Records planned but not yet written: index in `records`, and the plan (undefined: nothing to write).
+    let window = new ApplyWindow<number>();
+    let waiting: { index: number; outcome: RecordOutcome; nonce?: string }[] = [];
+    let lastPing: string | undefined;
+
+    /** Writes the open window; false when a record of it failed (it and every later record are then settled). */
+    const flush = async (): Promise<boolean> => {
+      const entries = window.entries;
+      const held = waiting;
+      window = new ApplyWindow<number>();
+      waiting = [];
+      let failedAt = Number.POSITIVE_INFINITY;
+      if (entries.length > 0) {
+        windows++;
+        const result = await applyWindow(deps.doc, deps.tableName, entries.map((e) => e.plan), applyOptions);
+        batch.written += result.written;
+        batch.deleted += result.deleted;
+        if (result.failure) {
+          failedAt = (entries[result.failure.index] as { tag: number }).tag;
+          await fail(records[failedAt] as DynamoDBRecord, result.failure.error);
+          settled[failedAt] = { error: result.failure.error };
+        }
+      }
+      for (const { index, outcome, nonce } of held) {
+        if (index >= failedAt) continue;
+        if (outcome === "applied") batch.applied++;
+        else if (outcome === "unchanged") batch.unchanged++;
+        else if (outcome === "ping") {
+          batch.pings++;
+          lastPing = nonce ?? lastPing;
+        } else batch.ignored++;
+        if (outcome !== "ignored") done(records[index] as DynamoDBRecord);
+        settled[index] = { outcome };
+      }
+      return failedAt === Number.POSITIVE_INFINITY;
+    };
+
+    const run = async () => {
+      for (const [index, record] of records.entries()) {
+        let plan: RecordPlan;
+        try {
+          plan = planStreamRecord(deps.migration, record);
+        } catch (err) {
+          // A record that cannot be planned fails only after everything before it is written.
+          if (await flush()) {
+            await fail(record, err);
+            settled[index] = { error: err };
+          }
+          return;
+        }
+        if (plan.kind !== "apply") {
+          waiting.push({ index, outcome: plan.kind, ...(plan.kind === "ping" && plan.nonce ? { nonce: plan.nonce } : {}) });
+          continue;
+        }
+        if (plan.invalidOldImage) {
+          logger.warn("old image fails the migration; it owned no records, so none are deleted", {
+            sequenceNumber: sequenceOf(record),
+            key: keyText(plan.key),
+            reason: plan.invalidOldImage.message,
+          });
+        }
+        if (!window.fits(plan) && !(await flush())) return;
+        window.add(plan, index);
+        waiting.push({ index, outcome: "applied" });
+      }
+      await flush();
+    };
+    const ran = run();
+
+    let position = 0;
+    return {
+      async handle(record) {
+        await ran;
+        const index = records[position] === record ? position : records.findIndex((r) => sequenceOf(r) === sequenceOf(record));
+        position = index + 1;
+        const result = settled[index];
+        if (result && "outcome" in result) return result.outcome;
+        if (result) throw result.error;
+        notAttempted++;
+        throw new NotAttemptedError(sequenceOf(record), firstFailure?.sequenceNumber ?? "(unknown)");
+      },
+
+      async finish() {
+        await ran;
+        const counters = addCounts(pending, batch);
+        let heartbeat = false;
+        if (newest) {
+          const appliedAt = now();
+          try {
+            await writeHeartbeat(deps.doc, deps.controlTable, deps.migration.id, consumer, {
+              newestCreatedAt: newest.createdAt ?? appliedAt,
+              appliedAt,
+              sequenceNumber: newest.sequenceNumber,
+              counters,
+              lastBatch: batch,
+              ...(lastPing ? { lastPing } : {}),
+            });
+            heartbeat = true;
+          } catch (err) {
+            // The batch itself is applied: failing it for a heartbeat would only replay it.
+            logger.warn("could not write the heartbeat", { error: String(err) });
+          }
+        }
+        pending = heartbeat ? emptyCounters() : counters;
+        const summary: DualWriteBatchSummary = { ...batch, notAttempted, heartbeat, windows, ...(firstFailure ? { firstFailure } : {}) };
+        logger.debug("batch done", { ...summary });
+        return summary;
+      },
+    };
+  };
+  return { startBatch };
+}
+
+function sequenceOf(record: DynamoDBRecord): string {
+  return record.dynamodb?.SequenceNumber ?? "";
+}
+
+/** ApproximateCreationDateTime (seconds in the event) in ms. */
+function createdAtMs(record: DynamoDBRecord): number | undefined {
+  const seconds = record.dynamodb?.ApproximateCreationDateTime;
+  return seconds === undefined ? undefined : Math.round(seconds * 1000);
+}
+
+function keysOf(record: DynamoDBRecord): Record<string, unknown> {
+  const keys = record.dynamodb?.Keys;
+  return keys ? unmarshall(keys as Record<string, AttributeValue>) : {};
+}

@@ -1,0 +1,163 @@
+/**
+ * Decides what one DynamoDB stream record means for a migration's derived records: ignore it,
+ * skip it as unchanged, or write the records the new image owns and delete the ones only the
+ * old image owned. Pure: no I/O, so every rule is testable on plain records.
+ */
+import { isDeepStrictEqual } from "node:util";
+import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from "aws-lambda";
+import { type DerivedRecord, type ItemKey, type Migration, isSourceKey } from "../definition/define-migration.ts";
+import {
+  DeriveError,
+  InvalidDerivedRecordsError,
+  OWNER_ATTRIBUTE,
+  SourceSchemaError,
+  deriveRecords,
+  keyId,
+  keyOf,
+  projectSource,
+  sameRecord,
+} from "../definition/derive.ts";
+import { FerryError } from "../errors.ts";
+import { isPingKey } from "./liveness-key.ts";
+
+/** A stream record the dual-write cannot use: an image it needs is missing or the event is unknown. */
+export class UnusableStreamRecordError extends FerryError {
+  constructor(
+    readonly sequenceNumber: string,
+    readonly problem: string,
+  ) {
+    super(
+      `Stream record ${sequenceNumber} cannot be applied: ${problem}. ` +
+        "The dual-write needs a stream with StreamViewType NEW_AND_OLD_IMAGES; `ferry add` checks the table's stream.",
+    );
+  }
+}
+
+/** What to do with one stream record. */
+export type RecordPlan =
+  /** A liveness ping of this migration (dualwrite/liveness.ts): no records, but the heartbeat notes its nonce. */
+  | { kind: "ping"; key: ItemKey; nonce?: string }
+  /** Not a source item of the migration (another entity, or a derived record): acknowledged, never parsed. */
+  | { kind: "ignored"; key: Record<string, unknown> }
+  /** A MODIFY whose schema projection did not change: derive's output cannot have changed. */
+  | { kind: "unchanged"; key: ItemKey }
+  | {
+      kind: "apply";
+      key: ItemKey;
+      /** Every record the new image owns (none on REMOVE). */
+      puts: DerivedRecord[];
+      /** Keys the old image owned that the new image does not. */
+      deletes: ItemKey[];
+      /** Set when the old image failed the schema or derive: it owned nothing, so nothing is deleted. */
+      invalidOldImage?: FerryError;
+    };
+
+/** True for the errors a record's own content causes: retrying the same record cannot succeed. */
+export function isPoisonError(err: unknown): boolean {
+  return (
+    err instanceof SourceSchemaError ||
+    err instanceof DeriveError ||
+    err instanceof InvalidDerivedRecordsError ||
+    err instanceof UnusableStreamRecordError
+  );
+}
+
+/** The plan for `record` under `migration`; throws a poison error (isPoisonError) when the new image cannot be derived. */
+export function planStreamRecord(migration: Migration, record: DynamoDBRecord): RecordPlan {
+  const stream = record.dynamodb ?? {};
+  const seq = stream.SequenceNumber ?? "(no sequence number)";
+  const newImage = stream.NewImage ? fromLambdaImage(stream.NewImage) : undefined;
+  const oldImage = stream.OldImage ? fromLambdaImage(stream.OldImage) : undefined;
+  const keys = stream.Keys ? fromLambdaImage(stream.Keys) : (newImage ?? oldImage ?? {});
+  const latest = newImage ?? oldImage;
+  if (isPingKey(migration, keys)) return { kind: "ping", key: keyOf(keys as unknown as ItemKey), ...(typeof newImage?.nonce === "string" ? { nonce: newImage.nonce } : {}) };
+  // Same rule as the backfill's isSourceItem: a stamped record is derived, never a source.
+  if (!isSourceKey(migration, keys) || (latest && OWNER_ATTRIBUTE in latest)) return { kind: "ignored", key: keys };
+  const key = keyOf(keys as unknown as ItemKey);
+
+  switch (record.eventName) {
+    case "INSERT":
+      return { kind: "apply", key, puts: deriveRecords(migration, required(newImage, seq, "INSERT without NewImage")), deletes: [] };
+    case "REMOVE":
+      return withPrevious(migration, key, [], required(oldImage, seq, "REMOVE without OldImage"));
+    case "MODIFY": {
+      const next = required(newImage, seq, "MODIFY without NewImage");
+      const before = required(oldImage, seq, "MODIFY without OldImage");
+      const nextView = projectSource(migration, next);
+      const beforeView = projectionOrUndefined(migration, before);
+      // Skip only when the schema's projection is unchanged, so derive provably is too. Skipping
+      // because the derived records happen to be equal would be unsafe: the backfill writes an
+      // item's records only if its schema-read fields are unchanged since its scan and leaves
+      // changed items to the stream, so the stream must write whenever the projection changed.
+      if (beforeView && sameRecord(nextView, beforeView)) return { kind: "unchanged", key };
+      // The remove step's cleanup dropping the old data: from then on the application owns the
+      // derived records, so this change must not delete what the dropped attributes derived.
+      if (isCleanupOnly(migration, before, next)) return { kind: "unchanged", key };
+      return withPrevious(migration, key, deriveRecords(migration, next), before);
+    }
+    default:
+      throw new UnusableStreamRecordError(seq, `unknown eventName ${JSON.stringify(record.eventName)}`);
+  }
+}
+
+/** True when `next` is `before` minus some of the migration's cleanup attributes, and nothing else changed. */
+export function isCleanupOnly(migration: Migration, before: Record<string, unknown>, next: Record<string, unknown>): boolean {
+  const removed = migration.cleanup?.removeAttributes ?? [];
+  if (!removed.some((name) => name in before && !(name in next))) return false;
+  const rest = { ...before };
+  for (const name of removed) if (!(name in next)) delete rest[name];
+  return isDeepStrictEqual(rest, next);
+}
+
+/** Plain values of a Lambda stream image (binary values arrive base64-encoded in the event JSON). */
+export function fromLambdaImage(image: Record<string, LambdaAttributeValue>): Record<string, unknown> {
+  return unmarshall(decodeImage(image));
+}
+
+function withPrevious(migration: Migration, key: ItemKey, puts: DerivedRecord[], oldImage: Record<string, unknown>): RecordPlan {
+  let previous: DerivedRecord[];
+  try {
+    previous = deriveRecords(migration, oldImage);
+  } catch (err) {
+    // An old image that fails the schema or derive never produced records: nothing to delete.
+    if (!isPoisonError(err)) throw err;
+    return { kind: "apply", key, puts, deletes: [], invalidOldImage: err as FerryError };
+  }
+  const desired = new Set(puts.map(keyId));
+  const deletes = previous.filter((r) => !desired.has(keyId(r))).map(keyOf);
+  return { kind: "apply", key, puts, deletes };
+}
+
+function projectionOrUndefined(migration: Migration, image: Record<string, unknown>): Record<string, unknown> | undefined {
+  try {
+    return projectSource(migration, image);
+  } catch (err) {
+    if (err instanceof SourceSchemaError) return undefined;
+    throw err;
+  }
+}
+
+function required<T>(value: T | undefined, seq: string, problem: string): T {
+  if (value === undefined) throw new UnusableStreamRecordError(seq, problem);
+  return value;
+}
+
+function decodeImage(image: Record<string, LambdaAttributeValue>): Record<string, AttributeValue> {
+  const out: Record<string, AttributeValue> = {};
+  for (const [name, value] of Object.entries(image)) out[name] = decodeValue(value);
+  return out;
+}
+
+function decodeValue(value: LambdaAttributeValue): AttributeValue {
+  if (value.B !== undefined) return { B: toBytes(value.B) };
+  if (value.BS !== undefined) return { BS: value.BS.map(toBytes) };
+  if (value.L !== undefined) return { L: value.L.map(decodeValue) };
+  if (value.M !== undefined) return { M: decodeImage(value.M) };
+  return value as AttributeValue;
+}
+
+function toBytes(value: unknown): Uint8Array {
+  return typeof value === "string" ? Buffer.from(value, "base64") : (value as Uint8Array);
+}

@@ -1,0 +1,165 @@
+/**
+ * Runs lifecycle transitions: checks the step's guards, refuses with the first failing
+ * guard (exit code 3) unless every failing guard may be overridden and `--force --reason`
+ * was given, persists the step and its history (time, actor, reason, overridden guards)
+ * in the migration's state record, runs the step, records its completion, and emits each
+ * transition as an event. Rollback runs the phases' rollbacks in reverse step order.
+ */
+import { readMigrationState, type MigrationState } from "./phases/add.ts";
+import { ensureControlTable } from "../control/control-table.ts";
+import { emitStep, type StepEvent } from "./events.ts";
+import { ForceWithoutReasonError, type GuardRefusedError, MigrationRemovedError } from "./guards.ts";
+import type { LifecycleContext, Phase, RollbackOptions, StepName } from "./phase.ts";
+import { type StateLocation, recordStep, updateState } from "./state.ts";
+
+/** `--force --reason`. */
+export interface ForceOptions {
+  force?: boolean;
+  reason?: string;
+}
+
+export interface StepOutcome<Result> {
+  state: MigrationState;
+  result: Result;
+  completed: boolean;
+  /** Guards overridden with --force. */
+  forced: string[];
+}
+
+export function stateLocation(ctx: LifecycleContext): StateLocation {
+  return { doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id };
+}
+
+function now(ctx: LifecycleContext): Date {
+  return new Date(ctx.guards.now());
+}
+
+/** Emits a transition of `ctx.migration`. */
+export function emit(ctx: LifecycleContext, step: string, event: StepEvent["event"], extra: Partial<StepEvent> = {}): void {
+  emitStep(ctx.listeners, { type: "ferry.step", migrationId: ctx.migration.id, step, event, at: now(ctx).toISOString(), actor: ctx.actor, ...extra });
+}
+
+/** The state record, or undefined when the control table or record does not exist yet. */
+export async function readState(ctx: LifecycleContext): Promise<MigrationState | undefined> {
+  try {
+    return await readMigrationState(stateLocation(ctx));
+  } catch (err) {
+    if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
+    throw err;
+  }
+}
+
+/** Throws the refusal, or returns the overridden guards' names when --force may override them. */
+export function enforce(ctx: LifecycleContext, step: string, failures: GuardRefusedError[], force: ForceOptions): string[] {
+  if (failures.length === 0) return [];
+  const binding = failures.find((f) => !f.forceable) ?? (force.force ? undefined : failures[0]);
+  if (binding) {
+    emit(ctx, step, "refused", { guard: binding.guard });
+    throw binding;
+  }
+  if (!force.reason?.trim()) throw new ForceWithoutReasonError();
+  return failures.map((f) => f.guard);
+}
+
+/** Validates, records, runs and (when done) completes one step. */
+export async function runStep<Options, Result>(
+  ctx: LifecycleContext,
+  phase: Phase<Options, Result>,
+  options: Options,
+  force: ForceOptions = {},
+): Promise<StepOutcome<Result>> {
+  if (force.force && !force.reason?.trim()) throw new ForceWithoutReasonError();
+  await ensureControlTable(ctx.clients.raw, ctx.controlTable);
+  const before = await readState(ctx);
+  const forced = enforce(ctx, phase.step, await phase.validate(ctx, before, options), force);
+  const location = stateLocation(ctx);
+  const reason = force.reason?.trim() || undefined;
+  let state: MigrationState | undefined;
+  const record = async (patch: Partial<MigrationState> = {}) => {
+    state = await recordStep(
+      location,
+      { step: phase.step, actor: ctx.actor, event: "start", ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) },
+      () => patch,
+      () => now(ctx),
+    );
+    emit(ctx, phase.step, "start", { ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) });
+    return state;
+  };
+  const result = await phase.start(ctx, options, record);
+  const completed = await phase.isComplete(ctx, result);
+  if (completed) state = await completeStep(ctx, phase.step, phase.completedStatus ? { status: phase.completedStatus } : {});
+  return { state: state ?? (await readState(ctx)) ?? (before as MigrationState), result, completed, forced };
+}
+
+/** Records that `step` is done (history entry "complete", `completed[step]`). */
+export async function completeStep(ctx: LifecycleContext, step: StepName, patch: Partial<MigrationState> = {}, detail?: Record<string, unknown>): Promise<MigrationState> {
+  const state = await recordStep(stateLocation(ctx), { step, actor: ctx.actor, event: "complete" }, () => patch, () => now(ctx));
+  emit(ctx, step, "complete", detail ? { detail } : {});
+  return state;
+}
+
+export interface RollbackOutcome {
+  state: MigrationState;
+  /** What each phase's rollback did, in the order run. */
+  phases: { step: StepName; did: Record<string, unknown> }[];
+  /** The migration had been rolled back before (this run repeated it, harmlessly). */
+  again: boolean;
+  /** The delete sweep was stopped midway (status stays rolling-back; run rollback again to finish). */
+  stopped: boolean;
+  forced: string[];
+}
+
+/** A phase's rollback guard (the add phase's: the dual-write must be stopped). */
+export interface RollbackGuard {
+  validateRollback(ctx: LifecycleContext): Promise<GuardRefusedError[]>;
+}
+
+/**
+ * `ferry rollback`: from any step before remove, rolls every phase back in reverse order
+ * (move: traffic to v1; convert: stop the backfill; add: delete the derived records) and
+ * marks the migration rolled back. Repeating it is harmless: each part does only what is left.
+ */
+export async function rollbackMigration(
+  ctx: LifecycleContext,
+  phases: { phases: Phase[]; guard: RollbackGuard },
+  options: RollbackOptions = {},
+  force: ForceOptions = {},
+): Promise<RollbackOutcome> {
+  if (force.force && !force.reason?.trim()) throw new ForceWithoutReasonError();
+  const before = await readState(ctx);
+  if (before && (before.status === "removing" || before.status === "removed" || before.history.some((h) => h.step === "remove"))) {
+    emit(ctx, "rollback", "refused", { guard: "removed" });
+    throw new MigrationRemovedError(ctx.migration.id, "rollback");
+  }
+  const forced = enforce(ctx, "rollback", await phases.guard.validateRollback(ctx), force);
+  for (const phase of phases.phases) await phase.assertRollbackPossible?.(ctx);
+  const reason = force.reason?.trim() || undefined;
+  const again = before?.status === "rolled-back";
+  const location = stateLocation(ctx);
+  await recordStep(
+    location,
+    { step: "rollback", actor: ctx.actor, event: "start", ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) },
+    () => ({ status: "rolling-back" }),
+    () => now(ctx),
+  );
+  emit(ctx, "rollback", "start", { ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}), detail: { from: before?.step ?? null } });
+  const done: RollbackOutcome["phases"] = [];
+  for (const phase of [...phases.phases].reverse()) {
+    const did = await phase.rollback(ctx, options);
+    done.push({ step: phase.step, did });
+    emit(ctx, phase.step, "rollback", { detail: did });
+  }
+  const stopped = done.some((d) => d.did.stopped === true);
+  if (stopped) {
+    const state = (await readState(ctx)) as MigrationState;
+    return { state, phases: done, again, stopped, forced };
+  }
+  const state = await recordStep(location, { step: "rollback", actor: ctx.actor, event: "complete" }, () => ({ status: "rolled-back" }), () => now(ctx));
+  emit(ctx, "rollback", "complete");
+  return { state, phases: done, again, stopped, forced };
+}
+
+/** Merges fields into the state record without a history entry (evidence such as a verify result). */
+export function patchState(ctx: LifecycleContext, patch: Partial<MigrationState>): Promise<MigrationState> {
+  return updateState(stateLocation(ctx), (state, at) => ({ ...(state ?? { migrationId: ctx.migration.id, step: "design", history: [], updatedAt: at }), ...patch }), () => now(ctx));
+}

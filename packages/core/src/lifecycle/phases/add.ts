@@ -1,0 +1,277 @@
+/**
+ * `ferry add`: the first step of a migration. It checks that the table's stream carries
+ * both images (the dual-write derives from the new image and deletes what the old one
+ * owned), then records the step and the stream position where dual-write began in the
+ * migration's state record in the control table.
+ *
+ * State record (PK `migration#<id>`, SK `state`), kept simple on purpose; later steps
+ * extend it:
+ *   { migrationId, step: "add", history: [{ step, at, actor }], dualWrite: {...}, updatedAt }
+ * Running add again is a no-op: the history gets one "add" entry, the first position stays.
+ */
+import { ConditionalCheckFailedException, type TableDescription } from "@aws-sdk/client-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoClients } from "../../aws/dynamodb.ts";
+import type { Migration } from "../../definition/define-migration.ts";
+import { TableNotFoundError } from "../../design/sample.ts";
+import { FerryError } from "../../errors.ts";
+import { type StreamsClient, createStreamsClient, describeStreamShards } from "../../streams/shards.ts";
+import { ControlSk, defaultControlTableName, ensureControlTable, migrationPk } from "../../control/control-table.ts";
+import { describeTable } from "../../dynamo/table.ts";
+import { deleteDerivedRecords } from "../../cleanup/delete-derived.ts";
+import { emit, patchState, type RollbackGuard } from "../orchestrator.ts";
+import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../guards.ts";
+import type { Phase } from "../phase.ts";
+import { readHeartbeat } from "../../dualwrite/heartbeat.ts";
+import { checkPlan, planProblems } from "./design.ts";
+
+/** The stream view type dual-write needs. */
+export const REQUIRED_STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES";
+
+/** The table has no stream (or it is disabled). */
+export class StreamNotEnabledError extends FerryError {
+  override readonly exitCode = 3;
+  constructor(readonly tableName: string) {
+    super(
+      `Table ${tableName} has no stream enabled; dual-write reads the stream. Turn it on with:\n` +
+        `  aws dynamodb update-table --table-name ${tableName} --stream-specification StreamEnabled=true,StreamViewType=${REQUIRED_STREAM_VIEW_TYPE}\n` +
+        "(add --endpoint-url <url> for DynamoDB Local), then run the command again.",
+    );
+  }
+}
+
+/** The stream exists with a view type other than NEW_AND_OLD_IMAGES. */
+export class WrongStreamViewTypeError extends FerryError {
+  override readonly exitCode = 3;
+  constructor(
+    readonly tableName: string,
+    readonly viewType: string,
+  ) {
+    super(
+      `Table ${tableName} streams ${viewType}; dual-write needs ${REQUIRED_STREAM_VIEW_TYPE} (the new image to derive from, the old one to delete what it owned). ` +
+        "A stream's view type cannot be changed in place: disable the stream, then enable it again with the right type (the new stream gets a new ARN):\n" +
+        `  aws dynamodb update-table --table-name ${tableName} --stream-specification StreamEnabled=false\n` +
+        `  aws dynamodb update-table --table-name ${tableName} --stream-specification StreamEnabled=true,StreamViewType=${REQUIRED_STREAM_VIEW_TYPE}`,
+    );
+  }
+}
+
+/** The table's stream ARN, or the error saying how to enable a NEW_AND_OLD_IMAGES stream. */
+export function requireDualWriteStream(table: TableDescription | undefined, tableName: string): { streamArn: string } {
+  if (!table) throw new TableNotFoundError(tableName);
+  const spec = table.StreamSpecification;
+  if (!spec?.StreamEnabled || !table.LatestStreamArn) throw new StreamNotEnabledError(tableName);
+  if (spec.StreamViewType !== REQUIRED_STREAM_VIEW_TYPE) throw new WrongStreamViewTypeError(tableName, spec.StreamViewType ?? "no images");
+  return { streamArn: table.LatestStreamArn };
+}
+
+/** One step taken, by whom and when (the lifecycle orchestrator adds event, reason, forced). */
+export interface StepEntry {
+  step: string;
+  /** ISO time. */
+  at: string;
+  actor: string;
+  /** start (default), complete, or rollback; see lifecycle/state.ts. */
+  event?: "start" | "complete" | "rollback";
+  /** Why (required with --force). */
+  reason?: string;
+  /** Guards overridden with --force. */
+  forced?: string[];
+}
+
+/** Where dual-write began: the stream and its open shards at the time of `add`. */
+export interface DualWriteStart {
+  tableName: string;
+  streamArn: string;
+  streamViewType: string;
+  shards: { shardId: string; parentShardId?: string; startingSequenceNumber?: string }[];
+  /** ISO time. */
+  at: string;
+}
+
+/** Where a migration stands as a whole: absent means active (in a step). */
+export type LifecycleStatus = "active" | "rolling-back" | "rolled-back" | "removing" | "removed";
+
+/** The migration's state control record. Fields after `updatedAt` are written by the lifecycle orchestrator. */
+export interface MigrationState {
+  migrationId: string;
+  /** The latest step taken. */
+  step: string;
+  history: StepEntry[];
+  dualWrite?: DualWriteStart;
+  updatedAt: string;
+  /** Absent: active. */
+  status?: LifecycleStatus;
+  /** ISO time each step completed (step name to time). */
+  completed?: Record<string, string>;
+  /** The last verify run by the move guard. */
+  verification?: { at: string; clean: boolean; missing: number; orphans: number; different: number; invalidSources: number };
+  /** The last rollback: its sweep's run id and counts. */
+  rollback?: { runId: string; startedAt: string; finishedAt?: string; deleted: number };
+  /** The remove step: backup taken before the cleanup, and the cleanup's counts. */
+  removal?: {
+    backup?: { kind: "file"; path: string; at: string } | { kind: "aws"; arn: string; name: string; at: string } | { kind: "none"; at: string };
+    cleanup?: { runId: string; status: string; removed: number; skipped: number; finishedAt?: string };
+  };
+}
+
+export interface AddOptions {
+  /** Physical table name (`--table`). */
+  tableName: string;
+  /** Default `<table>.ferry`. */
+  controlTable?: string;
+  /** Who ran the step (`--actor`, default $USER). */
+  actor: string;
+  /** Default: a streams client on the same connection as `clients`. */
+  streamsClient?: StreamsClient;
+  now?: () => Date;
+}
+
+export interface AddResult {
+  state: MigrationState;
+  /** False when the migration had already been added (nothing was written). */
+  created: boolean;
+  /** The table's current stream differs from the one recorded (the stream was re-enabled since). */
+  streamChanged: boolean;
+  controlTable: string;
+}
+
+/** Checks the stream and records the add step; a second run changes nothing. */
+export async function startAdd(clients: DynamoClients, migration: Migration, options: AddOptions): Promise<AddResult> {
+  const { streamArn } = requireDualWriteStream(await describeTable(clients.raw, options.tableName), options.tableName);
+  const controlTable = options.controlTable ?? defaultControlTableName(options.tableName);
+  await ensureControlTable(clients.raw, controlTable);
+  const location = { doc: clients.doc, controlTable, migrationId: migration.id };
+
+  const existing = await readMigrationState(location);
+  if (existing?.history.some((entry) => entry.step === "add")) {
+    return { state: existing, created: false, streamChanged: existing.dualWrite?.streamArn !== streamArn, controlTable };
+  }
+
+  const owned = options.streamsClient ? undefined : createStreamsClient(clients);
+  const streams = options.streamsClient ?? owned;
+  try {
+    const description = await describeStreamShards(streams as StreamsClient, streamArn);
+    const at = (options.now?.() ?? new Date()).toISOString();
+    const state: MigrationState = {
+      // Keep what earlier steps (design) recorded.
+      ...existing,
+      migrationId: migration.id,
+      step: "add",
+      history: [...(existing?.history ?? []), { step: "add", at, actor: options.actor }],
+      dualWrite: {
+        tableName: options.tableName,
+        streamArn,
+        streamViewType: description.viewType ?? REQUIRED_STREAM_VIEW_TYPE,
+        shards: description.shards
+          .filter((s) => !s.endingSequenceNumber)
+          .map((s) => ({
+            shardId: s.shardId,
+            ...(s.parentShardId ? { parentShardId: s.parentShardId } : {}),
+            ...(s.startingSequenceNumber ? { startingSequenceNumber: s.startingSequenceNumber } : {}),
+          })),
+        at,
+      },
+      updatedAt: at,
+    };
+    try {
+      await clients.doc.send(
+        new PutCommand({
+          TableName: controlTable,
+          Item: { PK: migrationPk(migration.id), SK: ControlSk.state, ...state },
+          // Two concurrent adds: one writes, the other reads what it wrote.
+          ...(existing
+            ? { ConditionExpression: "updatedAt = :seen", ExpressionAttributeValues: { ":seen": existing.updatedAt } }
+            : { ConditionExpression: "attribute_not_exists(PK)" }),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+      return startAdd(clients, migration, options);
+    }
+    return { state, created: true, streamChanged: false, controlTable };
+  } finally {
+    owned?.destroy();
+  }
+}
+
+/** The migration's state record, or undefined before `ferry add`. */
+export async function readMigrationState(location: {
+  doc: DynamoClients["doc"];
+  controlTable: string;
+  migrationId: string;
+}): Promise<MigrationState | undefined> {
+  const out = await location.doc.send(
+    new GetCommand({
+      TableName: location.controlTable,
+      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.state },
+      ConsistentRead: true,
+    }),
+  );
+  if (!out.Item) return undefined;
+  const { PK: _pk, SK: _sk, ...state } = out.Item;
+  return { ...state, history: Array.isArray(state.history) ? state.history : [] } as MigrationState;
+}
+
+// ---- The add step as a lifecycle phase (lifecycle/phase.ts) ----
+
+/** Options of the add phase (the table and control table come from the lifecycle context). */
+export interface AddPhaseOptions {
+  streamsClient?: StreamsClient;
+}
+
+/**
+ * add: guard "valid plan" (`ferry check` passes); start records where dual-write begins
+ * (startAdd); rollback deletes every record the dual-write and the backfill derived, and
+ * is guarded by the dual-write being stopped (else the records come back).
+ */
+export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
+  step: "add",
+  async validate(ctx, state) {
+    if (state?.status === "removing" || state?.status === "removed") return [new MigrationRemovedError(ctx.migration.id, "add")];
+    const report = checkPlan(ctx.migration);
+    return report.ok ? [] : [new PlanInvalidError(ctx.migration.id, planProblems(report))];
+  },
+  async start(ctx, options, record) {
+    const before = await readMigrationState({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id }).catch(() => undefined);
+    const result = await startAdd(ctx.clients, ctx.migration, {
+      tableName: ctx.tableName,
+      controlTable: ctx.controlTable,
+      actor: ctx.actor,
+      now: () => new Date(ctx.guards.now()),
+      ...(options.streamsClient ? { streamsClient: options.streamsClient } : {}),
+    });
+    // Added again after a rollback: startAdd keeps the first add; the lifecycle starts over.
+    if (!result.created && before?.status === "rolled-back") return { ...result, state: await record({ status: "active" }) };
+    if (result.created) emit(ctx, "add", "start");
+    return result;
+  },
+  isComplete: (_ctx, result) => result.created || result.state.status === "active",
+  async validateRollback(ctx) {
+    const beat = await readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id).catch(() => undefined);
+    if (!beat) return [];
+    const age = ctx.guards.now() - beat.appliedAt;
+    return age <= ctx.guards.maxHeartbeatAgeMs ? [new DualWriteStillRunningError(ctx.migration.id, age)] : [];
+  },
+  async rollback(ctx, options) {
+    const sweep = await deleteDerivedRecords(
+      { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migrationId: ctx.migration.id },
+      {
+        ...(options.segments !== undefined ? { segments: options.segments } : {}),
+        ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+        ...(options.rate !== undefined ? { rate: options.rate } : {}),
+      },
+      { ...(options.signal ? { signal: options.signal } : {}) },
+    );
+    const stopped = sweep.run.status !== "completed";
+    await patchState(ctx, {
+      rollback: {
+        runId: sweep.run.runId,
+        startedAt: new Date(sweep.run.startedAt).toISOString(),
+        ...(sweep.run.finishedAt ? { finishedAt: new Date(sweep.run.finishedAt).toISOString() } : {}),
+        deleted: sweep.totals.processed,
+      },
+    });
+    return { deleted: sweep.totals.processed, scanned: sweep.totals.scanned, resumed: sweep.resumed, stopped, runId: sweep.run.runId };
+  },
+};

@@ -1,0 +1,40 @@
+/**
+ * Step 1, design: the plan is the migration file, checked by `ferry check` (derive on the
+ * generated edge cases of the example model). Starting the step records that the plan was
+ * checked; nothing touches the table, so there is nothing to roll back. The same check is
+ * the add step's guard ("add needs a valid plan").
+ */
+import { CHECK_CATEGORIES, type CheckCategory, type CheckReport, checkMigration } from "../../design/check.ts";
+import { generatedCheckItems } from "@ferry/example-workflows/check-cases";
+import type { Migration } from "../../definition/define-migration.ts";
+import { PlanInvalidError } from "../guards.ts";
+import type { Phase } from "../phase.ts";
+
+/** The plan check the add guard runs: derive on the generated items. */
+export function checkPlan(migration: Migration): CheckReport {
+  return checkMigration(migration, { generated: [...generatedCheckItems()].map((g) => g.item) });
+}
+
+/** The check's problems as short phrases, for the guard's message. */
+export function planProblems(report: CheckReport): string[] {
+  return (Object.keys(CHECK_CATEGORIES) as CheckCategory[])
+    .filter((c) => report.problems[c].count > 0)
+    .map((c) => `${CHECK_CATEGORIES[c]}: ${report.problems[c].count}`);
+}
+
+export const designPhase: Phase<Record<string, never>, CheckReport> = {
+  step: "design",
+  async validate() {
+    return [];
+  },
+  async start(ctx, _options, record) {
+    const report = checkPlan(ctx.migration);
+    if (!report.ok) throw new PlanInvalidError(ctx.migration.id, planProblems(report));
+    await record();
+    return report;
+  },
+  isComplete: (_ctx, report) => report.ok,
+  async rollback() {
+    return {};
+  },
+};

@@ -1,0 +1,132 @@
+/**
+ * Step 5, remove, as a lifecycle phase. Guards: v2 serves 100% (no tenant pinned to v1),
+ * it has done so for the soak period, and no v1 request was counted in the quiet window.
+ * Start: marks v1 retired (v1 routes answer 410 Gone), then, when the migration declares
+ * `cleanup`, takes a backup (locally a JSON-lines file, on AWS an on-demand CreateBackup
+ * whose ARN is recorded) and runs the race-safe, throttled, resumable cleanup
+ * (cleanup/remove-attributes.ts). Running it again resumes an unfinished cleanup and keeps
+ * the first backup. The dual-write stays: it keeps maintaining the new records.
+ * Not reversible by rollback; `ferry restore <backup>` brings the old data back.
+ */
+import { isLocalEndpoint } from "../../aws/endpoint.ts";
+import { backupFileName, createTableBackup, DEFAULT_BACKUP_DIR, openBackupFile } from "../../cleanup/backup.ts";
+import { removeOldAttributes } from "../../cleanup/remove-attributes.ts";
+import type { SweepResult, SweepSettings } from "../../cleanup/sweep.ts";
+import { type ReleaseConfig } from "../../release/config.ts";
+import { readRelease, setV1Retired } from "../../release/store.ts";
+import { readUsage } from "../../release/usage.ts";
+import { MigrationRemovedError, type GuardRefusedError, NotFullyMovedError, SoakNotOverError, V1StillUsedError } from "../guards.ts";
+import { patchState } from "../orchestrator.ts";
+import type { LifecycleContext, Phase } from "../phase.ts";
+import type { MigrationState } from "./add.ts";
+import { orderGuards } from "./convert.ts";
+import { releaseLocation } from "./move.ts";
+
+export type BackupKind = "file" | "aws" | "none";
+
+export interface RemovePhaseOptions {
+  /** Where the backup goes: "file" (default on a local endpoint), "aws" (CreateBackup, default elsewhere), "none" (no cleanup backup). */
+  backup?: BackupKind;
+  backupDir: string;
+  cleanup: Partial<SweepSettings>;
+  signal?: AbortSignal;
+}
+
+export const DEFAULT_REMOVE_OPTIONS: RemovePhaseOptions = { backupDir: DEFAULT_BACKUP_DIR, cleanup: { segments: 4, pageSize: 100, rate: 500 } };
+
+export interface RemoveResult {
+  release: ReleaseConfig;
+  backup?: NonNullable<MigrationState["removal"]>["backup"];
+  cleanup?: SweepResult;
+}
+
+/** When v2 last reached 100% and stayed there (from the release audit trail). */
+export function fullSince(release: ReleaseConfig): string | undefined {
+  if (release.v2Percent !== 100) return undefined;
+  let since: string | undefined;
+  for (const change of release.history) {
+    if (change.to.v2Percent === 100 && change.from.v2Percent !== 100) since = change.at;
+  }
+  // The audit trail is capped: the move's start is the earliest it can have been.
+  return since ?? release.moveStartedAt;
+}
+
+/** The remove guards, evaluated (also what `ferry remove` without --confirm shows). */
+export async function removeGuards(ctx: LifecycleContext, state: MigrationState | undefined): Promise<GuardRefusedError[]> {
+  const order = orderGuards(ctx, state, "remove", true);
+  if (order.length) return order;
+  const release = await readRelease(releaseLocation(ctx));
+  // Retired by an earlier (interrupted) remove: its guards passed then.
+  if (release.v1RetiredAt) return [];
+  const failures: GuardRefusedError[] = [];
+  const v1Pins = Object.entries(release.pins).filter(([, v]) => v === "v1").map(([t]) => t);
+  if (release.v2Percent !== 100 || v1Pins.length) failures.push(new NotFullyMovedError(ctx.migration.id, release.v2Percent, v1Pins));
+  const now = ctx.guards.now();
+  const since = fullSince(release);
+  if (since && now - Date.parse(since) < ctx.guards.soakMs) {
+    failures.push(new SoakNotOverError(ctx.migration.id, since, ctx.guards.soakMs, ctx.guards.soakMs - (now - Date.parse(since))));
+  }
+  const usage = await readUsage(releaseLocation(ctx), "v1", now - ctx.guards.v1QuietWindowMs);
+  if (usage.lastUsedAt !== undefined && usage.lastUsedAt > now - ctx.guards.v1QuietWindowMs) {
+    failures.push(new V1StillUsedError(ctx.migration.id, usage.lastUsedAt, ctx.guards.v1QuietWindowMs));
+  }
+  return failures;
+}
+
+/** The backup kind for a connection: a file locally, CreateBackup on AWS. */
+export function defaultBackupKind(ctx: LifecycleContext): BackupKind {
+  return isLocalEndpoint(ctx.clients.endpoint) ? "file" : "aws";
+}
+
+export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
+  step: "remove",
+  completedStatus: "removed",
+  validate: (ctx, state) => removeGuards(ctx, state),
+  async start(ctx, partial, record) {
+    const options: RemovePhaseOptions = { ...DEFAULT_REMOVE_OPTIONS, ...partial };
+    const state = await record({ status: "removing" });
+    let release = await readRelease(releaseLocation(ctx));
+    if (!release.v1RetiredAt) {
+      release = (await setV1Retired(releaseLocation(ctx), true, ctx.actor, "remove", () => new Date(ctx.guards.now()))).after;
+    }
+    if (!ctx.migration.cleanup) return { release };
+    const at = new Date(ctx.guards.now());
+    let backup = state.removal?.backup;
+    if (!backup) {
+      const kind = options.backup ?? defaultBackupKind(ctx);
+      if (kind === "file") {
+        const path = backupFileName(options.backupDir, ctx.migration.id, ctx.tableName, at);
+        openBackupFile(path, { migrationId: ctx.migration.id, tableName: ctx.tableName, createdAt: at.toISOString(), removeAttributes: ctx.migration.cleanup.removeAttributes });
+        backup = { kind: "file", path, at: at.toISOString() };
+      } else if (kind === "aws") {
+        const { arn, name } = await createTableBackup(ctx.clients.raw, ctx.tableName, ctx.migration.id, at);
+        backup = { kind: "aws", arn, name, at: at.toISOString() };
+      } else backup = { kind: "none", at: at.toISOString() };
+      await patchState(ctx, { removal: { ...state.removal, backup } });
+    }
+    const cleanup = await removeOldAttributes(
+      { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration, ...(backup.kind === "file" ? { backupFile: backup.path } : {}) },
+      options.cleanup,
+      { ...(options.signal ? { signal: options.signal } : {}) },
+    );
+    if (cleanup) {
+      await patchState(ctx, {
+        removal: {
+          backup,
+          cleanup: {
+            runId: cleanup.run.runId,
+            status: cleanup.run.status,
+            removed: cleanup.totals.processed,
+            skipped: cleanup.totals.skipped,
+            ...(cleanup.run.finishedAt ? { finishedAt: new Date(cleanup.run.finishedAt).toISOString() } : {}),
+          },
+        },
+      });
+    }
+    return { release, backup, ...(cleanup ? { cleanup } : {}) };
+  },
+  isComplete: (_ctx, result) => !result.cleanup || result.cleanup.run.status === "completed",
+  async rollback(ctx) {
+    throw new MigrationRemovedError(ctx.migration.id, "rollback");
+  },
+};

@@ -1,0 +1,219 @@
+/**
+ * `ferry verify`: checks, exactly, that the records stamped by a migration are the union
+ * of what derive makes of the current source items. It streams the table (parallel Scan
+ * segments, consistent pages) keeping only counters and a few examples, so memory stays
+ * bounded on any table; with `repair` it fixes what it finds with guarded transactions.
+ */
+import { ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoClients } from "../aws/dynamodb.ts";
+import type { Migration } from "../definition/define-migration.ts";
+import { TableNotFoundError } from "../design/sample.ts";
+import { FerryError, UsageError } from "../errors.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
+import { verifyPage } from "./page.ts";
+import { type ReadStats, batchGetItems } from "../dynamo/batch-get.ts";
+import { type RepairCounts, ZERO_REPAIRS } from "./repair.ts";
+import { VERIFY_DEFECTS, type VerifyCounts, type VerifyDefect, type VerifyExample, VerifyTally } from "./tally.ts";
+
+export { VERIFY_DEFECTS, type VerifyCounts, type VerifyDefect, type VerifyExample } from "./tally.ts";
+export type { RepairCounts } from "./repair.ts";
+
+export interface VerifyOptions {
+  /** Parallel Scan segments. */
+  segments: number;
+  /** Items per Scan page (Limit; a page also stops at 1 MB); each page's BatchGets follow it. */
+  pageSize: number;
+  /** Examples kept per kind of defect. */
+  examples: number;
+  /** Fix what is found (a second scan): put missing and different records, delete orphans (guarded, see verify-repair.ts). */
+  repair: boolean;
+  backoff: BackoffOptions;
+  /**
+   * Under live writes a scan meets changes the dual-write has not applied yet. When > 0, the
+   * items behind the defects found are re-read and re-judged after this delay (up to
+   * `rechecks` times): only defects that persist are reported. 0 reports the scan as found.
+   */
+  recheckAfterMs: number;
+  rechecks: number;
+  /** Called after each page with the running counters of the pass ("repair": the second scan of a repair). */
+  onPage?: (counts: Readonly<VerifyCounts>, pass: "verify" | "repair") => void;
+}
+
+export const DEFAULT_VERIFY_OPTIONS: VerifyOptions = {
+  segments: 4,
+  pageSize: 500,
+  examples: 10,
+  repair: false,
+  backoff: DEFAULT_BACKOFF,
+  recheckAfterMs: 0,
+  rechecks: 3,
+};
+
+/** Items remembered for a recheck; a table with more defects than this is reported as scanned. */
+export const MAX_RECHECK_SUSPECTS = 10_000;
+
+/** The outcome of a verify run. `clean` describes the table as found, before any repair. */
+export interface VerifyReport extends VerifyCounts {
+  migrationId: string;
+  tableName: string;
+  segments: number;
+  pageSize: number;
+  /** The first examples of each kind of defect, ordered by kind then key. */
+  examples: VerifyExample[];
+  clean: boolean;
+  elapsedMs: number;
+  consumedReadUnits: number;
+  consumedWriteUnits: number;
+  /** With `recheckAfterMs`: defects found by the scan, before the rechecks settled them. */
+  beforeRecheck?: { missing: number; orphans: number; different: number; invalidSources: number; rechecks: number };
+  /** With `repair`: records put, deleted, and left alone (changed meanwhile or a collision to resolve by hand), by the second scan. */
+  repaired?: RepairCounts;
+}
+
+export class InvalidVerifyOptionsError extends UsageError {
+  constructor(readonly problems: string[]) {
+    super(`Invalid verify options:\n  - ${problems.join("\n  - ")}`);
+  }
+}
+
+/** The table does not hold exactly what the migration derives; carries the report. */
+export class VerifyFailedError extends FerryError {
+  constructor(readonly report: VerifyReport) {
+    const found = (Object.keys(VERIFY_DEFECTS) as VerifyDefect[])
+      .map((kind) => [kind, countOf(report, kind)] as const)
+      .filter(([, n]) => n > 0)
+      .map(([kind, n]) => `${n} ${kind === "invalidSource" ? "invalid source item(s)" : `${kind} record(s)`}`);
+    super(
+      `${report.tableName} is not consistent with ${report.migrationId}: ${found.join(", ")}. ` +
+        (report.invalidSources > 0 ? "Fix or widen the schema for the invalid source items; " : "") +
+        `run \`ferry verify ${report.migrationId} --repair\` to fix the records.`,
+    );
+  }
+}
+
+/** The count of one kind of defect in a report. */
+export function countOf(report: VerifyCounts, kind: VerifyDefect): number {
+  return kind === "orphan" ? report.orphans : kind === "invalidSource" ? report.invalidSources : report[kind];
+}
+
+function validate(o: VerifyOptions): void {
+  const problems: string[] = [];
+  const int = (name: "segments" | "pageSize" | "examples", min: number, max: number) => {
+    if (!Number.isInteger(o[name]) || o[name] < min || o[name] > max) problems.push(`${name} must be an integer from ${min} to ${max} (got ${o[name]})`);
+  };
+  int("segments", 1, 1_000);
+  int("pageSize", 1, 1_000);
+  int("examples", 0, 10_000);
+  if (problems.length > 0) throw new InvalidVerifyOptionsError(problems);
+}
+
+/** One full scan; with `repairs`, each page fixes what it finds. */
+async function scanPass(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  migration: Migration,
+  o: VerifyOptions,
+  stats: ReadStats,
+  repairs?: RepairCounts,
+): Promise<VerifyTally> {
+  const tally = new VerifyTally(o.examples, o.recheckAfterMs > 0 && !repairs ? MAX_RECHECK_SUSPECTS : 0);
+  const ctx = { doc, tableName, migration, tally, backoff: o.backoff, stats, ...(repairs ? { repairs } : {}) };
+  let stop = false;
+  const segment = async (index: number) => {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await doc.send(
+        new ScanCommand({
+          TableName: tableName,
+          Segment: index,
+          TotalSegments: o.segments,
+          Limit: o.pageSize,
+          ExclusiveStartKey: start,
+          ConsistentRead: true,
+          ReturnConsumedCapacity: "TOTAL",
+        }),
+      );
+      stats.consumedReadUnits += page.ConsumedCapacity?.CapacityUnits ?? 0;
+      await verifyPage(ctx, page.Items ?? []);
+      o.onPage?.(tally.counts, repairs ? "repair" : "verify");
+      start = page.LastEvaluatedKey;
+    } while (start && !stop);
+  };
+  const outcomes = await Promise.allSettled(
+    Array.from({ length: o.segments }, (_, i) =>
+      segment(i).catch((err) => {
+        // One failing segment stops the others after their current page.
+        stop = true;
+        throw err;
+      }),
+    ),
+  );
+  const failure = outcomes.find((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failure) {
+    if (failure.reason instanceof ResourceNotFoundException) throw new TableNotFoundError(tableName);
+    throw failure.reason;
+  }
+  return tally;
+}
+
+/**
+ * Verifies the records of `migration` in `tableName`. With `repair`, a table found not
+ * clean is scanned a second time to fix it: counting first keeps the counts exact, since
+ * a repair on one page would change what a later page sees.
+ */
+export async function verifyMigration(
+  clients: Pick<DynamoClients, "doc">,
+  tableName: string,
+  migration: Migration,
+  options: Partial<VerifyOptions> = {},
+): Promise<VerifyReport> {
+  const o: VerifyOptions = { ...DEFAULT_VERIFY_OPTIONS, ...options };
+  validate(o);
+  const started = Date.now();
+  const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
+  const scanned = await scanPass(clients.doc, tableName, migration, o, stats);
+  const { tally: found, beforeRecheck } = await recheck(clients.doc, tableName, migration, o, stats, scanned);
+  const c = found.counts;
+  let repaired: RepairCounts | undefined;
+  if (o.repair) {
+    repaired = { ...ZERO_REPAIRS };
+    if (c.missing + c.orphans + c.different > 0) await scanPass(clients.doc, tableName, migration, o, stats, repaired);
+  }
+  return {
+    migrationId: migration.id,
+    tableName,
+    segments: o.segments,
+    pageSize: o.pageSize,
+    ...c,
+    examples: found.examples(),
+    clean: found.clean,
+    elapsedMs: Date.now() - started,
+    consumedReadUnits: stats.consumedReadUnits,
+    consumedWriteUnits: stats.consumedWriteUnits,
+    ...(beforeRecheck ? { beforeRecheck } : {}),
+    ...(repaired ? { repaired } : {}),
+  };
+}
+
+/** Re-reads and re-judges the suspects until clean or out of rechecks; counts other than defects stay the scan's. */
+async function recheck(doc: DynamoDBDocumentClient, tableName: string, migration: Migration, o: VerifyOptions, stats: ReadStats, scanned: VerifyTally) {
+  let suspects = scanned.suspects();
+  if (o.recheckAfterMs <= 0 || scanned.clean || !suspects) return { tally: scanned };
+  const c = scanned.counts;
+  const beforeRecheck = { missing: c.missing, orphans: c.orphans, different: c.different, invalidSources: c.invalidSources, rechecks: 0 };
+  let current = scanned;
+  while (!current.clean && suspects && beforeRecheck.rechecks < o.rechecks) {
+    await sleep(o.recheckAfterMs);
+    beforeRecheck.rechecks++;
+    const items = [...(await batchGetItems(doc, tableName, suspects, { backoff: o.backoff, stats })).values()];
+    const next = new VerifyTally(o.examples, MAX_RECHECK_SUSPECTS);
+    await verifyPage({ doc, tableName, migration, tally: next, backoff: o.backoff, stats }, items);
+    // The scan's totals, with the defects that persisted.
+    const { missing, orphans, different, invalidSources } = next.counts;
+    Object.assign(next.counts, c, { missing, orphans, different, invalidSources });
+    current = next;
+    suspects = next.suspects();
+  }
+  return { tally: current, beforeRecheck };
+}
