@@ -100,7 +100,10 @@ async function unconditional(clients: DynamoClients, table: string, segments: nu
         const page = await clients.doc.send(
           new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, Limit: pageSize, ExclusiveStartKey: start, ConsistentRead: true }),
         );
-        const records = (page.Items ?? []).filter((item) => isSourceItem(migration, item)).flatMap((item) => (sources++, deriveRecords(migration, item)));
+        const records = (page.Items ?? []).filter((item) => isSourceItem(migration, item)).flatMap((item) => {
+          sources++;
+          return deriveRecords(migration, item);
+        });
         for (let i = 0; i < records.length; i += 25) await writeBatch(clients.doc, table, records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
         start = page.LastEvaluatedKey;
       } while (start);
@@ -114,7 +117,10 @@ async function naive(clients: DynamoClients, table: string): Promise<number> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await clients.doc.send(new ScanCommand({ TableName: table, Limit: 25, ExclusiveStartKey: start }));
-    const records = (page.Items ?? []).filter((item) => isSourceItem(migration, item)).flatMap((item) => (sources++, deriveRecords(migration, item)));
+    const records = (page.Items ?? []).filter((item) => isSourceItem(migration, item)).flatMap((item) => {
+      sources++;
+      return deriveRecords(migration, item);
+    });
     for (let i = 0; i < records.length; i += 25) await writeBatch(clients.doc, table, records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
     start = page.LastEvaluatedKey;
   } while (start);

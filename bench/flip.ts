@@ -64,7 +64,10 @@ export async function benchFlip(engine: Engine, o: FlipOptions): Promise<FlipRes
   const moveCalls: number[] = [];
   let regressions = 0;
   let random = 12345;
-  const nextRandom = () => ((random = (random * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const nextRandom = () => {
+    random = (random * 1103515245 + 12345) % 2 ** 31;
+    return random / 2 ** 31;
+  };
   log(`flip: ${o.flips} flips each way, release cache ${DEFAULT_RELEASE_CACHE_OPTIONS.cacheMs} ms`);
   try {
     await sleep(500);

@@ -6,7 +6,8 @@
  * The workflow id is part of the key: seed 000's own `SK = CTX#<contextId>` collides when two
  * workflows share a context.
  */
-import { defineMigration } from "@ferry/core/definition/define-migration";
+import { defineMigration } from "@ferry/core";
+import { workflowCheckItems } from "@ferry/example-workflows/check-cases";
 import { z } from "zod";
 
 export default defineMigration({
@@ -27,4 +28,6 @@ export default defineMigration({
       wf: wf.SK,
     })),
   options: { segments: 4, pageSize: 100 },
+  // The example model's edge cases (no contexts, many, shared ones) for `ferry check`.
+  checkItems: workflowCheckItems,
 });

@@ -4,7 +4,8 @@
  * Query `begins_with(SK, "WF#<id>#TASK#")`), and at the remove step deletes the embedded
  * `tasks` array from the workflow items.
  */
-import { defineMigration } from "@ferry/core/definition/define-migration";
+import { defineMigration } from "@ferry/core";
+import { workflowCheckItems } from "@ferry/example-workflows/check-cases";
 import { z } from "zod";
 
 const Task = z.object({
@@ -37,4 +38,6 @@ export default defineMigration({
   },
   cleanup: { removeAttributes: ["tasks"] },
   options: { segments: 4, pageSize: 50 },
+  // The example model's edge cases (no tasks, many, large items) for `ferry check`.
+  checkItems: workflowCheckItems,
 });

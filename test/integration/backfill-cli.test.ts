@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { batchPutAll, FerryError, loadMigration } from "@ferry/core";
+import { batchPutAll, type FerryError, loadMigration } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
 import { conversionStatus } from "@ferry/core/backfill/control";
 import { readLock } from "@ferry/core/backfill/lock";
@@ -38,8 +38,8 @@ let stderr: string[] = [];
 beforeEach(() => {
   stdout = [];
   stderr = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout.push(String(chunk)); return true; });
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => { stderr.push(String(chunk)); return true; });
 });
 afterEach(() => {
   vi.restoreAllMocks();

@@ -4,7 +4,6 @@
 // the state machine needs; the control table and the items are on DynamoDB Local. The CLI
 // part reads the stage's outputs from a temp outputs file (FERRY_SST_OUTPUTS).
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { ExecutionAlreadyExists, ExecutionDoesNotExist, SFNClient } from "@aws-sdk/client-sfn";
 import { batchPutAll, loadMigration, resolveRegion } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
@@ -63,7 +62,9 @@ function fakeStepFunctions(ctx: Awaited<ReturnType<typeof seeded>>, interpret: b
       const execution: FakeExecution = { status: "RUNNING", input: JSON.parse(input.input as string), startDate: new Date() };
       if (interpret) {
         execution.done = runBackfillExecutions({ doc: ctx.clients.doc, loadMigration: async () => m1 }, execution.input as never, { retryIntervalMs: 0 }).then(
-          (summaries) => void (execution.status = summaries.at(-1)?.status === "succeeded" ? "SUCCEEDED" : "FAILED"),
+          (summaries) => {
+            execution.status = summaries.at(-1)?.status === "succeeded" ? "SUCCEEDED" : "FAILED";
+          },
         );
       }
       executions.set(arn, execution);

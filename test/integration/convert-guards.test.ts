@@ -20,7 +20,7 @@ const MINUTE = 60_000;
 let stdout: string[] = [];
 beforeEach(() => {
   stdout = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout.push(String(chunk)); return true; });
   vi.spyOn(process.stderr, "write").mockImplementation(() => true);
 });
 afterEach(() => vi.restoreAllMocks());

@@ -11,7 +11,7 @@ import { CheckFailedError, checkMigration } from "@ferry/core/design/check";
 import { planMigration } from "@ferry/core/design/plan";
 import { ON_DEMAND_USD_PER_MILLION_WRITE_UNITS } from "@ferry/core/design/pricing";
 import { sampleTable } from "@ferry/core/design/sample";
-import { Command, CommanderError } from "commander";
+import { Command, type CommanderError } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { z } from "zod";
 import { checkCommand } from "../../packages/cli/src/commands/check.ts";
@@ -175,7 +175,9 @@ describe("ferry check on a seeded table", () => {
 
 describe("the new, check and plan commands", () => {
   const dirs: string[] = [];
-  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+  afterAll(() => {
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
 
   async function run(...args: string[]): Promise<{ out: string; error?: unknown }> {
     let out = "";

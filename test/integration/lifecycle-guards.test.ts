@@ -3,6 +3,7 @@
 // the forceable ones and the history keeps who, when and why.
 import { DeleteCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { defineMigration } from "@ferry/core";
+import { workflowCheckItems } from "@ferry/example-workflows/check-cases";
 import {
   ConvertIncompleteError,
   DualWriteNotLiveError,
@@ -40,6 +41,7 @@ describe("guards, in core", () => {
       derive: () => {
         throw new Error("boom");
       },
+      checkItems: workflowCheckItems,
     });
     const attempt = addStep(s.ctx(broken));
     await expect(attempt).rejects.toBeInstanceOf(PlanInvalidError);

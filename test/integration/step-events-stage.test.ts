@@ -5,7 +5,6 @@
 // and that a bus that never takes an event leaves the step completed with a warning. The CLI
 // part reads the stage's outputs from a temp outputs file (FERRY_SST_OUTPUTS).
 import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { EventBridgeClient, ResourceNotFoundException } from "@aws-sdk/client-eventbridge";
 import { resolveRegion } from "@ferry/core";
 import { MAX_PUT_EVENTS_ENTRIES, STEP_EVENT_DETAIL_TYPE, STEP_EVENT_SOURCE, eventBridgePublisher } from "@ferry/core/lifecycle/event-bridge";
@@ -87,7 +86,11 @@ describe("EventBridge publisher on real transitions", () => {
     const publisher = eventBridgePublisher({ client: bus.client, eventBusName: BUS, backoff: FAST, warn: (m) => warnings.push(m) });
     // Another migration's event is emitted in the same tick as move's start, so one PutEvents carries both.
     const sibling = (e: StepEvent) => e.event === "start" && publisher.listener({ ...e, migrationId: "0002_split-workflow-tasks" });
-    const ctx = s.ctx(m1, { listeners: [(e) => (s.events.push(e), sibling(e)), publisher.listener] });
+    const record = (e: StepEvent) => {
+      s.events.push(e);
+      sibling(e);
+    };
+    const ctx = s.ctx(m1, { listeners: [record, publisher.listener] });
     await markAdded(ctx);
     await moveStep(ctx, { to: "v1" });
     await publisher.flush();
@@ -146,7 +149,10 @@ describe("ferry move/remove --stage publish to the stage's bus", () => {
     await markAdded(s.ctx(m1));
     const bus = fakeEventBridge();
     const regions: string[] = [];
-    eventClients.eventBridge = (region) => (regions.push(region), bus.client);
+    eventClients.eventBridge = (region) => {
+      regions.push(region);
+      return bus.client;
+    };
 
     await ferry("move", "0001", "--to", "v1", "--stage", "dev", "--actor", "bo", "--events", "--json");
     await expect(ferry("remove", "0001", "--confirm", "--stage", "dev", "--actor", "bo", "--events")).rejects.toBeInstanceOf(GuardRefusedError);

@@ -1,6 +1,6 @@
 // ferry verify against DynamoDB Local: exact counts for each planted defect, repair, pages and segments, the command.
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { type DerivedRecord, type DynamoClients, type ItemKey, type Migration, OWNER_ATTRIBUTE, batchPutAll, deriveRecords, keyOf, loadMigration, ownerOf } from "@ferry/core";
+import { type DerivedRecord, type DynamoClients, type ItemKey, OWNER_ATTRIBUTE, batchPutAll, deriveRecords, keyOf, loadMigration, ownerOf } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
 import { TableNotFoundError } from "@ferry/core/design/sample";
 import { VerifyFailedError, type VerifyReport, verifyMigration } from "@ferry/core/verify/verifier";
@@ -23,7 +23,6 @@ async function tableFor(clients: DynamoClients): Promise<string> {
   return table;
 }
 afterEach(async () => {
-  const t = Date.now();
   for (const { clients, table } of created.splice(0)) await dropTable(clients, table);
 });
 
@@ -38,7 +37,6 @@ async function seeded(options: Parameters<typeof generateWorkflows>[0] = {}): Pr
   const clients = testClients();
   const table = await tableFor(clients);
   const workflows = [...generateWorkflows({ tenants: 2, workflows: 30, contexts: 2, pool: 10, tasks: 2, itemKb: 1, ...options })];
-  const t = Date.now();
   await batchPutAll(clients.doc, table, workflows);
   await batchPutAll(clients.doc, table, workflows.flatMap((w) => [...deriveRecords(m1, w), ...deriveRecords(m2, w)]));
   return { clients, table, workflows };

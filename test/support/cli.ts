@@ -34,8 +34,8 @@ export function stageCli(prefix: string, commands: () => Command[], restore: () 
   beforeEach(() => {
     stdout.length = 0;
     stderr.length = 0;
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout.push(String(chunk)); return true; });
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => { stderr.push(String(chunk)); return true; });
     process.env.FERRY_SST_OUTPUTS = join(mkdtempSync(join(tmpdir(), `${prefix}-`)), "outputs.json");
     process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
   });

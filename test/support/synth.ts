@@ -46,7 +46,10 @@ export async function synthProject(stage: string, env: Record<string, string> = 
     app,
     template(stack) {
       let template = templates.get(stack);
-      if (!template) templates.set(stack, (template = Template.fromJSON(artifact(stack).template)));
+      if (!template) {
+        template = Template.fromJSON(artifact(stack).template);
+        templates.set(stack, template);
+      }
       return template;
     },
     messages: (stack) =>

@@ -16,7 +16,9 @@ import { afterAll, describe, expect, it } from "vitest";
 
 const repo = join(import.meta.dirname, "../..");
 const dirs: string[] = [];
-afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
 
 /** An empty migrations folder that resolves "@ferry/core" and "zod" like the repository. */
 function migrationsDir(): string {
@@ -91,7 +93,7 @@ describe("ferry new", () => {
 
   it("teaches the format in its comments: source, schema, derive's rules, cleanup, every option's default", () => {
     const text = migrationTemplate("0003_example");
-    expect(text).toContain('import { defineMigration } from "@ferry/core/definition/define-migration";');
+    expect(text).toContain('import { defineMigration } from "@ferry/core";');
     expect(text).toContain('import { z } from "zod";');
     expect(text).toMatch(/source: \{ skPrefix: "WF#", skPattern: \/\^WF#\[\^#\]\+\$\/ \}/);
     expect(text).toMatch(/ONLY the fields derive reads/);

@@ -17,7 +17,9 @@ import { afterAll, describe, expect, it } from "vitest";
 const repo = join(import.meta.dirname, "../..");
 const invalidDir = join(import.meta.dirname, "../fixtures/migrations-invalid");
 const scratch: string[] = [];
-afterAll(() => scratch.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+afterAll(() => {
+  for (const dir of scratch) rmSync(dir, { recursive: true, force: true });
+});
 
 /** A scratch folder that resolves "@ferry/core" and "zod" like the repository does. */
 function scratchDir(): string {
@@ -68,7 +70,7 @@ const INVALID: [file: string, field: string, expected: RegExp][] = [
   ["0006_sk-pattern-unanchored.ts", "source.skPattern", /anchor the pattern with \^/],
   ["0007_schema-not-zod-object.ts", "schema", /expected a zod object schema/],
   ["0008_derive-not-function.ts", "derive", /expected a function/],
-  ["0009_unknown-key.ts", "cleanUp", /cleanUp: unknown field \(allowed: id, description, table, source, schema, derive, cleanup, options\)/],
+  ["0009_unknown-key.ts", "cleanUp", /cleanUp: unknown field \(allowed: id, description, table, source, schema, derive, cleanup, options, checkItems\)/],
   ["0010_segments-zero.ts", "options.segments", /expected number to be >=1/],
   ["0011_segments-not-integer.ts", "options.segments", /expected int/],
   ["0012_unknown-option.ts", "options.concurrency", /options.concurrency: unknown field \(allowed: rate, segments, pageSize, maxRecordsPerItem, streamBatchSize, streamMaxRetries, streamMaxRecordAgeSeconds\)/],
@@ -128,7 +130,7 @@ describe("an invalid migration file", () => {
   });
 
   it("loaded by number from its folder is rejected the same way", async () => {
-    await expect(loadMigration("0006", invalidDir)).rejects.toThrow(/0006_sk-pattern-unanchored\.ts:\n  - source\.skPattern: anchor/);
+    await expect(loadMigration("0006", invalidDir)).rejects.toThrow(/0006_sk-pattern-unanchored\.ts:\n {2}- source\.skPattern: anchor/);
   });
 });
 

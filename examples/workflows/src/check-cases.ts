@@ -1,7 +1,8 @@
 /**
  * The generated workflows `ferry check` runs derive on before touching real data: the seed
  * generator with knobs chosen to reach the edges (no contexts, no tasks, many of each, shared
- * contexts, items near the size limit).
+ * contexts, items near the size limit). The example's migrations hand them to the engine as
+ * their `checkItems`.
  */
 import type { SeedOptions } from "./seed/generator.ts";
 import { generateWorkflows } from "./seed/generator.ts";
@@ -28,4 +29,9 @@ export function* generatedCheckItems(cases: readonly GeneratedCase[] = GENERATED
   for (const c of cases) {
     for (const item of generateWorkflows(c.options)) yield { label: c.label, item: item as unknown as Record<string, unknown> };
   }
+}
+
+/** Every generated item, untagged: a migration's `checkItems`. */
+export function workflowCheckItems(): Record<string, unknown>[] {
+  return [...generatedCheckItems()].map((g) => g.item);
 }

@@ -22,6 +22,8 @@ export function progressLine(label: string, done: number, total: number, started
 /** Formats rows as an aligned text table. */
 export function table(rows: (string | number)[][]): string {
   const widths: number[] = [];
-  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, String(cell).length)));
+  for (const row of rows) {
+    for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, String(cell).length);
+  }
   return rows.map((row) => row.map((cell, i) => String(cell).padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
 }

@@ -1,57 +1,17 @@
-/** ferry core: domain logic shared by the CLI, the Lambda handlers and the stacks. */
-export { FerryError, UsageError } from "./errors.ts";
-export { type ConnectionOptions, DEFAULT_REGION, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint } from "./aws/endpoint.ts";
-export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
-export {
-  type TableDefinition,
-  StreamViewType,
-  WORKFLOWS_TABLE,
-  DEFAULT_TABLE_NAME,
-  createTableInput,
-} from "./dynamo/table-definition.ts";
-export { ensureTable, enableStream, describeTable, TableNotReadyError } from "./dynamo/table.ts";
-export {
-  type DynamoDBLocal,
-  type DynamoDBLocalOptions,
-  DEFAULT_DYNAMODB_LOCAL_OPTIONS,
-  DynamoDBLocalNotInstalledError,
-  DynamoDBLocalStartError,
-  startDynamoDBLocal,
-  defaultInstallDir,
-  freePort,
-} from "./local/dynamodb-local.ts";
-export { JavaMissingError, JavaTooOldError, checkJava, resolveJava } from "./local/java.ts";
-export {
-  type WriteRequest,
-  type BatchWriteOptions,
-  type BatchWriteStats,
-  BATCH_WRITE_MAX,
-  DEFAULT_BATCH_WRITE_OPTIONS,
-  UnprocessedItemsError,
-  batchPutAll,
-  writeBatch,
-} from "./dynamo/batch-write.ts";
-export { MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, itemSize, valueSize, readUnits, writeUnits } from "./dynamo/item-size.ts";
-export {
-  WorkflowItem,
-  WorkflowContext,
-  WorkflowTask,
-  WorkflowStatus,
-  WORKFLOW_SK_PREFIX,
-  workflowSk,
-  workflowIdOf,
-} from "@ferry/example-workflows/model/workflow";
-export {
-  type SeedOptions,
-  DEFAULT_SEED_OPTIONS,
-  generateWorkflows,
-  validateSeedOptions,
-  tenantId,
-  contextId,
-} from "@ferry/example-workflows/seed/generator";
-export { type SeedResult, InvalidSeedOptionsError, seedTable } from "@ferry/example-workflows/seed/seed-table";
-export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "./util/backoff.ts";
-export { seededRandom } from "./util/random.ts";
+/**
+ * `@ferry/core`: the public API of the ferry engine, for migration authors and integrators.
+ *
+ * - A migration file needs only the first section: `defineMigration` and its types (and zod).
+ * - An integrator runs the lifecycle (`lifecycleContext` + `designStep` ... `removeStep`),
+ *   the dual-write, the backfill and verify from here, deploys with the stacks, and serves its
+ *   API's versions with the release and API helpers.
+ *
+ * Nothing here knows a particular table or model: the example service (the Workflows table)
+ * is the separate package `@ferry/example-workflows`, which uses only these exports. The CLI,
+ * the Lambda handlers and the stacks may also import deeper modules (`@ferry/core/<folder>/<file>`).
+ */
+
+// ---- Defining a migration (everything a migration file imports) ----
 export {
   type MigrationSpec,
   type Migration,
@@ -79,22 +39,91 @@ export {
   keyText,
 } from "./definition/derive.ts";
 export {
+  type MigrationRegistry,
   defaultMigrationsDir,
   listMigrationIds,
   resolveMigrationFile,
   loadMigration,
   loadMigrationFile,
+  loadMigrationFrom,
   loadAllMigrations,
   MigrationNotFoundError,
   AmbiguousMigrationError,
   MigrationLoadError,
 } from "./definition/load.ts";
+
+// ---- Errors: every ferry error is a FerryError; UsageError exits 2 ----
+export { FerryError, UsageError } from "./errors.ts";
+
+// ---- Connecting to DynamoDB ----
+export { type ConnectionOptions, DEFAULT_REGION, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint } from "./aws/endpoint.ts";
+export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
+
+// ---- Tables and DynamoDB helpers ----
+export { type TableDefinition, type CreateTableOptions, StreamViewType, createTableInput } from "./dynamo/table-definition.ts";
+export { ensureTable, enableStream, describeTable, TableNotReadyError } from "./dynamo/table.ts";
+export {
+  type WriteRequest,
+  type BatchWriteOptions,
+  type BatchWriteStats,
+  BATCH_WRITE_MAX,
+  DEFAULT_BATCH_WRITE_OPTIONS,
+  UnprocessedItemsError,
+  batchPutAll,
+  writeBatch,
+} from "./dynamo/batch-write.ts";
+export { type BatchGetOptions, type ReadStats, BATCH_GET_MAX, UnprocessedKeysError, batchGetItems, batchGetInOrder } from "./dynamo/batch-get.ts";
+export { MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, itemSize, valueSize, readUnits, writeUnits } from "./dynamo/item-size.ts";
+export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "./util/backoff.ts";
+export { type Random, seededRandom, randomInt, pick, randomHex, permutation } from "./util/random.ts";
+
+// ---- The control table (ferry's own records, beside the data table) ----
 export { defaultControlTableName, migrationPk, ControlSk, ensureControlTable } from "./control/control-table.ts";
+
+// ---- Step 1, design: scaffold, check, plan ----
 export { type ScaffoldResult, InvalidMigrationNameError, MigrationExistsError, kebabCase, nextMigrationNumber, scaffoldMigration } from "./design/scaffold.ts";
 export { type CheckReport, CheckFailedError, checkMigration } from "./design/check.ts";
 export { type Plan, type PlanOptions, DEFAULT_PLAN_OPTIONS, planMigration } from "./design/plan.ts";
+export { type TableSample, type SampleOptions, DEFAULT_SAMPLE_SIZE, TableNotFoundError, sampleTable } from "./design/sample.ts";
 export { estimateItemWriteUnits, estimateScanReadUnits } from "./design/capacity.ts";
 export { ON_DEMAND_USD_PER_MILLION_READ_UNITS, ON_DEMAND_USD_PER_MILLION_WRITE_UNITS, PRICES_AS_OF, onDemandCost } from "./design/pricing.ts";
+
+// ---- The lifecycle: every step through the orchestrator (guards, history, events) ----
+export {
+  type LifecycleContextInput,
+  lifecycleContext,
+  designStep,
+  addStep,
+  convertStep,
+  completeConvert,
+  moveStep,
+  removeStep,
+  removePlan,
+  rollbackStep,
+} from "./lifecycle/lifecycle.ts";
+export { type LifecycleContext, type StepName, STEPS } from "./lifecycle/phase.ts";
+export { type StepEvent, type StepListener, jsonLineListener } from "./lifecycle/events.ts";
+export {
+  StepOrderError,
+  MigrationRolledBackError,
+  MigrationRemovedError,
+  PlanInvalidError,
+  DualWriteNotLiveError,
+  ConvertIncompleteError,
+  VerifyNotCleanError,
+  NotFullyMovedError,
+  SoakNotOverError,
+  V1StillUsedError,
+  DualWriteStillRunningError,
+  ForceWithoutReasonError,
+} from "./lifecycle/guards.ts";
+
+// ---- Step 2, add: the dual-write ----
+export { type DualWriteDeps, type DualWriter, createDualWriter } from "./dualwrite/dual-write.ts";
+export { type StreamSettings, streamSettings } from "./dualwrite/stream-settings.ts";
+export { type Heartbeat, type DualWriteLag, readHeartbeat, dualWriteLag } from "./dualwrite/heartbeat.ts";
+
+// ---- Step 3, convert: the backfill ----
 export { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "./backfill/settings.ts";
 export { type PageCounters, convertPage, isSourceItem } from "./backfill/page.ts";
 export { backfillDefinition, backfillDefinitionText, BACKFILL_ASL_PATH, BACKFILL_TASK_RESOURCES } from "./backfill/definition.ts";
@@ -112,3 +141,28 @@ export {
   NoBackfillError,
 } from "./backfill/control.ts";
 export { BackfillLockedError } from "./backfill/lock.ts";
+
+// ---- Verify: the new model is exactly derive() of the current source items ----
+export { type VerifyOptions, type VerifyReport, DEFAULT_VERIFY_OPTIONS, VerifyFailedError, verifyMigration } from "./verify/verifier.ts";
+
+// ---- Step 4, move: the release of each API version, and the API's shared parts ----
+export { type ApiVersion, type ReleaseConfig, type VersionReason, versionFor } from "./release/config.ts";
+export { type ReleaseCacheOptions, DEFAULT_RELEASE_CACHE_OPTIONS, ReleaseCache } from "./release/cache.ts";
+export { type ShadowStats, compareIds, recordShadow, readShadowStats } from "./release/shadow.ts";
+export { ApiError, BadRequestError, InvalidNextTokenError, UnauthorizedError, UnknownVersionError, VersionGoneError } from "./api/errors.ts";
+export { type TokenScope, type ResumeKey, NEXT_TOKEN_MAX_AGE_MS, encodeNextToken, verifyNextToken, decodeNextToken, checkTokenScope } from "./api/next-token.ts";
+
+// ---- Running locally: DynamoDB Local and the local stream mapping ----
+export {
+  type DynamoDBLocal,
+  type DynamoDBLocalOptions,
+  DEFAULT_DYNAMODB_LOCAL_OPTIONS,
+  DynamoDBLocalNotInstalledError,
+  DynamoDBLocalStartError,
+  startDynamoDBLocal,
+  defaultInstallDir,
+  freePort,
+} from "./local/dynamodb-local.ts";
+export { JavaMissingError, JavaTooOldError, checkJava, resolveJava } from "./local/java.ts";
+export { type LocalDualWriteOptions, startLocalDualWrite } from "./local/dual-write.ts";
+export type { StreamHandler } from "./streams/lambda-event.ts";

@@ -7,9 +7,7 @@
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createDynamoClients } from "@ferry/core";
 import { handle } from "hono/aws-lambda";
-import { createApiApp } from "@ferry/example-workflows/api/app";
-import { authorizerTenant } from "@ferry/example-workflows/api/auth";
-import { buildApiDeps } from "@ferry/example-workflows/api/deps";
+import { authorizerTenant, buildApiDeps, createApiApp } from "@ferry/example-workflows";
 
 const logger = new Logger({ serviceName: "ferry-api" });
 const required = (name: string) => {

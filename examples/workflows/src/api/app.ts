@@ -1,16 +1,12 @@
 /**
  * The example service's API: one Hono app serving v1 (old model) and v2 (new model) side
  * by side, on AWS behind API Gateway (hono/aws-lambda) and locally behind @hono/node-server
- * (`ferry serve`). Routes stay thin: the reads live in @ferry/core/api, the version choice
+ * (`ferry serve`). Routes stay thin: the reads live in ../reads, the version choice
  * in ./versioning.ts.
  */
-import { ApiError, UnknownVersionError, VersionGoneError } from "@ferry/core/api/errors";
-import { WorkflowNotFoundError } from "@ferry/example-workflows";
-import { checkTokenScope, encodeNextToken, verifyNextToken } from "@ferry/core/api/next-token";
+import { ApiError, UnknownVersionError, VersionGoneError, checkTokenScope, encodeNextToken, verifyNextToken, type ApiVersion, type ReleaseCache, compareIds, recordShadow } from "@ferry/core";
+import { WorkflowNotFoundError } from "./errors.ts";
 import { type ApiItem, type WorkflowReader, parseId, parseLimit } from "../reads/view.ts";
-import type { ApiVersion } from "@ferry/core/release/config";
-import type { ReleaseCache } from "@ferry/core/release/cache";
-import { compareIds, recordShadow } from "@ferry/core/release/shadow";
 import { type Context, Hono } from "hono";
 import type { TenantResolver } from "./auth.ts";
 import type { Background } from "./background.ts";

@@ -3,7 +3,7 @@
  * request. On AWS the HTTP API's JWT authorizer has already verified the token and the
  * handler reads its claims; locally (`ferry serve`) tokens are HS256 with FERRY_JWT_SECRET.
  */
-import { UnauthorizedError } from "@ferry/core/api/errors";
+import { UnauthorizedError } from "@ferry/core";
 import type { Context } from "hono";
 import { sign, verify } from "hono/jwt";
 

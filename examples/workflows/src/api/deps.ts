@@ -7,7 +7,7 @@ import { createHmac } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createV1Reader, type V1Options } from "../reads/v1.ts";
 import { createV2Reader, type V2Options } from "../reads/v2.ts";
-import { ReleaseCache, type ReleaseCacheOptions } from "@ferry/core/release/cache";
+import { ReleaseCache, type ReleaseCacheOptions } from "@ferry/core";
 import type { ApiDeps } from "./app.ts";
 import type { TenantResolver } from "./auth.ts";
 import { Background } from "./background.ts";

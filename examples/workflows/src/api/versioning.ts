@@ -4,8 +4,7 @@
  * route), and the headers that say so: X-Api-Version always, and on v1 once the move has
  * started, Deprecation (RFC 9745), Sunset (RFC 8594) and a successor-version Link.
  */
-import { UnknownVersionError, VersionGoneError } from "@ferry/core/api/errors";
-import { type ApiVersion, type ReleaseConfig, type VersionReason, versionFor } from "@ferry/core/release/config";
+import { UnknownVersionError, VersionGoneError, type ApiVersion, type ReleaseConfig, type VersionReason, versionFor } from "@ferry/core";
 import type { Context } from "hono";
 
 export interface ChosenVersion {

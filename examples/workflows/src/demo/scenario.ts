@@ -5,8 +5,9 @@
  * the stream turned on, as a team does before `ferry add`.
  */
 import { type DynamoClients, batchPutAll, ensureTable } from "@ferry/core";
-import { type SeedOptions, WORKFLOWS_TABLE, contextId, generateWorkflows, tenantId } from "@ferry/example-workflows";
-import type { WorkflowContext } from "@ferry/example-workflows";
+import type { WorkflowContext } from "../model/workflow.ts";
+import { type SeedOptions, contextId, generateWorkflows, tenantId } from "../seed/generator.ts";
+import { WORKFLOWS_TABLE } from "../table.ts";
 
 /** Sizes of the demo, all flags of `ferry demo`. */
 export interface DemoSizes {
@@ -62,7 +63,11 @@ export async function seedDemoTable(clients: DynamoClients, tableName: string, s
         yield item;
       }
     };
-    await batchPutAll(clients.doc, tableName, keep(), { concurrency: 4, onProgress: (n) => onProgress((done += n), total) });
+    await batchPutAll(clients.doc, tableName, keep(), { concurrency: 4, onProgress: (n) => {
+        done += n;
+        onProgress(done, total);
+      },
+    });
     for (let t = options.firstTenant ?? 0; t < (options.firstTenant ?? 0) + (options.tenants ?? 1); t++) pools.set(tenantId(t), options.pool ?? 1);
   }
   return {

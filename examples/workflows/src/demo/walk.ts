@@ -6,21 +6,12 @@
  * invariant checked after the writer stops and the stream drains.
  */
 import { randomBytes } from "node:crypto";
-import { type DynamoClients, FerryError, enableStream, type Migration, checkMigration, loadMigration, planMigration } from "@ferry/core";
-import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
-import { conversionStatus } from "@ferry/core/backfill/control";
-import { sampleTable } from "@ferry/core/design/sample";
-import { addStep, convertStep, designStep, lifecycleContext, moveStep, removeStep } from "@ferry/core/lifecycle/lifecycle";
-import { readShadowStats } from "@ferry/core/release/shadow";
-import { readHeartbeat } from "@ferry/core/dualwrite/heartbeat";
-import { startLocalDualWrite } from "@ferry/core/local/dual-write";
-import { type VerifyReport, verifyMigration } from "@ferry/core/verify/verifier";
+import { type DynamoClients, FerryError, enableStream, type Migration, checkMigration, loadMigration, planMigration, conversionStatus, sampleTable, addStep, convertStep, designStep, lifecycleContext, moveStep, removeStep, readShadowStats, readHeartbeat, startLocalDualWrite, type StreamHandler, type DualWriteDeps, type VerifyReport, verifyMigration, sleep } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "../table.ts";
 import { startLiveWriter } from "../seed/live-writer.ts";
-import { sleep } from "@ferry/core/util/backoff";
 import { hs256Tenant, signDevToken } from "../api/auth.ts";
 import { buildApiDeps, deriveTokenSecret } from "../api/deps.ts";
 import { type LocalApiServer, startLocalApiServer } from "../api/local-server.ts";
-import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import { type LatencyStats, measureByContext } from "./latency.ts";
 import { type DemoData, type DemoSizes, seedDemoTable } from "./scenario.ts";
 
@@ -35,9 +26,11 @@ export interface DemoWalkOptions extends DemoSizes {
   /** How long v1 must go unused before remove (seconds). */
   v1IdleSeconds: number;
   actor: string;
+  /** The dual-write Lambda handler for a migration (the CLI passes the functions' createDualWriteHandler: the example imports only @ferry/core). */
+  dualWriteHandler: (deps: DualWriteDeps) => StreamHandler;
 }
 
-export const DEFAULT_DEMO_WALK: Omit<DemoWalkOptions, keyof DemoSizes | "tableName"> = {
+export const DEFAULT_DEMO_WALK: Omit<DemoWalkOptions, keyof DemoSizes | "tableName" | "dualWriteHandler"> = {
   writesPerSecond: 20,
   latencyContexts: 15,
   canary: [10, 50],
@@ -114,7 +107,7 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
     tableName: o.tableName,
     controlTable,
     migration,
-    handler: createDualWriteHandler({ migration, doc: clients.doc, tableName: o.tableName, controlTable }),
+    handler: o.dualWriteHandler({ migration, doc: clients.doc, tableName: o.tableName, controlTable }),
   });
   const jwtSecret = randomBytes(24).toString("base64url");
   const server = await startLocalApiServer(

@@ -6,8 +6,7 @@
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { workflowSk } from "../model/workflow.ts";
-import { type BatchGetOptions, batchGetInOrder } from "@ferry/core/dynamo/batch-get";
-import { DEFAULT_BACKOFF } from "@ferry/core/util/backoff";
+import { type BatchGetOptions, batchGetInOrder, DEFAULT_BACKOFF } from "@ferry/core";
 import { type ApiItem, type ListByContextRequest, type ListResult, WORKFLOW_SUMMARY_ATTRIBUTES, type WorkflowReader, emptyStats, present, workflowIdOfSk } from "./view.ts";
 
 /** Sort-key prefix of the context index records of a context. */

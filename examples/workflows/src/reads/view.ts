@@ -2,10 +2,8 @@
  * What both API versions share: the request and result shapes, input validation and how a
  * stored item becomes a response item (`{ id, ...fields }`, never keys or ferry's stamp).
  */
-import { OWNER_ATTRIBUTE } from "@ferry/core/definition/derive";
+import { OWNER_ATTRIBUTE, BadRequestError, type ResumeKey } from "@ferry/core";
 import { WORKFLOW_SK_PREFIX } from "../model/workflow.ts";
-import { BadRequestError } from "@ferry/core/api/errors";
-import type { ResumeKey } from "@ferry/core/api/next-token";
 
 /** Attributes of a workflow in list answers (the embedded tasks are not listed). */
 export const WORKFLOW_SUMMARY_ATTRIBUTES = ["name", "status", "started_at", "completed_at", "assignees", "contexts", "description"] as const;

@@ -3,10 +3,9 @@
  * the same items; contexts are dealt from a per-tenant pool so that each context is shared
  * by an exact, chosen number of workflows.
  */
-import { itemSize } from "@ferry/core/dynamo/item-size";
+import { itemSize, type Random, permutation, pick, randomHex, randomInt, seededRandom } from "@ferry/core";
 import type { WorkflowItem, WorkflowTask } from "../model/workflow.ts";
 import { workflowSk } from "../model/workflow.ts";
-import { type Random, permutation, pick, randomHex, randomInt, seededRandom } from "@ferry/core/util/random";
 
 export interface SeedOptions {
   /** Number of tenants (partitions). */

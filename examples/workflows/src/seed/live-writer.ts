@@ -6,7 +6,7 @@
  */
 import { DeleteCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { WorkflowContext } from "../model/workflow.ts";
-import { type Random, seededRandom } from "@ferry/core/util/random";
+import { type Random, seededRandom } from "@ferry/core";
 import { generateWorkflows } from "./generator.ts";
 
 export interface LiveWriterOptions {

@@ -1,9 +1,6 @@
 /** Creates the example table if needed and fills it with generated workflows. */
-import type { DynamoClients } from "@ferry/core/aws/dynamodb";
-import { type BatchWriteStats, batchPutAll } from "@ferry/core/dynamo/batch-write";
-import { UsageError } from "@ferry/core/errors";
-import { ensureTable } from "@ferry/core/dynamo/table";
-import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
+import { type DynamoClients, type BatchWriteStats, batchPutAll, UsageError, ensureTable } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "../table.ts";
 import { DEFAULT_SEED_OPTIONS, type SeedOptions, generateWorkflows, validateSeedOptions } from "./generator.ts";
 
 export interface SeedResult extends BatchWriteStats {
@@ -37,7 +34,10 @@ export async function seedTable(
   const concurrency = opts.itemKb > 64 ? 2 : 4;
   const stats = await batchPutAll(clients.doc, tableName, generateWorkflows(opts), {
     concurrency,
-    onProgress: (n) => onProgress?.((done += n), total),
+    onProgress: (n) => {
+      done += n;
+      onProgress?.(done, total);
+    },
   });
   return { ...stats, tableName, tableCreated: created, options: opts, elapsedMs: Date.now() - started };
 }

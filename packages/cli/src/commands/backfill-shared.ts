@@ -13,7 +13,7 @@ import { type BackfillDescription, type BackfillRuntime, type ExecutionState, ty
 import { type BackfillRun, FAILURE_SK_PREFIX, type ItemFailure, readItemFailures } from "@ferry/core/backfill/state";
 import { type StageOutputs, requireStateMachineArn } from "@ferry/core/stage/outputs";
 import { formatCount, formatDuration } from "@ferry/core/design/format";
-import { defaultControlTableName, migrationPk } from "@ferry/core/control/control-table";
+import { defaultControlTableName } from "@ferry/core/control/control-table";
 import { sleep } from "@ferry/core/util/backoff";
 import { type Command, Option } from "commander";
 import { type ConnectionFlags, type StageFlags, parseInteger } from "../options.ts";

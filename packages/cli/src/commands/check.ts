@@ -9,7 +9,6 @@ import {
   checkMigration,
 } from "@ferry/core/design/check";
 import { formatBytes, formatCount } from "@ferry/core/design/format";
-import { generatedCheckItems } from "@ferry/example-workflows/check-cases";
 import { DEFAULT_SAMPLE_SIZE, type TableSample, sampleTable } from "@ferry/core/design/sample";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
@@ -30,7 +29,7 @@ export function checkCommand(): Command {
   withStageFlag(command, []);
   return command
     .option("--sample <n>", "source items to sample from the table (0: generated items only)", parseInteger(0, 1_000_000), DEFAULT_SAMPLE_SIZE)
-    .option("--no-generated", "skip the generated workflows (edge cases of the example model)")
+    .option("--no-generated", "skip the migration's generated check items (its checkItems)")
     .option("--examples <n>", "examples shown per problem", parseInteger(1, 1_000), DEFAULT_CHECK_EXAMPLES)
     .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
     .addHelpText(
@@ -45,7 +44,7 @@ Example: check 0001 on generated items and 5,000 items of the local table
       const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
       const sample = opts.sample > 0 ? await sampleFor(migration, opts) : undefined;
       const report = checkMigration(migration, {
-        generated: opts.generated ? [...generatedCheckItems()].map((g) => g.item) : [],
+        generated: opts.generated ? (migration.checkItems?.() ?? []) : [],
         sampleItems: sample?.sources ?? [],
         ...(sample ? { otherKeys: sample.otherKeys } : {}),
         examples: opts.examples,

@@ -6,15 +6,14 @@
  * the engine, the dual-write and the API running and prints how to call it.
  */
 import { FerryError, createDynamoClients, startDynamoDBLocal } from "@ferry/core";
-import { DEFAULT_TABLE_NAME } from "@ferry/example-workflows";
+import { DEFAULT_DEMO_SIZES, DEFAULT_DEMO_WALK, DEFAULT_TABLE_NAME, type DemoResult, type DemoWalkOptions, walkDemo } from "@ferry/example-workflows";
+import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import { Command } from "commander";
-import { type DemoResult, DEFAULT_DEMO_WALK, type DemoWalkOptions, walkDemo } from "@ferry/example-workflows/demo/walk";
-import { DEFAULT_DEMO_SIZES } from "@ferry/example-workflows/demo/scenario";
 import { parseInteger, parseNumber } from "../options.ts";
 import { printJson, progressLine, table } from "../output.ts";
 import { onShutdown, runCleanups, untilSignal } from "../shutdown.ts";
 
-interface DemoFlags extends Omit<DemoWalkOptions, "canary" | "tableName" | "actor"> {
+interface DemoFlags extends Omit<DemoWalkOptions, "canary" | "tableName" | "actor" | "dualWriteHandler"> {
   table: string;
   canary: string;
   keep?: boolean;
@@ -64,7 +63,7 @@ export function demoCommand(): Command {
       log(`  endpoint ${engine.endpoint}`);
       const clients = createDynamoClients({ endpoint: engine.endpoint });
       const { keep, json, table: tableName, ...rest } = opts;
-      const { result, runtime } = await walkDemo(clients, { ...rest, canary, tableName, actor: "ferry-demo" }, log, (label, done, total, startedAt) =>
+      const { result, runtime } = await walkDemo(clients, { ...rest, canary, tableName, actor: "ferry-demo", dualWriteHandler: createDualWriteHandler }, log, (label, done, total, startedAt) =>
         json ? undefined : progressLine(label, done, total, startedAt),
       );
       onShutdown(() => runtime.stop());

@@ -3,11 +3,16 @@
  * app the deployed Lambda runs, until Ctrl-C. Tokens are HS256 with FERRY_JWT_SECRET.
  */
 import { UsageError, createDynamoClients, defaultControlTableName } from "@ferry/core";
-import { DEFAULT_V1_OPTIONS } from "@ferry/example-workflows/reads/v1";
 import { DEFAULT_RELEASE_CACHE_OPTIONS } from "@ferry/core/release/cache";
-import { hs256Tenant } from "@ferry/example-workflows/api/auth";
-import { DEFAULT_ROUTE_MIGRATIONS, buildApiDeps, deriveTokenSecret } from "@ferry/example-workflows/api/deps";
-import { DEFAULT_LOCAL_SERVER_OPTIONS, startLocalApiServer } from "@ferry/example-workflows/api/local-server";
+import {
+  DEFAULT_LOCAL_SERVER_OPTIONS,
+  DEFAULT_ROUTE_MIGRATIONS,
+  DEFAULT_V1_OPTIONS,
+  buildApiDeps,
+  deriveTokenSecret,
+  hs256Tenant,
+  startLocalApiServer,
+} from "@ferry/example-workflows";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, withConnectionFlags } from "../options.ts";
 import { onShutdown, untilSignal } from "../shutdown.ts";

@@ -1,5 +1,5 @@
 /** `ferry token --tenant <id>`: prints an HS256 development token for the local API. */
-import { DEV_TOKEN_TTL_SECONDS, signDevToken } from "@ferry/example-workflows/api/auth";
+import { DEV_TOKEN_TTL_SECONDS, signDevToken } from "@ferry/example-workflows";
 import { Command } from "commander";
 import { parseInteger } from "../options.ts";
 import { requireJwtSecret } from "./serve.ts";

@@ -40,13 +40,6 @@ export class UnauthorizedError extends ApiError {
   }
 }
 
-/** The workflow does not exist in the caller's tenant (also for other tenants' ids: never leak existence). */
-export class WorkflowNotFoundError extends ApiError {
-  constructor(readonly workflowId: string) {
-    super(404, "not_found", `No workflow ${workflowId} in your tenant.`);
-  }
-}
-
 /** A version that does not exist (neither v1 nor v2). */
 export class UnknownVersionError extends ApiError {
   constructor(readonly requested: string) {

@@ -26,7 +26,7 @@ export function backfillDefinitionText(): string {
 
 /** The definition with `${Var}` placeholders replaced (what Step Functions runs after substitution). */
 export function backfillDefinition(substitutions: Partial<Record<string, string>> = {}): Record<string, unknown> {
-  const text = backfillDefinitionText().replace(/\$\{(\w+)\}/g, (whole, name: string) => {
+  const text = backfillDefinitionText().replace(/\$\{(\w+)\}/g, (_whole, name: string) => {
     // Local runs override every task by state name; any well-formed ARN satisfies validation.
     return substitutions[name] ?? `arn:aws:lambda:us-east-1:000000000000:function:ferry-local-${name}`;
   });

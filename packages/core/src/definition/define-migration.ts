@@ -36,6 +36,12 @@ export interface MigrationSpec<S extends z.ZodObject = z.ZodObject> {
   cleanup?: { removeAttributes: string[] };
   /** Tuning; missing values come from DEFAULT_MIGRATION_OPTIONS. */
   options?: Partial<MigrationOptions>;
+  /**
+   * Edge-case items of this table that `ferry check` and the add step's plan guard run
+   * derive on before touching real data (the example's: examples/workflows/src/check-cases.ts).
+   * The engine knows no table's items, so without it only sampled items are checked.
+   */
+  checkItems?: () => Iterable<Record<string, unknown>>;
 }
 
 /** A validated migration, options filled in. */
@@ -69,6 +75,11 @@ const MigrationSpecSchema = z
       .strict()
       .optional(),
     options: MigrationOptionsSchema.partial().optional(),
+    checkItems: z
+      .custom<() => Iterable<Record<string, unknown>>>((v) => typeof v === "function", {
+        message: "expected a function returning the items ferry check runs derive on",
+      })
+      .optional(),
   })
   .strict();
 

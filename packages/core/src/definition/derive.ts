@@ -102,12 +102,21 @@ function checkRecords(migration: Migration, owner: ItemKey, records: unknown): s
     problems.push(`${records.length} records, more than maxRecordsPerItem (${migration.options.maxRecordsPerItem})`);
   }
   const seen = new Set<string>();
-  records.forEach((record: unknown, i) => {
+  for (const [i, record] of (records as unknown[]).entries()) {
     const at = `record ${i}`;
-    if (typeof record !== "object" || record === null) return problems.push(`${at}: expected an object`);
+    if (typeof record !== "object" || record === null) {
+      problems.push(`${at}: expected an object`);
+      continue;
+    }
     const r = record as Record<string, unknown>;
-    if (typeof r.PK !== "string" || r.PK === "") return problems.push(`${at}: PK must be a non-empty string`);
-    if (typeof r.SK !== "string" || r.SK === "") return problems.push(`${at}: SK must be a non-empty string`);
+    if (typeof r.PK !== "string" || r.PK === "") {
+      problems.push(`${at}: PK must be a non-empty string`);
+      continue;
+    }
+    if (typeof r.SK !== "string" || r.SK === "") {
+      problems.push(`${at}: SK must be a non-empty string`);
+      continue;
+    }
     if (OWNER_ATTRIBUTE in r) problems.push(`${at}: attribute "${OWNER_ATTRIBUTE}" is reserved for ferry`);
     if (Buffer.byteLength(r.PK) > MAX_PARTITION_KEY_BYTES) problems.push(`${at}: PK over ${MAX_PARTITION_KEY_BYTES} bytes`);
     if (Buffer.byteLength(r.SK) > MAX_SORT_KEY_BYTES) problems.push(`${at}: SK over ${MAX_SORT_KEY_BYTES} bytes`);
@@ -119,7 +128,7 @@ function checkRecords(migration: Migration, owner: ItemKey, records: unknown): s
     }
     const size = itemSize({ ...r, [OWNER_ATTRIBUTE]: { migration: migration.id, owner } });
     if (size > MAX_ITEM_BYTES) problems.push(`${at}: ${size} bytes, over DynamoDB's 400 KB item limit`);
-  });
+  }
   return problems;
 }
 

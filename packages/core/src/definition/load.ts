@@ -142,6 +142,7 @@ export async function loadAllMigrations(dir = defaultMigrationsDir()): Promise<M
 function loadFailureReason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   // Strip terminal colours some transformers add.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with the ESC control character.
   const lines = err.message.replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter(Boolean);
   const first = lines[0] ?? err.message;
   if (/^Transform failed with \d+ errors?:$/.test(first) && lines[1]) return lines[1].replace(/^.*\//, "");

@@ -64,7 +64,7 @@ export interface CheckReport {
 }
 
 export interface CheckInput {
-  /** Items from the generator (see generatedCheckItems); non-source items are skipped. */
+  /** Generated edge-case items (a migration's `checkItems`); non-source items are skipped. */
   generated?: Iterable<Record<string, unknown>>;
   /** Items sampled from the table (see sampleTable). */
   sampleItems?: Iterable<Record<string, unknown>>;
@@ -201,10 +201,14 @@ function attempt(migration: Migration, item: Record<string, unknown>): { records
 }
 
 function noteFailure(error: FerryError, note: Note): void {
-  if (error instanceof SourceSchemaError) return note("schemaMismatch", error.issues.join("; "));
+  if (error instanceof SourceSchemaError) {
+    note("schemaMismatch", error.issues.join("; "));
+    return;
+  }
   if (error instanceof DeriveError) {
     const cause = error.cause;
-    return note("deriveThrew", cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause));
+    note("deriveThrew", cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause));
+    return;
   }
   if (error instanceof InvalidDerivedRecordsError) {
     for (const problem of error.problems) note(problemCategory(problem), problem);

@@ -118,7 +118,7 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
   let units = 0;
   let unitsMax = 0;
   for (const item of sources) {
-    let derived;
+    let derived: ReturnType<typeof deriveRecords>;
     try {
       derived = deriveRecords(migration, item);
     } catch (err) {

@@ -108,7 +108,7 @@ export function migrationTemplate(id: string): string {
  * Lifecycle: \`ferry check ${id}\` (derive on generated and sampled items), \`ferry plan ${id}\`
  * (cost and duration), then add (dual-write), convert (backfill), verify, move readers, remove.
  */
-import { defineMigration } from "@ferry/core/definition/define-migration";
+import { defineMigration } from "@ferry/core";
 import { z } from "zod";
 
 export default defineMigration({
@@ -147,6 +147,10 @@ export default defineMigration({
 
   // Optional: attributes the remove step deletes from source items once readers moved.
   // cleanup: { removeAttributes: ["status"] },
+
+  // Optional: edge-case items of the table (a few hand-written or generated ones) that
+  // \`ferry check\` and the add step's plan guard run derive on before touching real data.
+  // checkItems: () => [{ PK: "tenant-1", SK: "WF#1", status: "TO_DO" }],
 
   // Optional tuning; these are the defaults.
   options: {

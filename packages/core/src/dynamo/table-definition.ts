@@ -1,7 +1,7 @@
 /**
- * The example service's table, defined once. `stacks/Storage.ts` deploys it and the
- * local bootstrap creates it from the same values, so both runtimes share one key schema
- * and one stream setting.
+ * A table's key schema and stream setting, defined once: a stack deploys it and the local
+ * bootstrap creates it from the same values, so both runtimes share one key schema and one
+ * stream setting (the example's table: examples/workflows/src/table.ts).
  */
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
 
@@ -17,17 +17,6 @@ export interface TableDefinition {
   /** Dual-write needs both images: derive(old) to know what to delete. */
   streamViewType: (typeof StreamViewType)[keyof typeof StreamViewType];
 }
-
-/** The multi-tenant Workflows table of seed 000: PK = tenant id, SK = `WF#<workflowId>`. */
-export const WORKFLOWS_TABLE: TableDefinition = {
-  logicalName: "Workflows",
-  partitionKey: { name: "PK", type: "S" },
-  sortKey: { name: "SK", type: "S" },
-  streamViewType: StreamViewType.NEW_AND_OLD_IMAGES,
-};
-
-/** Default physical table name for local use (`--table` overrides it). */
-export const DEFAULT_TABLE_NAME = "Workflows";
 
 /** How a table is created: the stream can be left off (turned on later with enableStream). */
 export interface CreateTableOptions {

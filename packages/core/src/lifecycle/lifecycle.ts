@@ -60,7 +60,7 @@ export const removeStep = (ctx: LifecycleContext, options: Partial<RemovePhaseOp
 export async function completeConvert(ctx: LifecycleContext, run: BackfillRun) {
   if (run.status !== "completed" || run.settings.dryRun) return undefined;
   const state = await readState(ctx);
-  if (!state || state.step !== "convert" || (state.status && state.status !== "active")) return undefined;
+  if (state?.step !== "convert" || (state.status && state.status !== "active")) return undefined;
   const last = [...state.history].reverse().find((h) => h.step === "convert");
   if (!last || (last.event ?? "start") !== "start") return undefined;
   return completeStep(ctx, "convert", {}, { runId: run.runId });

@@ -212,7 +212,7 @@ class PageProgress {
     private readonly checkpoint: (sequenceNumber: string) => Promise<void>,
   ) {
     this.isDone = records.map(() => false);
-    records.forEach((r, i) => this.index.set(r, i));
+    for (const [i, r] of records.entries()) this.index.set(r, i);
   }
 
   done(records: DynamoDBRecord[]): void {

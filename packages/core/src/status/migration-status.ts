@@ -10,7 +10,7 @@ import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { ConvertContext } from "../backfill/control.ts";
 import { type BackfillDescription, type BackfillRuntime, localRuntime } from "../backfill/runtime.ts";
 import { type ItemFailure, readItemFailures, readRun, readCheckpoints } from "../backfill/state.ts";
-import { type PageCounters } from "../backfill/page.ts";
+import type { PageCounters } from "../backfill/page.ts";
 import { totalCounters } from "../backfill/tasks.ts";
 import type { Migration } from "../definition/define-migration.ts";
 import { type MigrationState, type StepEntry, readMigrationState } from "../lifecycle/phases/add.ts";

@@ -14,6 +14,7 @@ import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEven
 export type StreamHandler = (
   event: DynamoDBStreamEvent,
   context: Context,
+  // biome-ignore lint/suspicious/noConfusingVoidType: like aws-lambda's Handler, a handler may return nothing (Promise<void>).
 ) => Promise<DynamoDBBatchResponse | void | undefined | null>;
 
 /** The Lambda record for one Streams API record of `streamArn`. */

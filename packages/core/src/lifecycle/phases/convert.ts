@@ -57,7 +57,7 @@ export async function backfillRun(ctx: LifecycleContext): Promise<BackfillRun | 
 
 /** Step order shared by convert, move and remove: added, not rolled back, not removed. */
 export function orderGuards(ctx: LifecycleContext, state: MigrationState | undefined, step: string, allowRemoved = false) {
-  if (!state || !state.history.some((h) => h.step === "add")) return [new StepOrderError(ctx.migration.id, step, "add")];
+  if (!state?.history.some((h) => h.step === "add")) return [new StepOrderError(ctx.migration.id, step, "add")];
   if (state.status === "rolled-back" || state.status === "rolling-back") return [new MigrationRolledBackError(ctx.migration.id, step)];
   if (!allowRemoved && (state.status === "removing" || state.status === "removed")) return [new MigrationRemovedError(ctx.migration.id, step)];
   return [];

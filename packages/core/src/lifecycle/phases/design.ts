@@ -1,18 +1,17 @@
 /**
  * Step 1, design: the plan is the migration file, checked by `ferry check` (derive on the
- * generated edge cases of the example model). Starting the step records that the plan was
+ * migration's `checkItems`, edge cases of its table). Starting the step records that the plan was
  * checked; nothing touches the table, so there is nothing to roll back. The same check is
  * the add step's guard ("add needs a valid plan").
  */
 import { CHECK_CATEGORIES, type CheckCategory, type CheckReport, checkMigration } from "../../design/check.ts";
-import { generatedCheckItems } from "@ferry/example-workflows/check-cases";
 import type { Migration } from "../../definition/define-migration.ts";
 import { PlanInvalidError } from "../guards.ts";
 import type { Phase } from "../phase.ts";
 
-/** The plan check the add guard runs: derive on the generated items. */
+/** The plan check the add guard runs: derive on the migration's check items. */
 export function checkPlan(migration: Migration): CheckReport {
-  return checkMigration(migration, { generated: [...generatedCheckItems()].map((g) => g.item) });
+  return checkMigration(migration, { generated: migration.checkItems?.() ?? [] });
 }
 
 /** The check's problems as short phrases, for the guard's message. */

@@ -12,7 +12,7 @@ import { isLocalEndpoint } from "../../aws/endpoint.ts";
 import { backupFileName, createTableBackup, DEFAULT_BACKUP_DIR, openBackupFile } from "../../cleanup/backup.ts";
 import { removeOldAttributes } from "../../cleanup/remove-attributes.ts";
 import type { SweepResult, SweepSettings } from "../../cleanup/sweep.ts";
-import { type ReleaseConfig } from "../../release/config.ts";
+import type { ReleaseConfig } from "../../release/config.ts";
 import { readRelease, setV1Retired } from "../../release/store.ts";
 import { readUsage } from "../../release/usage.ts";
 import { MigrationRemovedError, type GuardRefusedError, NotFullyMovedError, SoakNotOverError, V1StillUsedError } from "../guards.ts";
