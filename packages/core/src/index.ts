@@ -89,7 +89,8 @@ export {
   AmbiguousMigrationError,
   MigrationLoadError,
 } from "./definition/load.ts";
-export { defaultControlTableName, migrationPk, ControlSk, ensureControlTable } from "./control/control-table.ts";
+export { defaultControlTableName, ensureControlTable } from "./control/control-table.ts";
+export { type ControlLocation, migrationPk, ControlSk } from "./control/keys.ts";
 export { type ScaffoldResult, InvalidMigrationNameError, MigrationExistsError, kebabCase, nextMigrationNumber, scaffoldMigration } from "./design/scaffold.ts";
 export { type CheckReport, CheckFailedError, checkMigration } from "./design/check.ts";
 export { type Plan, type PlanOptions, DEFAULT_PLAN_OPTIONS, planMigration } from "./design/plan.ts";
