@@ -2,7 +2,8 @@
 import { CreateTableCommand, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { createTableInput, loadMigration } from "@ferry/core";
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
-import { StreamNotEnabledError, WrongStreamViewTypeError, readMigrationState, startAdd } from "@ferry/core/lifecycle/phases/add";
+import { readMigrationState } from "@ferry/core/control/migration-state";
+import { StreamNotEnabledError, WrongStreamViewTypeError, startAdd } from "@ferry/core/lifecycle/phases/add";
 import { Command } from "commander";
 import { afterAll, describe, expect, it, vi } from "vitest";
 import { addCommand } from "../../packages/cli/src/commands/add.ts";

@@ -3,7 +3,8 @@ import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { contextId, tenantId } from "@ferry/example-workflows";
 import { type ReleaseConfig, INITIAL_RELEASE, tenantBucket, versionFor } from "@ferry/core/release/config";
 import { readShadowStats } from "@ferry/core/release/shadow";
-import { type ReleaseLocation, moveRelease, pinTenant, readRelease, setV1Retired } from "@ferry/core/release/store";
+import type { ControlLocation } from "@ferry/core/control/keys";
+import { moveRelease, pinTenant, readRelease, setV1Retired } from "@ferry/core/release/store";
 import { readUsage } from "@ferry/core/release/usage";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
@@ -13,7 +14,7 @@ const A = tenantId(0);
 const B = tenantId(1);
 const M1 = "0001_workflow-context-index";
 let t: ConvertedTable;
-let release: ReleaseLocation;
+let release: ControlLocation;
 
 beforeAll(async () => {
   t = await convertedTable({ tenants: 2, workflows: 80, contexts: 2, pool: 8, tasks: 2, itemKb: 1, seed: 5 });

@@ -7,7 +7,7 @@ import { conversionStatus } from "@ferry/core/backfill/control";
 import { BackfillLockedError, acquireLock } from "@ferry/core/backfill/lock";
 import { DualWriteNotLiveError, ForceWithoutReasonError, StepOrderError } from "@ferry/core/lifecycle/guards";
 import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
-import { readMigrationState } from "@ferry/core/lifecycle/phases/add";
+import { readMigrationState } from "@ferry/core/control/migration-state";
 import { Command } from "commander";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ferryBin } from "../support/cli.ts";

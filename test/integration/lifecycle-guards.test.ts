@@ -17,8 +17,8 @@ import {
   VerifyNotCleanError,
 } from "@ferry/core/lifecycle/guards";
 import { addStep, convertStep, moveStep, removeStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
-import { usageSk, minuteOf } from "@ferry/core/release/usage";
-import { migrationPk } from "@ferry/core/control/control-table";
+import { minuteOf } from "@ferry/core/release/usage";
+import { ControlSk, migrationPk } from "@ferry/core/control/keys";
 import { describe, expect, it } from "vitest";
 import { ferryBin as ferry } from "../support/cli.ts";
 import { z } from "zod";
@@ -109,7 +109,7 @@ describe("guards, in core", () => {
     await clients.doc.send(
       new UpdateCommand({
         TableName: s.controlTable,
-        Key: { PK: migrationPk(m1.id), SK: usageSk("v1", minuteOf(lastAt)) },
+        Key: { PK: migrationPk(m1.id), SK: ControlSk.usage("v1", minuteOf(lastAt)) },
         UpdateExpression: "SET #c = :n, lastAt = :at",
         ExpressionAttributeNames: { "#c": "count" },
         ExpressionAttributeValues: { ":n": 3, ":at": lastAt },

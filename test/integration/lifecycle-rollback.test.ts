@@ -7,7 +7,7 @@ import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { readSweepRun } from "@ferry/core/cleanup/sweep";
 import { ROLLBACK_SWEEP } from "@ferry/core/cleanup/delete-derived";
 import { convertStep, moveStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
-import { readMigrationState } from "@ferry/core/lifecycle/phases/add";
+import { readMigrationState } from "@ferry/core/control/migration-state";
 import { readRelease } from "@ferry/core/release/store";
 import { verifyMigration } from "@ferry/core/verify/verifier";
 import { describe, expect, it } from "vitest";

@@ -9,7 +9,7 @@ import { MigrationRemovedError } from "@ferry/core/lifecycle/guards";
 import { addStep, convertStep, designStep, moveStep, removeStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
 import { readRelease } from "@ferry/core/release/store";
 import { verifyMigration } from "@ferry/core/verify/verifier";
-import { readMigrationState } from "@ferry/core/lifecycle/phases/add";
+import { readMigrationState } from "@ferry/core/control/migration-state";
 import { readMigrationStatus } from "@ferry/core/status/migration-status";
 import { describe, expect, it } from "vitest";
 import { dropTable, freshExampleTable } from "../support/dynamo.ts";

@@ -11,10 +11,10 @@ import { MAX_PUT_EVENTS_ENTRIES, STEP_EVENT_DETAIL_TYPE, STEP_EVENT_SOURCE, even
 import type { StepEvent } from "@ferry/core/lifecycle/events";
 import { moveStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
 import { GuardRefusedError } from "@ferry/core/lifecycle/guards";
-import { readMigrationState } from "@ferry/core/lifecycle/phases/add";
+import { readMigrationState } from "@ferry/core/control/migration-state";
 import { describe, expect, it } from "vitest";
 import { stageCli } from "../support/cli.ts";
-import { eventClients } from "../../packages/cli/src/commands/lifecycle-shared.ts";
+import { eventClients } from "../../packages/cli/src/commands/open-migration.ts";
 import { addCommand } from "../../packages/cli/src/commands/add.ts";
 import { moveCommand } from "../../packages/cli/src/commands/move.ts";
 import { removeCommand } from "../../packages/cli/src/commands/remove.ts";

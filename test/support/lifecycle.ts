@@ -6,7 +6,7 @@ import { generateWorkflows } from "@ferry/example-workflows";
 import { ensureControlTable } from "@ferry/core/control/control-table";
 import { lifecycleContext } from "@ferry/core/lifecycle/lifecycle";
 import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
-import { recordStep } from "@ferry/core/lifecycle/state";
+import { recordStep } from "@ferry/core/control/migration-state";
 import { emptyCounters, writeHeartbeat } from "@ferry/core/dualwrite/heartbeat";
 import type { StepEvent } from "@ferry/core/lifecycle/events";
 import { freshPlainTable, scanAll, testClients } from "./dynamo.ts";

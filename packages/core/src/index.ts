@@ -78,7 +78,8 @@ export { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "./uti
 export { type Random, seededRandom, randomInt, pick, randomHex, permutation } from "./util/random.ts";
 
 // ---- The control table (ferry's own records, beside the data table) ----
-export { defaultControlTableName, migrationPk, ControlSk, ensureControlTable } from "./control/control-table.ts";
+export { defaultControlTableName, ensureControlTable } from "./control/control-table.ts";
+export { type ControlLocation, migrationPk, ControlSk } from "./control/keys.ts";
 
 // ---- Step 1, design: scaffold, check, plan ----
 export { type ScaffoldResult, InvalidMigrationNameError, MigrationExistsError, kebabCase, nextMigrationNumber, scaffoldMigration } from "./design/scaffold.ts";

@@ -1,18 +1,13 @@
 /** `ferry add <migration>`: checks the table's stream and records the add step (where dual-write began). */
-import { addStep, lifecycleContext } from "@ferry/core/lifecycle/lifecycle";
-import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
+import { addStep } from "@ferry/core/lifecycle/lifecycle";
 import type { AddResult } from "@ferry/core/lifecycle/phases/add";
 import { Command } from "commander";
-import { type ConnectionFlags, type StageFlags, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type StageFlags, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
-import { stepListeners, withLifecycleFlags } from "./lifecycle-shared.ts";
+import { type LifecycleFlags, withLifecycleFlags } from "./lifecycle-shared.ts";
+import { openMigration } from "./open-migration.ts";
 
-interface AddFlags extends ConnectionFlags, StageFlags {
-  events?: boolean;
-  controlTable?: string;
-  actor: string;
-  migrationsDir?: string;
-}
+type AddFlags = LifecycleFlags & StageFlags;
 
 export function addCommand(): Command {
   const command = new Command("add")
@@ -34,25 +29,14 @@ Example:
   $ npx ferry dual-write 0001 --endpoint http://127.0.0.1:8000`,
     )
     .action(async (ref: string, opts: AddFlags) => {
-      const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
-      const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
-      const events = stepListeners(opts);
+      const opened = await openMigration(ref, opts);
       try {
         // Through the orchestrator: the design guard (`ferry check` passes) runs first, the step is recorded.
-        const ctx = lifecycleContext({
-          clients,
-          tableName: opts.table,
-          migration,
-          actor: opts.actor,
-          ...(opts.controlTable ? { controlTable: opts.controlTable } : {}),
-          ...(events.listeners.length ? { listeners: events.listeners } : {}),
-        });
-        const { result } = await addStep(ctx);
+        const { result } = await addStep(opened.lifecycle);
         if (opts.json) printJson(result);
         else process.stdout.write(`${describeAdd(result)}\n`);
       } finally {
-        clients.raw.destroy();
-        await events.flush(); // the --stage's bus gets every transition before the process ends
+        await opened.close(); // the --stage's bus gets every transition before the process ends
       }
     });
 }

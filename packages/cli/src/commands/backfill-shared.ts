@@ -1,30 +1,22 @@
 /**
  * What the backfill commands (convert, resume, pause, abort, backfill-status) share: their
- * flags, the control context, following a running backfill with a progress bar and
+ * flags (with open-migration.ts's), following a running backfill with a progress bar and
  * Ctrl-C-to-pause, and the summary printed at the end.
  */
-import { appendFileSync } from "node:fs";
-import { hostname } from "node:os";
-import { type DynamoClients, FerryError, UsageError, createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
-import { SFNClient } from "@aws-sdk/client-sfn";
 import { type ConversionResult, type ConvertContext, NoBackfillError, conversionStatus, requestStop } from "@ferry/core/backfill/control";
-import { stageRuntime } from "@ferry/core/backfill/remote";
-import { type BackfillDescription, type BackfillRuntime, type ExecutionState, type RuntimeOutcome, localRuntime } from "@ferry/core/backfill/runtime";
-import { type BackfillRun, FAILURE_SK_PREFIX, type ItemFailure, readItemFailures } from "@ferry/core/backfill/state";
-import { type StageOutputs, requireStateMachineArn } from "@ferry/core/stage/outputs";
+import { BackfillNotCompletedError, ExecutionEndedError } from "@ferry/core/backfill/errors";
+import type { BackfillDescription, BackfillRuntime, RuntimeOutcome } from "@ferry/core/backfill/runtime";
+import { type BackfillRun, type ItemFailure, readItemFailures } from "@ferry/core/backfill/state";
+import { isMissingTable } from "@ferry/core/dynamo/missing-table";
 import { formatCount, formatDuration } from "@ferry/core/design/format";
-import { defaultControlTableName } from "@ferry/core/control/control-table";
 import { sleep } from "@ferry/core/util/backoff";
 import { type Command, Option } from "commander";
-import { type ConnectionFlags, type StageFlags, parseInteger } from "../options.ts";
+import { parseInteger } from "../options.ts";
 import { printJson, table } from "../output.ts";
 import { isShuttingDown, onShutdown, untilSignal } from "../shutdown.ts";
+import { type MigrationFlags, type OpenedMigration, withMigrationFlags } from "./open-migration.ts";
 
-export interface BackfillFlags extends ConnectionFlags, StageFlags {
-  controlTable?: string;
-  migrationsDir?: string;
-  leaseMs?: number;
-}
+export type BackfillFlags = MigrationFlags;
 
 /** Failed items listed after a run (all are in the control table). */
 export const FAILURES_SHOWN = 20;
@@ -32,117 +24,8 @@ export const POLL_MS = 500;
 
 /** Adds --control-table, --migrations-dir and the hidden --lease-ms. */
 export function withBackfillFlags(command: Command): Command {
-  return command
-    .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
-    .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
+  return withMigrationFlags(command)
     .addOption(new Option("--lease-ms <ms>", "backfill lock lease; a crashed run's lock lapses after it").argParser(parseInteger(500, 600_000)).hideHelp());
-}
-
-export interface OpenedContext {
-  ctx: ConvertContext;
-  clients: DynamoClients;
-  /** Local (the state machine runs in this process) or the --stage's deployed state machine. */
-  runtime: BackfillRuntime;
-  stage?: StageOutputs;
-  /** This process's lock owner name. */
-  owner: string;
-  close(): void;
-}
-
-/** A connection to the table and control table (and the --stage's state machine), without a migration. */
-export interface OpenedConnection {
-  clients: DynamoClients;
-  tableName: string;
-  controlTable: string;
-  runtime: BackfillRuntime;
-  stage?: StageOutputs;
-  close(): void;
-}
-
-/** Connects as the flags say (with --stage, the flags were filled from the stage's outputs). */
-export function openConnection(opts: BackfillFlags): OpenedConnection {
-  const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
-  return {
-    clients,
-    tableName: opts.table,
-    controlTable: opts.controlTable ?? defaultControlTableName(opts.table),
-    runtime: runtimeFor(opts),
-    ...(opts.stageOutputs ? { stage: opts.stageOutputs } : {}),
-    close: () => clients.raw.destroy(),
-  };
-}
-
-/** Loads the migration and connects; FERRY_BACKFILL_TRACE=<file> appends one JSON line per converted page. */
-export async function openContext(ref: string, opts: BackfillFlags): Promise<OpenedContext> {
-  const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
-  const connection = openConnection(opts);
-  const trace = process.env.FERRY_BACKFILL_TRACE;
-  const ctx: ConvertContext = {
-    clients: connection.clients,
-    tableName: connection.tableName,
-    controlTable: connection.controlTable,
-    migration,
-    // Synchronous append: the line is on disk before the checkpoint save, even if the process is killed next.
-    ...(trace ? { onPage: (t) => appendFileSync(trace, `${JSON.stringify({ ...t, pid: process.pid })}\n`) } : {}),
-  };
-  return {
-    ctx,
-    clients: connection.clients,
-    runtime: connection.runtime,
-    ...(connection.stage ? { stage: connection.stage } : {}),
-    owner: `${hostname()}:${process.pid}`,
-    close: connection.close,
-  };
-}
-
-/** How the stage runtime gets its Step Functions client (tests answer its commands at the middleware). */
-export const stageClients = { sfn: (region: string): SFNClient => new SFNClient({ region }) };
-
-/** The runtime the flags select: the stage's state machine with --stage, else this process. */
-export function runtimeFor(opts: BackfillFlags): BackfillRuntime {
-  const outputs = opts.stageOutputs;
-  if (!outputs) return localRuntime();
-  if (!outputs.stateMachineArn) {
-    // Status still works from the control table; commands that drive the state machine say what to deploy.
-    const local = localRuntime();
-    const missing = async (): Promise<never> => {
-      requireStateMachineArn(outputs); // throws StageOutputMissingError naming the stack and what to deploy
-      throw new Error("unreachable");
-    };
-    return { kind: "stage", inProcess: false, start: missing, resume: missing, stop: missing, describe: local.describe };
-  }
-  return stageRuntime({ stage: outputs.stage, stateMachineArn: outputs.stateMachineArn, sfn: stageClients.sfn(outputs.region) });
-}
-
-/** The run ended without completing (failed, paused or aborted from elsewhere) or with items it could not convert. */
-export class BackfillNotCompletedError extends FerryError {
-  constructor(
-    readonly migrationId: string,
-    readonly run: BackfillRun,
-    readonly failedItems: number,
-  ) {
-    super(notCompletedMessage(migrationId, run, failedItems));
-  }
-}
-
-function notCompletedMessage(id: string, run: BackfillRun, failedItems: number): string {
-  switch (run.status) {
-    case "failed":
-      return `The backfill of ${id} failed: ${run.lastError?.name ?? "Error"}: ${run.lastError?.message ?? "unknown"}. Fix the cause, then \`ferry resume ${id}\` continues from the checkpoints.`;
-    case "paused":
-      return `The backfill of ${id} was paused (\`ferry pause\`); \`ferry resume ${id}\` continues it.`;
-    case "aborted":
-      return `The backfill of ${id} was aborted (\`ferry abort\`); records written so far stay. \`ferry convert ${id}\` starts a new run.`;
-    default:
-      return `The backfill of ${id} finished, but ${failedItems} source item(s) could not be converted (listed above, and in the control table under ${FAILURE_SK_PREFIX}). Fix them, then run \`ferry convert ${id}\` again.`;
-  }
-}
-
-/** A backfill that was aborted cannot be resumed. */
-export class BackfillAbortedError extends UsageError {
-  constructor(readonly migrationId: string) {
-    super(`The backfill of ${migrationId} was aborted and cannot be resumed; \`ferry convert ${migrationId}\` starts a new run.`);
-  }
 }
 
 export type { ItemFailure };
@@ -155,7 +38,7 @@ export function readFailures(ctx: ConvertContext, run: BackfillRun, limit = FAIL
 /** Maps a missing control table (nothing was ever converted with it) to NoBackfillError. */
 export function missingControlTable(ctx: ConvertContext): (err: unknown) => never {
   return (err) => {
-    if (err instanceof Error && err.name === "ResourceNotFoundException") throw new NoBackfillError(ctx.migration.id);
+    if (isMissingTable(err)) throw new NoBackfillError(ctx.migration.id);
     throw err;
   };
 }
@@ -176,7 +59,7 @@ async function pauseOwnRun(ctx: ConvertContext, owner: string, settled: () => bo
 }
 
 export interface FollowOptions {
-  opened: OpenedContext;
+  opened: OpenedMigration;
   verb: string;
   json: boolean;
 }
@@ -228,21 +111,6 @@ export function resultOf(outcome: RuntimeOutcome): ConversionResult {
 
 /** How often a stage's run is polled (control table + DescribeExecution) while following it. */
 export const STAGE_POLL_MS = 2_000;
-
-/** The stage's execution ended but the run still says running: it never reached Finish or RecordFailure. */
-export class ExecutionEndedError extends FerryError {
-  constructor(
-    readonly migrationId: string,
-    readonly stage: string,
-    readonly execution: ExecutionState,
-  ) {
-    super(
-      `The execution ${execution.arn} of the backfill of ${migrationId} ended ${execution.status}` +
-        `${execution.error ? ` (${execution.error}${execution.cause ? `: ${execution.cause}` : ""})` : ""} without finishing the run ` +
-        `(timed out, stopped outside ferry, or not found). \`ferry resume ${migrationId} --stage ${stage}\` continues from the checkpoints.`,
-    );
-  }
-}
 
 /**
  * Against a stage: runs `start` (StartExecution) and returns, printing where the backfill
@@ -302,7 +170,7 @@ async function untilEnded(runtime: BackfillRuntime, ctx: ConvertContext): Promis
 }
 
 /** Prints the summary (and the first failed items); returns the number of failed items. */
-async function report(opened: OpenedContext, result: ConversionResult, elapsedMs: number, json: boolean): Promise<number> {
+async function report(opened: OpenedMigration, result: ConversionResult, elapsedMs: number, json: boolean): Promise<number> {
   const failures = await readFailures(opened.ctx, result.run);
   if (json) {
     printJson({

@@ -1,18 +1,20 @@
 /**
  * `ferry convert <migration>`: backfills the table (step 3) through the lifecycle orchestrator
  * (guards: added, not rolled back or removed, dual-write live; the step kept in the history),
- * or changes the rate of the running backfill. A dry run writes nothing and is not a step.
+ * or changes the rate of the running backfill; which of these a request is, is core's policy
+ * (convertAction in lifecycle/phases/convert.ts). A dry run writes nothing and is not a step.
  */
-import { type ConvertContext, changeRate } from "@ferry/core/backfill/control";
+import { changeRate } from "@ferry/core/backfill/control";
 import { completeConvert, convertStep } from "@ferry/core/lifecycle/lifecycle";
-import type { BackfillRuntime } from "@ferry/core/backfill/runtime";
+import { convertAction } from "@ferry/core/lifecycle/phases/convert";
 import { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "@ferry/core/backfill/settings";
 import { formatCount } from "@ferry/core/design/format";
 import { Command, Option } from "commander";
 import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import { type BackfillFlags, followConversion, followStarted, openContext, resultOf, withBackfillFlags } from "./backfill-shared.ts";
-import { type LifecycleFlags, forceOf, lifecycleOf, stepListeners, withActorFlags, withForceFlags, withHeartbeatFlag, withProbeFlag } from "./lifecycle-shared.ts";
+import { type BackfillFlags, followConversion, followStarted, resultOf, withBackfillFlags } from "./backfill-shared.ts";
+import { type LifecycleFlags, forceOf, withActorFlags, withForceFlags, withHeartbeatFlag, withProbeFlag } from "./lifecycle-shared.ts";
+import { openMigration } from "./open-migration.ts";
 
 interface ConvertFlags extends BackfillFlags, Omit<LifecycleFlags, keyof BackfillFlags> {
   segments?: number;
@@ -86,8 +88,9 @@ The step is complete once the run completed (with --stage and no --wait only its
 
 Exit codes: 0 completed (or started, with --stage and no --wait), 1 failed / paused or aborted
 elsewhere / items that could not be converted (listed), 2 bad flags or migration, stage not deployed,
---force without --reason, 3 refused by a guard (the message says which and how to satisfy it) or
-another process or execution runs the backfill, 130 paused by Ctrl-C.
+--force without --reason, 3 refused by a guard (the message says which and how to satisfy it),
+another process or execution runs the backfill, or a paused or failed run is in the way (resume it or
+--restart); every refusal is also a \`refused\` event with --events. 130 paused by Ctrl-C.
 
 Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s, then raise the rate
   $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --segments 8 --rate 2000
@@ -96,21 +99,12 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
   $ npx ferry convert 0001 --endpoint http://127.0.0.1:8000 --force --reason "dual-write checked by hand"`,
     )
     .action(async (ref: string, opts: ConvertFlags) => {
-      const opened = await openContext(ref, opts);
+      // A dry run publishes no step events: it is not a step.
+      const opened = await openMigration(ref, opts, { steps: !opts.dryRun });
       // A dry run reads and writes its own run record: the real run (and its status) stays as it was.
       if (opts.dryRun) opened.ctx.dryRun = true;
-      const { ctx } = opened;
-      let flush = async (): Promise<void> => undefined;
+      const { ctx, lifecycle, runtime } = opened;
       try {
-        if (opts.rate !== undefined && onlyRateGiven(opts) && (await runningElsewhere(opened.runtime, ctx))) {
-          const run = await changeRate(ctx, opts.rate);
-          if (opts.json) return printJson({ migrationId: ctx.migration.id, rateChanged: true, ...run });
-          process.stdout.write(
-            `Changed the rate of the running backfill of ${ctx.migration.id} (run ${run.runId}) to ${formatCount(opts.rate)} items/s; ` +
-              "its pages pick it up within one page.\n",
-          );
-          return;
-        }
         const settings: Partial<BackfillSettings> = {
           ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
           ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
@@ -118,50 +112,33 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
           ...(opts.dryRun ? { dryRun: true } : {}),
           ...(opts.maxPagesPerExecution !== undefined ? { maxPagesPerExecution: opts.maxPagesPerExecution } : {}),
         };
+        const action = await convertAction(ctx, runtime, { settings, restart: Boolean(opts.restart) });
+        if (action.kind === "change-rate") {
+          const run = await changeRate(ctx, action.rate);
+          if (opts.json) return printJson({ migrationId: ctx.migration.id, rateChanged: true, ...run });
+          process.stdout.write(
+            `Changed the rate of the running backfill of ${ctx.migration.id} (run ${run.runId}) to ${formatCount(action.rate)} items/s; ` +
+              "its pages pick it up within one page.\n",
+          );
+          return;
+        }
         const runOptions = { owner: opened.owner, restart: Boolean(opts.restart), ...(opts.leaseMs !== undefined ? { leaseMs: opts.leaseMs } : {}) };
         const follow = { opened, verb: opts.dryRun ? "dry run" : "converting", json: Boolean(opts.json) };
         const wait = Boolean(opts.wait);
-        if (opts.dryRun) {
-          // Writes nothing: not a lifecycle step, no guard.
-          if (opened.runtime.inProcess) await followConversion(follow, async () => resultOf(await opened.runtime.start(ctx, settings, runOptions)));
-          else await followStarted({ ...follow, wait }, () => opened.runtime.start(ctx, settings, runOptions));
+        if (action.kind === "dry-run") {
+          if (runtime.inProcess) await followConversion(follow, async () => resultOf(await runtime.start(ctx, settings, runOptions)));
+          else await followStarted({ ...follow, wait }, () => runtime.start(ctx, settings, runOptions));
           return;
         }
-        // Step events: --events on stdout, and with --stage the stage's bus (flushed below).
-        const events = stepListeners(opts);
-        flush = events.flush;
-        const lifecycle = lifecycleOf(
-          { clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration },
-          opts,
-          events.listeners,
-        );
         const step = async () =>
-          (
-            await convertStep(
-              lifecycle,
-              { settings, run: runOptions, runtime: opened.runtime, ...(ctx.onPage ? { hooks: { onPage: ctx.onPage } } : {}) },
-              forceOf(opts),
-            )
-          ).result;
-        if (opened.runtime.inProcess) {
+          (await convertStep(lifecycle, { settings, run: runOptions, runtime, ...(ctx.onPage ? { hooks: { onPage: ctx.onPage } } : {}) }, forceOf(opts))).result;
+        if (runtime.inProcess) {
           await followConversion(follow, step);
         } else {
           await followStarted({ ...follow, wait, onEnded: (run) => completeConvert(lifecycle, run) }, step);
         }
       } finally {
-        opened.close();
-        await flush();
+        await opened.close(); // sends the step events still queued for the --stage's bus
       }
     });
-}
-
-function onlyRateGiven(opts: ConvertFlags): boolean {
-  return opts.segments === undefined && opts.pageSize === undefined && !opts.dryRun && !opts.restart && opts.maxPagesPerExecution === undefined;
-}
-
-/** A backfill of this migration is running: under a live lease (another process) or as a stage's execution. */
-async function runningElsewhere(runtime: BackfillRuntime, ctx: ConvertContext): Promise<boolean> {
-  // Before the first convert the control table does not exist yet: nothing is running.
-  const status = await runtime.describe(ctx).catch(() => undefined);
-  return status?.run?.status === "running" && status.active;
 }

@@ -4,8 +4,9 @@ import { describeSplit } from "@ferry/core/release/config";
 import { DEFAULT_SUNSET_DAYS } from "@ferry/core/release/store";
 import { Command, Option } from "commander";
 import { parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
+import { openMigration } from "./open-migration.ts";
 import { printJson, table } from "../output.ts";
-import { type LifecycleFlags, describeEntry, forceOf, openLifecycle, withForceFlags, withLifecycleFlags } from "./lifecycle-shared.ts";
+import { type LifecycleFlags, describeEntry, forceOf, withForceFlags, withLifecycleFlags } from "./lifecycle-shared.ts";
 
 interface MoveFlags extends LifecycleFlags {
   to: "v1" | "v2";
@@ -46,7 +47,7 @@ Example: a 10% canary with 5% shadow reads, then everyone, then back to v1
   $ npx ferry move 0001 --to v1 --endpoint http://127.0.0.1:8000`,
     )
     .action(async (ref: string, opts: MoveFlags) => {
-      const { ctx, close } = await openLifecycle(ref, opts);
+      const { lifecycle: ctx, close } = await openMigration(ref, opts);
       try {
         const outcome = await moveStep(
           ctx,

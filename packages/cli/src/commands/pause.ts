@@ -4,7 +4,8 @@ import { sleep } from "@ferry/core/util/backoff";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import { type BackfillFlags, POLL_MS, STAGE_POLL_MS, missingControlTable, openContext, withBackfillFlags } from "./backfill-shared.ts";
+import { type BackfillFlags, POLL_MS, STAGE_POLL_MS, missingControlTable, withBackfillFlags } from "./backfill-shared.ts";
+import { openMigration } from "./open-migration.ts";
 
 export function pauseCommand(): Command {
   const command = new Command("pause")
@@ -36,7 +37,7 @@ export interface StopFlags extends BackfillFlags {
 
 /** `ferry pause` / `ferry abort`: asks the running backfill to stop; with --wait, until it has. */
 export async function stopBackfill(ref: string, opts: StopFlags, request: ControlRequest): Promise<void> {
-  const opened = await openContext(ref, opts);
+  const opened = await openMigration(ref, opts, { steps: false });
   const { ctx, runtime } = opened;
   const id = ctx.migration.id;
   try {
@@ -69,6 +70,6 @@ export async function stopBackfill(ref: string, opts: StopFlags, request: Contro
     if (opts.json) printJson({ migrationId: id, request, ...run });
     else process.stdout.write(`${message}\n`);
   } finally {
-    opened.close();
+    await opened.close();
   }
 }

@@ -6,8 +6,9 @@ import { DEFAULT_GUARD_OPTIONS, formatDurationMs } from "@ferry/core/lifecycle/o
 import { type BackupKind, DEFAULT_REMOVE_OPTIONS } from "@ferry/core/lifecycle/phases/remove";
 import { Command, Option } from "commander";
 import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
+import { openMigration } from "./open-migration.ts";
 import { printJson, table } from "../output.ts";
-import { type LifecycleFlags, durationFlag, openLifecycle, stoppable, withLifecycleFlags } from "./lifecycle-shared.ts";
+import { type LifecycleFlags, durationFlag, stoppable, withLifecycleFlags } from "./lifecycle-shared.ts";
 
 interface RemoveFlags extends LifecycleFlags {
   confirm?: boolean;
@@ -55,7 +56,7 @@ Example: see the plan, then remove with a one-day soak
   $ npx ferry remove 0002 --confirm --soak 1d --endpoint http://127.0.0.1:8000`,
     )
     .action(async (ref: string, opts: RemoveFlags) => {
-      const { ctx, close } = await openLifecycle(ref, opts);
+      const { lifecycle: ctx, close } = await openMigration(ref, opts);
       const options = {
         backupDir: opts.backupDir,
         ...(opts.backup ? { backup: opts.backup } : {}),

@@ -9,18 +9,12 @@ import { completeConvert } from "@ferry/core/lifecycle/lifecycle";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
-import {
-  BackfillAbortedError,
-  type BackfillFlags,
-  followConversion,
-  followStarted,
-  missingControlTable,
-  openContext,
-  resultOf,
-  withBackfillFlags,
-} from "./backfill-shared.ts";
+import { BackfillAbortedError } from "@ferry/core/backfill/errors";
+import { refusing } from "@ferry/core/lifecycle/orchestrator";
+import { type BackfillFlags, followConversion, followStarted, missingControlTable, resultOf, withBackfillFlags } from "./backfill-shared.ts";
 import { withRateFlags } from "./convert.ts";
-import { lifecycleOf, stepListeners, withActorFlags } from "./lifecycle-shared.ts";
+import { withActorFlags } from "./lifecycle-shared.ts";
+import { openMigration } from "./open-migration.ts";
 
 interface ResumeFlags extends BackfillFlags {
   actor: string;
@@ -61,10 +55,9 @@ Example: continue 0001 after Ctrl-C, at a lower rate
   $ npx ferry resume 0001 --stage dev --wait`,
     )
     .action(async (ref: string, opts: ResumeFlags) => {
-      const opened = await openContext(ref, opts);
-      const { ctx } = opened;
       // The convert step's completion event: --events on stdout, with --stage also the stage's bus.
-      const events = stepListeners(opts);
+      const opened = await openMigration(ref, opts);
+      const { ctx, lifecycle } = opened;
       try {
         const status = await opened.runtime.describe(ctx).catch(missingControlTable(ctx));
         if (!status.run) throw new NoBackfillError(ctx.migration.id);
@@ -78,15 +71,10 @@ Example: continue 0001 after Ctrl-C, at a lower rate
           ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
           ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
         };
-        const lifecycle = lifecycleOf(
-          { clients: opened.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration },
-          opts,
-          events.listeners,
-        );
         if (!opened.runtime.inProcess) {
           await followStarted(
             { opened, verb: "resuming", json: Boolean(opts.json), wait: Boolean(opts.wait), onEnded: (run) => completeConvert(lifecycle, run) },
-            () => opened.runtime.resume(ctx, tuning, { owner: opened.owner }),
+            () => refusing(lifecycle, "convert", () => opened.runtime.resume(ctx, tuning, { owner: opened.owner })),
           );
           return;
         }
@@ -98,13 +86,12 @@ Example: continue 0001 after Ctrl-C, at a lower rate
           process.stderr.write(`Waiting up to ${Math.ceil(lockWaitMs / 1000)} s for the lock of ${holder.owner} to lapse...\n`);
         }
         await followConversion({ opened, verb: "resuming", json: Boolean(opts.json) }, async () => {
-          const result = resultOf(await opened.runtime.resume(ctx, tuning, { owner: opened.owner, leaseMs, lockWaitMs }));
+          const result = resultOf(await refusing(lifecycle, "convert", () => opened.runtime.resume(ctx, tuning, { owner: opened.owner, leaseMs, lockWaitMs })));
           await completeConvert(lifecycle, result.run);
           return result;
         });
       } finally {
-        opened.close();
-        await events.flush();
+        await opened.close();
       }
     });
 }

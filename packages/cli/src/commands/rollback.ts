@@ -5,13 +5,12 @@ import { DEFAULT_STOP_TIMEOUT_MS } from "@ferry/core/lifecycle/phase";
 import { formatCount } from "@ferry/core/design/format";
 import { Command } from "commander";
 import { type StageFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
+import { openMigration } from "./open-migration.ts";
 import { printJson, table } from "../output.ts";
-import { runtimeFor } from "./backfill-shared.ts";
 import {
   type LifecycleFlags,
   durationFlag,
   forceOf,
-  openLifecycle,
   stoppable,
   withForceFlags,
   withHeartbeatFlag,
@@ -59,7 +58,7 @@ Example:
   $ npx ferry rollback 0001 --stage dev                     # on the deployed stage`,
     )
     .action(async (ref: string, opts: RollbackFlags) => {
-      const { ctx, close } = await openLifecycle(ref, opts);
+      const { lifecycle: ctx, runtime, close } = await openMigration(ref, opts);
       try {
         const outcome = await stoppable(`the rollback of ${ctx.migration.id}`, (signal) =>
           rollbackStep(
@@ -70,7 +69,7 @@ Example:
               ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
               ...(opts.pageSize !== undefined ? { pageSize: opts.pageSize } : {}),
               ...(opts.stopTimeout !== undefined ? { stopTimeoutMs: opts.stopTimeout } : {}),
-              ...(opts.stageOutputs ? { runtime: runtimeFor(opts) } : {}),
+              ...(opts.stageOutputs ? { runtime } : {}),
             },
             forceOf(opts),
           ),
@@ -78,14 +77,15 @@ Example:
         const did = Object.fromEntries(outcome.phases.map((p) => [p.step, p.did]));
         if (opts.json) printJson({ migrationId: ctx.migration.id, status: outcome.state.status, again: outcome.again, stopped: outcome.stopped, forced: outcome.forced, phases: did });
         else {
-          const move = did.move as { flipped?: boolean; fromPercent?: number; unpinned?: string[] } | undefined;
-          const add = did.add as { deleted?: number; scanned?: number; resumed?: boolean } | undefined;
+          const move = outcome.phases.find((p) => p.step === "move")?.did;
+          const add = outcome.phases.find((p) => p.step === "add")?.did;
+          const convert = outcome.phases.find((p) => p.step === "convert")?.did;
           process.stdout.write(
             `${outcome.stopped ? `Stopped the rollback of ${ctx.migration.id} midway; run it again to continue.` : `Rolled back ${ctx.migration.id}${outcome.again ? " (again: only what was left)" : ""}.`}\n` +
               `${table([
                 ["traffic", move?.flipped ? `back on v1 (was v2 for ${move.fromPercent}%)` : "already on v1"],
                 ["pins removed", move?.unpinned?.length ? move.unpinned.join(", ") : "-"],
-                ["backfill", String((did.convert as { backfill?: string } | undefined)?.backfill ?? "none")],
+                ["backfill", convert?.backfill ?? "none"],
                 ["derived records deleted", `${formatCount(add?.deleted ?? 0)} (${formatCount(add?.scanned ?? 0)} items scanned${add?.resumed ? ", resumed" : ""})`],
                 ["status", outcome.state.status ?? "-"],
               ])}\n`,

@@ -12,7 +12,8 @@ import { type MigrationStatus, readMigrationStatus, readMigrationStatuses } from
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
-import { type BackfillFlags, describeFailures, openConnection, withBackfillFlags } from "./backfill-shared.ts";
+import { type BackfillFlags, describeFailures, withBackfillFlags } from "./backfill-shared.ts";
+import { openConnection } from "./open-migration.ts";
 
 export function statusCommand(name = "status"): Command {
   const command = new Command(name)

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
-import { UsageError } from "../errors.ts";
+import { RefusalError, UsageError } from "../errors.ts";
 import { ensureControlTable } from "../control/control-table.ts";
 import { describeTable } from "../dynamo/table.ts";
 import { type Lease, type LockHolder, acquireLock, DEFAULT_LOCK_OPTIONS, readLock } from "./lock.ts";
@@ -44,7 +44,9 @@ export interface ConversionResult {
   executions: LocalExecutionSummary[];
 }
 
-export class BackfillUnfinishedError extends UsageError {
+/** An unfinished run is in the way of a new one: a refusal (exit 3), like a backfill that runs. */
+export class BackfillUnfinishedError extends RefusalError {
+  readonly guard = "backfill-finished";
   constructor(
     readonly migrationId: string,
     readonly run: BackfillRun,

@@ -5,12 +5,11 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { FerryError } from "../errors.ts";
-import { migrationPk } from "../control/control-table.ts";
+import { RefusalError } from "../errors.ts";
+import { ControlSk, migrationPk } from "../control/keys.ts";
 import { sleep } from "../util/backoff.ts";
 import type { StateStore } from "./state.ts";
 
-export const LOCK_SK = "backfill#lock";
 
 export interface LockOptions {
   /** Lease length; renewed every third of it. */
@@ -27,8 +26,9 @@ export interface LockHolder {
   leaseUntil: number;
 }
 
-export class BackfillLockedError extends FerryError {
-  override readonly exitCode = 3;
+/** Another process holds the backfill's lease: a refusal (exit 3) until it ends or its lease lapses. */
+export class BackfillLockedError extends RefusalError {
+  readonly guard = "backfill-not-running";
   constructor(
     readonly migrationId: string,
     readonly holder: LockHolder,
@@ -51,7 +51,7 @@ export interface Lease {
 
 export async function readLock(store: StateStore): Promise<LockHolder | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: LOCK_SK }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: ControlSk.backfillLock }, ConsistentRead: true }),
   );
   return out.Item ? (out.Item as unknown as LockHolder) : undefined;
 }
@@ -62,7 +62,7 @@ async function tryTake(store: StateStore, owner: string, leaseMs: number, acquir
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: LOCK_SK, owner, acquiredAt, leaseUntil: now + leaseMs },
+        Item: { PK: migrationPk(store.migrationId), SK: ControlSk.backfillLock, owner, acquiredAt, leaseUntil: now + leaseMs },
         ConditionExpression: "attribute_not_exists(PK) OR leaseUntil < :now OR #owner = :owner",
         ExpressionAttributeNames: { "#owner": "owner" },
         ExpressionAttributeValues: { ":now": now, ":owner": owner },
@@ -111,7 +111,7 @@ export async function acquireLock(store: StateStore, owner: string, options: Par
         .send(
           new DeleteCommand({
             TableName: store.controlTable,
-            Key: { PK: migrationPk(store.migrationId), SK: LOCK_SK },
+            Key: { PK: migrationPk(store.migrationId), SK: ControlSk.backfillLock },
             ConditionExpression: "#owner = :owner",
             ExpressionAttributeNames: { "#owner": "owner" },
             ExpressionAttributeValues: { ":owner": owner },

@@ -7,7 +7,7 @@
  * DescribeExecution of the run's current execution with the control table's records.
  */
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, type SFNClient, StartExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
-import { FerryError } from "../errors.ts";
+import { FerryError, RefusalError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { acquireLock } from "./lock.ts";
 import { type ConvertContext, NoBackfillError, conversionStatus, executionInput, newRun, requestStop, store } from "./control.ts";
@@ -30,8 +30,8 @@ export interface StageRuntimeOptions {
 export const DEFAULT_STAGE_RUNTIME = { abortGraceMs: 5_000, resumeWaitMs: 120_000, pollMs: 2_000 } as const;
 
 /** A deployed execution of this migration's backfill is still running. */
-export class BackfillExecutionRunningError extends FerryError {
-  override readonly exitCode = 3;
+export class BackfillExecutionRunningError extends RefusalError {
+  readonly guard = "backfill-not-running";
   constructor(
     readonly migrationId: string,
     readonly execution: ExecutionState,

@@ -4,9 +4,11 @@
  * Scan position and counters after the last completed page). A dry run keeps its own
  * records under `backfill#dry-run#...`, so it never replaces the real run's.
  */
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { controlRecords, migrationPk } from "../control/control-table.ts";
+import { compareAndSwap, unchangedSince } from "../control/cas.ts";
+import { type ControlLocation, backfillSk, migrationPk } from "../control/keys.ts";
+import { controlRecords } from "../control/control-table.ts";
 import { EMPTY_COUNTERS, type PageCounters } from "./page.ts";
 import type { BackfillSettings } from "./settings.ts";
 
@@ -49,69 +51,39 @@ export interface SegmentCheckpoint {
   updatedAt: number;
 }
 
-export const RUN_SK = "backfill#run";
-export const segmentSk = (segment: number) => `backfill#segment#${String(segment).padStart(5, "0")}`;
-export const FAILURE_SK_PREFIX = "backfill#failed#";
-/** Prefix of a dry run's records: its run, segments and failures live beside the real run's. */
-export const DRY_RUN_PREFIX = "backfill#dry-run#";
-
-export interface StateStore {
-  doc: DynamoDBDocumentClient;
-  controlTable: string;
-  migrationId: string;
+/** The migration's backfill records (sort keys: control/keys.ts, backfillSk). */
+export interface StateStore extends ControlLocation {
   /** Read and write the dry run's records instead of the real run's. */
   dryRun?: boolean;
 }
 
-/** The store's sort keys: the real run's, or the dry run's under DRY_RUN_PREFIX. */
-export function storeKeys(store: Pick<StateStore, "dryRun">) {
-  const prefix = store.dryRun ? DRY_RUN_PREFIX : "backfill#";
-  return {
-    run: store.dryRun ? `${DRY_RUN_PREFIX}run` : RUN_SK,
-    segmentPrefix: `${prefix}segment#`,
-    segment: (segment: number) => `${prefix}segment#${String(segment).padStart(5, "0")}`,
-    failurePrefix: store.dryRun ? `${DRY_RUN_PREFIX}failed#` : FAILURE_SK_PREFIX,
-  };
-}
-
 export async function readRun(store: StateStore): Promise<BackfillRun | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run }, ConsistentRead: true }),
   );
   return out.Item?.run as BackfillRun | undefined;
 }
 
 export async function writeRun(store: StateStore, run: BackfillRun): Promise<void> {
   await store.doc.send(
-    new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run, run } }),
+    new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run } }),
   );
 }
 
 /** Applies `change` to the run record (read-modify-write; callers hold the backfill lock or set a request). */
 export async function updateRun(store: StateStore, change: (run: BackfillRun) => BackfillRun | undefined): Promise<BackfillRun | undefined> {
-  for (let attempt = 0; attempt < 10; attempt++) {
+  return compareAndSwap({ doc: store.doc, record: "backfill run record", migrationId: store.migrationId, attempts: 10 }, async () => {
     const run = await readRun(store);
-    if (!run) return undefined;
+    if (!run) return { value: undefined };
     const next = change(structuredClone(run));
-    if (!next) return run;
+    if (!next) return { value: run };
     next.updatedAt = Date.now();
-    try {
-      await store.doc.send(
-        new PutCommand({
-          TableName: store.controlTable,
-          Item: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run, run: next },
-          // Optimistic concurrency: pause/abort from another terminal must not be lost.
-          ConditionExpression: "#run.#updatedAt = :seen",
-          ExpressionAttributeNames: { "#run": "run", "#updatedAt": "updatedAt" },
-          ExpressionAttributeValues: { ":seen": run.updatedAt },
-        }),
-      );
-      return next;
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
-  }
-  throw new Error("the backfill run record kept changing; retry the command");
+    return {
+      value: next,
+      // Optimistic concurrency: pause/abort from another terminal must not be lost.
+      put: { TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run: next }, ...unchangedSince(["run", "updatedAt"], run.updatedAt) },
+    };
+  });
 }
 
 /** True while `runId` is the current run, running, with no pause or abort requested: its pages may keep writing. */
@@ -139,13 +111,13 @@ export function runFence(store: StateStore, runId: string, maxAgeMs: number, con
 
 export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpoint[]> {
   const out: SegmentCheckpoint[] = [];
-  for await (const item of controlRecords(store, storeKeys(store).segmentPrefix)) out.push(item.checkpoint as SegmentCheckpoint);
+  for await (const item of controlRecords(store, backfillSk(store).segmentPrefix)) out.push(item.checkpoint as SegmentCheckpoint);
   return out.sort((a, b) => a.segment - b.segment);
 }
 
 export async function readCheckpoint(store: StateStore, segment: number): Promise<SegmentCheckpoint | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: storeKeys(store).segment(segment) }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(segment) }, ConsistentRead: true }),
   );
   return out.Item?.checkpoint as SegmentCheckpoint | undefined;
 }
@@ -163,7 +135,7 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: storeKeys(store).segment(next.segment), checkpoint: next },
+        Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(next.segment), checkpoint: next },
         ConditionExpression:
           previousPages === 0
             ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev"
@@ -188,7 +160,7 @@ export async function recordItemFailures(
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: `${storeKeys(store).failurePrefix}${f.key.PK}#${f.key.SK}`, ...f, at: Date.now() },
+        Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).failure(f.key), ...f, at: Date.now() },
       }),
     );
   }
@@ -203,7 +175,7 @@ export async function setEffectiveRate(store: StateStore, rate: number, expected
     await store.doc.send(
       new UpdateCommand({
         TableName: store.controlTable,
-        Key: { PK: migrationPk(store.migrationId), SK: storeKeys(store).run },
+        Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run },
         UpdateExpression: "SET #run.#rate = :rate",
         ConditionExpression: "#run.#rate = :expected",
         ExpressionAttributeNames: { "#run": "run", "#rate": "effectiveRate" },
@@ -227,7 +199,7 @@ export interface ItemFailure {
 export async function readItemFailures(store: StateStore, sinceMs: number, limit: number): Promise<{ items: ItemFailure[]; total: number }> {
   const items: ItemFailure[] = [];
   let total = 0;
-  for await (const record of controlRecords(store, storeKeys(store).failurePrefix)) {
+  for await (const record of controlRecords(store, backfillSk(store).failurePrefix)) {
     const item = record as unknown as ItemFailure;
     // Failure records outlive runs; a restarted run re-records the ones still failing.
     if (item.at < sinceMs) continue;

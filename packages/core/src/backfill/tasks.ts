@@ -31,7 +31,7 @@ export interface BackfillExecutionInput {
   controlTable: string;
   runId: string;
   execution: number;
-  /** A dry run: its records live apart from the real run's (see storeKeys). Always present, so the ASL can pass it on. */
+  /** A dry run: its records live apart from the real run's (see backfillSk in control/keys.ts). Always present, so the ASL can pass it on. */
   dryRun: boolean;
 }
 

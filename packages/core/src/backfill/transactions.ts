@@ -2,23 +2,20 @@
  * Packs per-item conversion units into TransactWriteItems calls and runs them. Each unit is
  * a ConditionCheck on one source item plus a Put per derived record; several units share a
  * call (up to 100 actions) to amortize round trips. A unit whose condition fails is
- * deferred to the stream; conflicts and throttling are retried with backoff. A fence (a read
+ * deferred to the stream; conflicts and throttling are retried with backoff (both in
+ * dynamo/transactions.ts, shared with verify's repair). A fence (a read
  * of the run record) is checked before every call and every retry, so a page still in flight
  * when pause, abort or a rollback's abort is requested sends nothing more after at most the
  * call in progress. The run record is not part of the transactions themselves: a check on one
  * shared item in every transaction of every segment would make them conflict on AWS.
  */
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DerivedRecord, ItemKey } from "../definition/define-migration.ts";
 import { itemSize } from "../dynamo/item-size.ts";
+import { TRANSACTION_MAX_ACTIONS, type TransactionPart, packParts, runTransactions } from "../dynamo/transactions.ts";
 import { FerryError } from "../errors.ts";
-import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../util/backoff.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import { type SourceCondition, sourceConditionCheck } from "./source-condition.ts";
-
-/** DynamoDB's limits per TransactWriteItems call. */
-export const TRANSACTION_MAX_ACTIONS = 100;
-export const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
 
 /** Everything the backfill writes for one source item. */
 export interface ConversionUnit {
@@ -45,25 +42,7 @@ export class RunFencedError extends FerryError {
   }
 }
 
-export class TransactionRetriesExhaustedError extends FerryError {
-  constructor(
-    readonly reasons: string[],
-    readonly attempts: number,
-  ) {
-    super(
-      `TransactWriteItems kept failing after ${attempts} attempts (${reasons.join(", ")}); ` +
-        "the table is throttling or contended: lower --rate and resume with `ferry resume`.",
-    );
-  }
-}
-
-type Action = Record<string, unknown>;
-
-interface Part {
-  unit: ConversionUnit;
-  actions: Action[];
-  bytes: number;
-}
+type Part = TransactionPart<ConversionUnit>;
 
 /** Splits a unit into parts of at most 99 puts, each with its own copy of the condition. */
 function partsOf(tableName: string, unit: ConversionUnit): Part[] {
@@ -75,6 +54,7 @@ function partsOf(tableName: string, unit: ConversionUnit): Part[] {
     parts.push({
       unit,
       actions: [check, ...records.map((Item) => ({ Put: { TableName: tableName, Item } }))],
+      writes: records.length,
       bytes: checkBytes + records.reduce((n, r) => n + itemSize(r) + 50, 0),
     });
   }
@@ -85,29 +65,6 @@ function partsOf(tableName: string, unit: ConversionUnit): Part[] {
 export function packTransactions(tableName: string, units: ConversionUnit[]): Part[][] {
   return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, unit)));
 }
-
-/** Packs transaction parts, in order, into as few TransactWriteItems calls as the action and byte limits allow. */
-export function packParts<P extends { actions: readonly unknown[]; bytes: number }>(parts: Iterable<P>): P[][] {
-  const calls: P[][] = [];
-  let current: P[] = [];
-  let actions = 0;
-  let bytes = 0;
-  for (const part of parts) {
-    if (current.length > 0 && (actions + part.actions.length > TRANSACTION_MAX_ACTIONS || bytes + part.bytes > TRANSACTION_BYTE_BUDGET)) {
-      calls.push(current);
-      current = [];
-      actions = 0;
-      bytes = 0;
-    }
-    current.push(part);
-    actions += part.actions.length;
-    bytes += part.bytes;
-  }
-  if (current.length > 0) calls.push(current);
-  return calls;
-}
-
-const RETRYABLE_REASONS = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);
 
 /** Whether the run may still write (see state.ts runStillWriting); false stops the page. */
 export type RunFence = () => Promise<boolean>;
@@ -120,48 +77,20 @@ export async function writeUnits(
   backoff: BackoffOptions = DEFAULT_BACKOFF,
   fence?: RunFence,
 ): Promise<TransactionStats> {
-  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], calls: 0, retries: 0, consumedWriteUnits: 0 };
-  const deferred = new Set<ConversionUnit>();
-  const written = new Map<ConversionUnit, number>();
-  for (const call of packTransactions(tableName, units)) {
-    let parts = call;
-    for (let attempt = 1; parts.length > 0; attempt++) {
-      parts = parts.filter((p) => !deferred.has(p.unit));
-      if (parts.length === 0) break;
-      if (attempt > 1) {
-        stats.retries++;
-        await sleep(backoffDelay(attempt - 1, backoff));
-      }
-      if (fence && !(await fence())) throw new RunFencedError();
-      stats.calls++;
-      try {
-        const out = await doc.send(
-          new TransactWriteCommand({ TransactItems: parts.flatMap((p) => p.actions) as never, ReturnConsumedCapacity: "TOTAL" }),
-        );
-        for (const c of out.ConsumedCapacity ?? []) stats.consumedWriteUnits += c.CapacityUnits ?? 0;
-        for (const p of parts) written.set(p.unit, (written.get(p.unit) ?? 0) + p.actions.length - 1);
-        parts = [];
-      } catch (err) {
-        if (!(err instanceof TransactionCanceledException)) throw err;
-        const reasons = err.CancellationReasons ?? [];
-        let offset = 0;
-        let retryable = false;
-        for (const p of parts) {
-          const codes = reasons.slice(offset, offset + p.actions.length).map((r) => r.Code ?? "None");
-          offset += p.actions.length;
-          if (codes[0] === "ConditionalCheckFailed") deferred.add(p.unit);
-          else if (codes.some((c) => RETRYABLE_REASONS.has(c))) retryable = true;
+  const run = await runTransactions(doc, packTransactions(tableName, units), {
+    backoff,
+    advice: "lower --rate and resume with `ferry resume`",
+    ...(fence
+      ? {
+          beforeCall: async () => {
+            if (!(await fence())) throw new RunFencedError();
+          },
         }
-        const anyDeferredHere = parts.some((p) => deferred.has(p.unit));
-        if (!anyDeferredHere && !retryable) {
-          throw new FerryError(`TransactWriteItems was cancelled: ${reasons.map((r) => r.Code).join(", ")}`, { cause: err });
-        }
-        if (attempt >= backoff.maxAttempts) {
-          throw new TransactionRetriesExhaustedError(reasons.map((r) => r.Code ?? "None"), attempt);
-        }
-      }
-    }
-  }
+      : {}),
+  });
+  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], calls: run.calls, retries: run.retries, consumedWriteUnits: run.consumedWriteUnits };
+  const deferred = run.refused;
+  const written = run.written;
   for (const unit of units) {
     if (deferred.has(unit)) stats.deferred.push(unit.key);
     else if (unit.records.length === 0 || written.get(unit) === unit.records.length) {

@@ -7,9 +7,9 @@
  * checkpoint, so a crash repeats at most one page per segment: processors are idempotent.
  */
 import { randomUUID } from "node:crypto";
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
 import { UsageError } from "../errors.ts";
-import { migrationPk } from "../control/control-table.ts";
 import { sleep } from "../util/backoff.ts";
 
 export interface SweepSettings {
@@ -61,12 +61,9 @@ export interface SweepPage<T> {
   lastKey?: Record<string, unknown>;
 }
 
-export interface SweepTask<T> {
+export interface SweepTask<T> extends ControlLocation {
   /** Record namespace in the control table: "rollback", "cleanup". */
   kind: string;
-  doc: DynamoDBDocumentClient;
-  controlTable: string;
-  migrationId: string;
   scanPage(segment: number, totalSegments: number, startKey: Record<string, unknown> | undefined, limit: number): Promise<SweepPage<T>>;
   /** Acts on the page's matching items; returns how many were processed and skipped. */
   processPage(items: T[], run: SweepRun): Promise<{ processed: number; skipped: number }>;
@@ -91,8 +88,8 @@ export interface SweepResult {
 
 export class InvalidSweepSettingsError extends UsageError {}
 
-const runSk = (kind: string) => `${kind}#run`;
-const segmentSk = (kind: string, segment: number) => `${kind}#segment#${String(segment).padStart(5, "0")}`;
+const runSk = ControlSk.sweepRun;
+const segmentSk = ControlSk.sweepSegment;
 
 /** Spends `n` units of a rate shared by every segment (a simple pacing limiter). */
 export class RateLimiter {
@@ -135,7 +132,7 @@ export async function runSweep<T>(task: SweepTask<T>, settings: Partial<SweepSet
   const resumed = Boolean(existing && existing.status !== "completed" && !options.restart);
   const now = Date.now();
   const run: SweepRun = resumed
-    ? { ...(existing as SweepRun), status: "running", settings: { ...(existing as SweepRun).settings, ...definedOnly({ rate: settings.rate }) }, updatedAt: now }
+    ? { ...(existing as SweepRun), status: "running", settings: { ...(existing as SweepRun).settings, ...(settings.rate !== undefined ? { rate: settings.rate } : {}) }, updatedAt: now }
     : {
         runId: randomUUID(),
         kind: task.kind,
@@ -191,8 +188,4 @@ export async function runSweep<T>(task: SweepTask<T>, settings: Partial<SweepSet
   const final: SweepRun = { ...run, status: complete ? "completed" : "stopped", updatedAt: end, ...(complete ? { finishedAt: end } : {}) };
   await put(task as SweepTask<unknown>, runSk(task.kind), final);
   return { run: final, totals: sum(), resumed };
-}
-
-function definedOnly<T extends object>(value: T): Partial<T> {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,11 +1,12 @@
 /**
  * The control table holds ferry's own records per migration: state, heartbeats, stream
- * checkpoints, dead letters. It is a separate table (default `<table>.ferry`, no stream) so
+ * checkpoints, dead letters (key layout: control/keys.ts). It is a separate table (default `<table>.ferry`, no stream) so
  * that ferry's bookkeeping never feeds back into the data table's stream or scans.
  */
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateTableCommand, ResourceInUseException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
+import { paginateQuery } from "@aws-sdk/lib-dynamodb";
+import { type ControlLocation, migrationPk } from "./keys.ts";
 import { describeTable } from "../dynamo/table.ts";
 import { sleep } from "../util/backoff.ts";
 
@@ -14,31 +15,8 @@ export function defaultControlTableName(dataTable: string, env: NodeJS.ProcessEn
   return env.FERRY_CONTROL_TABLE ?? `${dataTable}.ferry`;
 }
 
-/** Partition key of a migration's control records. */
-export function migrationPk(migrationId: string): string {
-  return `migration#${migrationId}`;
-}
-
-/** Sort keys of the control records (one namespace per kind). */
-export const ControlSk = {
-  state: "state",
-  heartbeat: (consumer: string) => `heartbeat#${consumer}`,
-  shard: (streamArn: string, shardId: string) => `shard#${streamArn}#${shardId}`,
-  shardPrefix: (streamArn: string) => `shard#${streamArn}#`,
-  deadLetter: (sequenceNumber: string) => `dead#${sequenceNumber.padStart(40, "0")}`,
-  deadLetterPrefix: "dead#",
-  failure: (sequenceNumber: string) => `failure#${sequenceNumber.padStart(40, "0")}`,
-} as const;
-
-/** Where one migration's control records live. */
-export interface ControlRecords {
-  doc: DynamoDBDocumentClient;
-  controlTable: string;
-  migrationId: string;
-}
-
 /** Every control record of a migration whose SK starts with `prefix`, in SK order (consistent reads, all pages). */
-export async function* controlRecords(location: ControlRecords, prefix: string): AsyncGenerator<Record<string, unknown>> {
+export async function* controlRecords(location: ControlLocation, prefix: string): AsyncGenerator<Record<string, unknown>> {
   const pages = paginateQuery(
     { client: location.doc },
     {

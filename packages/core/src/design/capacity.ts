@@ -6,7 +6,7 @@
  */
 import type { DerivedRecord } from "../definition/define-migration.ts";
 import { itemSize, writeUnits } from "../dynamo/item-size.ts";
-import { TRANSACTION_MAX_ACTIONS } from "../backfill/transactions.ts";
+import { TRANSACTION_MAX_ACTIONS } from "../dynamo/transactions.ts";
 
 /** One action of a TransactWriteItems call and the size of the item it touches. */
 export interface TransactionAction {

@@ -4,12 +4,12 @@
  * whoever dead-letters the record after the configured retries (Lambda's on-failure
  * destination on AWS, the local mapping locally) can say why.
  */
-import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ControlSk, controlRecords, migrationPk } from "../control/control-table.ts";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
+import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { controlRecords } from "../control/control-table.ts";
 import { isPoisonError } from "./plan.ts";
 
 /** Sort-key prefix of failure records (ControlSk.failure pads the sequence number after it). */
-export const FAILURE_SK_PREFIX = "failure#";
 
 /**
  * `poison`: the record's content cannot be applied (schema, derive, invalid records, missing
@@ -54,11 +54,6 @@ export interface FailureRecord {
   lastAt: number;
 }
 
-export interface FailureLocation {
-  doc: DynamoDBDocumentClient;
-  controlTable: string;
-  migrationId: string;
-}
 
 export function failureKind(err: unknown): FailureKind {
   return isPoisonError(err) ? "poison" : "transient";
@@ -66,7 +61,7 @@ export function failureKind(err: unknown): FailureKind {
 
 /** Records (or counts again) a failure of `failure.sequenceNumber`; returns the stored record. */
 export async function recordFailure(
-  location: FailureLocation,
+  location: ControlLocation,
   consumer: string,
   failure: StreamRecordFailure,
   now: number,
@@ -109,7 +104,7 @@ export async function recordFailure(
 }
 
 /** The failure record of one sequence number, if the handler wrote one. */
-export async function readFailure(location: FailureLocation, sequenceNumber: string): Promise<FailureRecord | undefined> {
+export async function readFailure(location: ControlLocation, sequenceNumber: string): Promise<FailureRecord | undefined> {
   const out = await location.doc.send(
     new GetCommand({
       TableName: location.controlTable,
@@ -121,9 +116,9 @@ export async function readFailure(location: FailureLocation, sequenceNumber: str
 }
 
 /** Every failure record of a migration, in sequence-number order. */
-export async function listFailures(location: FailureLocation): Promise<FailureRecord[]> {
+export async function listFailures(location: ControlLocation): Promise<FailureRecord[]> {
   const records: FailureRecord[] = [];
-  for await (const item of controlRecords(location, FAILURE_SK_PREFIX)) records.push(withoutKey(item));
+  for await (const item of controlRecords(location, ControlSk.failurePrefix)) records.push(withoutKey(item));
   return records;
 }
 

@@ -4,7 +4,7 @@
  * number) plus running counters, from which status commands compute the dual-write lag.
  */
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ControlSk, migrationPk } from "../control/control-table.ts";
+import { ControlSk, migrationPk } from "../control/keys.ts";
 
 /** Consumer name of the dual-write handler's heartbeat. */
 export const DUAL_WRITE_CONSUMER = "dual-write";

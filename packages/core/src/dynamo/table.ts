@@ -5,9 +5,9 @@ import {
   DescribeTableCommand,
   type DynamoDBClient,
   ResourceInUseException,
-  ResourceNotFoundException,
   type TableDescription,
 } from "@aws-sdk/client-dynamodb";
+import { isMissingTable } from "./missing-table.ts";
 import { FerryError } from "../errors.ts";
 import { sleep } from "../util/backoff.ts";
 import { type TableDefinition, createTableInput } from "./table-definition.ts";
@@ -32,7 +32,7 @@ export async function describeTable(client: DynamoDBClient, tableName: string): 
     const out = await client.send(new DescribeTableCommand({ TableName: tableName }));
     return out.Table;
   } catch (err) {
-    if (err instanceof ResourceNotFoundException) return undefined;
+    if (isMissingTable(err)) return undefined;
     throw err;
   }
 }

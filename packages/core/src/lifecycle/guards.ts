@@ -1,18 +1,30 @@
 /**
- * Guard refusals: one error class per guard, each exit code 3, each saying which guard
- * failed and how to satisfy it. Phases return the guards that fail (they do not throw), so
+ * Guard refusals: one error class per guard (a RefusalError, exit code 3), each saying which
+ * guard failed and how to satisfy it, and the guard inputs several phases share (step order,
+ * the backfill run). Phases return the guards that fail (they do not throw), so
  * the orchestrator can refuse on the first, or, where a guard may be overridden with
  * `--force --reason`, record every overridden guard in the step's history.
  */
-import { FerryError } from "../errors.ts";
+import { type BackfillRun, readRun } from "../backfill/state.ts";
+import type { MigrationState } from "../control/migration-state.ts";
+import { unlessMissingTable } from "../dynamo/missing-table.ts";
+import { GuardRefusedError, UsageError } from "../errors.ts";
 import { formatDurationMs } from "./options.ts";
+import { type LifecycleContext, controlLocation } from "./phase.ts";
 
-/** A transition refused by a guard. `forceable` guards may be overridden with --force --reason. */
-export abstract class GuardRefusedError extends FerryError {
-  override readonly exitCode = 3;
-  /** Short guard name, kept in the history when overridden. */
-  abstract readonly guard: string;
-  readonly forceable: boolean = false;
+export { GuardRefusedError };
+
+/** Step order shared by convert, move and remove: added, not rolled back, not removed. */
+export function orderGuards(ctx: LifecycleContext, state: MigrationState | undefined, step: string, allowRemoved = false): GuardRefusedError[] {
+  if (!state || !state.history.some((h) => h.step === "add")) return [new StepOrderError(ctx.migration.id, step, "add")];
+  if (state.status === "rolled-back" || state.status === "rolling-back") return [new MigrationRolledBackError(ctx.migration.id, step)];
+  if (!allowRemoved && (state.status === "removing" || state.status === "removed")) return [new MigrationRemovedError(ctx.migration.id, step)];
+  return [];
+}
+
+/** The real (not dry) backfill run, which the convert, move and rollback guards read; undefined before the first convert. */
+export async function backfillRun(ctx: LifecycleContext): Promise<BackfillRun | undefined> {
+  return unlessMissingTable(readRun(controlLocation(ctx)), undefined);
 }
 
 /** The migration has no state record yet, or a step before this one was never taken. */
@@ -182,8 +194,7 @@ export class DualWriteStillRunningError extends GuardRefusedError {
 }
 
 /** --force without --reason. */
-export class ForceWithoutReasonError extends FerryError {
-  override readonly exitCode = 2;
+export class ForceWithoutReasonError extends UsageError {
   constructor() {
     super('--force needs --reason "..." saying why the guard is overridden; the reason is kept in the migration\'s history.');
   }

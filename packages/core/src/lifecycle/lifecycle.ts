@@ -16,7 +16,7 @@ import { defaultControlTableName } from "../control/control-table.ts";
 import type { StepListener } from "./events.ts";
 import { completeStep, type ForceOptions, readState, rollbackMigration, runStep } from "./orchestrator.ts";
 import { DEFAULT_GUARD_OPTIONS, type GuardOptions } from "./options.ts";
-import type { LifecycleContext, Phase, RollbackOptions } from "./phase.ts";
+import type { LifecycleContext, RollbackOptions, RollbackPhase } from "./phase.ts";
 
 export interface LifecycleContextInput {
   clients: DynamoClients;
@@ -41,8 +41,15 @@ export function lifecycleContext(input: LifecycleContextInput): LifecycleContext
   };
 }
 
-/** The phases rollback undoes (remove is not among them: it cannot be rolled back). */
-export const ROLLBACK_PHASES: Phase[] = [designPhase, addPhase, convertPhase, movePhase] as Phase[];
+/**
+ * The phases rollback undoes, in step order (remove is not among them: it cannot be rolled
+ * back); the convert phase stops the backfill on `runtime` (default: this process's).
+ */
+export function rollbackPhases(runtime?: BackfillRuntime): RollbackPhase[] {
+  return [designPhase, addPhase, runtime ? convertPhaseOn(runtime) : convertPhase, movePhase];
+}
+
+export const ROLLBACK_PHASES: readonly RollbackPhase[] = rollbackPhases();
 
 export const designStep = (ctx: LifecycleContext) => runStep(ctx, designPhase, {});
 export const addStep = (ctx: LifecycleContext, options: AddPhaseOptions = {}) => runStep(ctx, addPhase, options);
@@ -74,7 +81,7 @@ export interface RollbackStepOptions extends RollbackOptions {
 export const rollbackStep = (ctx: LifecycleContext, options: RollbackStepOptions = {}, force: ForceOptions = {}) =>
   rollbackMigration(
     ctx,
-    { phases: options.runtime ? [designPhase, addPhase, convertPhaseOn(options.runtime), movePhase] as Phase[] : ROLLBACK_PHASES, guard: addPhase },
+    { phases: rollbackPhases(options.runtime), guard: addPhase },
     options,
     force,
   );

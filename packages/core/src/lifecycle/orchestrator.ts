@@ -5,12 +5,23 @@
  * in the migration's state record, runs the step, records its completion, and emits each
  * transition as an event. Rollback runs the phases' rollbacks in reverse step order.
  */
-import { readMigrationState, type MigrationState } from "./phases/add.ts";
+import { type MigrationState, readMigrationState, recordStep } from "../control/migration-state.ts";
+import { unlessMissingTable } from "../dynamo/missing-table.ts";
 import { ensureControlTable } from "../control/control-table.ts";
-import { emitStep, type StepEvent } from "./events.ts";
+import { RefusalError } from "../errors.ts";
 import { ForceWithoutReasonError, type GuardRefusedError, MigrationRemovedError } from "./guards.ts";
-import type { LifecycleContext, Phase, RollbackOptions, StepName } from "./phase.ts";
-import { type StateLocation, recordStep, updateState } from "./state.ts";
+import {
+  type LifecycleContext,
+  type Phase,
+  type RollbackGuard,
+  type RollbackOptions,
+  type RollbackPhase,
+  type PhaseRollback,
+  type StepName,
+  clockOf,
+  controlLocation,
+  emit,
+} from "./phase.ts";
 
 /** `--force --reason`. */
 export interface ForceOptions {
@@ -26,27 +37,9 @@ export interface StepOutcome<Result> {
   forced: string[];
 }
 
-export function stateLocation(ctx: LifecycleContext): StateLocation {
-  return { doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id };
-}
-
-function now(ctx: LifecycleContext): Date {
-  return new Date(ctx.guards.now());
-}
-
-/** Emits a transition of `ctx.migration`. */
-export function emit(ctx: LifecycleContext, step: string, event: StepEvent["event"], extra: Partial<StepEvent> = {}): void {
-  emitStep(ctx.listeners, { type: "ferry.step", migrationId: ctx.migration.id, step, event, at: now(ctx).toISOString(), actor: ctx.actor, ...extra });
-}
-
 /** The state record, or undefined when the control table or record does not exist yet. */
 export async function readState(ctx: LifecycleContext): Promise<MigrationState | undefined> {
-  try {
-    return await readMigrationState(stateLocation(ctx));
-  } catch (err) {
-    if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
-    throw err;
-  }
+  return unlessMissingTable(readMigrationState(controlLocation(ctx)), undefined);
 }
 
 /** Throws the refusal, or returns the overridden guards' names when --force may override them. */
@@ -61,6 +54,20 @@ export function enforce(ctx: LifecycleContext, step: string, failures: GuardRefu
   return failures.map((f) => f.guard);
 }
 
+/**
+ * Runs `work` (a step's start, or a command acting on one, such as resume), emitting a
+ * `refused` event for `step` when it throws a refusal (a stream that is off, a backfill that
+ * already runs), as for a guard.
+ */
+export async function refusing<T>(ctx: LifecycleContext, step: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (err instanceof RefusalError) emit(ctx, step, "refused", { guard: err.guard });
+    throw err;
+  }
+}
+
 /** Validates, records, runs and (when done) completes one step. */
 export async function runStep<Options, Result>(
   ctx: LifecycleContext,
@@ -72,7 +79,7 @@ export async function runStep<Options, Result>(
   await ensureControlTable(ctx.clients.raw, ctx.controlTable);
   const before = await readState(ctx);
   const forced = enforce(ctx, phase.step, await phase.validate(ctx, before, options), force);
-  const location = stateLocation(ctx);
+  const location = controlLocation(ctx);
   const reason = force.reason?.trim() || undefined;
   let state: MigrationState | undefined;
   const record = async (patch: Partial<MigrationState> = {}) => {
@@ -80,12 +87,12 @@ export async function runStep<Options, Result>(
       location,
       { step: phase.step, actor: ctx.actor, event: "start", ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) },
       () => patch,
-      () => now(ctx),
+      clockOf(ctx),
     );
     emit(ctx, phase.step, "start", { ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) });
     return state;
   };
-  const result = await phase.start(ctx, options, record);
+  const result = await refusing(ctx, phase.step, () => phase.start(ctx, options, record));
   const completed = await phase.isComplete(ctx, result);
   if (completed) state = await completeStep(ctx, phase.step, phase.completedStatus ? { status: phase.completedStatus } : {});
   return { state: state ?? (await readState(ctx)) ?? (before as MigrationState), result, completed, forced };
@@ -93,7 +100,7 @@ export async function runStep<Options, Result>(
 
 /** Records that `step` is done (history entry "complete", `completed[step]`). */
 export async function completeStep(ctx: LifecycleContext, step: StepName, patch: Partial<MigrationState> = {}, detail?: Record<string, unknown>): Promise<MigrationState> {
-  const state = await recordStep(stateLocation(ctx), { step, actor: ctx.actor, event: "complete" }, () => patch, () => now(ctx));
+  const state = await recordStep(controlLocation(ctx), { step, actor: ctx.actor, event: "complete" }, () => patch, clockOf(ctx));
   emit(ctx, step, "complete", detail ? { detail } : {});
   return state;
 }
@@ -101,17 +108,12 @@ export async function completeStep(ctx: LifecycleContext, step: StepName, patch:
 export interface RollbackOutcome {
   state: MigrationState;
   /** What each phase's rollback did, in the order run. */
-  phases: { step: StepName; did: Record<string, unknown> }[];
+  phases: PhaseRollback[];
   /** The migration had been rolled back before (this run repeated it, harmlessly). */
   again: boolean;
   /** The delete sweep was stopped midway (status stays rolling-back; run rollback again to finish). */
   stopped: boolean;
   forced: string[];
-}
-
-/** A phase's rollback guard (the add phase's: the dual-write must be stopped). */
-export interface RollbackGuard {
-  validateRollback(ctx: LifecycleContext): Promise<GuardRefusedError[]>;
 }
 
 /**
@@ -121,7 +123,7 @@ export interface RollbackGuard {
  */
 export async function rollbackMigration(
   ctx: LifecycleContext,
-  phases: { phases: Phase[]; guard: RollbackGuard },
+  phases: { phases: readonly RollbackPhase[]; guard: RollbackGuard },
   options: RollbackOptions = {},
   force: ForceOptions = {},
 ): Promise<RollbackOutcome> {
@@ -135,31 +137,27 @@ export async function rollbackMigration(
   for (const phase of phases.phases) await phase.assertRollbackPossible?.(ctx);
   const reason = force.reason?.trim() || undefined;
   const again = before?.status === "rolled-back";
-  const location = stateLocation(ctx);
+  const location = controlLocation(ctx);
   await recordStep(
     location,
     { step: "rollback", actor: ctx.actor, event: "start", ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}) },
     () => ({ status: "rolling-back" }),
-    () => now(ctx),
+    clockOf(ctx),
   );
   emit(ctx, "rollback", "start", { ...(reason ? { reason } : {}), ...(forced.length ? { forced } : {}), detail: { from: before?.step ?? null } });
   const done: RollbackOutcome["phases"] = [];
   for (const phase of [...phases.phases].reverse()) {
     const did = await phase.rollback(ctx, options);
-    done.push({ step: phase.step, did });
-    emit(ctx, phase.step, "rollback", { detail: did });
+    // Each phase's rollback returns its own step's result (phase.ts, RollbackResults).
+    done.push({ step: phase.step, did } as PhaseRollback);
+    emit(ctx, phase.step, "rollback", { detail: { ...did } });
   }
   const stopped = done.some((d) => d.did.stopped === true);
   if (stopped) {
     const state = (await readState(ctx)) as MigrationState;
     return { state, phases: done, again, stopped, forced };
   }
-  const state = await recordStep(location, { step: "rollback", actor: ctx.actor, event: "complete" }, () => ({ status: "rolled-back" }), () => now(ctx));
+  const state = await recordStep(location, { step: "rollback", actor: ctx.actor, event: "complete" }, () => ({ status: "rolled-back" }), clockOf(ctx));
   emit(ctx, "rollback", "complete");
   return { state, phases: done, again, stopped, forced };
-}
-
-/** Merges fields into the state record without a history entry (evidence such as a verify result). */
-export function patchState(ctx: LifecycleContext, patch: Partial<MigrationState>): Promise<MigrationState> {
-  return updateState(stateLocation(ctx), (state, at) => ({ ...(state ?? { migrationId: ctx.migration.id, step: "design", history: [], updatedAt: at }), ...patch }), () => now(ctx));
 }

@@ -4,7 +4,8 @@
  * (delivered, filtered or dead-lettered) and whether a closed shard was read to its end.
  */
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { ControlSk, controlRecords, migrationPk } from "../control/control-table.ts";
+import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { controlRecords } from "../control/control-table.ts";
 
 /** Where a shard's consumer stands. */
 export interface ShardCheckpoint {
@@ -25,12 +26,6 @@ export interface CheckpointStore {
   save(checkpoint: ShardCheckpoint): Promise<void>;
 }
 
-/** Where a migration's control records live. */
-export interface ControlLocation {
-  doc: DynamoDBDocumentClient;
-  controlTable: string;
-  migrationId: string;
-}
 
 /** Checkpoints in the control table, under the migration's partition. */
 export function controlTableCheckpoints(location: ControlLocation): CheckpointStore {

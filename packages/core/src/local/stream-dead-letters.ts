@@ -9,8 +9,8 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { ControlSk, controlRecords, migrationPk } from "../control/control-table.ts";
-import type { ControlLocation } from "./stream-checkpoints.ts";
+import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { controlRecords } from "../control/control-table.ts";
 
 /** Why a record was given up. */
 export type DeadLetterCause = "retries-exhausted" | "record-expired";

@@ -4,8 +4,10 @@
  * request counters, and where shadow results go. A failed re-read keeps serving the last
  * configuration it saw: a control-table hiccup must not flip traffic.
  */
+import { isMissingTable } from "../dynamo/missing-table.ts";
 import { type ReleaseConfig, INITIAL_RELEASE } from "./config.ts";
-import { type ReleaseLocation, readRelease } from "./store.ts";
+import type { ControlLocation } from "../control/keys.ts";
+import { readRelease } from "./store.ts";
 import { UsageCounter, type UsageCounterOptions } from "./usage.ts";
 
 export interface ReleaseCacheOptions {
@@ -24,7 +26,7 @@ export class ReleaseCache {
   private readonly options: ReleaseCacheOptions;
 
   constructor(
-    readonly location: ReleaseLocation,
+    readonly location: ControlLocation,
     options: Partial<ReleaseCacheOptions> = {},
   ) {
     this.options = { ...DEFAULT_RELEASE_CACHE_OPTIONS, ...options };
@@ -46,7 +48,7 @@ export class ReleaseCache {
       })
       .catch((err: unknown) => {
         if (this.value) return this.value.config;
-        // Never read successfully: serve v1 (the model every client already works with).
+        // Never read successfully, and no control table yet (no migration was ever added): serve v1 (the model every client already works with).
         if (isMissingTable(err)) return structuredClone(INITIAL_RELEASE);
         throw err;
       })
@@ -55,9 +57,4 @@ export class ReleaseCache {
       });
     return this.inflight;
   }
-}
-
-/** The control table does not exist yet (no migration was ever added): all traffic is v1. */
-function isMissingTable(err: unknown): boolean {
-  return err instanceof Error && err.name === "ResourceNotFoundException";
 }

@@ -54,9 +54,6 @@ export const INITIAL_RELEASE: ReleaseConfig = { v2Percent: 0, shadowPercent: 0, 
 /** Audit entries kept in the record (older ones are dropped; the record must stay far below 400 KB). */
 export const HISTORY_LIMIT = 200;
 
-/** Sort key of the release record in the control table. */
-export const RELEASE_SK = "release";
-
 /** A tenant's canary bucket in [0, 100): stable, so raising the percentage only adds tenants. */
 export function tenantBucket(tenant: string): number {
   return createHash("sha256").update(tenant).digest().readUInt32BE(0) % 100;

@@ -6,11 +6,9 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { migrationPk } from "../control/control-table.ts";
+import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
 import type { ApiVersion } from "./config.ts";
-import type { ReleaseLocation } from "./store.ts";
 
-export const SHADOW_SK = "shadow";
 /** Disagreements kept with their details (the first ones: the rest are only counted). */
 export const MAX_DISAGREEMENTS_KEPT = 10;
 /** Ids listed per side of one disagreement. */
@@ -50,10 +48,10 @@ export function compareIds(primary: string[], shadow: string[]): { agreed: boole
 
 /** Records one comparison (or one failed shadow run with `outcome: "error"`). */
 export async function recordShadow(
-  location: ReleaseLocation,
+  location: ControlLocation,
   outcome: { kind: "compared"; disagreement?: Omit<Disagreement, "at">; at?: Date } | { kind: "error" },
 ): Promise<void> {
-  const key = { PK: migrationPk(location.migrationId), SK: SHADOW_SK };
+  const key = { PK: migrationPk(location.migrationId), SK: ControlSk.shadow };
   if (outcome.kind === "error") {
     await location.doc.send(new UpdateCommand({ TableName: location.controlTable, Key: key, UpdateExpression: "ADD errors :one", ExpressionAttributeValues: { ":one": 1 } }));
     return;
@@ -90,9 +88,9 @@ export async function recordShadow(
 }
 
 /** The shadow-read evidence so far. */
-export async function readShadowStats(location: ReleaseLocation): Promise<ShadowStats> {
+export async function readShadowStats(location: ControlLocation): Promise<ShadowStats> {
   const out = await location.doc.send(
-    new GetCommand({ TableName: location.controlTable, Key: { PK: migrationPk(location.migrationId), SK: SHADOW_SK }, ConsistentRead: true }),
+    new GetCommand({ TableName: location.controlTable, Key: { PK: migrationPk(location.migrationId), SK: ControlSk.shadow }, ConsistentRead: true }),
   );
   const item = out.Item ?? {};
   const compared = Number(item.compared ?? 0);

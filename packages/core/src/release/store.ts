@@ -3,18 +3,11 @@
  * is a conditional write on the record's revision (two release managers flipping at once:
  * one wins, the other re-reads and applies its change on top) and appends an audit entry.
  */
-import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { FerryError, UsageError } from "../errors.ts";
-import { migrationPk } from "../control/control-table.ts";
-import { type ApiVersion, HISTORY_LIMIT, INITIAL_RELEASE, RELEASE_SK, type ReleaseChange, ReleaseConfig } from "./config.ts";
-
-/** Where a migration's release record lives. */
-export interface ReleaseLocation {
-  doc: DynamoDBDocumentClient;
-  controlTable: string;
-  migrationId: string;
-}
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { compareAndSwap, unchangedSince } from "../control/cas.ts";
+import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { FerryError, RefusalError, UsageError } from "../errors.ts";
+import { type ApiVersion, HISTORY_LIMIT, INITIAL_RELEASE, type ReleaseChange, ReleaseConfig } from "./config.ts";
 
 /** The stored release record does not match the schema (edited by hand?). */
 export class InvalidReleaseConfigError extends FerryError {
@@ -24,17 +17,17 @@ export class InvalidReleaseConfigError extends FerryError {
   ) {
     super(
       `The release record of ${migrationId} is invalid: ${issues.join("; ")}. ` +
-        `Fix it with \`ferry move ${migrationId} --to v1\` (rewrites it) or correct the item (SK "${RELEASE_SK}") in the control table.`,
+        `Fix it with \`ferry move ${migrationId} --to v1\` (rewrites it) or correct the item (SK "${ControlSk.release}") in the control table.`,
     );
   }
 }
 
 /** The release configuration; the initial one (all v1) before any move. */
-export async function readRelease(location: ReleaseLocation): Promise<ReleaseConfig> {
+export async function readRelease(location: ControlLocation): Promise<ReleaseConfig> {
   const out = await location.doc.send(
     new GetCommand({
       TableName: location.controlTable,
-      Key: { PK: migrationPk(location.migrationId), SK: RELEASE_SK },
+      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.release },
       ConsistentRead: true,
     }),
   );
@@ -61,8 +54,8 @@ export interface ReleaseUpdate {
 }
 
 /** Applies `change` with optimistic concurrency; returns the previous and the new configuration. */
-export async function updateRelease(location: ReleaseLocation, update: ReleaseUpdate): Promise<{ before: ReleaseConfig; after: ReleaseConfig }> {
-  for (let attempt = 0; attempt < 20; attempt++) {
+export async function updateRelease(location: ControlLocation, update: ReleaseUpdate): Promise<{ before: ReleaseConfig; after: ReleaseConfig }> {
+  return compareAndSwap({ doc: location.doc, record: "release record", migrationId: location.migrationId }, async () => {
     const before = await readRelease(location);
     const at = (update.now?.() ?? new Date()).toISOString();
     const changed = update.change(structuredClone(before));
@@ -80,21 +73,16 @@ export async function updateRelease(location: ReleaseLocation, update: ReleaseUp
       history: [...changed.history, entry].slice(-HISTORY_LIMIT),
       revision: before.revision + 1,
     });
-    try {
-      await location.doc.send(
-        new PutCommand({
-          TableName: location.controlTable,
-          Item: { PK: migrationPk(location.migrationId), SK: RELEASE_SK, ...after },
-          ConditionExpression: before.revision === 0 ? "attribute_not_exists(PK)" : "revision = :seen",
-          ...(before.revision === 0 ? {} : { ExpressionAttributeValues: { ":seen": before.revision } }),
-        }),
-      );
-      return { before, after };
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    }
-  }
-  throw new FerryError(`The release record of ${location.migrationId} kept changing under this command; run it again.`);
+    return {
+      value: { before, after },
+      put: {
+        TableName: location.controlTable,
+        Item: { PK: migrationPk(location.migrationId), SK: ControlSk.release, ...after },
+        // Revision 0 is the initial configuration, never stored.
+        ...unchangedSince(["revision"], before.revision === 0 ? undefined : before.revision),
+      },
+    };
+  });
 }
 
 /** How `ferry move` describes a move. */
@@ -118,7 +106,7 @@ export const DEFAULT_SUNSET_DAYS = 30;
 export class InvalidMoveError extends UsageError {}
 
 /** Moves traffic: `to: "v1"` is the instant flip back; `to: "v2"` ramps to `percent`. */
-export async function moveRelease(location: ReleaseLocation, request: MoveRequest) {
+export async function moveRelease(location: ControlLocation, request: MoveRequest) {
   if (request.to === "v1" && request.percent !== undefined && request.percent !== 0) {
     throw new InvalidMoveError("--to v1 flips every tenant back to v1; to keep some on v2 use --to v2 --percent N.");
   }
@@ -155,15 +143,15 @@ export async function moveRelease(location: ReleaseLocation, request: MoveReques
 }
 
 /** v1 was retired by the remove step; there is nothing left to flip back to. */
-export class V1RetiredError extends FerryError {
-  override readonly exitCode = 3;
+export class V1RetiredError extends RefusalError {
+  readonly guard = "v1-retired";
   constructor(readonly migrationId: string) {
     super(`v1 of ${migrationId} was retired by \`ferry remove\`; it cannot serve traffic again. Restore the old data first (\`ferry restore\`), then un-retire it.`);
   }
 }
 
 /** Pins one tenant to a version (or unpins it with `version: undefined`). */
-export async function pinTenant(location: ReleaseLocation, tenant: string, version: ApiVersion | undefined, actor: string) {
+export async function pinTenant(location: ControlLocation, tenant: string, version: ApiVersion | undefined, actor: string) {
   return updateRelease(location, {
     action: version ? "pin" : "unpin",
     actor,
@@ -178,7 +166,7 @@ export async function pinTenant(location: ReleaseLocation, tenant: string, versi
 }
 
 /** Marks v1 retired (remove step) or brings it back (`retired: false`, rollback of a remove). */
-export async function setV1Retired(location: ReleaseLocation, retired: boolean, actor: string, reason?: string, now?: () => Date) {
+export async function setV1Retired(location: ControlLocation, retired: boolean, actor: string, reason?: string, now?: () => Date) {
   return updateRelease(location, {
     action: retired ? "retire-v1" : "restore-v1",
     actor,

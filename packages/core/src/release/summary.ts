@@ -4,7 +4,8 @@
  */
 import { type ReleaseChange, type ReleaseConfig, describeSplit } from "./config.ts";
 import { type ShadowStats, readShadowStats } from "./shadow.ts";
-import { type ReleaseLocation, readRelease } from "./store.ts";
+import type { ControlLocation } from "../control/keys.ts";
+import { readRelease } from "./store.ts";
 import { type VersionUsage, readUsage } from "./usage.ts";
 
 export interface ReleaseSummary {
@@ -21,7 +22,7 @@ export interface ReleaseSummary {
 /** Default usage window shown by status: the last hour. */
 export const DEFAULT_USAGE_WINDOW_MS = 3_600_000;
 
-export async function readReleaseSummary(location: ReleaseLocation, options: { windowMs?: number; changes?: number; now?: number } = {}): Promise<ReleaseSummary> {
+export async function readReleaseSummary(location: ControlLocation, options: { windowMs?: number; changes?: number; now?: number } = {}): Promise<ReleaseSummary> {
   const windowMs = options.windowMs ?? DEFAULT_USAGE_WINDOW_MS;
   const since = (options.now ?? Date.now()) - windowMs;
   const [config, shadow, v1, v2] = await Promise.all([

@@ -5,13 +5,9 @@
  * `ferry status`. Minute records expire after a week (TTL attribute `expiresAt`).
  */
 import { QueryCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import { migrationPk } from "../control/control-table.ts";
+import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
 import type { ApiVersion } from "./config.ts";
-import type { ReleaseLocation } from "./store.ts";
 
-export const USAGE_SK_PREFIX = "usage#";
-/** `usage#v1#2026-11-23T07:05`: minute buckets sort by time. */
-export const usageSk = (version: ApiVersion, minute: string) => `${USAGE_SK_PREFIX}${version}#${minute}`;
 export const USAGE_RETENTION_SECONDS = 7 * 86_400;
 
 /** The minute bucket of a time: ISO to the minute. */
@@ -35,7 +31,7 @@ export class UsageCounter {
   private readonly options: UsageCounterOptions;
 
   constructor(
-    private readonly location: ReleaseLocation,
+    private readonly location: ControlLocation,
     options: Partial<UsageCounterOptions> = {},
   ) {
     this.options = { ...DEFAULT_USAGE_COUNTER_OPTIONS, ...options };
@@ -65,7 +61,7 @@ export class UsageCounter {
           await this.location.doc.send(
             new UpdateCommand({
               TableName: this.location.controlTable,
-              Key: { PK: migrationPk(this.location.migrationId), SK: usageSk(entry.version, entry.minute) },
+              Key: { PK: migrationPk(this.location.migrationId), SK: ControlSk.usage(entry.version, entry.minute) },
               UpdateExpression: "ADD #count :n SET lastAt = :at, expiresAt = :ttl",
               ExpressionAttributeNames: { "#count": "count" },
               ExpressionAttributeValues: { ":n": entry.count, ":at": entry.lastAt, ":ttl": Math.floor(entry.lastAt / 1000) + USAGE_RETENTION_SECONDS },
@@ -104,7 +100,7 @@ export interface VersionUsage {
 }
 
 /** Reads the minute buckets of a version from `sinceMs` on. */
-export async function readUsage(location: ReleaseLocation, version: ApiVersion, sinceMs: number): Promise<VersionUsage> {
+export async function readUsage(location: ControlLocation, version: ApiVersion, sinceMs: number): Promise<VersionUsage> {
   let requestsSince = 0;
   let lastUsedAt: number | undefined;
   const pages = paginateQuery(
@@ -114,8 +110,8 @@ export async function readUsage(location: ReleaseLocation, version: ApiVersion, 
       KeyConditionExpression: "PK = :pk AND SK BETWEEN :from AND :to",
       ExpressionAttributeValues: {
         ":pk": migrationPk(location.migrationId),
-        ":from": usageSk(version, minuteOf(sinceMs)),
-        ":to": `${USAGE_SK_PREFIX}${version}#\uffff`,
+        ":from": ControlSk.usage(version, minuteOf(sinceMs)),
+        ":to": `${ControlSk.usageOf(version)}\uffff`,
       },
       ConsistentRead: true,
     },
@@ -132,7 +128,7 @@ export async function readUsage(location: ReleaseLocation, version: ApiVersion, 
       new QueryCommand({
         TableName: location.controlTable,
         KeyConditionExpression: "PK = :pk AND begins_with(SK, :prefix)",
-        ExpressionAttributeValues: { ":pk": migrationPk(location.migrationId), ":prefix": `${USAGE_SK_PREFIX}${version}#` },
+        ExpressionAttributeValues: { ":pk": migrationPk(location.migrationId), ":prefix": ControlSk.usageOf(version) },
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,

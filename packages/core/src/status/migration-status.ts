@@ -13,7 +13,9 @@ import { type ItemFailure, readItemFailures, readRun, readCheckpoints } from "..
 import type { PageCounters } from "../backfill/page.ts";
 import { totalCounters } from "../backfill/tasks.ts";
 import type { Migration } from "../definition/define-migration.ts";
-import { type MigrationState, type StepEntry, readMigrationState } from "../lifecycle/phases/add.ts";
+import type { ControlLocation } from "../control/keys.ts";
+import { type MigrationState, type StepEntry, readMigrationState } from "../control/migration-state.ts";
+import { isMissingTable } from "../dynamo/missing-table.ts";
 import { listFailures } from "../dualwrite/failures.ts";
 import { type DualWriteCounters, type DualWriteLag, dualWriteLag, readHeartbeat } from "../dualwrite/heartbeat.ts";
 
@@ -76,7 +78,7 @@ export interface MigrationStatus {
 
 /** Reading records of a control table that does not exist yet: nothing was added or converted. */
 const missingTable = <T>(fallback: T) => (err: unknown): T => {
-  if (err instanceof Error && err.name === "ResourceNotFoundException") return fallback;
+  if (isMissingTable(err)) return fallback;
   throw err;
 };
 
@@ -158,7 +160,7 @@ export async function readMigrationStatuses(
   return out;
 }
 
-async function readDryRun(where: { doc: DynamoClients["doc"]; controlTable: string; migrationId: string }): Promise<DryRunStatus | null> {
+async function readDryRun(where: ControlLocation): Promise<DryRunStatus | null> {
   const store = { ...where, dryRun: true };
   const run = await readRun(store);
   if (!run) return null;

@@ -5,32 +5,14 @@
  * dual-write) has changed since the scan. A unit whose condition fails is skipped and
  * counted: the stream owns that item, and the next verify shows the outcome.
  */
-import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
-import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { sourceUnchangedCondition } from "../backfill/source-condition.ts";
-import { TRANSACTION_MAX_ACTIONS, packParts } from "../backfill/transactions.ts";
 import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
 import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
 import { itemSize } from "../dynamo/item-size.ts";
-import { FerryError } from "../errors.ts";
-import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
+import { TRANSACTION_MAX_ACTIONS, type TransactionAction as Action, type TransactionPart, packParts, runTransactions } from "../dynamo/transactions.ts";
+import type { BackoffOptions } from "../util/backoff.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
-
-const RETRYABLE_REASONS = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);
-
-type Action = Record<string, unknown>;
-
-export class RepairRetriesExhaustedError extends FerryError {
-  constructor(
-    readonly reasons: string[],
-    readonly attempts: number,
-  ) {
-    super(
-      `verify --repair: TransactWriteItems kept failing after ${attempts} attempts (${reasons.join(", ")}); ` +
-        "the table is throttling or contended: lower --segments and run `ferry verify --repair` again.",
-    );
-  }
-}
 
 /** Records fixed by a repair, and records left alone because they changed meanwhile or conflict. */
 export interface RepairCounts {
@@ -105,11 +87,7 @@ export function deleteUnit(tableName: string, migration: Migration, owner: Owner
   };
 }
 
-interface Part {
-  unit: RepairUnit;
-  actions: Action[];
-  bytes: number;
-}
+type Part = TransactionPart<RepairUnit>;
 
 function partsOf(unit: RepairUnit): Part[] {
   const room = TRANSACTION_MAX_ACTIONS - (unit.guard ? 1 : 0);
@@ -117,7 +95,7 @@ function partsOf(unit: RepairUnit): Part[] {
   const per = unit.bytes / Math.max(1, unit.writes.length);
   for (let i = 0; i < unit.writes.length; i += room) {
     const writes = unit.writes.slice(i, i + room);
-    parts.push({ unit, actions: unit.guard ? [unit.guard, ...writes] : writes, bytes: per * writes.length + 400 });
+    parts.push({ unit, actions: unit.guard ? [unit.guard, ...writes] : writes, writes: writes.length, bytes: per * writes.length + 400 });
   }
   return parts;
 }
@@ -133,48 +111,13 @@ export async function runRepairs(
   backoff: BackoffOptions,
   stats: ReadStats,
 ): Promise<RepairCounts> {
-  const skipped = new Set<RepairUnit>();
-  const written = new Map<RepairUnit, number>();
-  for (const call of pack(units.filter((u) => u.writes.length > 0))) {
-    let parts = call;
-    // Contended or throttled calls wait and count; a refused unit is dropped and the rest resent at once.
-    let contended = 0;
-    let wait = false;
-    while (parts.length > 0) {
-      parts = parts.filter((p) => !skipped.has(p.unit));
-      if (parts.length === 0) break;
-      if (wait) await sleep(backoffDelay(contended, backoff));
-      try {
-        const out = await doc.send(
-          new TransactWriteCommand({ TransactItems: parts.flatMap((p) => p.actions) as never, ReturnConsumedCapacity: "TOTAL" }),
-        );
-        for (const c of out.ConsumedCapacity ?? []) stats.consumedWriteUnits += c.CapacityUnits ?? 0;
-        for (const p of parts) written.set(p.unit, (written.get(p.unit) ?? 0) + p.actions.length - (p.unit.guard ? 1 : 0));
-        parts = [];
-      } catch (err) {
-        if (!(err instanceof TransactionCanceledException)) throw err;
-        const reasons = err.CancellationReasons ?? [];
-        let offset = 0;
-        let retryable = false;
-        let refused = false;
-        for (const p of parts) {
-          const codes = reasons.slice(offset, offset + p.actions.length).map((r) => r.Code ?? "None");
-          offset += p.actions.length;
-          if (codes.includes("ConditionalCheckFailed")) {
-            skipped.add(p.unit);
-            refused = true;
-          } else if (codes.some((c) => RETRYABLE_REASONS.has(c))) retryable = true;
-        }
-        if (!refused && !retryable) {
-          throw new FerryError(`TransactWriteItems was cancelled: ${reasons.map((r) => r.Code).join(", ")}`, { cause: err });
-        }
-        wait = !refused;
-        if (wait && ++contended >= backoff.maxAttempts) {
-          throw new RepairRetriesExhaustedError(reasons.map((r) => r.Code ?? "None"), contended);
-        }
-      }
-    }
-  }
+  // A refused unit is skipped: the stream owns that item, the next verify shows the outcome.
+  const run = await runTransactions(doc, pack(units.filter((u) => u.writes.length > 0)), {
+    backoff,
+    advice: "lower --segments and run `ferry verify --repair` again",
+  });
+  stats.consumedWriteUnits += run.consumedWriteUnits;
+  const written = run.written;
   const counts: RepairCounts = { ...ZERO_REPAIRS };
   for (const unit of units) {
     const done = written.get(unit) ?? 0;

@@ -4,11 +4,11 @@
  * segments, consistent pages) keeping only counters and a few examples, so memory stays
  * bounded on any table; with `repair` it fixes what it finds with guarded transactions.
  */
-import { ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
 import { TableNotFoundError } from "../design/sample.ts";
+import { isMissingTable } from "../dynamo/missing-table.ts";
 import { FerryError, UsageError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
 import { verifyPage } from "./page.ts";
@@ -151,7 +151,7 @@ async function scanPass(
   );
   const failure = outcomes.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failure) {
-    if (failure.reason instanceof ResourceNotFoundException) throw new TableNotFoundError(tableName);
+    if (isMissingTable(failure.reason)) throw new TableNotFoundError(tableName);
     throw failure.reason;
   }
   return tally;

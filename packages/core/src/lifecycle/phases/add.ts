@@ -4,24 +4,22 @@
  * owned), then records the step and the stream position where dual-write began in the
  * migration's state record in the control table.
  *
- * State record (PK `migration#<id>`, SK `state`), kept simple on purpose; later steps
- * extend it:
- *   { migrationId, step: "add", history: [{ step, at, actor }], dualWrite: {...}, updatedAt }
- * Running add again is a no-op: the history gets one "add" entry, the first position stays.
+ * The state record (control/migration-state.ts) gets { step: "add", history: [..., { step,
+ * at, actor }], dualWrite: {...} }. Running add again is a no-op: the history gets one "add"
+ * entry, the first position stays.
  */
-import { ConditionalCheckFailedException, type TableDescription } from "@aws-sdk/client-dynamodb";
-import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
+import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../../aws/dynamodb.ts";
+import { type MigrationState, readMigrationState, updateState } from "../../control/migration-state.ts";
 import type { Migration } from "../../definition/define-migration.ts";
 import { TableNotFoundError } from "../../design/sample.ts";
-import { FerryError } from "../../errors.ts";
+import { RefusalError } from "../../errors.ts";
 import { type StreamsClient, createStreamsClient, describeStreamShards } from "../../streams/shards.ts";
-import { ControlSk, defaultControlTableName, ensureControlTable, migrationPk } from "../../control/control-table.ts";
+import { defaultControlTableName, ensureControlTable } from "../../control/control-table.ts";
 import { describeTable } from "../../dynamo/table.ts";
 import { deleteDerivedRecords } from "../../cleanup/delete-derived.ts";
-import { emit, patchState, type RollbackGuard } from "../orchestrator.ts";
 import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../guards.ts";
-import type { Phase } from "../phase.ts";
+import { type AddRollback, type Phase, type RollbackGuard, controlLocation, emit, patchStateOf } from "../phase.ts";
 import { readHeartbeat } from "../../dualwrite/heartbeat.ts";
 import { checkPlan, planProblems } from "./design.ts";
 
@@ -29,8 +27,8 @@ import { checkPlan, planProblems } from "./design.ts";
 export const REQUIRED_STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES";
 
 /** The table has no stream (or it is disabled). */
-export class StreamNotEnabledError extends FerryError {
-  override readonly exitCode = 3;
+export class StreamNotEnabledError extends RefusalError {
+  readonly guard = "stream-enabled";
   constructor(readonly tableName: string) {
     super(
       `Table ${tableName} has no stream enabled; dual-write reads the stream. Turn it on with:\n` +
@@ -41,8 +39,8 @@ export class StreamNotEnabledError extends FerryError {
 }
 
 /** The stream exists with a view type other than NEW_AND_OLD_IMAGES. */
-export class WrongStreamViewTypeError extends FerryError {
-  override readonly exitCode = 3;
+export class WrongStreamViewTypeError extends RefusalError {
+  readonly guard = "stream-view-type";
   constructor(
     readonly tableName: string,
     readonly viewType: string,
@@ -63,56 +61,6 @@ export function requireDualWriteStream(table: TableDescription | undefined, tabl
   if (!spec?.StreamEnabled || !table.LatestStreamArn) throw new StreamNotEnabledError(tableName);
   if (spec.StreamViewType !== REQUIRED_STREAM_VIEW_TYPE) throw new WrongStreamViewTypeError(tableName, spec.StreamViewType ?? "no images");
   return { streamArn: table.LatestStreamArn };
-}
-
-/** One step taken, by whom and when (the lifecycle orchestrator adds event, reason, forced). */
-export interface StepEntry {
-  step: string;
-  /** ISO time. */
-  at: string;
-  actor: string;
-  /** start (default), complete, or rollback; see lifecycle/state.ts. */
-  event?: "start" | "complete" | "rollback";
-  /** Why (required with --force). */
-  reason?: string;
-  /** Guards overridden with --force. */
-  forced?: string[];
-}
-
-/** Where dual-write began: the stream and its open shards at the time of `add`. */
-export interface DualWriteStart {
-  tableName: string;
-  streamArn: string;
-  streamViewType: string;
-  shards: { shardId: string; parentShardId?: string; startingSequenceNumber?: string }[];
-  /** ISO time. */
-  at: string;
-}
-
-/** Where a migration stands as a whole: absent means active (in a step). */
-export type LifecycleStatus = "active" | "rolling-back" | "rolled-back" | "removing" | "removed";
-
-/** The migration's state control record. Fields after `updatedAt` are written by the lifecycle orchestrator. */
-export interface MigrationState {
-  migrationId: string;
-  /** The latest step taken. */
-  step: string;
-  history: StepEntry[];
-  dualWrite?: DualWriteStart;
-  updatedAt: string;
-  /** Absent: active. */
-  status?: LifecycleStatus;
-  /** ISO time each step completed (step name to time). */
-  completed?: Record<string, string>;
-  /** The last verify run by the move guard. */
-  verification?: { at: string; clean: boolean; missing: number; orphans: number; different: number; invalidSources: number };
-  /** The last rollback: its sweep's run id and counts. */
-  rollback?: { runId: string; startedAt: string; finishedAt?: string; deleted: number };
-  /** The remove step: backup taken before the cleanup, and the cleanup's counts. */
-  removal?: {
-    backup?: { kind: "file"; path: string; at: string } | { kind: "aws"; arn: string; name: string; at: string } | { kind: "none"; at: string };
-    cleanup?: { runId: string; status: string; removed: number; skipped: number; finishedAt?: string };
-  };
 }
 
 export interface AddOptions {
@@ -152,65 +100,42 @@ export async function startAdd(clients: DynamoClients, migration: Migration, opt
   const streams = options.streamsClient ?? owned;
   try {
     const description = await describeStreamShards(streams as StreamsClient, streamArn);
-    const at = (options.now?.() ?? new Date()).toISOString();
-    const state: MigrationState = {
-      // Keep what earlier steps (design) recorded.
-      ...existing,
-      migrationId: migration.id,
-      step: "add",
-      history: [...(existing?.history ?? []), { step: "add", at, actor: options.actor }],
-      dualWrite: {
-        tableName: options.tableName,
-        streamArn,
-        streamViewType: description.viewType ?? REQUIRED_STREAM_VIEW_TYPE,
-        shards: description.shards
-          .filter((s) => !s.endingSequenceNumber)
-          .map((s) => ({
-            shardId: s.shardId,
-            ...(s.parentShardId ? { parentShardId: s.parentShardId } : {}),
-            ...(s.startingSequenceNumber ? { startingSequenceNumber: s.startingSequenceNumber } : {}),
-          })),
-        at,
+    // Two concurrent adds: one writes, the other finds the add it wrote and changes nothing.
+    let added: MigrationState | undefined;
+    const state = await updateState(
+      location,
+      (current, at) => {
+        added = current?.history.some((entry) => entry.step === "add") ? current : undefined;
+        if (added) return undefined;
+        return {
+          // Keep what earlier steps (design) recorded.
+          ...current,
+          migrationId: migration.id,
+          step: "add",
+          history: [...(current?.history ?? []), { step: "add", at, actor: options.actor }],
+          dualWrite: {
+            tableName: options.tableName,
+            streamArn,
+            streamViewType: description.viewType ?? REQUIRED_STREAM_VIEW_TYPE,
+            shards: description.shards
+              .filter((s) => !s.endingSequenceNumber)
+              .map((s) => ({
+                shardId: s.shardId,
+                ...(s.parentShardId ? { parentShardId: s.parentShardId } : {}),
+                ...(s.startingSequenceNumber ? { startingSequenceNumber: s.startingSequenceNumber } : {}),
+              })),
+            at,
+          },
+          updatedAt: at,
+        };
       },
-      updatedAt: at,
-    };
-    try {
-      await clients.doc.send(
-        new PutCommand({
-          TableName: controlTable,
-          Item: { PK: migrationPk(migration.id), SK: ControlSk.state, ...state },
-          // Two concurrent adds: one writes, the other reads what it wrote.
-          ...(existing
-            ? { ConditionExpression: "updatedAt = :seen", ExpressionAttributeValues: { ":seen": existing.updatedAt } }
-            : { ConditionExpression: "attribute_not_exists(PK)" }),
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      return startAdd(clients, migration, options);
-    }
-    return { state, created: true, streamChanged: false, controlTable };
+      options.now,
+    );
+    if (added) return { state: added, created: false, streamChanged: added.dualWrite?.streamArn !== streamArn, controlTable };
+    return { state: state as MigrationState, created: true, streamChanged: false, controlTable };
   } finally {
     owned?.destroy();
   }
-}
-
-/** The migration's state record, or undefined before `ferry add`. */
-export async function readMigrationState(location: {
-  doc: DynamoClients["doc"];
-  controlTable: string;
-  migrationId: string;
-}): Promise<MigrationState | undefined> {
-  const out = await location.doc.send(
-    new GetCommand({
-      TableName: location.controlTable,
-      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.state },
-      ConsistentRead: true,
-    }),
-  );
-  if (!out.Item) return undefined;
-  const { PK: _pk, SK: _sk, ...state } = out.Item;
-  return { ...state, history: Array.isArray(state.history) ? state.history : [] } as MigrationState;
 }
 
 // ---- The add step as a lifecycle phase (lifecycle/phase.ts) ----
@@ -233,7 +158,7 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
     return report.ok ? [] : [new PlanInvalidError(ctx.migration.id, planProblems(report))];
   },
   async start(ctx, options, record) {
-    const before = await readMigrationState({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id }).catch(() => undefined);
+    const before = await readMigrationState(controlLocation(ctx)).catch(() => undefined);
     const result = await startAdd(ctx.clients, ctx.migration, {
       tableName: ctx.tableName,
       controlTable: ctx.controlTable,
@@ -253,7 +178,7 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
     const age = ctx.guards.now() - beat.appliedAt;
     return age <= ctx.guards.maxHeartbeatAgeMs ? [new DualWriteStillRunningError(ctx.migration.id, age)] : [];
   },
-  async rollback(ctx, options) {
+  async rollback(ctx, options): Promise<AddRollback> {
     const sweep = await deleteDerivedRecords(
       { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migrationId: ctx.migration.id },
       {
@@ -264,7 +189,7 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
       { ...(options.signal ? { signal: options.signal } : {}) },
     );
     const stopped = sweep.run.status !== "completed";
-    await patchState(ctx, {
+    await patchStateOf(ctx, {
       rollback: {
         runId: sweep.run.runId,
         startedAt: new Date(sweep.run.startedAt).toISOString(),

@@ -13,14 +13,13 @@ import { BackfillLockedError } from "../../backfill/lock.ts";
 import { BackfillExecutionRunningError } from "../../backfill/remote.ts";
 import { type BackfillRuntime, localRuntime } from "../../backfill/runtime.ts";
 import type { BackfillSettings } from "../../backfill/settings.ts";
-import { type BackfillRun, readRun } from "../../backfill/state.ts";
-import { DualWriteNotLiveError, MigrationRemovedError, MigrationRolledBackError, StepOrderError } from "../guards.ts";
-import { DEFAULT_STOP_TIMEOUT_MS, type LifecycleContext, type Phase, type RollbackOptions } from "../phase.ts";
+import type { BackfillRun } from "../../backfill/state.ts";
+import { DualWriteNotLiveError, backfillRun, orderGuards } from "../guards.ts";
+import { type ConvertRollback, DEFAULT_STOP_TIMEOUT_MS, type LifecycleContext, type Phase, type RollbackOptions } from "../phase.ts";
 import { readHeartbeat } from "../../dualwrite/heartbeat.ts";
 import { probeDualWrite } from "../../dualwrite/liveness.ts";
-import { FerryError } from "../../errors.ts";
+import { FerryError, UsageError } from "../../errors.ts";
 import { sleep } from "../../util/backoff.ts";
-import type { MigrationState } from "./add.ts";
 
 export interface ConvertPhaseOptions {
   settings?: Partial<BackfillSettings>;
@@ -40,32 +39,32 @@ export interface ConvertStepResult extends ConversionResult {
   executionArn?: string;
 }
 
+/** What a `ferry convert` request does (convertAction). */
+export type ConvertAction = { kind: "change-rate"; rate: number } | { kind: "dry-run" } | { kind: "step" };
+
+/**
+ * The convert policy. Settings that give only a rate, while a backfill of the migration runs
+ * (under a live lease or as a stage's execution), change its rate live: not a step, no guard.
+ * A dry run writes nothing, so it is not a step either (no guard, no history entry). Anything
+ * else is the convert step.
+ */
+export async function convertAction(base: ConvertContext, runtime: BackfillRuntime, request: { settings: Partial<BackfillSettings>; restart?: boolean }): Promise<ConvertAction> {
+  if (request.settings.dryRun) return { kind: "dry-run" };
+  const given = Object.entries(request.settings).filter(([, v]) => v !== undefined).map(([k]) => k);
+  const rate = request.settings.rate;
+  if (rate === undefined || request.restart || given.length !== 1) return { kind: "step" };
+  // Before the first convert the control table does not exist yet: nothing is running.
+  const status = await runtime.describe(base).catch(() => undefined);
+  return status?.run?.status === "running" && status.active ? { kind: "change-rate", rate } : { kind: "step" };
+}
+
 /** The backfill context of a lifecycle context. */
 export function convertContext(ctx: LifecycleContext): ConvertContext {
   return { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration };
 }
 
-const store = (ctx: LifecycleContext) => ({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id });
-
-/** The real (not dry) backfill run, or undefined before the first convert. */
-export async function backfillRun(ctx: LifecycleContext): Promise<BackfillRun | undefined> {
-  return readRun(store(ctx)).catch((err: unknown) => {
-    if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
-    throw err;
-  });
-}
-
-/** Step order shared by convert, move and remove: added, not rolled back, not removed. */
-export function orderGuards(ctx: LifecycleContext, state: MigrationState | undefined, step: string, allowRemoved = false) {
-  if (!state?.history.some((h) => h.step === "add")) return [new StepOrderError(ctx.migration.id, step, "add")];
-  if (state.status === "rolled-back" || state.status === "rolling-back") return [new MigrationRolledBackError(ctx.migration.id, step)];
-  if (!allowRemoved && (state.status === "removing" || state.status === "removed")) return [new MigrationRemovedError(ctx.migration.id, step)];
-  return [];
-}
-
 /** Rollback without --stage found the backfill running as a stage's execution, which only that stage's runtime can stop. */
-export class BackfillRunsOnStageError extends FerryError {
-  override readonly exitCode = 2;
+export class BackfillRunsOnStageError extends UsageError {
   constructor(
     readonly migrationId: string,
     readonly stage: string,
@@ -155,7 +154,7 @@ function assertStoppableOn(ctx: LifecycleContext, run: BackfillRun | undefined, 
 }
 
 /** Aborts a running backfill on `runtime` and waits until nothing runs it (no live lease, no RUNNING execution). */
-async function stopBackfill(ctx: LifecycleContext, options: RollbackOptions, runtime: BackfillRuntime): Promise<Record<string, unknown>> {
+async function stopBackfill(ctx: LifecycleContext, options: RollbackOptions, runtime: BackfillRuntime): Promise<ConvertRollback> {
   const before = await backfillRun(ctx);
   if (!before || before.status === "completed" || before.status === "aborted") return { backfill: before?.status ?? "none" };
   assertStoppableOn(ctx, before, runtime);

@@ -7,7 +7,7 @@
 import { CHECK_CATEGORIES, type CheckCategory, type CheckReport, checkMigration } from "../../design/check.ts";
 import type { Migration } from "../../definition/define-migration.ts";
 import { PlanInvalidError } from "../guards.ts";
-import type { Phase } from "../phase.ts";
+import type { DesignRollback, Phase } from "../phase.ts";
 
 /** The plan check the add guard runs: derive on the migration's check items. */
 export function checkPlan(migration: Migration): CheckReport {
@@ -33,7 +33,7 @@ export const designPhase: Phase<Record<string, never>, CheckReport> = {
     return report;
   },
   isComplete: (_ctx, report) => report.ok,
-  async rollback() {
+  async rollback(): Promise<DesignRollback> {
     return {};
   },
 };

@@ -6,13 +6,12 @@
  * tenant back on v1, and tenants pinned to v2 unpinned.
  */
 import type { ApiVersion, ReleaseConfig } from "../../release/config.ts";
-import { type MoveRequest, type ReleaseLocation, moveRelease, pinTenant, readRelease } from "../../release/store.ts";
+import { type MoveRequest, moveRelease, pinTenant, readRelease } from "../../release/store.ts";
 import { type VerifyOptions, verifyMigration } from "../../verify/verifier.ts";
-import { ConvertIncompleteError, type GuardRefusedError, VerifyNotCleanError } from "../guards.ts";
-import { patchState } from "../orchestrator.ts";
+import { ConvertIncompleteError, type GuardRefusedError, VerifyNotCleanError, backfillRun, orderGuards } from "../guards.ts";
 import { verificationOf } from "../state.ts";
-import type { LifecycleContext, Phase } from "../phase.ts";
-import { backfillRun, orderGuards } from "./convert.ts";
+import { type MoveRollback, type Phase, controlLocation, patchStateOf } from "../phase.ts";
+import { unlessMissingTable } from "../../dynamo/missing-table.ts";
 
 export interface MovePhaseOptions {
   to: ApiVersion;
@@ -35,17 +34,13 @@ export interface MoveResult {
   guarded: boolean;
 }
 
-export function releaseLocation(ctx: LifecycleContext): ReleaseLocation {
-  return { doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id };
-}
-
 export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
   step: "move",
   async validate(ctx, state, options) {
     if (options.to === "v1") return [];
     const order = orderGuards(ctx, state, "move");
     if (order.length) return order;
-    const release = await readRelease(releaseLocation(ctx));
+    const release = await readRelease(controlLocation(ctx));
     if (release.moveStartedAt) return [];
     const failures: GuardRefusedError[] = [];
     const run = await backfillRun(ctx);
@@ -56,12 +51,12 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
     }
     const report = await verifyMigration(ctx.clients, ctx.tableName, ctx.migration, { ...DEFAULT_MOVE_VERIFY, ...options.verify });
     const counts = { missing: report.missing, orphans: report.orphans, different: report.different, invalidSources: report.invalidSources };
-    await patchState(ctx, { verification: verificationOf(report, new Date(ctx.guards.now())) });
+    await patchStateOf(ctx, { verification: verificationOf(report, new Date(ctx.guards.now())) });
     if (!report.clean) failures.push(new VerifyNotCleanError(ctx.migration.id, counts));
     return failures;
   },
   async start(ctx, options, record) {
-    const release = await readRelease(releaseLocation(ctx));
+    const release = await readRelease(controlLocation(ctx));
     const guarded = options.to === "v2" && !release.moveStartedAt;
     await record();
     const request: MoveRequest = {
@@ -73,16 +68,13 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
       ...(options.reason ? { reason: options.reason } : {}),
       ...(options.sunsetDays !== undefined ? { sunsetDays: options.sunsetDays } : {}),
     };
-    const { before, after } = await moveRelease(releaseLocation(ctx), request);
+    const { before, after } = await moveRelease(controlLocation(ctx), request);
     return { before, after, guarded };
   },
   isComplete: (_ctx, result) => result.after.v2Percent === 100,
-  async rollback(ctx) {
-    const location = releaseLocation(ctx);
-    const release = await readRelease(location).catch((err: unknown) => {
-      if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
-      throw err;
-    });
+  async rollback(ctx): Promise<MoveRollback> {
+    const location = controlLocation(ctx);
+    const release = await unlessMissingTable(readRelease(location), undefined);
     if (!release) return { flipped: false };
     const v2Pins = Object.entries(release.pins).filter(([, v]) => v === "v2").map(([tenant]) => tenant);
     for (const tenant of v2Pins) await pinTenant(location, tenant, undefined, ctx.actor);

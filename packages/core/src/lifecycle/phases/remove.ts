@@ -15,12 +15,16 @@ import type { SweepResult, SweepSettings } from "../../cleanup/sweep.ts";
 import type { ReleaseConfig } from "../../release/config.ts";
 import { readRelease, setV1Retired } from "../../release/store.ts";
 import { readUsage } from "../../release/usage.ts";
-import { MigrationRemovedError, type GuardRefusedError, NotFullyMovedError, SoakNotOverError, V1StillUsedError } from "../guards.ts";
-import { patchState } from "../orchestrator.ts";
-import type { LifecycleContext, Phase } from "../phase.ts";
-import type { MigrationState } from "./add.ts";
-import { orderGuards } from "./convert.ts";
-import { releaseLocation } from "./move.ts";
+import type { MigrationState } from "../../control/migration-state.ts";
+import {
+  MigrationRemovedError,
+  type GuardRefusedError,
+  NotFullyMovedError,
+  SoakNotOverError,
+  V1StillUsedError,
+  orderGuards,
+} from "../guards.ts";
+import { type LifecycleContext, type Phase, controlLocation, patchStateOf } from "../phase.ts";
 
 export type BackupKind = "file" | "aws" | "none";
 
@@ -55,7 +59,7 @@ export function fullSince(release: ReleaseConfig): string | undefined {
 export async function removeGuards(ctx: LifecycleContext, state: MigrationState | undefined): Promise<GuardRefusedError[]> {
   const order = orderGuards(ctx, state, "remove", true);
   if (order.length) return order;
-  const release = await readRelease(releaseLocation(ctx));
+  const release = await readRelease(controlLocation(ctx));
   // Retired by an earlier (interrupted) remove: its guards passed then.
   if (release.v1RetiredAt) return [];
   const failures: GuardRefusedError[] = [];
@@ -66,7 +70,7 @@ export async function removeGuards(ctx: LifecycleContext, state: MigrationState 
   if (since && now - Date.parse(since) < ctx.guards.soakMs) {
     failures.push(new SoakNotOverError(ctx.migration.id, since, ctx.guards.soakMs, ctx.guards.soakMs - (now - Date.parse(since))));
   }
-  const usage = await readUsage(releaseLocation(ctx), "v1", now - ctx.guards.v1QuietWindowMs);
+  const usage = await readUsage(controlLocation(ctx), "v1", now - ctx.guards.v1QuietWindowMs);
   if (usage.lastUsedAt !== undefined && usage.lastUsedAt > now - ctx.guards.v1QuietWindowMs) {
     failures.push(new V1StillUsedError(ctx.migration.id, usage.lastUsedAt, ctx.guards.v1QuietWindowMs));
   }
@@ -85,9 +89,9 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
   async start(ctx, partial, record) {
     const options: RemovePhaseOptions = { ...DEFAULT_REMOVE_OPTIONS, ...partial };
     const state = await record({ status: "removing" });
-    let release = await readRelease(releaseLocation(ctx));
+    let release = await readRelease(controlLocation(ctx));
     if (!release.v1RetiredAt) {
-      release = (await setV1Retired(releaseLocation(ctx), true, ctx.actor, "remove", () => new Date(ctx.guards.now()))).after;
+      release = (await setV1Retired(controlLocation(ctx), true, ctx.actor, "remove", () => new Date(ctx.guards.now()))).after;
     }
     if (!ctx.migration.cleanup) return { release };
     const at = new Date(ctx.guards.now());
@@ -102,7 +106,7 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
         const { arn, name } = await createTableBackup(ctx.clients.raw, ctx.tableName, ctx.migration.id, at);
         backup = { kind: "aws", arn, name, at: at.toISOString() };
       } else backup = { kind: "none", at: at.toISOString() };
-      await patchState(ctx, { removal: { ...state.removal, backup } });
+      await patchStateOf(ctx, { removal: { ...state.removal, backup } });
     }
     const cleanup = await removeOldAttributes(
       { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration, ...(backup.kind === "file" ? { backupFile: backup.path } : {}) },
@@ -110,7 +114,7 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
       { ...(options.signal ? { signal: options.signal } : {}) },
     );
     if (cleanup) {
-      await patchState(ctx, {
+      await patchStateOf(ctx, {
         removal: {
           backup,
           cleanup: {
@@ -126,7 +130,7 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
     return { release, backup, ...(cleanup ? { cleanup } : {}) };
   },
   isComplete: (_ctx, result) => !result.cleanup || result.cleanup.run.status === "completed",
-  async rollback(ctx) {
+  async rollback(ctx): Promise<never> {
     throw new MigrationRemovedError(ctx.migration.id, "rollback");
   },
 };

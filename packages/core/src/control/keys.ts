@@ -1,0 +1,79 @@
+/**
+ * The control table's key layout, in one place. Every record of a migration lives in its
+ * partition (PK `migration#<id>`); the sort key's first segment names the kind, one
+ * namespace per kind, so a prefix query reads one kind and nothing else:
+ *
+ *   state                          the migration's state record (control/migration-state.ts)
+ *   release                        traffic split, pins, audit trail (release/store.ts)
+ *   shadow                         shadow-read agreement counts (release/shadow.ts)
+ *   usage#<v1|v2>#<minute>         requests per version per minute (release/usage.ts)
+ *   heartbeat#<consumer>           dual-write heartbeat (dualwrite/heartbeat.ts)
+ *   shard#<streamArn>#<shardId>    stream checkpoints of the local dual-write
+ *   dead#<sequence>                stream records the local dual-write gave up on
+ *   failure#<sequence>             stream records whose conversion failed (dualwrite/failures.ts)
+ *   backfill#lock                  the backfill's lease (backfill/lock.ts)
+ *   backfill#run, backfill#segment#NNNNN, backfill#failed#<PK>#<SK>
+ *                                  the backfill's run, checkpoints and unconvertible items
+ *   backfill#dry-run#...           the same for the dry run, beside the real run's
+ *   <sweep>#run, <sweep>#segment#NNNNN
+ *                                  a sweep's run and checkpoints (sweeps: rollback, cleanup)
+ *
+ * (The liveness ping is an item of the data table, not of this one: dualwrite/liveness-key.ts.)
+ */
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+
+/** Where one migration's control records live: the control table and the migration's partition. */
+export interface ControlLocation {
+  doc: DynamoDBDocumentClient;
+  controlTable: string;
+  migrationId: string;
+}
+
+/** Partition key of a migration's control records. */
+export function migrationPk(migrationId: string): string {
+  return `migration#${migrationId}`;
+}
+
+const sequence = (sequenceNumber: string) => sequenceNumber.padStart(40, "0");
+const segmentNumber = (segment: number) => String(segment).padStart(5, "0");
+
+/** The backfill's records: the real run's, or the dry run's beside them. */
+function backfillKeys(dryRun: boolean) {
+  const prefix = dryRun ? "backfill#dry-run#" : "backfill#";
+  return {
+    run: `${prefix}run`,
+    segmentPrefix: `${prefix}segment#`,
+    segment: (segment: number) => `${prefix}segment#${segmentNumber(segment)}`,
+    failurePrefix: `${prefix}failed#`,
+    failure: (key: { PK: string; SK: string }) => `${prefix}failed#${key.PK}#${key.SK}`,
+  } as const;
+}
+
+/** Sort keys of the control records (one namespace per kind). */
+export const ControlSk = {
+  state: "state",
+  release: "release",
+  shadow: "shadow",
+  usagePrefix: "usage#",
+  /** Prefix of one version's usage buckets. */
+  usageOf: (version: string) => `usage#${version}#`,
+  /** `usage#v1#2026-11-23T07:05`: minute buckets sort by time. */
+  usage: (version: string, minute: string) => `usage#${version}#${minute}`,
+  heartbeat: (consumer: string) => `heartbeat#${consumer}`,
+  shard: (streamArn: string, shardId: string) => `shard#${streamArn}#${shardId}`,
+  shardPrefix: (streamArn: string) => `shard#${streamArn}#`,
+  deadLetter: (sequenceNumber: string) => `dead#${sequence(sequenceNumber)}`,
+  deadLetterPrefix: "dead#",
+  failure: (sequenceNumber: string) => `failure#${sequence(sequenceNumber)}`,
+  failurePrefix: "failure#",
+  backfillLock: "backfill#lock",
+  backfill: backfillKeys(false),
+  backfillDryRun: backfillKeys(true),
+  sweepRun: (kind: string) => `${kind}#run`,
+  sweepSegment: (kind: string, segment: number) => `${kind}#segment#${segmentNumber(segment)}`,
+} as const;
+
+/** The backfill's keys for a store: the dry run's when `dryRun`. */
+export function backfillSk(store: { dryRun?: boolean }) {
+  return store.dryRun ? ControlSk.backfillDryRun : ControlSk.backfill;
+}
