@@ -32,6 +32,8 @@ export function Storage({ stack, app }: StackContext) {
   const control = new Table(stack, "Control", {
     fields: { PK: "string", SK: "string" },
     primaryIndex: { partitionKey: "PK", sortKey: "SK" },
+    // Usage minute buckets and API server records carry `expiresAt` (a week after use).
+    timeToLiveAttribute: "expiresAt",
     cdk: { table: { pointInTimeRecovery: true, deletionProtection: !isDevStage(app.stage) } },
   });
   const { bus } = stepEventBus(stack, app);

@@ -1,5 +1,6 @@
 // The API's Lambda entry (hono/aws-lambda) with an API Gateway HTTP API event: tenant from the JWT authorizer's claims.
 import { contextId, tenantId } from "@ferry/example-workflows";
+import { readServerRecords } from "@ferry/core/release/server-record";
 import { readUsage } from "@ferry/core/release/usage";
 import { beforeAll, describe, expect, it } from "vitest";
 import { type ConvertedTable, convertedTable, expectedByContext } from "../support/api.ts";
@@ -56,6 +57,17 @@ describe("API Lambda entry", () => {
     const res = await handler(event("/v2/workflows", { context: contextId(1) }));
     expect(res.statusCode).toBe(401);
     expect(JSON.parse(res.body).error.code).toBe("unauthorized");
+  });
+
+  it("returns a v1 answer only after the instance's server record declares it (a frozen or killed instance cannot hide it)", async () => {
+    const before = Date.now();
+    const res = await handler(event("/v1/workflows", { context: contextId(0) }, { tenant: tenantId(0) }));
+    const records = await readServerRecords({ doc: t.clients.doc, controlTable: t.controlTable, migrationId: "0001_workflow-context-index" });
+    expect(res.statusCode).toBe(200);
+    const holding = records.filter((r) => r.holdsV1Since !== undefined && r.stoppedAt === undefined);
+    expect(holding).toHaveLength(1);
+    expect(holding[0]?.holdsV1Since).toBeGreaterThanOrEqual(before);
+    expect(holding[0]?.until).toBeGreaterThan(Date.now());
   });
 
   it("drains background work before returning: the counters are flushed by the invocation that passes the interval", async () => {

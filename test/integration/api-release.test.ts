@@ -5,7 +5,9 @@ import { type ReleaseConfig, INITIAL_RELEASE, tenantBucket, versionFor } from "@
 import { readShadowStats } from "@ferry/core/release/shadow";
 import type { ControlLocation } from "@ferry/core/control/keys";
 import { moveRelease, pinTenant, readRelease, setV1Retired } from "@ferry/core/release/store";
-import { readUsage } from "@ferry/core/release/usage";
+import { readServerRecords } from "@ferry/core/release/server-record";
+import { UsageCounter, readUsage } from "@ferry/core/release/usage";
+import { testClients } from "../support/dynamo.ts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
 import { type ConvertedTable, apiServer, convertedTable, expectedByContext, get } from "../support/api.ts";
@@ -165,7 +167,11 @@ describe("retirement and usage counters", () => {
       expect(gone.status).toBe(410);
       expect(gone.body.error.code).toBe("gone");
       expect(gone.headers.get("link")).toBe(`</v2/workflows>; rel="successor-version"`);
-      expect((await get(server, byContext(), A, { "accept-version": "1" })).status).toBe(410);
+      // Unversioned with Accept-Version: 1: the successor is the v2 path, not the same path again.
+      const byHeader = await get(server, byContext(), A, { "accept-version": "1" });
+      expect(byHeader.status).toBe(410);
+      expect(byHeader.headers.get("link")).toBe(`</v2/workflows>; rel="successor-version"`);
+      expect(byHeader.body.error.message).toMatch(/call \/v2\/workflows instead/);
       expect((await get(server, byContext(), A)).headers.get("x-api-version")).toBe("v2");
     } finally {
       await server.close();
@@ -176,6 +182,89 @@ describe("retirement and usage counters", () => {
     expect(v2.requestsSince).toBe(2);
     expect(v1.lastUsedAt).toBeGreaterThanOrEqual(since);
     await expect(moveRelease(location, { to: "v1", actor: "test" })).rejects.toThrow(/retired/);
+  });
+});
+
+describe("usage declared before v1 answers (the remove guard's view)", () => {
+  it("a v1 answer waits for the server record; when it cannot be written the request gets 503 with Retry-After, v2 is unaffected", async () => {
+    // Arrange: a client whose server-record writes fail while `broken` is set.
+    const clients = testClients();
+    let broken = true;
+    clients.raw.middlewareStack.add(
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: { Item?: { SK?: string | { S?: string } } } }) => {
+        const sk = args.input.Item?.SK;
+        if (broken && /^Put(Item)?Command$/.test(context.commandName ?? "") && (typeof sk === "string" ? sk : sk?.S)?.startsWith("server#")) {
+          throw Object.assign(new Error("injected: control table unavailable"), { name: "InternalServerError" });
+        }
+        return next(args);
+      }) as never,
+      { step: "initialize", priority: "high", name: "test-break-server-record" },
+    );
+    const location = { ...release, migrationId: "declare-test" };
+    const before = Date.now();
+    const server = await apiServer(t, { doc: clients.doc, migrations: { byContext: "declare-test" }, logError: () => {} });
+    try {
+      // Act
+      const refused = await get(server, `/v1${byContext()}`, A);
+      const v2 = await get(server, `/v2${byContext()}`, A);
+      broken = false;
+      const served = await get(server, `/v1${byContext()}`, A);
+      const records = await readServerRecords(location);
+
+      // Assert
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(refused.body.error).toMatchObject({ code: "usage_unrecorded", message: expect.stringMatching(/could not be recorded.*retry/) });
+      expect(v2.status).toBe(200);
+      expect(served.status).toBe(200);
+      // Declared before the answer, long before the 5 s flush.
+      expect(records).toHaveLength(1);
+      // (The refused request counts too: its client still calls v1.)
+      expect(records[0]?.holdsV1Since).toBeGreaterThanOrEqual(before);
+      expect(records[0]?.until).toBeGreaterThan(Date.now());
+    } finally {
+      await server.close();
+    }
+    // A clean stop flushed both v1 requests it counted and recorded that it holds nothing.
+    const [closed] = await readServerRecords(location);
+    expect(closed).toMatchObject({ stoppedAt: expect.any(Number) });
+    expect(closed?.holdsV1Since).toBeUndefined();
+    expect((await readUsage(location, "v1", before - 60_000)).requestsSince).toBe(2);
+  });
+});
+
+describe("usage counter flushes", () => {
+  it("a failed flush loses nothing and does not stop later flushes: the next one writes every count", async () => {
+    // Arrange: the first UpdateItem of the counts fails.
+    const clients = testClients();
+    let failures = 1;
+    clients.raw.middlewareStack.add(
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        if (failures > 0 && /^Update(Item)?Command$/.test(context.commandName ?? "")) {
+          failures--;
+          throw Object.assign(new Error("injected: throttled"), { name: "ThrottlingException" });
+        }
+        return next(args);
+      }) as never,
+      { step: "initialize", priority: "high", name: "test-fail-first-usage-update" },
+    );
+    const location = { doc: clients.doc, controlTable: t.controlTable, migrationId: "flush-retry-test" };
+    const counter = new UsageCounter(location, { onError: () => {} });
+    const since = Date.now();
+
+    // Act
+    for (let i = 0; i < 3; i++) await counter.record("v1").ready;
+    await expect(counter.flush()).rejects.toThrow(/throttled/);
+    counter.record("v2");
+    await counter.flush();
+    await counter.stop();
+
+    // Assert
+    expect((await readUsage(location, "v1", since - 60_000)).requestsSince).toBe(3);
+    expect((await readUsage(location, "v2", since - 60_000)).requestsSince).toBe(1);
+    const [record] = await readServerRecords(location);
+    expect(record).toMatchObject({ stoppedAt: expect.any(Number) });
+    expect(record?.holdsV1Since).toBeUndefined();
   });
 });
 

@@ -135,6 +135,23 @@ describe("tenants and auth", () => {
     }
   });
 
+  it("401 for a token that never expires or lives longer than the maximum, saying so", async () => {
+    const { sign } = await import("hono/jwt");
+    const now = Math.floor(Date.now() / 1000);
+    const forever = await sign({ tenant: A, sub: "x", iat: now }, JWT_SECRET, "HS256");
+    const yearLong = await sign({ tenant: A, sub: "x", iat: now, exp: now + 365 * 86_400 }, JWT_SECRET, "HS256");
+    const month = await sign({ tenant: A, sub: "x", iat: now, exp: now + 29 * 86_400 }, JWT_SECRET, "HS256");
+    const answers = await Promise.all(
+      [forever, yearLong, month].map(async (token) => {
+        const res = await fetch(`${server.url}/v2/workflows?context=${contextId(1)}`, { headers: { authorization: `Bearer ${token}` } });
+        return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
+      }),
+    );
+    expect(answers[0]).toMatchObject({ status: 401, body: { error: { code: "unauthorized", message: expect.stringMatching(/no "exp" claim \(tokens must expire within 30 days\)/) } } });
+    expect(answers[1]).toMatchObject({ status: 401, body: { error: { code: "unauthorized", message: expect.stringMatching(/lives longer than 30 days/) } } });
+    expect(answers[2]?.status).toBe(200);
+  });
+
   it("tasks: v1 reads the embedded array, v2 the child records, same tasks in the same order", async () => {
     const wf = t.workflows.find((w) => w.PK === B) as { SK: string; tasks: { id: string }[] };
     const id = wf.SK.slice(3);
@@ -166,6 +183,24 @@ describe("bad input gets a 4xx JSON error naming the problem", () => {
     expect(res.body.error.code).toBe(code);
     expect(res.body.error.message).toMatch(message);
     expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
+  });
+
+  it("answers other methods on existing routes with 405 and Allow, as JSON", async () => {
+    for (const [method, path] of [["POST", "/v1/workflows"], ["DELETE", "/v2/workflows/wf-1"], ["PUT", "/workflows/wf-1/tasks"], ["PATCH", "/workflows"]] as const) {
+      const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${await tokenFor(A)}` } });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get("allow")).toBe("GET, HEAD");
+      expect(await res.json()).toMatchObject({ error: { code: "method_not_allowed", message: expect.stringContaining(`${method} is not allowed on ${path}`) } });
+    }
+    // Still 404 for paths that are no route at all.
+    expect((await fetch(`${server.url}/v2/nothing`, { method: "POST" })).status).toBe(404);
+  });
+
+  it("answers a 60 KB URL with 431 and a JSON error body", async () => {
+    const res = await fetch(`${server.url}/v2/workflows?context=${"x".repeat(60_000)}`, { headers: { authorization: `Bearer ${await tokenFor(A)}` } });
+    expect(res.status).toBe(431);
+    expect(res.headers.get("content-type")).toMatch(/application\/json/);
+    expect(await res.json()).toMatchObject({ error: { code: "headers_too_large", message: expect.stringMatching(/shorten the URL/) } });
   });
 
   it("rejects an unknown Accept-Version", async () => {

@@ -41,6 +41,30 @@ describe("ferry serve + ferry token", () => {
     expect(code).toBe(130);
   }, 60_000);
 
+  it("ferry token refuses a tenant the server would reject (exit 2) instead of issuing the token", () => {
+    for (const tenant of ["", "t".repeat(257)]) {
+      const out = spawnSync(process.execPath, [ferry, "token", "--tenant", tenant], { env, encoding: "utf8" });
+      expect(out.status, tenant.slice(0, 5)).toBe(2);
+      expect(out.stdout).toBe("");
+      expect(out.stderr).toMatch(/--tenant is (empty|longer than 256 characters); pass the tenant id/);
+    }
+  });
+
+  it("ferry serve refuses to start on a missing table (exit 2), naming it and how to create it", async () => {
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, [ferry, "serve", "--endpoint", endpoint(), "--table", "NoSuchTable-serve", "--port", "0"], { env });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d) => (stdout += d));
+      child.stderr.on("data", (d) => (stderr += d));
+      const timer = setTimeout(() => child.kill("SIGINT"), 20_000);
+      child.once("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
+    });
+    expect(out.code).toBe(2);
+    expect(out.stdout).not.toMatch(/listening/);
+    expect(out.stderr).toMatch(/Table NoSuchTable-serve does not exist.*ferry seed/);
+  }, 30_000);
+
   it("refuses to start without FERRY_JWT_SECRET, saying how to set it (exit 2)", () => {
     const out = spawnSync(process.execPath, [ferry, "token", "--tenant", "x"], { env: { ...env, FERRY_JWT_SECRET: "" }, encoding: "utf8" });
     expect(out.status).toBe(2);

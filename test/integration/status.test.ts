@@ -55,6 +55,12 @@ describe("ferry status", () => {
     expect(out.migrations[0]).toMatchObject({ step: null, backfill: null, dualWrite: null, lastError: null, history: [] });
   });
 
+  it("says the table is missing (exit 2) instead of listing every migration as not added", async () => {
+    const missing = ferry("status", "--table", "Missing", "--endpoint", endpoint());
+    await expect(missing).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/Table Missing does not exist.*--table.*ferry seed/) });
+    expect(stdout.join("")).toBe("");
+  });
+
   it("shows each migration's step, backfill progress, dual-write lag, verify result and last error", async () => {
     const { clients, controlTable, conn } = await addedAndConverted();
     // verify keeps its result with the added migration; 0002 was never added and gets none.

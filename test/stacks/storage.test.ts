@@ -33,4 +33,14 @@ describe("Storage stack (stage prod)", () => {
       DeletionProtectionEnabled: true,
     });
   });
+
+  it("expires the control table's usage buckets and API server records by their expiresAt", () => {
+    template.hasResourceProperties("AWS::DynamoDB::Table", {
+      KeySchema: [
+        { AttributeName: "PK", KeyType: "HASH" },
+        { AttributeName: "SK", KeyType: "RANGE" },
+      ],
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+    });
+  });
 });

@@ -12,8 +12,8 @@ import { endpoint } from "./dynamo.ts";
 const root = join(import.meta.dirname, "../..");
 
 /** `ferry <args>` through the real bin, as a release manager runs it. */
-export function ferryBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...process.env }, stdio: ["ignore", "pipe", "pipe"] });
+export function ferryBin(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -56,5 +56,38 @@ export function stageCli(prefix: string, commands: () => Command[], restore: () 
     },
     /** The last JSON object printed. */
     lastJson: () => JSON.parse(stdout.filter((c) => c.startsWith("{")).at(-1) ?? "null"),
+  };
+}
+
+/** A long-running `ferry <args>` (serve, dual-write) through the real bin: its first stdout line, and a stop by signal. */
+export function ferryProcess(args: string[], env: NodeJS.ProcessEnv = process.env) {
+  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d) => (stderr += d));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));
+  const firstLine = new Promise<string>((resolve, reject) => {
+    let out = "";
+    const onData = (d: Buffer) => {
+      out += d;
+      const end = out.indexOf("\n");
+      if (end >= 0) {
+        child.stdout.off("data", onData);
+        resolve(out.slice(0, end));
+      }
+    };
+    child.stdout.on("data", onData);
+    void exited.then((code) => reject(new Error(`ferry ${args[0]} exited ${code} before printing: ${stderr}`)));
+  });
+  // Keep reading so a chatty child never blocks on a full pipe.
+  void firstLine.then(() => child.stdout.resume(), () => undefined);
+  return {
+    child,
+    firstLine,
+    stderr: () => stderr,
+    /** Sends `signal` and resolves with the exit code (-1 when killed by the signal). */
+    async stop(signal: NodeJS.Signals = "SIGINT"): Promise<number | null> {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
   };
 }

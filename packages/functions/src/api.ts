@@ -1,7 +1,10 @@
 /**
  * Lambda entry of the example service's API behind API Gateway HTTP API. The JWT authorizer
  * has verified the token; background work (shadow reads, counter flushes) is drained before
- * returning because a frozen Lambda would lose it.
+ * returning because a frozen Lambda would lose it. No flush timer here (a frozen instance
+ * runs none): the invocation that passes the interval flushes, and a v1 answer waits until
+ * the instance's server record declares it, so a frozen or recycled instance cannot hide one
+ * from the remove guard (README "Usage counts and the remove guard").
  * Env: FERRY_TABLE, FERRY_CONTROL_TABLE, FERRY_TOKEN_SECRET (nextToken HMAC key).
  */
 import { Logger } from "@aws-lambda-powertools/logger";

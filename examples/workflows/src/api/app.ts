@@ -4,7 +4,7 @@
  * (`ferry serve`). Routes stay thin: the reads live in ../reads, the version choice
  * in ./versioning.ts.
  */
-import { ApiError, UnknownVersionError, VersionGoneError, checkTokenScope, encodeNextToken, verifyNextToken, type ApiVersion, type ReleaseCache, compareIds, recordShadow } from "@ferry/core";
+import { ApiError, UnknownVersionError, UsageUnrecordedError, VersionGoneError, checkTokenScope, encodeNextToken, verifyNextToken, type ApiVersion, type ReleaseCache, compareIds, recordShadow } from "@ferry/core";
 import { WorkflowNotFoundError } from "./errors.ts";
 import { type ApiItem, type WorkflowReader, parseId, parseLimit } from "../reads/view.ts";
 import { type Context, Hono } from "hono";
@@ -27,6 +27,9 @@ export interface ApiDeps {
   logError: (err: unknown, c?: Context) => void;
 }
 
+/** The only methods the routes answer (HEAD: Hono answers it with the GET route). */
+const ALLOWED_METHODS = "GET, HEAD";
+
 const other = (version: ApiVersion): ApiVersion => (version === "v1" ? "v2" : "v1");
 
 function pathVersion(c: Context): ApiVersion | undefined {
@@ -46,8 +49,14 @@ export function createApiApp(deps: ApiDeps): Hono {
     const explicit = pathVersion(c) ?? tokenVersion?.();
     const chosen = chooseVersion(c, config, tenant, explicit);
     setVersionHeaders(c, config, chosen);
-    const flush = release.usage.record(chosen.version);
+    const counted = release.usage.record(chosen.version);
+    const flush = counted.flush;
     if (flush) deps.background.run(() => flush);
+    // v1: answered only once the server record covers it, so the remove guard cannot miss it.
+    await counted.ready.catch((err: unknown) => {
+      deps.logError(err, c);
+      throw new UsageUnrecordedError({ cause: err });
+    });
     return { tenant, config, version: chosen.version };
   }
 
@@ -126,12 +135,20 @@ export function createApiApp(deps: ApiDeps): Hono {
     app.get(`${prefix}/workflows`, listByContext);
     app.get(`${prefix}/workflows/:id`, getWorkflow);
     app.get(`${prefix}/workflows/:id/tasks`, listTasks);
+    // The routes exist, only for reading: other methods get 405 with Allow, not 404.
+    for (const path of [`${prefix}/workflows`, `${prefix}/workflows/:id`, `${prefix}/workflows/:id/tasks`]) {
+      app.all(path, (c) => {
+        c.header("Allow", ALLOWED_METHODS);
+        return c.json({ error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}; this API only reads: use ${ALLOWED_METHODS}.` } }, 405);
+      });
+    }
   }
 
   app.notFound((c) => c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}; see GET /v1/workflows, /v2/workflows, /workflows.` } }, 404));
   app.onError((err, c) => {
     if (err instanceof ApiError) {
-      if (err instanceof VersionGoneError) c.header("Link", `<${c.req.path.replace(/^\/v1\//, "/v2/")}>; rel="successor-version"`);
+      if (err instanceof VersionGoneError) c.header("Link", `<${err.successor}>; rel="successor-version"`);
+      if (err instanceof UsageUnrecordedError) c.header("Retry-After", "1");
       return c.json({ error: { code: err.code, message: err.message } }, err.status);
     }
     deps.logError(err, c);

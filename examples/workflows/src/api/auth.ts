@@ -10,10 +10,32 @@ import { sign, verify } from "hono/jwt";
 /** Resolves the caller's tenant or throws UnauthorizedError. */
 export type TenantResolver = (c: Context) => Promise<string>;
 
+/** Longest lifetime of a token the local server accepts (and `ferry token --ttl` issues). */
+export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 86_400;
+/** Longest tenant id a token may name. */
+export const MAX_TENANT_LENGTH = 256;
+
+/** Why a tenant id cannot be served (undefined: it can); `ferry token` refuses the same ids. */
+export function tenantProblem(tenant: unknown): string | undefined {
+  if (typeof tenant !== "string" || tenant === "") return "is empty";
+  if (tenant.length > MAX_TENANT_LENGTH) return `is longer than ${MAX_TENANT_LENGTH} characters`;
+  return undefined;
+}
+
 function tenantClaim(claims: Record<string, unknown> | undefined): string {
   const tenant = claims?.tenant;
-  if (typeof tenant !== "string" || tenant === "" || tenant.length > 256) throw new UnauthorizedError('the token has no "tenant" claim');
-  return tenant;
+  if (tenantProblem(tenant) !== undefined) throw new UnauthorizedError('the token has no "tenant" claim');
+  return tenant as string;
+}
+
+/** A token without `exp` would be valid forever; one expiring too far ahead nearly so. */
+function requireExpiry(claims: Record<string, unknown>, nowSeconds: number): void {
+  const { exp, iat } = claims;
+  if (typeof exp !== "number") throw new UnauthorizedError(`the token has no "exp" claim (tokens must expire within ${MAX_TOKEN_LIFETIME_SECONDS / 86_400} days)`);
+  const issued = typeof iat === "number" ? Math.min(iat, nowSeconds) : nowSeconds;
+  if (exp - issued > MAX_TOKEN_LIFETIME_SECONDS) {
+    throw new UnauthorizedError(`the token lives longer than ${MAX_TOKEN_LIFETIME_SECONDS / 86_400} days (its "exp" is too far ahead); issue a shorter-lived one`);
+  }
 }
 
 /** Verifies `Authorization: Bearer <HS256 JWT>` with a shared secret (local server). */
@@ -32,6 +54,7 @@ export function hs256Tenant(secret: string, verification: { issuer?: string; aud
     } catch (err) {
       throw new UnauthorizedError(`invalid token (${err instanceof Error ? err.name : "unverifiable"})`);
     }
+    requireExpiry(claims, Math.floor(Date.now() / 1000));
     return tenantClaim(claims);
   };
 }

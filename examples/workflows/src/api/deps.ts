@@ -42,8 +42,8 @@ export function deriveTokenSecret(secret: string): string {
 export function buildApiDeps(options: ApiOptions): ApiDeps {
   const logError = options.logError ?? ((err: unknown) => console.error("api error", err));
   const migrations = { ...DEFAULT_ROUTE_MIGRATIONS, ...options.migrations };
-  const release = (migrationId: string) =>
-    new ReleaseCache({ doc: options.doc, controlTable: options.controlTable, migrationId }, options.release);
+  const releaseOptions = { ...options.release, usage: { onError: logError, ...options.release?.usage } };
+  const release = (migrationId: string) => new ReleaseCache({ doc: options.doc, controlTable: options.controlTable, migrationId }, releaseOptions);
   return {
     readers: {
       v1: createV1Reader(options.doc, options.tableName, options.v1),

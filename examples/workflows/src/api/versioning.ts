@@ -29,7 +29,7 @@ export function chooseVersion(c: Context, config: ReleaseConfig, tenant: string,
         const header = parseAcceptVersion(c.req.header("accept-version"));
         return header ? { version: header, reason: "header" as const } : versionFor(config, tenant);
       })();
-  if (chosen.version === "v1" && config.v1RetiredAt) throw new VersionGoneError(c.req.path);
+  if (chosen.version === "v1" && config.v1RetiredAt) throw new VersionGoneError(c.req.path, successorPath(c.req.path));
   return chosen;
 }
 
@@ -40,6 +40,10 @@ export function setVersionHeaders(c: Context, config: ReleaseConfig, chosen: Cho
   if (chosen.version !== "v1" || !config.moveStartedAt) return;
   c.header("Deprecation", `@${Math.floor(Date.parse(config.moveStartedAt) / 1000)}`);
   if (config.sunsetAt) c.header("Sunset", new Date(config.sunsetAt).toUTCString());
-  const successor = c.req.path.startsWith("/v1/") ? c.req.path.replace(/^\/v1\//, "/v2/") : `/v2${c.req.path}`;
-  c.header("Link", `<${successor}>; rel="successor-version"`);
+  c.header("Link", `<${successorPath(c.req.path)}>; rel="successor-version"`);
+}
+
+/** The v2 path of a v1 request: /v1/x becomes /v2/x, and an unversioned /x (v1 by header or split) /v2/x, never itself. */
+export function successorPath(path: string): string {
+  return path.startsWith("/v1/") ? path.replace(/^\/v1\//, "/v2/") : `/v2${path}`;
 }

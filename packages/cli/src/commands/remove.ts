@@ -38,8 +38,10 @@ export function removeCommand(): Command {
     .addHelpText(
       "after",
       `
-Guards: v2 at 100% (no tenant pinned to v1), for the soak period (--soak), and no v1 request
-counted within --v1-quiet. Then: v1 marked retired (v1 routes answer 410 Gone), and when the
+Guards: v2 at 100% (no tenant pinned to v1), for the soak period (--soak), no v1 request
+counted within --v1-quiet, and no API server holding uncounted v1 requests from that window
+(each server declares them in the control table; a crashed one counts until its window
+passed). Then: v1 marked retired (v1 routes answer 410 Gone), and when the
 migration declares cleanup.removeAttributes, a backup first (locally a JSON-lines file that
 \`ferry restore\` loads back; on AWS an on-demand backup whose ARN is kept in the state), then
 the attributes removed from source items, only where unchanged since read (race-safe).

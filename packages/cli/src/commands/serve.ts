@@ -2,7 +2,8 @@
  * `ferry serve`: the example service's API (v1 and v2) on a local HTTP server, the same Hono
  * app the deployed Lambda runs, until Ctrl-C. Tokens are HS256 with FERRY_JWT_SECRET.
  */
-import { UsageError, createDynamoClients, defaultControlTableName } from "@ferry/core";
+import { UsageError, createDynamoClients, defaultControlTableName, describeTable } from "@ferry/core";
+import { TableNotFoundError } from "@ferry/core/design/sample";
 import { DEFAULT_RELEASE_CACHE_OPTIONS } from "@ferry/core/release/cache";
 import {
   DEFAULT_LOCAL_SERVER_OPTIONS,
@@ -52,6 +53,8 @@ export function serveCommand(): Command {
 Routes: GET /v1|/v2|/workflows?context=<id>&limit=<n>&nextToken=<t>, /workflows/<id>, /workflows/<id>/tasks.
 Unversioned routes follow \`ferry move\` (${DEFAULT_ROUTE_MIGRATIONS.byContext} decides the context route,
 ${DEFAULT_ROUTE_MIGRATIONS.workflow} the workflow and task routes); Accept-Version: 1|2 pins a request.
+Usage counts reach the control table every 5 s and on Ctrl-C/SIGTERM (a clean stop); stop it
+that way, not with kill -9, or \`ferry remove\` waits out the window of the counts it lost.
 
 Example:
   $ export FERRY_JWT_SECRET=dev-secret-change-me-please
@@ -62,6 +65,11 @@ Example:
     .action(async (opts: ServeFlags) => {
       const secret = requireJwtSecret();
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+      // Without its table every request would be a 500: refuse to start instead.
+      if (!(await describeTable(clients.raw, opts.table))) {
+        clients.raw.destroy();
+        throw new TableNotFoundError(opts.table);
+      }
       const server = await startLocalApiServer(
         buildApiDeps({
           doc: clients.doc,

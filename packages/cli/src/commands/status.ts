@@ -4,7 +4,8 @@
  * (per-segment progress, rates, execution, history). The data comes from core
  * (status/migration-status.ts); this file only prints it.
  */
-import { loadAllMigrations } from "@ferry/core";
+import { describeTable, loadAllMigrations } from "@ferry/core";
+import { TableNotFoundError } from "@ferry/core/design/sample";
 import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
 import { describeReleaseSummary } from "@ferry/core/release/summary";
@@ -44,6 +45,8 @@ export async function showStatus(ref: string | undefined, opts: BackfillFlags): 
   const location = { clients: connection.clients, tableName: connection.tableName, controlTable: connection.controlTable };
   const where = { table: connection.tableName, controlTable: connection.controlTable, ...(connection.stage ? { stage: connection.stage.stage } : {}) };
   try {
+    // A missing table would otherwise show every migration as "not added".
+    if (!(await describeTable(connection.clients.raw, connection.tableName))) throw new TableNotFoundError(connection.tableName);
     const dir = opts.migrationsDir ?? defaultMigrationsDir();
     if (ref) {
       const status = await readMigrationStatus(location, await loadMigration(ref, dir), connection.runtime);

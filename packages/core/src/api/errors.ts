@@ -49,7 +49,18 @@ export class UnknownVersionError extends ApiError {
 
 /** v1 after the remove step. */
 export class VersionGoneError extends ApiError {
-  constructor(readonly path: string) {
-    super(410, "gone", `v1 was retired; call ${path.replace(/^\/v1\//, "/v2/")} instead.`);
+  constructor(
+    readonly path: string,
+    /** Where the same request is served by v2. */
+    readonly successor: string,
+  ) {
+    super(410, "gone", `v1 was retired; call ${successor} instead.`);
+  }
+}
+
+/** A v1 request whose use could not be recorded for the remove guard: not answered, so v1 is never retired under a client. */
+export class UsageUnrecordedError extends ApiError {
+  constructor(options?: { cause?: unknown }) {
+    super(503, "usage_unrecorded", "This v1 request could not be recorded (control table unavailable); retry in a moment, or call /v2.", options);
   }
 }

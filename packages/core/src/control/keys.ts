@@ -7,6 +7,7 @@
  *   release                        traffic split, pins, audit trail (release/store.ts)
  *   shadow                         shadow-read agreement counts (release/shadow.ts)
  *   usage#<v1|v2>#<minute>         requests per version per minute (release/usage.ts)
+ *   server#<host>:<pid>:<random>   an API server's uncounted-v1 window (release/server-record.ts)
  *   heartbeat#<consumer>           dual-write heartbeat (dualwrite/heartbeat.ts)
  *   shard#<streamArn>#<shardId>    stream checkpoints of the local dual-write
  *   dead#<sequence>                stream records the local dual-write gave up on
@@ -59,6 +60,9 @@ export const ControlSk = {
   usageOf: (version: string) => `usage#${version}#`,
   /** `usage#v1#2026-11-23T07:05`: minute buckets sort by time. */
   usage: (version: string, minute: string) => `usage#${version}#${minute}`,
+  serverPrefix: "server#",
+  /** `server#<host>:<pid>:<random>`: one record per API server (process) and migration. */
+  server: (serverId: string) => `server#${serverId}`,
   heartbeat: (consumer: string) => `heartbeat#${consumer}`,
   shard: (streamArn: string, shardId: string) => `shard#${streamArn}#${shardId}`,
   shardPrefix: (streamArn: string) => `shard#${streamArn}#`,

@@ -177,6 +177,30 @@ export class V1StillUsedError extends GuardRefusedError {
   }
 }
 
+/** remove: a server answered v1 requests within the quiet window whose counts it still holds (or lost in a crash). */
+export class V1UncountedError extends GuardRefusedError {
+  readonly guard = "v1-counted";
+  constructor(
+    readonly migrationId: string,
+    readonly server: { serverId: string; host: string; pid: number; holdsV1Since: number; until: number },
+    readonly windowMs: number,
+    /** The server's promise to flush has passed: it crashed, froze (Lambda) or cannot reach the control table. */
+    readonly overdue: boolean,
+    readonly servers: number,
+  ) {
+    const at = (ms: number) => new Date(ms).toISOString();
+    super(
+      `remove of ${migrationId} needs every v1 request of the last ${formatDurationMs(windowMs)} counted, but server ${server.host} (pid ${server.pid}) ` +
+        `answered v1 requests since ${at(server.holdsV1Since)} that are not counted yet` +
+        (overdue
+          ? `, and it stopped recording at ${at(server.until)} without a clean stop (crashed or frozen?), so they may never be counted`
+          : `; it flushes them by ${at(server.until)}`) +
+        `${servers > 1 ? ` (${servers} servers hold such requests)` : ""}. ` +
+        `Run remove again after ${at(server.until + windowMs)}, when the quiet window no longer covers them; stop servers with Ctrl-C (a clean stop flushes), not kill -9.`,
+    );
+  }
+}
+
 /** rollback: the dual-write is still running and would write the derived records again. */
 export class DualWriteStillRunningError extends GuardRefusedError {
   readonly guard = "dual-write-stopped";

@@ -1,6 +1,7 @@
 /**
  * Step 5, remove, as a lifecycle phase. Guards: v2 serves 100% (no tenant pinned to v1),
- * it has done so for the soak period, and no v1 request was counted in the quiet window.
+ * it has done so for the soak period, no v1 request was counted in the quiet window, and no
+ * server holds (or lost in a crash) uncounted v1 requests from within it (server records).
  * Start: marks v1 retired (v1 routes answer 410 Gone), then, when the migration declares
  * `cleanup`, takes a backup (locally a JSON-lines file, on AWS an on-demand CreateBackup
  * whose ARN is recorded) and runs the race-safe, throttled, resumable cleanup
@@ -14,6 +15,7 @@ import { removeOldAttributes } from "../../cleanup/remove-attributes.ts";
 import type { SweepResult, SweepSettings } from "../../cleanup/sweep.ts";
 import type { ReleaseConfig } from "../../release/config.ts";
 import { readRelease, setV1Retired } from "../../release/store.ts";
+import { type ServerRecord, readServerRecords, uncountedV1Window } from "../../release/server-record.ts";
 import { readUsage } from "../../release/usage.ts";
 import type { MigrationState } from "../../control/migration-state.ts";
 import {
@@ -22,6 +24,7 @@ import {
   NotFullyMovedError,
   SoakNotOverError,
   V1StillUsedError,
+  V1UncountedError,
   orderGuards,
 } from "../guards.ts";
 import { type LifecycleContext, type Phase, controlLocation, patchStateOf } from "../phase.ts";
@@ -70,7 +73,20 @@ export async function removeGuards(ctx: LifecycleContext, state: MigrationState 
   if (since && now - Date.parse(since) < ctx.guards.soakMs) {
     failures.push(new SoakNotOverError(ctx.migration.id, since, ctx.guards.soakMs, ctx.guards.soakMs - (now - Date.parse(since))));
   }
-  const usage = await readUsage(controlLocation(ctx), "v1", now - ctx.guards.v1QuietWindowMs);
+  // Server records first: one cleared after this read had its counts written before, so the usage read below sees them.
+  const quietFrom = now - ctx.guards.v1QuietWindowMs;
+  const holding = (await readServerRecords(controlLocation(ctx)))
+    .map((record) => ({ record, window: uncountedV1Window(record) }))
+    .filter((h): h is { record: ServerRecord; window: { from: number; to: number } } => h.window !== undefined && h.window.to >= quietFrom)
+    .sort((a, b) => b.window.to - a.window.to);
+  const latest = holding[0];
+  if (latest) {
+    const { record, window } = latest;
+    failures.push(
+      new V1UncountedError(ctx.migration.id, { serverId: record.serverId, host: record.host, pid: record.pid, holdsV1Since: window.from, until: window.to }, ctx.guards.v1QuietWindowMs, window.to < now, holding.length),
+    );
+  }
+  const usage = await readUsage(controlLocation(ctx), "v1", quietFrom);
   if (usage.lastUsedAt !== undefined && usage.lastUsedAt > now - ctx.guards.v1QuietWindowMs) {
     failures.push(new V1StillUsedError(ctx.migration.id, usage.lastUsedAt, ctx.guards.v1QuietWindowMs));
   }
