@@ -1,6 +1,6 @@
 /** ferry core: domain logic shared by the CLI, the Lambda handlers and the stacks. */
 export { FerryError, UsageError } from "./errors.ts";
-export { type ConnectionOptions, DEFAULT_REGION, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint } from "./aws/endpoint.ts";
+export { type ConnectionOptions, DEFAULT_REGION, InvalidEndpointError, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint, validateEndpoint } from "./aws/endpoint.ts";
 export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
 export {
   type TableDefinition,
@@ -19,6 +19,8 @@ export {
   startDynamoDBLocal,
   defaultInstallDir,
   freePort,
+  PortInUseError,
+  assertPortFree,
 } from "./local/dynamodb-local.ts";
 export { JavaMissingError, JavaTooOldError, checkJava, resolveJava } from "./local/java.ts";
 export {

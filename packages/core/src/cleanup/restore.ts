@@ -13,6 +13,7 @@
  */
 import { type AttributeValue, ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
+import { type StateLocation, updateState } from "../lifecycle/state.ts";
 import { readBackupFile } from "./backup.ts";
 
 export interface RestoreOptions {
@@ -89,4 +90,18 @@ export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: s
     for (const outcome of outcomes) result[outcome]++;
   }
   return result;
+}
+
+/**
+ * Keeps the restore in the state record of its migration (when the control table has one),
+ * so `ferry unretire` knows the old data is back. Returns whether it was recorded.
+ */
+export async function recordRestore(location: StateLocation, result: RestoreResult, at: Date = new Date()): Promise<boolean> {
+  const restored = { at: at.toISOString(), file: result.file, restored: result.restored, present: result.present, missing: result.missing, recreated: result.recreated };
+  const updated = await updateState(location, (state) => (state ? { ...state, restored } : undefined)).catch((err: unknown) => {
+    // No control table here (a backup loaded into another table): nothing to record.
+    if (err instanceof Error && err.name === "ResourceNotFoundException") return undefined;
+    throw err;
+  });
+  return updated !== undefined;
 }

@@ -22,7 +22,7 @@ import { deleteDerivedRecords } from "../../cleanup/delete-derived.ts";
 import { emit, patchState, type RollbackGuard } from "../orchestrator.ts";
 import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../guards.ts";
 import type { Phase } from "../phase.ts";
-import { readHeartbeat } from "../../dualwrite/heartbeat.ts";
+import { readHeartbeat, stoppedSinceApplied } from "../../dualwrite/heartbeat.ts";
 import { checkPlan, planProblems } from "./design.ts";
 
 /** The stream view type dual-write needs. */
@@ -113,6 +113,10 @@ export interface MigrationState {
     backup?: { kind: "file"; path: string; at: string } | { kind: "aws"; arn: string; name: string; at: string } | { kind: "none"; at: string };
     cleanup?: { runId: string; status: string; removed: number; skipped: number; finishedAt?: string };
   };
+  /** The last `ferry restore` of this migration's backup (what the unretire guard accepts as the old data being back). */
+  restored?: { at: string; file: string; restored: number; present: number; missing: number; recreated: number };
+  /** The last `ferry unretire`: v1 served again after a remove, and the removal it undid. */
+  unretired?: { at: string; actor: string; reason: string; forced?: string[]; previousRemoval?: MigrationState["removal"] };
 }
 
 export interface AddOptions {
@@ -249,7 +253,8 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
   isComplete: (_ctx, result) => result.created || result.state.status === "active",
   async validateRollback(ctx) {
     const beat = await readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id).catch(() => undefined);
-    if (!beat) return [];
+    // Stopped cleanly after its last change (Ctrl-C of `ferry dual-write`): not running.
+    if (!beat || stoppedSinceApplied(beat)) return [];
     const age = ctx.guards.now() - beat.appliedAt;
     return age <= ctx.guards.maxHeartbeatAgeMs ? [new DualWriteStillRunningError(ctx.migration.id, age)] : [];
   },

@@ -6,7 +6,7 @@
  * tenant back on v1, and tenants pinned to v2 unpinned.
  */
 import type { ApiVersion, ReleaseConfig } from "../../release/config.ts";
-import { type MoveRequest, type ReleaseLocation, moveRelease, pinTenant, readRelease } from "../../release/store.ts";
+import { type MoveRequest, type ReleaseLocation, V1RetiredError, checkMoveRequest, moveRelease, pinTenant, readRelease } from "../../release/store.ts";
 import { type VerifyOptions, verifyMigration } from "../../verify/verifier.ts";
 import { ConvertIncompleteError, type GuardRefusedError, VerifyNotCleanError } from "../guards.ts";
 import { patchState } from "../orchestrator.ts";
@@ -63,6 +63,9 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
   async start(ctx, options, record) {
     const release = await readRelease(releaseLocation(ctx));
     const guarded = options.to === "v2" && !release.moveStartedAt;
+    // A move that cannot happen (bad flags, v1 retired) is refused before it is recorded.
+    checkMoveRequest(options);
+    if (options.to === "v1" && release.v1RetiredAt) throw new V1RetiredError(ctx.migration.id);
     await record();
     const request: MoveRequest = {
       to: options.to,

@@ -6,17 +6,20 @@
  * whose ARN is recorded) and runs the race-safe, throttled, resumable cleanup
  * (cleanup/remove-attributes.ts). Running it again resumes an unfinished cleanup and keeps
  * the first backup. The dual-write stays: it keeps maintaining the new records.
- * Not reversible by rollback; `ferry restore <backup>` brings the old data back.
+ * Not reversible by rollback; `ferry restore <backup>` brings the old data back, then
+ * `ferry unretire` (unretireV1 below, guarded and recorded) lets v1 serve again.
  */
 import { isLocalEndpoint } from "../../aws/endpoint.ts";
 import { backupFileName, createTableBackup, DEFAULT_BACKUP_DIR, openBackupFile } from "../../cleanup/backup.ts";
-import { removeOldAttributes } from "../../cleanup/remove-attributes.ts";
-import type { SweepResult, SweepSettings } from "../../cleanup/sweep.ts";
+import { CLEANUP_SWEEP, removeOldAttributes } from "../../cleanup/remove-attributes.ts";
+import { type SweepResult, type SweepSettings, readSweepRun } from "../../cleanup/sweep.ts";
+import { UsageError } from "../../errors.ts";
 import { type ReleaseConfig } from "../../release/config.ts";
 import { readRelease, setV1Retired } from "../../release/store.ts";
 import { readUsage } from "../../release/usage.ts";
-import { MigrationRemovedError, type GuardRefusedError, NotFullyMovedError, SoakNotOverError, V1StillUsedError } from "../guards.ts";
-import { patchState } from "../orchestrator.ts";
+import { MigrationRemovedError, GuardRefusedError, NotFullyMovedError, SoakNotOverError, V1StillUsedError } from "../guards.ts";
+import { type ForceOptions, emit, enforce, patchState, readState, stateLocation } from "../orchestrator.ts";
+import { recordStep } from "../state.ts";
 import type { LifecycleContext, Phase } from "../phase.ts";
 import type { MigrationState } from "./add.ts";
 import { orderGuards } from "./convert.ts";
@@ -130,3 +133,92 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
     throw new MigrationRemovedError(ctx.migration.id, "rollback");
   },
 };
+
+/** unretire: v1 is not retired, so there is nothing to bring back. */
+export class V1NotRetiredError extends GuardRefusedError {
+  readonly guard = "v1-retired";
+  constructor(readonly migrationId: string) {
+    super(`unretire of ${migrationId} needs v1 retired by \`ferry remove\`, but it is not: v1 can serve traffic already (\`ferry move ${migrationId} --to v1\`).`);
+  }
+}
+
+/** unretire: the cleanup removed old data and no restore of its backup was recorded since. */
+export class OldDataGoneError extends GuardRefusedError {
+  readonly guard = "old-data-present";
+  override readonly forceable = true;
+  constructor(
+    readonly migrationId: string,
+    readonly cleanedAt: string,
+    readonly backup: NonNullable<MigrationState["removal"]>["backup"] | undefined,
+  ) {
+    super(
+      `unretire of ${migrationId} needs the old data back, but the cleanup removed it (run last written at ${cleanedAt}) and no restore was recorded since; ` +
+        (backup?.kind === "file"
+          ? `run \`ferry restore ${backup.path}\` first, then unretire again.`
+          : backup?.kind === "aws"
+            ? `restore the on-demand backup ${backup.arn} on AWS, then unretire with --force --reason "restored from ${backup.name}".`
+            : `bring the removed attributes (${"`"}cleanup.removeAttributes${"`"}) back, then unretire with --force --reason "...".`),
+    );
+  }
+}
+
+/** unretire without --reason: the way back is always explained in the history. */
+export class UnretireWithoutReasonError extends UsageError {
+  constructor() {
+    super('unretire needs --reason "..." saying why v1 comes back; the reason is kept in the migration\'s history.');
+  }
+}
+
+/**
+ * The unretire guards: v1 retired by remove, and the old data still there (the migration
+ * declares no cleanup, its cleanup never ran, or `ferry restore` ran after it). The last one
+ * may be overridden (an on-demand backup restored on AWS).
+ */
+export async function unretireGuards(ctx: LifecycleContext, state: MigrationState | undefined, release: ReleaseConfig): Promise<GuardRefusedError[]> {
+  const order = orderGuards(ctx, state, "unretire", true);
+  if (order.length) return order;
+  if (!release.v1RetiredAt) return [new V1NotRetiredError(ctx.migration.id)];
+  if (!ctx.migration.cleanup) return [];
+  const run = await readSweepRun({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id, kind: CLEANUP_SWEEP });
+  if (!run) return [];
+  const restoredAt = state?.restored ? Date.parse(state.restored.at) : undefined;
+  if (restoredAt !== undefined && restoredAt >= run.updatedAt) return [];
+  return [new OldDataGoneError(ctx.migration.id, new Date(run.updatedAt).toISOString(), state?.removal?.backup)];
+}
+
+export interface UnretireOutcome {
+  state: MigrationState;
+  release: ReleaseConfig;
+  forced: string[];
+}
+
+/**
+ * `ferry unretire`: the way back after remove. Guarded (unretireGuards), recorded in the
+ * history with actor and reason, then v1 un-retired in the release configuration (audit
+ * entry "restore-v1"). The migration is active again at 100% v2: `ferry move --to v1` flips
+ * traffic back, `ferry rollback` is possible again, and a later remove starts afresh (new
+ * backup, new cleanup run); the undone removal is kept under `unretired`.
+ */
+export async function unretireV1(ctx: LifecycleContext, force: ForceOptions & { reason?: string }): Promise<UnretireOutcome> {
+  const reason = force.reason?.trim();
+  if (!reason) throw new UnretireWithoutReasonError();
+  const state = await readState(ctx);
+  const location = releaseLocation(ctx);
+  const forced = enforce(ctx, "unretire", await unretireGuards(ctx, state, await readRelease(location)), force);
+  const at = () => new Date(ctx.guards.now());
+  // The state first: interrupted before the release, unretire runs again (v1 is still retired).
+  const recorded = await recordStep(
+    stateLocation(ctx),
+    { step: "unretire", actor: ctx.actor, reason, ...(forced.length ? { forced } : {}) },
+    (base, when) => ({
+      status: "active",
+      removal: undefined,
+      unretired: { at: when, actor: ctx.actor, reason, ...(forced.length ? { forced } : {}), ...(base.removal ? { previousRemoval: base.removal } : {}) },
+    }),
+    at,
+  );
+  emit(ctx, "unretire", "start", { reason, ...(forced.length ? { forced } : {}) });
+  const { after } = await setV1Retired(location, false, ctx.actor, reason, at);
+  emit(ctx, "unretire", "complete");
+  return { state: recorded, release: after, forced };
+}
