@@ -21,8 +21,10 @@ import { seedCommand } from "./commands/seed.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { statusCommand } from "./commands/status.ts";
 import { tokenCommand } from "./commands/token.ts";
+import { unretireCommand } from "./commands/unretire.ts";
 import { verifyCommand } from "./commands/verify.ts";
 import { runCleanups } from "./shutdown.ts";
+import { describeSystemError } from "./system-errors.ts";
 
 /** Exit codes, documented in the README. */
 export const ExitCode = { ok: 0, failed: 1, usage: 2, refused: 3 } as const;
@@ -51,6 +53,7 @@ export function buildProgram(): Command {
     rollbackCommand(),
     removeCommand(),
     restoreCommand(),
+    unretireCommand(),
     serveCommand(),
     tokenCommand(),
   ]) {
@@ -78,6 +81,11 @@ function report(err: unknown): number {
   if (err instanceof FerryError) {
     process.stderr.write(`ferry: ${err.message}\n`);
     return err.exitCode;
+  }
+  const known = describeSystemError(err);
+  if (known) {
+    process.stderr.write(`ferry: ${known.message}\n`);
+    return known.exitCode;
   }
   const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
   process.stderr.write(`ferry: ${message}\n`);

@@ -6,10 +6,16 @@ type Cleanup = () => Promise<void> | void;
 const cleanups: Cleanup[] = [];
 let installed = false;
 let shuttingDown = false;
+let received: NodeJS.Signals | undefined;
 
 /** True once a signal started the shutdown: expected exits of children are not failures then. */
 export function isShuttingDown(): boolean {
   return shuttingDown;
+}
+
+/** The signal that started the shutdown (SIGINT, SIGTERM), if one did. */
+export function shutdownSignal(): NodeJS.Signals | undefined {
+  return received;
 }
 
 export function onShutdown(cleanup: Cleanup): () => void {
@@ -19,6 +25,7 @@ export function onShutdown(cleanup: Cleanup): () => void {
     for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
       process.once(signal, () => {
         shuttingDown = true;
+        received = signal;
         void runCleanups().finally(() => process.exit(code));
       });
     }

@@ -56,7 +56,7 @@ export {
 export { FerryError, UsageError } from "./errors.ts";
 
 // ---- Connecting to DynamoDB ----
-export { type ConnectionOptions, DEFAULT_REGION, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint } from "./aws/endpoint.ts";
+export { type ConnectionOptions, DEFAULT_REGION, InvalidEndpointError, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint, validateEndpoint } from "./aws/endpoint.ts";
 export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
 
 // ---- Tables and DynamoDB helpers ----
@@ -163,6 +163,8 @@ export {
   startDynamoDBLocal,
   defaultInstallDir,
   freePort,
+  PortInUseError,
+  assertPortFree,
 } from "./local/dynamodb-local.ts";
 export { JavaMissingError, JavaTooOldError, checkJava, resolveJava } from "./local/java.ts";
 export { type LocalDualWriteOptions, startLocalDualWrite } from "./local/dual-write.ts";

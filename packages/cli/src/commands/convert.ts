@@ -4,11 +4,14 @@
  * or changes the rate of the running backfill; which of these a request is, is core's policy
  * (convertAction in lifecycle/phases/convert.ts). A dry run writes nothing and is not a step.
  */
+import { describeTable } from "@ferry/core";
 import { changeRate } from "@ferry/core/backfill/control";
+import { TableNotFoundError } from "@ferry/core/design/sample";
 import { completeConvert, convertStep } from "@ferry/core/lifecycle/lifecycle";
 import { convertAction } from "@ferry/core/lifecycle/phases/convert";
-import { type BackfillSettings, DEFAULT_BACKFILL_SETTINGS } from "@ferry/core/backfill/settings";
+import { BACKFILL_LIMITS, type BackfillSettings, DEFAULT_BACKFILL_SETTINGS, describeLimit } from "@ferry/core/backfill/settings";
 import { formatCount } from "@ferry/core/design/format";
+import { formatDurationMs } from "@ferry/core/lifecycle/options";
 import { Command, Option } from "commander";
 import { parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson } from "../output.ts";
@@ -31,13 +34,13 @@ export function withRateFlags(command: Command): Command {
   return command
     .option(
       "--rate <items/s>",
-      `cap in source items written per second across all segments; other items the Scan reads are not counted (default: the migration's options.rate, else ${DEFAULT_BACKFILL_SETTINGS.rate})`,
-      parseNumber(1, 10_000_000),
+      `cap in source items written per second across all segments, ${describeLimit(BACKFILL_LIMITS.rate)}; other items the Scan reads are not counted (default: the migration's options.rate, else ${DEFAULT_BACKFILL_SETTINGS.rate})`,
+      parseNumber(BACKFILL_LIMITS.rate.min, BACKFILL_LIMITS.rate.max),
     )
     .option(
       "--page-size <n>",
-      `items per Scan page; each page is checkpointed (default: the migration's options.pageSize, else ${DEFAULT_BACKFILL_SETTINGS.pageSize})`,
-      parseInteger(1, 10_000),
+      `items per Scan page, ${describeLimit(BACKFILL_LIMITS.pageSize)}; each page is checkpointed (default: the migration's options.pageSize, else ${DEFAULT_BACKFILL_SETTINGS.pageSize})`,
+      parseInteger(BACKFILL_LIMITS.pageSize.min, BACKFILL_LIMITS.pageSize.max),
     );
 }
 
@@ -48,8 +51,8 @@ export function convertCommand(): Command {
   withConnectionFlags(command);
   command.option(
     "--segments <n>",
-    `parallel Scan segments (default: the migration's options.segments, else ${DEFAULT_BACKFILL_SETTINGS.segments})`,
-    parseInteger(1, 1_000),
+    `parallel Scan segments, ${describeLimit(BACKFILL_LIMITS.segments)} (default: the migration's options.segments, else ${DEFAULT_BACKFILL_SETTINGS.segments})`,
+    parseInteger(BACKFILL_LIMITS.segments.min, BACKFILL_LIMITS.segments.max),
   );
   withRateFlags(command)
     .option("--dry-run", "scan and derive, write nothing; report what would be converted")
@@ -72,7 +75,8 @@ export function convertCommand(): Command {
 The step is guarded: the migration must be added (\`ferry add\`), not rolled back or removed, and
 its dual-write live, or items changed during the backfill would be missed: a heartbeat younger
 than --max-heartbeat-age, else (an idle table) a liveness ping written to the table that the
-dual-write applies within --probe-timeout; a table whose stream is off is refused at once. --force --reason "..." overrides the dual-write guard; the migration's
+dual-write applies within --probe-timeout; a table whose stream is off is refused at once. --force --reason "..." overrides the dual-write guard
+at once (no probe); the migration's
 history keeps the step with who, when, the overridden guard and the reason. A dry run and a live
 rate change of a running backfill are not steps: they are not guarded and not recorded.
 Locally the backfill runs in this process: a progress bar on stderr, a summary on stdout at the end.
@@ -87,8 +91,8 @@ completed or aborted run, convert starts a new run (derived records are written 
 The step is complete once the run completed (with --stage and no --wait only its start is recorded).
 
 Exit codes: 0 completed (or started, with --stage and no --wait), 1 failed / paused or aborted
-elsewhere / items that could not be converted (listed), 2 bad flags or migration, stage not deployed,
---force without --reason, 3 refused by a guard (the message says which and how to satisfy it),
+elsewhere / items that could not be converted (listed), 2 bad flags, migration or table (checked before anything is written),
+stage not deployed, --force without --reason, 3 refused by a guard (the message says which and how to satisfy it),
 another process or execution runs the backfill, or a paused or failed run is in the way (resume it or
 --restart); every refusal is also a \`refused\` event with --events. 130 paused by Ctrl-C.
 
@@ -105,6 +109,8 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
       if (opts.dryRun) opened.ctx.dryRun = true;
       const { ctx, lifecycle, runtime } = opened;
       try {
+        // Before anything is created (the control table, a run record): a wrong --table is a usage error.
+        if (!(await describeTable(opened.clients.raw, ctx.tableName))) throw new TableNotFoundError(ctx.tableName);
         const settings: Partial<BackfillSettings> = {
           ...(opts.segments !== undefined ? { segments: opts.segments } : {}),
           ...(opts.rate !== undefined ? { rate: opts.rate } : {}),
@@ -131,7 +137,22 @@ Example: convert 0001 on the local table with 8 segments at up to 2,000 items/s,
           return;
         }
         const step = async () =>
-          (await convertStep(lifecycle, { settings, run: runOptions, runtime, ...(ctx.onPage ? { hooks: { onPage: ctx.onPage } } : {}) }, forceOf(opts))).result;
+          (
+            await convertStep(
+              lifecycle,
+              {
+                settings,
+                run: runOptions,
+                runtime,
+                ...(ctx.onPage ? { hooks: { onPage: ctx.onPage } } : {}),
+                onProbe: (timeoutMs) =>
+                  process.stderr.write(
+                    `Checking that the dual-write runs (no fresh heartbeat): probing it with a liveness ping to ${ctx.tableName}, waiting up to ${formatDurationMs(timeoutMs)} (--probe-timeout) for the dual-write to apply it...\n`,
+                  ),
+              },
+              forceOf(opts),
+            )
+          ).result;
         if (runtime.inProcess) {
           await followConversion(follow, step);
         } else {

@@ -2,6 +2,7 @@
  * `ferry dual-write <migration>`: runs the dual-write handler locally behind the local event
  * source mapping (same settings as the deployed one) in the foreground until Ctrl-C.
  */
+import { hostname } from "node:os";
 import {
   type DynamoClients,
   type Migration,
@@ -20,11 +21,13 @@ import type { MappingEvent, MappingStats } from "@ferry/core/local/stream-events
 import { createStreamsClient } from "@ferry/core/streams/shards";
 import { readMigrationState } from "@ferry/core/control/migration-state";
 import { requireDualWriteStream } from "@ferry/core/lifecycle/phases/add";
+import { recordHeartbeatStop } from "@ferry/core/dualwrite/heartbeat";
 import { streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, withConnectionFlags } from "../options.ts";
-import { onShutdown } from "../shutdown.ts";
+import { isShuttingDown, onShutdown, shutdownSignal, untilSignal } from "../shutdown.ts";
+import { defaultActor } from "./lifecycle-shared.ts";
 
 interface DualWriteFlags extends ConnectionFlags {
   controlTable?: string;
@@ -52,7 +55,9 @@ export function dualWriteCommand(): Command {
       `
 It reads the stream from the last checkpoint (the beginning the first time), with the
 migration's stream settings: batch size, bisection on errors, ${"`streamMaxRetries`"} retries, then dead
-letters in the control table. Stopping finishes the batch in flight; the next run resumes after it.
+letters in the control table. Stopping (Ctrl-C, SIGTERM) finishes the batch in flight and records
+the stop (when, by whom) in the heartbeat, so \`ferry convert\` does not take the stopped dual-write
+for a live one; the next run resumes after it.
 With --json every event is printed as one JSON line.
 
 Example:
@@ -90,10 +95,17 @@ Example:
         const unregister = onShutdown(async () => {
           controller.abort();
           await finished.catch(() => undefined);
+          // A clean stop says so in the heartbeat: convert's guard must not take its young age for a running dual-write.
+          const by = `${defaultActor()}@${hostname()} (ferry dual-write, pid ${process.pid}, ${shutdownSignal() ?? "stopped"})`;
+          await recordHeartbeatStop(clients.doc, controlTable, migration.id, { at: Date.now(), by }).catch((err: unknown) =>
+            process.stderr.write(`warning: could not record the stop in the heartbeat: ${err instanceof Error ? err.message : String(err)}\n`),
+          );
         });
         report.started(streamArn, controlTable, settings.batchSize);
         await finished;
         unregister();
+        // Stopped by a signal: the cleanup above still writes the stop with these clients, then exits.
+        if (isShuttingDown()) await untilSignal();
       } finally {
         streams.destroy();
         clients.raw.destroy();

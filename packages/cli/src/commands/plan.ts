@@ -1,6 +1,7 @@
 /** `ferry plan <migration>`: estimates what converting the table will take (items, records, capacity, time, dollars). */
 import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
 import { formatBytes, formatCount, formatDuration, formatUsd } from "@ferry/core/design/format";
+import { BACKFILL_LIMITS, describeLimit } from "@ferry/core/backfill/settings";
 import { DEFAULT_PLAN_OPTIONS, type Plan, planMigration } from "@ferry/core/design/plan";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
@@ -21,7 +22,11 @@ export function planCommand(): Command {
   withStageFlag(command, []);
   return command
     .option("--sample <n>", "source items to sample and derive", parseInteger(1, 1_000_000), DEFAULT_PLAN_OPTIONS.sample)
-    .option("--rate <n>", "backfill rate cap in source items/s (default: the migration's options.rate)", parseNumber(0.001, 1_000_000))
+    .option(
+      "--rate <items/s>",
+      `backfill rate cap in source items/s, ${describeLimit(BACKFILL_LIMITS.rate)} (default: the migration's options.rate)`,
+      parseNumber(BACKFILL_LIMITS.rate.min, BACKFILL_LIMITS.rate.max),
+    )
     .option(
       "--count-max-items <n>",
       "count source items exactly (key-only Scan) in tables up to this many items, else scale the sample",

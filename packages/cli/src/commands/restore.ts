@@ -1,12 +1,13 @@
 /** `ferry restore <file>`: loads a remove step's local backup back without clobbering newer writes. */
-import { createDynamoClients } from "@ferry/core";
-import { restoreBackup } from "@ferry/core/cleanup/restore";
+import { createDynamoClients, defaultControlTableName } from "@ferry/core";
+import { recordRestore, restoreBackup } from "@ferry/core/cleanup/restore";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface RestoreFlags extends Omit<ConnectionFlags, "table"> {
   table?: string;
+  controlTable?: string;
   recreateMissing?: boolean;
   concurrency?: number;
 }
@@ -16,6 +17,7 @@ export function restoreCommand(): Command {
     .description("Load a `ferry remove` backup (JSON lines) back: put back the removed attributes where nothing newer replaced them")
     .argument("<file>", "the backup file (printed by remove; in --backup-dir, default ./.ferry/backups)")
     .option("--table <name>", "table to restore into (default: the one named in the backup's header)")
+    .option("--control-table <name>", "ferry's control table, where the restore is recorded for `ferry unretire` (default: FERRY_CONTROL_TABLE or <table>.ferry)")
     .option("--endpoint <url>", "DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, else AWS)")
     .option("--region <region>", "AWS region (default: AWS_REGION or us-east-1)")
     .option("--json", "print machine-readable JSON")
@@ -28,8 +30,8 @@ Each backed-up item gets its removed attributes back (SET), only if the item exi
 of them is there now: a write made since the cleanup that set them again is newer and stays
 (counted "present"); other attributes keep their current values. Items deleted since stay
 deleted (counted "missing") unless --recreate-missing. Safe to run twice. The dual-write sees
-the attributes come back and derives the new records from them again. To serve v1 again
-after a restore, v1 must also be un-retired in the release configuration.
+the attributes come back and derives the new records from them again. The restore is recorded
+in the migration's state; to serve v1 again after it, \`ferry unretire <migration> --reason "..."\`.
 
 Exit codes: 0 restored, 1 failed, 2 bad file or flags.
 
@@ -44,7 +46,9 @@ Example:
           ...(opts.recreateMissing ? { recreateMissing: true } : {}),
           ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
         });
-        if (opts.json) return printJson(result);
+        const controlTable = opts.controlTable ?? defaultControlTableName(result.tableName);
+        const recorded = await recordRestore({ doc: clients.doc, controlTable, migrationId: result.migrationId }, result);
+        if (opts.json) return printJson({ ...result, recorded });
         process.stdout.write(
           `Restored ${result.migrationId}'s backup into ${result.tableName}.\n${table([
             ["items in backup", result.items],
@@ -52,7 +56,8 @@ Example:
             ["left (newer write)", result.present],
             ["left deleted", result.missing],
             ["recreated", result.recreated],
-          ])}\n`,
+          ])}\n` +
+            (recorded ? `Recorded in ${controlTable}. If v1 was retired, \`ferry unretire ${result.migrationId} --reason "..."\` serves it again.\n` : ""),
         );
       } finally {
         clients.raw.destroy();

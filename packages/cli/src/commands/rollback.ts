@@ -49,7 +49,8 @@ else: not source items, not other migrations' records), and the migration marked
 Stop the dual-write FIRST: while it runs it writes the derived records again as source items
 change. Rollback refuses (exit 3) while its heartbeat is fresh; --force --reason overrides.
 Ctrl-C stops the deletion after the current pages; running rollback again continues it.
-Rolling back twice is harmless. After remove, rollback is refused: use \`ferry restore\`.
+Rolling back twice is harmless; a migration never added is refused (exit 3). After remove, rollback is refused until
+\`ferry restore\` and \`ferry unretire\` brought v1 back.
 
 Exit codes: 0 rolled back, 1 failed or stopped midway, 2 bad flags, 3 refused by a guard.
 

@@ -27,6 +27,31 @@ export interface BackfillSettings {
   fenceMaxAgeMs?: number;
 }
 
+/** An inclusive range of a tuning value. */
+export interface Limit {
+  min: number;
+  max: number;
+}
+
+/**
+ * The ranges every way of setting a backfill's tuning accepts: a migration's `options`, the
+ * flags of `ferry convert`, `ferry resume` and `ferry plan`, and their --help. One set, so a
+ * value one of them takes is never refused by another.
+ */
+export const BACKFILL_LIMITS = {
+  /** Source items per second across all segments. */
+  rate: { min: 1, max: 1_000_000 },
+  /** Parallel Scan segments. */
+  segments: { min: 1, max: 1_000 },
+  /** Items per Scan page (each page is checkpointed). */
+  pageSize: { min: 1, max: 1_000 },
+} as const satisfies Record<string, Limit>;
+
+/** "1 to 1,000,000", for help texts and messages. */
+export function describeLimit(limit: Limit): string {
+  return `${limit.min.toLocaleString("en-US")} to ${limit.max.toLocaleString("en-US")}`;
+}
+
 /** The fence staleness of runs recorded without one (see BackfillSettings.fenceMaxAgeMs). */
 export const DEFAULT_FENCE_MAX_AGE_MS = 1_000;
 

@@ -13,6 +13,9 @@
  */
 import { type AttributeValue, ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
+import { updateState } from "../control/migration-state.ts";
+import type { ControlLocation } from "../control/keys.ts";
+import { unlessMissingTable } from "../dynamo/missing-table.ts";
 import { readBackupFile } from "./backup.ts";
 
 export interface RestoreOptions {
@@ -89,4 +92,18 @@ export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: s
     for (const outcome of outcomes) result[outcome]++;
   }
   return result;
+}
+
+/**
+ * Keeps the restore in the state record of its migration (when the control table has one),
+ * so `ferry unretire` knows the old data is back. Returns whether it was recorded.
+ */
+export async function recordRestore(location: ControlLocation, result: RestoreResult, at: Date = new Date()): Promise<boolean> {
+  const restored = { at: at.toISOString(), file: result.file, restored: result.restored, present: result.present, missing: result.missing, recreated: result.recreated };
+  // No control table here (a backup loaded into another table): nothing to record.
+  const updated = await unlessMissingTable(
+    updateState(location, (state) => (state ? { ...state, restored } : undefined)),
+    undefined,
+  );
+  return updated !== undefined;
 }

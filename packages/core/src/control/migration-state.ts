@@ -61,6 +61,10 @@ export interface MigrationState {
     backup?: { kind: "file"; path: string; at: string } | { kind: "aws"; arn: string; name: string; at: string } | { kind: "none"; at: string };
     cleanup?: { runId: string; status: string; removed: number; skipped: number; finishedAt?: string };
   };
+  /** The last `ferry restore` of this migration's backup (what the unretire guard accepts as the old data being back). */
+  restored?: { at: string; file: string; restored: number; present: number; missing: number; recreated: number };
+  /** The last `ferry unretire`: v1 served again after a remove, and the removal it undid. */
+  unretired?: { at: string; actor: string; reason: string; forced?: string[]; previousRemoval?: MigrationState["removal"] };
 }
 
 /**

@@ -3,6 +3,7 @@
  * how far the consumer has applied the stream (newest creation time, when, which sequence
  * number) plus running counters, from which status commands compute the dual-write lag.
  */
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ControlSk, migrationPk } from "../control/keys.ts";
 
@@ -49,6 +50,19 @@ export interface Heartbeat extends DualWriteCounters {
   lastBatch: DualWriteCounters;
   /** Nonce of the newest liveness ping applied: a probe waits for its own. */
   lastPing?: string;
+  /** When a consumer was last stopped cleanly (Ctrl-C / SIGTERM of `ferry dual-write`), ms. */
+  stoppedAt?: number;
+  /** Who stopped it: user, host, process and signal. */
+  stoppedBy?: string;
+}
+
+/**
+ * True when the heartbeat's consumer was stopped cleanly after the last change it applied:
+ * its fresh heartbeat then says nothing about a running dual-write (a consumer started since
+ * applies a change, or a liveness ping, before it counts again).
+ */
+export function stoppedSinceApplied(beat: Pick<Heartbeat, "appliedAt" | "stoppedAt">): boolean {
+  return beat.stoppedAt !== undefined && beat.stoppedAt >= beat.appliedAt;
 }
 
 export interface HeartbeatBeat {
@@ -103,6 +117,34 @@ export async function writeHeartbeat(
       ExpressionAttributeValues: values,
     }),
   );
+}
+
+/**
+ * Records a clean stop in the heartbeat of `consumer` (stopped at, by whom). Nothing when it
+ * never wrote a heartbeat: without one the guards already treat it as not running.
+ */
+export async function recordHeartbeatStop(
+  doc: DynamoDBDocumentClient,
+  controlTable: string,
+  migrationId: string,
+  stop: { at: number; by: string },
+  consumer = DUAL_WRITE_CONSUMER,
+): Promise<boolean> {
+  try {
+    await doc.send(
+      new UpdateCommand({
+        TableName: controlTable,
+        Key: { PK: migrationPk(migrationId), SK: ControlSk.heartbeat(consumer) },
+        UpdateExpression: "SET stoppedAt = :at, stoppedBy = :by",
+        ConditionExpression: "attribute_exists(PK)",
+        ExpressionAttributeValues: { ":at": stop.at, ":by": stop.by },
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
 }
 
 /** The heartbeat of `consumer` (the dual-write by default), or undefined when it never applied a source record. */

@@ -59,7 +59,7 @@ export class MigrationRemovedError extends GuardRefusedError {
   ) {
     super(
       `${migrationId} was removed (v1 retired, cleanup run); ${action} is no longer possible. ` +
-        "To bring the old data back, `ferry restore <backup file>` (or restore the on-demand backup on AWS).",
+        `To go back: \`ferry restore <backup file>\` (or restore the on-demand backup on AWS), then \`ferry unretire ${migrationId} --reason "..."\`.`,
     );
   }
 }
@@ -85,11 +85,17 @@ export class DualWriteNotLiveError extends GuardRefusedError {
     readonly maxAgeMs: number,
     /** How long a liveness ping waited in vain, "stream-off" when the table has no stream to carry one; undefined when no probe ran. */
     readonly probe?: number | "stream-off",
+    /** A clean stop recorded after the last applied change (then the heartbeat's age does not count). */
+    readonly stop?: { at: number; by: string },
   ) {
     super(
       `convert of ${migrationId} needs the dual-write live, but ${
-        heartbeatAgeMs === undefined ? "it has never written a heartbeat" : `its last heartbeat is ${formatDurationMs(heartbeatAgeMs)} old`
-      } (at most ${formatDurationMs(maxAgeMs)} allowed)${
+        stop
+          ? `it was stopped at ${new Date(stop.at).toISOString()} by ${stop.by}, with nothing applied since,`
+          : heartbeatAgeMs === undefined
+            ? "it has never written a heartbeat"
+            : `its last heartbeat is ${formatDurationMs(heartbeatAgeMs)} old (at most ${formatDurationMs(maxAgeMs)} allowed)`
+      }${
         probe === undefined
           ? ""
           : probe === "stream-off"
@@ -108,10 +114,29 @@ export class ConvertIncompleteError extends GuardRefusedError {
     readonly migrationId: string,
     readonly runStatus: string | undefined,
   ) {
-    super(
-      `move of ${migrationId} needs the backfill completed, but it is ${runStatus ?? "not started"}. ` +
-        `Run \`ferry ${runStatus ? "resume" : "convert"} ${migrationId}\` to the end, or override with --force --reason "...".`,
-    );
+    super(`move of ${migrationId} needs the backfill completed, but it is ${runStatus ?? "not started"}. ${nextBackfillStep(migrationId, runStatus)}, or override with --force --reason "...".`);
+  }
+}
+
+/** What gets a backfill in `runStatus` to completed: an aborted run cannot be resumed, only replaced. */
+function nextBackfillStep(id: string, runStatus: string | undefined): string {
+  switch (runStatus) {
+    case "running":
+      return `Wait until it completes (\`ferry status ${id}\` shows its progress)`;
+    case "paused":
+    case "failed":
+      return `Run \`ferry resume ${id}\` to the end`;
+    default:
+      // Not started, or aborted (`ferry resume` refuses an aborted run): a new run.
+      return `Run \`ferry convert ${id}\` to the end`;
+  }
+}
+
+/** rollback: the migration was never added, so there is nothing to undo (and nothing to record). */
+export class NeverAddedError extends GuardRefusedError {
+  readonly guard = "added";
+  constructor(readonly migrationId: string) {
+    super(`${migrationId} was never added (\`ferry add\` has no record of it), so there is nothing to roll back; nothing was changed. Check the migration and --table / --control-table.`);
   }
 }
 

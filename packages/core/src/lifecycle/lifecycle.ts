@@ -53,7 +53,8 @@ export const ROLLBACK_PHASES: readonly RollbackPhase[] = rollbackPhases();
 
 export const designStep = (ctx: LifecycleContext) => runStep(ctx, designPhase, {});
 export const addStep = (ctx: LifecycleContext, options: AddPhaseOptions = {}) => runStep(ctx, addPhase, options);
-export const convertStep = (ctx: LifecycleContext, options: ConvertPhaseOptions = {}, force: ForceOptions = {}) => runStep(ctx, convertPhase, options, force);
+export const convertStep = (ctx: LifecycleContext, options: ConvertPhaseOptions = {}, force: ForceOptions = {}) =>
+  runStep(ctx, convertPhase, { ...options, ...(force.force ? { force: true } : {}) }, force);
 export const moveStep = (ctx: LifecycleContext, options: MovePhaseOptions, force: ForceOptions = {}) =>
   runStep(ctx, movePhase, { ...options, ...(force.force ? { force: true } : {}) }, force);
 export const removeStep = (ctx: LifecycleContext, options: Partial<RemovePhaseOptions> = {}) => runStep(ctx, removePhase, options);

@@ -9,7 +9,7 @@ import { type MigrationState, readMigrationState, recordStep } from "../control/
 import { unlessMissingTable } from "../dynamo/missing-table.ts";
 import { ensureControlTable } from "../control/control-table.ts";
 import { RefusalError } from "../errors.ts";
-import { ForceWithoutReasonError, type GuardRefusedError, MigrationRemovedError } from "./guards.ts";
+import { ForceWithoutReasonError, type GuardRefusedError, MigrationRemovedError, NeverAddedError } from "./guards.ts";
 import {
   type LifecycleContext,
   type Phase,
@@ -129,9 +129,14 @@ export async function rollbackMigration(
 ): Promise<RollbackOutcome> {
   if (force.force && !force.reason?.trim()) throw new ForceWithoutReasonError();
   const before = await readState(ctx);
-  if (before && (before.status === "removing" || before.status === "removed" || before.history.some((h) => h.step === "remove"))) {
+  if (before && removedNow(before)) {
     emit(ctx, "rollback", "refused", { guard: "removed" });
     throw new MigrationRemovedError(ctx.migration.id, "rollback");
+  }
+  // Never added: nothing to undo, and no "rolled back" state to record for it.
+  if (!before?.history.some((h) => h.step === "add")) {
+    emit(ctx, "rollback", "refused", { guard: "added" });
+    throw new NeverAddedError(ctx.migration.id);
   }
   const forced = enforce(ctx, "rollback", await phases.guard.validateRollback(ctx), force);
   for (const phase of phases.phases) await phase.assertRollbackPossible?.(ctx);
@@ -160,4 +165,14 @@ export async function rollbackMigration(
   const state = await recordStep(location, { step: "rollback", actor: ctx.actor, event: "complete" }, () => ({ status: "rolled-back" }), clockOf(ctx));
   emit(ctx, "rollback", "complete");
   return { state, phases: done, again, stopped, forced };
+}
+
+/**
+ * True while the remove step stands: removing or removed, or a remove in the history that no
+ * later `ferry unretire` undid.
+ */
+export function removedNow(state: MigrationState): boolean {
+  if (state.status === "removing" || state.status === "removed") return true;
+  const last = (step: string) => state.history.map((h) => h.step).lastIndexOf(step);
+  return last("remove") > last("unretire");
 }

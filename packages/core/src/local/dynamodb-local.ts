@@ -4,13 +4,14 @@
  * with a bounded heap, waiting until it answers and never leaving a java process behind.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { createDynamoClients } from "../aws/dynamodb.ts";
-import { FerryError } from "../errors.ts";
+import { FerryError, UsageError } from "../errors.ts";
 import { sleep } from "../util/backoff.ts";
 import { checkJava, resolveJava } from "./java.ts";
 
@@ -71,7 +72,40 @@ export class DynamoDBLocalStartError extends FerryError {
   }
 }
 
+/** The port asked for is taken (another engine, a second `ferry local`, anything else listening there). */
+export class PortInUseError extends UsageError {
+  constructor(
+    readonly port: number,
+    readonly flag = "--port",
+  ) {
+    super(
+      `Port ${port} is already in use (another DynamoDB Local or \`ferry local\`?). ` +
+        `Pick another ${flag} (${flag} 0 picks a free one), or stop what listens there.`,
+    );
+  }
+}
+
 const here = dirname(fileURLToPath(import.meta.url));
+
+/** True when nothing listens on `port` of `host` (undefined: every interface, as the engine binds). */
+function portFree(port: number, host?: string): Promise<boolean> {
+  return new Promise((resolveFree, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", (err: NodeJS.ErrnoException) => (err.code === "EADDRINUSE" ? resolveFree(false) : reject(err)));
+    server.listen({ port, ...(host ? { host } : {}), exclusive: true }, () => server.close(() => resolveFree(true)));
+  });
+}
+
+/** Throws PortInUseError when `port` is taken on the interfaces the engine binds (all) or the loopback clients use. */
+export async function assertPortFree(port: number, flag = "--port"): Promise<void> {
+  for (const host of [undefined, "127.0.0.1"]) {
+    if (!(await portFree(port, host))) throw new PortInUseError(port, flag);
+  }
+}
+
+/** What the engine prints when its port is taken (it then hangs instead of exiting). */
+const BIND_FAILED = /Failed to bind|Address already in use/i;
 
 /** Where `npm ci` put the engine (or FERRY_DYNAMODB_LOCAL_DIR). */
 export function defaultInstallDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -102,12 +136,15 @@ export function freePort(): Promise<number> {
 /** Starts DynamoDB Local and resolves once it answers requests. */
 export async function startDynamoDBLocal(options: Partial<DynamoDBLocalOptions> = {}): Promise<DynamoDBLocal> {
   const opts = { ...DEFAULT_DYNAMODB_LOCAL_OPTIONS, ...options };
-  const installDir = opts.installDir ?? defaultInstallDir();
+  // Absolute: the engine runs in a temporary working directory.
+  const installDir = resolve(opts.installDir ?? defaultInstallDir());
   const jar = join(installDir, "DynamoDBLocal.jar");
   if (!existsSync(jar)) throw new DynamoDBLocalNotInstalledError(installDir);
   const java = resolveJava(opts.javaPath);
   checkJava(java);
   if (opts.dbPath) mkdirSync(opts.dbPath, { recursive: true });
+  // Without this check the probe below would be answered by whatever already listens there.
+  if (opts.port) await assertPortFree(opts.port);
 
   // A free port can be taken between the probe and the bind; pick again in that case.
   for (let attempt = 1; ; attempt++) {
@@ -115,7 +152,7 @@ export async function startDynamoDBLocal(options: Partial<DynamoDBLocalOptions> 
     try {
       return await launch(java, jar, installDir, port, opts);
     } catch (err) {
-      const retry = !opts.port && attempt < 3 && err instanceof DynamoDBLocalStartError && /in use/i.test(err.output);
+      const retry = !opts.port && attempt < 3 && (err instanceof PortInUseError || (err instanceof DynamoDBLocalStartError && /in use/i.test(err.output)));
       if (!retry) throw err;
     }
   }
@@ -140,7 +177,11 @@ async function launch(
     "-disableTelemetry",
     ...(opts.dbPath ? ["-dbPath", resolve(opts.dbPath)] : ["-inMemory"]),
   ];
+  // The engine writes dynamodb-local-metadata.json (an installation id) into its working
+  // directory: give it a temporary one, never the user's checkout.
+  const workDir = mkdtempSync(join(tmpdir(), "ferry-dynamodb-local-"));
   const watchdog: ChildProcess = spawn(process.execPath, [join(here, "watchdog.mjs"), java, ...args], {
+    cwd: workDir,
     stdio: ["pipe", "pipe", "pipe"],
   });
   let output = "";
@@ -154,6 +195,7 @@ async function launch(
   const exited = new Promise<void>((done) =>
     watchdog.once("exit", () => {
       running = false;
+      rmSync(workDir, { recursive: true, force: true });
       done();
     }),
   );
@@ -178,10 +220,14 @@ async function launch(
   try {
     for (;;) {
       if (!running) throw new DynamoDBLocalStartError(`DynamoDB Local exited before answering on port ${port}.`, output);
+      // Taken after the check above: an answer now would come from the other listener.
+      if (BIND_FAILED.test(output)) throw new PortInUseError(port);
       try {
         await raw.send(new ListTablesCommand({ Limit: 1 }), { abortSignal: AbortSignal.timeout(2_000) });
+        if (BIND_FAILED.test(output)) throw new PortInUseError(port);
         break;
-      } catch {
+      } catch (err) {
+        if (err instanceof PortInUseError) throw err;
         if (Date.now() - started > opts.startTimeoutMs) {
           throw new DynamoDBLocalStartError(`DynamoDB Local did not answer on ${endpoint} within ${opts.startTimeoutMs} ms.`, output);
         }

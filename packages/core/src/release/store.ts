@@ -105,8 +105,11 @@ export const DEFAULT_SUNSET_DAYS = 30;
 /** The percentage flag does not fit the direction (e.g. `--to v1 --percent 50`). */
 export class InvalidMoveError extends UsageError {}
 
-/** Moves traffic: `to: "v1"` is the instant flip back; `to: "v2"` ramps to `percent`. */
-export async function moveRelease(location: ControlLocation, request: MoveRequest) {
+/**
+ * Throws InvalidMoveError when the request's flags do not fit (checked before the move step is
+ * recorded, so a usage error leaves no history entry); returns the v2 percentage it asks for.
+ */
+export function checkMoveRequest(request: Pick<MoveRequest, "to" | "percent" | "shadow">): number {
   if (request.to === "v1" && request.percent !== undefined && request.percent !== 0) {
     throw new InvalidMoveError("--to v1 flips every tenant back to v1; to keep some on v2 use --to v2 --percent N.");
   }
@@ -116,6 +119,12 @@ export async function moveRelease(location: ControlLocation, request: MoveReques
       throw new InvalidMoveError(`--${name} must be an integer from 0 to 100 (got ${value}).`);
     }
   }
+  return percent;
+}
+
+/** Moves traffic: `to: "v1"` is the instant flip back; `to: "v2"` ramps to `percent`. */
+export async function moveRelease(location: ControlLocation, request: MoveRequest) {
+  const percent = checkMoveRequest(request);
   return updateRelease(location, {
     action: "move",
     actor: request.actor,
@@ -146,7 +155,7 @@ export async function moveRelease(location: ControlLocation, request: MoveReques
 export class V1RetiredError extends RefusalError {
   readonly guard = "v1-retired";
   constructor(readonly migrationId: string) {
-    super(`v1 of ${migrationId} was retired by \`ferry remove\`; it cannot serve traffic again. Restore the old data first (\`ferry restore\`), then un-retire it.`);
+    super(`v1 of ${migrationId} was retired by \`ferry remove\`; it cannot serve traffic again. Restore the old data first (\`ferry restore <backup>\`), then \`ferry unretire ${migrationId} --reason "..."\`, then move.`);
   }
 }
 

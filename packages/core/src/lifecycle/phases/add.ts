@@ -20,7 +20,7 @@ import { describeTable } from "../../dynamo/table.ts";
 import { deleteDerivedRecords } from "../../cleanup/delete-derived.ts";
 import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../guards.ts";
 import { type AddRollback, type Phase, type RollbackGuard, controlLocation, emit, patchStateOf } from "../phase.ts";
-import { readHeartbeat } from "../../dualwrite/heartbeat.ts";
+import { readHeartbeat, stoppedSinceApplied } from "../../dualwrite/heartbeat.ts";
 import { checkPlan, planProblems } from "./design.ts";
 
 /** The stream view type dual-write needs. */
@@ -174,7 +174,8 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
   isComplete: (_ctx, result) => result.created || result.state.status === "active",
   async validateRollback(ctx) {
     const beat = await readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id).catch(() => undefined);
-    if (!beat) return [];
+    // Stopped cleanly after its last change (Ctrl-C of `ferry dual-write`): not running.
+    if (!beat || stoppedSinceApplied(beat)) return [];
     const age = ctx.guards.now() - beat.appliedAt;
     return age <= ctx.guards.maxHeartbeatAgeMs ? [new DualWriteStillRunningError(ctx.migration.id, age)] : [];
   },

@@ -16,7 +16,7 @@ import type { BackfillSettings } from "../../backfill/settings.ts";
 import type { BackfillRun } from "../../backfill/state.ts";
 import { DualWriteNotLiveError, backfillRun, orderGuards } from "../guards.ts";
 import { type ConvertRollback, DEFAULT_STOP_TIMEOUT_MS, type LifecycleContext, type Phase, type RollbackOptions } from "../phase.ts";
-import { readHeartbeat } from "../../dualwrite/heartbeat.ts";
+import { readHeartbeat, stoppedSinceApplied } from "../../dualwrite/heartbeat.ts";
 import { probeDualWrite } from "../../dualwrite/liveness.ts";
 import { FerryError, UsageError } from "../../errors.ts";
 import { sleep } from "../../util/backoff.ts";
@@ -30,6 +30,13 @@ export interface ConvertPhaseOptions {
   runtime?: BackfillRuntime;
   /** Hooks of the backfill context (e.g. the CLI's page trace). */
   hooks?: Pick<ConvertContext, "onPage" | "dualWriteLagMs">;
+  /**
+   * --force was given: with no fresh heartbeat the dual-write guard is overridden (and
+   * recorded) at once, without waiting out a liveness probe whose answer would not change that.
+   */
+  force?: boolean;
+  /** Called as a liveness probe starts (the CLI says it waits, and how long at most). */
+  onProbe?: (timeoutMs: number) => void;
 }
 
 /** What the convert step's start gives back: the run (with its totals so far) and where it runs. */
@@ -102,18 +109,22 @@ export class BackfillDidNotStopError extends FerryError {
 
 export const convertPhase: Phase<ConvertPhaseOptions, ConvertStepResult> = {
   step: "convert",
-  async validate(ctx, state) {
+  async validate(ctx, state, options) {
     const order = orderGuards(ctx, state, "convert");
     if (order.length) return order;
     const beat = await readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id);
     const age = beat ? ctx.guards.now() - beat.appliedAt : undefined;
-    if (age !== undefined && age <= ctx.guards.maxHeartbeatAgeMs) return [];
-    // No recent change applied: an idle table looks the same as a stopped dual-write, so ask it.
-    if (ctx.guards.probeTimeoutMs <= 0) return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs)];
+    // A clean stop after the last applied change: the young heartbeat is a stopped dual-write's.
+    const stop = beat && stoppedSinceApplied(beat) ? { at: beat.stoppedAt as number, by: beat.stoppedBy ?? "unknown" } : undefined;
+    if (!stop && age !== undefined && age <= ctx.guards.maxHeartbeatAgeMs) return [];
+    // No recent change applied: an idle table looks the same as a stopped dual-write, so ask it
+    // (unless --force overrides the guard anyway, or probes are off).
+    if (options.force || ctx.guards.probeTimeoutMs <= 0) return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs, undefined, stop)];
     const target = { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration };
+    options.onProbe?.(ctx.guards.probeTimeoutMs);
     const probe = await probeDualWrite(target, { timeoutMs: ctx.guards.probeTimeoutMs });
     if (probe.live) return [];
-    return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs, probe.streamOff ? "stream-off" : probe.waitedMs)];
+    return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs, probe.streamOff ? "stream-off" : probe.waitedMs, stop)];
   },
   async start(ctx, options, record) {
     const runtime = options.runtime ?? localRuntime();

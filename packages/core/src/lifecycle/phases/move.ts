@@ -6,7 +6,7 @@
  * tenant back on v1, and tenants pinned to v2 unpinned.
  */
 import type { ApiVersion, ReleaseConfig } from "../../release/config.ts";
-import { type MoveRequest, moveRelease, pinTenant, readRelease } from "../../release/store.ts";
+import { type MoveRequest, V1RetiredError, checkMoveRequest, moveRelease, pinTenant, readRelease } from "../../release/store.ts";
 import { type VerifyOptions, verifyMigration } from "../../verify/verifier.ts";
 import { ConvertIncompleteError, type GuardRefusedError, VerifyNotCleanError, backfillRun, orderGuards } from "../guards.ts";
 import { verificationOf } from "../state.ts";
@@ -58,6 +58,9 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
   async start(ctx, options, record) {
     const release = await readRelease(controlLocation(ctx));
     const guarded = options.to === "v2" && !release.moveStartedAt;
+    // A move that cannot happen (bad flags, v1 retired) is refused before it is recorded.
+    checkMoveRequest(options);
+    if (options.to === "v1" && release.v1RetiredAt) throw new V1RetiredError(ctx.migration.id);
     await record();
     const request: MoveRequest = {
       to: options.to,

@@ -7,12 +7,14 @@
  * whose ARN is recorded) and runs the race-safe, throttled, resumable cleanup
  * (cleanup/remove-attributes.ts). Running it again resumes an unfinished cleanup and keeps
  * the first backup. The dual-write stays: it keeps maintaining the new records.
- * Not reversible by rollback; `ferry restore <backup>` brings the old data back.
+ * Not reversible by rollback; `ferry restore <backup>` brings the old data back, then
+ * `ferry unretire` (lifecycle/unretire.ts, guarded here and recorded) lets v1 serve again.
  */
 import { isLocalEndpoint } from "../../aws/endpoint.ts";
 import { backupFileName, createTableBackup, DEFAULT_BACKUP_DIR, openBackupFile } from "../../cleanup/backup.ts";
-import { removeOldAttributes } from "../../cleanup/remove-attributes.ts";
-import type { SweepResult, SweepSettings } from "../../cleanup/sweep.ts";
+import { CLEANUP_SWEEP, removeOldAttributes } from "../../cleanup/remove-attributes.ts";
+import { type SweepResult, type SweepSettings, readSweepRun } from "../../cleanup/sweep.ts";
+import { UsageError } from "../../errors.ts";
 import type { ReleaseConfig } from "../../release/config.ts";
 import { readRelease, setV1Retired } from "../../release/store.ts";
 import { type ServerRecord, readServerRecords, uncountedV1Window } from "../../release/server-record.ts";
@@ -20,7 +22,7 @@ import { readUsage } from "../../release/usage.ts";
 import type { MigrationState } from "../../control/migration-state.ts";
 import {
   MigrationRemovedError,
-  type GuardRefusedError,
+  GuardRefusedError,
   NotFullyMovedError,
   SoakNotOverError,
   V1StillUsedError,
@@ -150,3 +152,56 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
     throw new MigrationRemovedError(ctx.migration.id, "rollback");
   },
 };
+
+/** unretire: v1 is not retired, so there is nothing to bring back. */
+export class V1NotRetiredError extends GuardRefusedError {
+  readonly guard = "v1-retired";
+  constructor(readonly migrationId: string) {
+    super(`unretire of ${migrationId} needs v1 retired by \`ferry remove\`, but it is not: v1 can serve traffic already (\`ferry move ${migrationId} --to v1\`).`);
+  }
+}
+
+/** unretire: the cleanup removed old data and no restore of its backup was recorded since. */
+export class OldDataGoneError extends GuardRefusedError {
+  readonly guard = "old-data-present";
+  override readonly forceable = true;
+  constructor(
+    readonly migrationId: string,
+    readonly cleanedAt: string,
+    readonly backup: NonNullable<MigrationState["removal"]>["backup"] | undefined,
+  ) {
+    super(
+      `unretire of ${migrationId} needs the old data back, but the cleanup removed it (run last written at ${cleanedAt}) and no restore was recorded since; ` +
+        (backup?.kind === "file"
+          ? `run \`ferry restore ${backup.path}\` first, then unretire again.`
+          : backup?.kind === "aws"
+            ? `restore the on-demand backup ${backup.arn} on AWS, then unretire with --force --reason "restored from ${backup.name}".`
+            : `bring the removed attributes (${"`"}cleanup.removeAttributes${"`"}) back, then unretire with --force --reason "...".`),
+    );
+  }
+}
+
+/** unretire without --reason: the way back is always explained in the history. */
+export class UnretireWithoutReasonError extends UsageError {
+  constructor() {
+    super('unretire needs --reason "..." saying why v1 comes back; the reason is kept in the migration\'s history.');
+  }
+}
+
+/**
+ * The unretire guards: v1 retired by remove, and the old data still there (the migration
+ * declares no cleanup, its cleanup never ran, or `ferry restore` ran after it). The last one
+ * may be overridden (an on-demand backup restored on AWS).
+ */
+export async function unretireGuards(ctx: LifecycleContext, state: MigrationState | undefined, release: ReleaseConfig): Promise<GuardRefusedError[]> {
+  const order = orderGuards(ctx, state, "unretire", true);
+  if (order.length) return order;
+  if (!release.v1RetiredAt) return [new V1NotRetiredError(ctx.migration.id)];
+  if (!ctx.migration.cleanup) return [];
+  const run = await readSweepRun({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id, kind: CLEANUP_SWEEP });
+  if (!run) return [];
+  const restoredAt = state?.restored ? Date.parse(state.restored.at) : undefined;
+  if (restoredAt !== undefined && restoredAt >= run.updatedAt) return [];
+  return [new OldDataGoneError(ctx.migration.id, new Date(run.updatedAt).toISOString(), state?.removal?.backup)];
+}
+
