@@ -1,6 +1,6 @@
 /**
  * Measurement 2 (and the data for 3 and 6): converting 0001 on N source items four ways,
- * each on a freshly seeded plain table, variants interleaved in every repetition:
+ * each on a freshly seeded plain table of a fresh engine, variants interleaved in every repetition:
  *   ferry         `startConversion` in a child process (race-safe TransactWriteItems, checkpoints, state machine);
  *   unconditional the same parallel Scan (segments x pageSize) writing the same records with plain
  *                 BatchWriteItem: ferry's read path without the race safety (ferry has no switch to turn
@@ -12,13 +12,17 @@
  * The table is multi-tenant, as seed 000's is: parallel Scan segments split the key space by
  * partition key, so a one-tenant table puts every item in one segment and "4 segments" would
  * measure one (DynamoDB Local: 30,000 items in one partition scanned 8x slower than over 100).
+ * The network model runs the four variants again with a fixed delay per call (bench/network.ts).
  */
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { type DynamoClients, batchPutAll, deriveRecords, isSourceItem, loadMigration, planMigration, writeBatch } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
-import { type Engine, dropTable, log, median, plainTable, round, seedShape, seedWorkflows, timed } from "./common.ts";
+import { estimateItemWriteUnits } from "@ferry/core/design/capacity";
+import { itemSize } from "@ferry/core/dynamo/item-size";
+import { type Engine, log, median, plainTable, round, seedShape, seedWorkflows, timed } from "./common.ts";
+import { LATENCY_ENV, injectLatency } from "./network.ts";
 
 export interface ThroughputOptions {
   items: number;
@@ -32,6 +36,22 @@ export interface ThroughputOptions {
   memorySmallItems: number;
   /** Skip measurement 6: `ferry plan`'s exact count is superlinear on DynamoDB Local (over 13 min at 100,000 items). */
   skipPlan?: boolean;
+  /** The network model: every variant again with this delay per call (ms), one row each. */
+  latenciesMs?: number[];
+  /** Source items of the network model's runs (default: items). */
+  networkItems?: number;
+}
+
+/** The same four variants with a fixed delay per call (bench/network.ts). */
+export interface NetworkRow {
+  latencyMs: number;
+  items: number;
+  itemsPerSecond: Record<Variant, number>;
+  runs: Record<Variant, number[]>;
+  ferryOverNaive: number;
+  ferryOfUnconditional: number;
+  /** ferry's DynamoDB calls by command in its last run at this delay. */
+  ferryCalls: Record<string, number>;
 }
 
 export interface ChildResult {
@@ -41,6 +61,8 @@ export interface ChildResult {
   maxRssKb: number;
   rssBeforeKb: number;
   executions: number;
+  /** DynamoDB calls by command. */
+  calls: Record<string, number>;
 }
 
 export type Variant = "ferry" | "unconditional" | "raw" | "naive";
@@ -61,6 +83,13 @@ export interface ThroughputResult {
   /** Absent with skipPlan. */
   plan?: PlanComparison;
   ferryTotals: ChildResult["totals"];
+  /** ferry's DynamoDB calls by command in its last run. */
+  ferryCalls: Record<string, number>;
+  /** Step Functions executions of ferry's last run. */
+  ferryExecutions: number;
+  /** AWS capacity per source item (the plan's model, on the first 200 generated items). */
+  unitsPerItem: { write: number; read: number };
+  network: NetworkRow[];
 }
 
 export interface PlanComparison {
@@ -77,9 +106,12 @@ const here = fileURLToPath(new URL(".", import.meta.url));
 const migration = await loadMigration("0001");
 
 /** Runs bench/backfill-child.ts (or the idle probe) with tsx and parses its JSON line. */
-function runChild(args: string[]): Promise<ChildResult> {
+function runChild(args: string[], latencyMs = 0): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", `${here}backfill-child.ts`, ...args], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", `${here}backfill-child.ts`, ...args], {
+      stdio: ["ignore", "pipe", "inherit"],
+      env: { ...process.env, [LATENCY_ENV]: String(latencyMs) },
+    });
     let out = "";
     child.stdout.on("data", (chunk) => (out += chunk));
     child.on("error", reject);
@@ -134,27 +166,63 @@ async function raw(clients: DynamoClients, table: string, shape: ReturnType<type
   return ms;
 }
 
-export async function benchThroughput(engine: Engine, o: ThroughputOptions): Promise<ThroughputResult> {
-  const { clients } = engine;
-  const shape = seedShape(o.items, o.itemKb, 11, o.tenants);
+/** Starts a fresh engine: every repetition of every variant gets its own (a shared one drifted from run to run). */
+export type EngineFactory = () => Promise<Engine>;
+
+/** One variant on a freshly seeded table of its own engine; `latencyMs` is the network model's delay (0: none). */
+async function runVariant(
+  newEngine: EngineFactory,
+  variant: Variant,
+  o: ThroughputOptions,
+  items: number,
+  latencyMs: number,
+  ferryHooks: { before?: (engine: Engine, table: string) => Promise<void>; after?: (child: ChildResult) => void } = {},
+): Promise<number> {
+  const engine = await newEngine();
+  try {
+    const { clients } = engine;
+    const shape = seedShape(items, o.itemKb, 11, o.tenants);
+    const table = await plainTable(clients, `bf-${variant}`);
+    await seedWorkflows(clients, table, shape);
+    // Seeding is not measured: the delay starts with the conversion.
+    injectLatency(clients.raw, latencyMs);
+    if (variant === "ferry") {
+      await ferryHooks.before?.(engine, table);
+      const child = await runChild([engine.endpoint, table, String(o.segments), String(o.pageSize)], latencyMs);
+      if (child.status !== "completed" || child.totals.converted !== items) throw new Error(`ferry backfill did not convert everything: ${JSON.stringify(child)}`);
+      ferryHooks.after?.(child);
+      return child.elapsedMs;
+    }
+    if (variant === "raw") return await raw(clients, table, shape, o.segments);
+    const r = await timed(() => (variant === "naive" ? naive(clients, table) : unconditional(clients, table, o.segments, o.pageSize)));
+    if (r.value !== items) throw new Error(`${variant} converted ${r.value} of ${items}`);
+    return r.ms;
+  } finally {
+    await engine.stop();
+  }
+}
+
+export async function benchThroughput(newEngine: EngineFactory, o: ThroughputOptions): Promise<ThroughputResult> {
   const runs: Record<Variant, number[]> = { ferry: [], unconditional: [], raw: [], naive: [] };
   const largeRss: number[] = [];
   let plan: PlanComparison | undefined;
   let ferryTotals: ChildResult["totals"] | undefined;
+  let ferryCalls: Record<string, number> = {};
+  let ferryExecutions = 0;
   for (let rep = 1; rep <= o.repetitions; rep++) {
     for (const variant of VARIANTS) {
-      const table = await plainTable(clients, `bf-${variant}`);
-      log(`throughput rep ${rep}/${o.repetitions} ${variant}: seeding ${o.items} x ${o.itemKb} KB over ${o.tenants} tenants`);
-      await seedWorkflows(clients, table, shape);
-      let ms: number;
-      if (variant === "ferry") {
-        const planned = rep === 1 && !o.skipPlan ? await timed(() => planMigration(clients, table, migration, { rate: 1e9 })) : undefined;
-        const child = await runChild([engine.endpoint, table, String(o.segments), String(o.pageSize)]);
-        if (child.status !== "completed" || child.totals.converted !== o.items) throw new Error(`ferry backfill did not convert everything: ${JSON.stringify(child)}`);
-        ms = child.elapsedMs;
-        largeRss.push(child.maxRssKb / 1024);
-        ferryTotals = child.totals;
-        if (planned) {
+      log(`throughput rep ${rep}/${o.repetitions} ${variant}: fresh engine, seeding ${o.items} x ${o.itemKb} KB over ${o.tenants} tenants`);
+      let planned: { ms: number; value: Awaited<ReturnType<typeof planMigration>> } | undefined;
+      const ms = await runVariant(newEngine, variant, o, o.items, 0, {
+        before: async (engine, table) => {
+          if (rep === 1 && !o.skipPlan) planned = await timed(() => planMigration(engine.clients, table, migration, { rate: 1e9 }));
+        },
+        after: (child) => {
+          largeRss.push(child.maxRssKb / 1024);
+          ferryTotals = child.totals;
+          ferryCalls = child.calls;
+          ferryExecutions = child.executions;
+          if (!planned) return;
           const p = planned.value;
           plan = {
             plannedWriteUnits: p.writeUnits.total,
@@ -165,29 +233,44 @@ export async function benchThroughput(engine: Engine, o: ThroughputOptions): Pro
             readError: round((p.readUnits.total / child.totals.consumedReadUnits - 1) * 100),
             planMs: Math.round(planned.ms),
           };
-        }
-      } else if (variant === "raw") {
-        ms = await raw(clients, table, shape, o.segments);
-      } else {
-        const r = await timed(() => (variant === "naive" ? naive(clients, table) : unconditional(clients, table, o.segments, o.pageSize)));
-        if (r.value !== o.items) throw new Error(`${variant} converted ${r.value} of ${o.items}`);
-        ms = r.ms;
-      }
+        },
+      });
       runs[variant].push(ms);
       log(`throughput rep ${rep} ${variant}: ${Math.round(o.items / (ms / 1000))} items/s`);
-      await dropTable(clients, table);
-      await dropTable(clients, `${table}.ferry`);
     }
   }
-  const memory = await benchMemorySmall(engine, o);
-  const ips = Object.fromEntries(VARIANTS.map((v) => [v, Math.round(o.items / (median(runs[v]) / 1000))])) as Record<Variant, number>;
+  const memory = await benchMemorySmall(newEngine, o);
+  const ips = itemsPerSecond(runs, o.items);
+  const network: NetworkRow[] = [];
+  for (const latencyMs of o.latenciesMs ?? []) {
+    const items = o.networkItems ?? o.items;
+    const netRuns: Record<Variant, number[]> = { ferry: [], unconditional: [], raw: [], naive: [] };
+    let ferryCalls: Record<string, number> = {};
+    for (let rep = 1; rep <= o.repetitions; rep++) {
+      for (const variant of VARIANTS) {
+        const ms = await runVariant(newEngine, variant, o, items, latencyMs, { after: (child) => (ferryCalls = child.calls) });
+        netRuns[variant].push(ms);
+        log(`network model ${latencyMs} ms/call, rep ${rep} ${variant}: ${Math.round(items / (ms / 1000))} items/s`);
+      }
+    }
+    const nips = itemsPerSecond(netRuns, items);
+    network.push({
+      latencyMs,
+      items,
+      itemsPerSecond: nips,
+      runs: roundRuns(netRuns),
+      ferryOverNaive: round(nips.ferry / nips.naive, 2),
+      ferryOfUnconditional: round((nips.ferry / nips.unconditional) * 100),
+      ferryCalls,
+    });
+  }
   return {
     items: o.items,
     itemKb: o.itemKb,
     tenants: o.tenants,
     segments: o.segments,
     pageSize: o.pageSize,
-    runs: Object.fromEntries(VARIANTS.map((v) => [v, runs[v].map((ms) => Math.round(ms))])) as Record<Variant, number[]>,
+    runs: roundRuns(runs),
     itemsPerSecond: ips,
     ferryOfRaw: round((ips.ferry / ips.raw) * 100),
     ferryOverNaive: round(ips.ferry / ips.naive, 2),
@@ -195,24 +278,51 @@ export async function benchThroughput(engine: Engine, o: ThroughputOptions): Pro
     memory: { ...memory, largeMaxRssMb: largeRss.map((m) => round(m)), growth: round((median(largeRss) / median(memory.smallMaxRssMb) - 1) * 100) },
     ...(plan ? { plan } : {}),
     ferryTotals: ferryTotals as ChildResult["totals"],
+    ferryCalls,
+    ferryExecutions,
+    unitsPerItem: unitsPerItem(o),
+    network,
   };
 }
 
-/** Measurement 3's small point: the same child on `memorySmallItems` items, and a child that converts nothing (an empty table). */
-async function benchMemorySmall(engine: Engine, o: ThroughputOptions) {
-  const { clients } = engine;
+/** The plan's AWS capacity model per source item, averaged over the first 200 generated items. */
+function unitsPerItem(o: ThroughputOptions): { write: number; read: number } {
+  let write = 0;
+  let read = 0;
+  let count = 0;
+  for (const w of generateWorkflows(seedShape(o.tenants * 200, o.itemKb, 11, o.tenants))) {
+    write += estimateItemWriteUnits(w as never, deriveRecords(migration, w as never));
+    read += itemSize(w as never) / 4096;
+    if (++count === 200) break;
+  }
+  return { write: round(write / count, 2), read: round(read / count, 3) };
+}
+
+const itemsPerSecond = (runs: Record<Variant, number[]>, items: number) =>
+  Object.fromEntries(VARIANTS.map((v) => [v, Math.round(items / (median(runs[v]) / 1000))])) as Record<Variant, number>;
+const roundRuns = (runs: Record<Variant, number[]>) => Object.fromEntries(VARIANTS.map((v) => [v, runs[v].map((ms) => Math.round(ms))])) as Record<Variant, number[]>;
+
+/** Measurement 3's small point: the same child on `memorySmallItems` items, and a child that converts nothing (an empty table), each on a fresh engine. */
+async function benchMemorySmall(newEngine: EngineFactory, o: ThroughputOptions) {
   const small: number[] = [];
   for (let rep = 1; rep <= Math.min(o.repetitions, 3); rep++) {
-    const table = await plainTable(clients, "mem");
-    log(`memory rep ${rep}: ${o.memorySmallItems} items`);
-    await seedWorkflows(clients, table, seedShape(o.memorySmallItems, o.itemKb, 11, o.tenants));
-    const child = await runChild([engine.endpoint, table, String(o.segments), String(o.pageSize)]);
-    small.push(child.maxRssKb / 1024);
-    await dropTable(clients, table);
-    await dropTable(clients, `${table}.ferry`);
+    const engine = await newEngine();
+    try {
+      const table = await plainTable(engine.clients, "mem");
+      log(`memory rep ${rep}: ${o.memorySmallItems} items`);
+      await seedWorkflows(engine.clients, table, seedShape(o.memorySmallItems, o.itemKb, 11, o.tenants));
+      const child = await runChild([engine.endpoint, table, String(o.segments), String(o.pageSize)]);
+      small.push(child.maxRssKb / 1024);
+    } finally {
+      await engine.stop();
+    }
   }
-  const empty = await plainTable(clients, "idle");
-  const idle = await runChild([engine.endpoint, empty, String(o.segments), String(o.pageSize)]);
-  await dropTable(clients, empty);
-  return { smallItems: o.memorySmallItems, smallMaxRssMb: small.map((m) => round(m)), idleRssMb: round(idle.maxRssKb / 1024) };
+  const engine = await newEngine();
+  try {
+    const empty = await plainTable(engine.clients, "idle");
+    const idle = await runChild([engine.endpoint, empty, String(o.segments), String(o.pageSize)]);
+    return { smallItems: o.memorySmallItems, smallMaxRssMb: small.map((m) => round(m)), idleRssMb: round(idle.maxRssKb / 1024) };
+  } finally {
+    await engine.stop();
+  }
 }

@@ -18,6 +18,7 @@ import { benchThroughput } from "./backfill-throughput.ts";
 import { ENGINE_HEAP, type Engine, log, startEngine } from "./common.ts";
 import { benchDualWriteLag } from "./dual-write-lag.ts";
 import { benchFlip } from "./flip.ts";
+import { DEFAULT_LATENCIES_MS } from "./network.ts";
 import { type Results, describeMachine, markdown, svgChart } from "./report.ts";
 
 // The dual-write handler's Powertools logger would print per batch; only errors matter here.
@@ -42,6 +43,9 @@ const HELP = `Usage: npm run bench -- [options]
   --lag-seconds <n>       how long (default 60; quick 10)
   --poll-ms <n>           the local event source mapping's poll interval (default 50)
   --flips <n>             flips each way (default 5; quick 2)
+  --latency <list>        the network model's delays per DynamoDB call in ms (default ${DEFAULT_LATENCIES_MS.join(",")}; 0 leaves it out)
+  --network-items <n>     source items of the network model's backfill runs (default 20000; quick 2000)
+  --network-size <n>      workflows of the network model's v1/v2 runs (default 10000; quick 3000)
   --out <dir>             where results.{json,svg,md} go (default bench/; quick: the temp folder)
   --readme                replace README.md's block between <!-- bench:start --> and <!-- bench:end -->
 Example: npm run bench -- --quick`;
@@ -78,6 +82,7 @@ const only = new Set(list("only", MEASUREMENTS.join(","), MEASUREMENTS.join(",")
 for (const m of only) if (!MEASUREMENTS.includes(m)) throw new Error(`--only: unknown measurement ${m} (use ${MEASUREMENTS.join(",")})`);
 
 const here = fileURLToPath(new URL(".", import.meta.url));
+const latencies = list("latency", DEFAULT_LATENCIES_MS.join(","), DEFAULT_LATENCIES_MS.join(",")).map(Number).filter((ms) => ms > 0);
 const outDir = String(args.get("out") ?? (quick ? join(tmpdir(), "ferry-bench-quick") : here));
 
 async function withEngine<T>(run: (engine: Engine) => Promise<T>): Promise<T> {
@@ -95,19 +100,18 @@ log(`machine: ${JSON.stringify(results.machine)}`);
 
 if (only.has("by-context")) {
   const sizes = list("sizes", "1000,10000,100000", "1000,3000").map(Number);
-  results.byContext = await withEngine((engine) =>
-    benchByContext(engine, {
+  results.byContext = await benchByContext(startEngine, {
       sizes,
+      latenciesMs: latencies,
+      networkSize: num("network-size", 10_000, 3_000),
       itemKb: num("item-kb", 10),
       // v1 at 100,000 x 10 KB reads ~1 GB per request: fewer repetitions there.
       v1Requests: (size) => (quick ? 5 : size >= 100_000 ? 5 : 21),
       v2Requests: quick ? 30 : 100,
-    }),
-  );
+    });
 }
 if (only.has("throughput")) {
-  results.throughput = await withEngine((engine) =>
-    benchThroughput(engine, {
+  results.throughput = await benchThroughput(startEngine, {
       items: num("items", 100_000, 5_000),
       itemKb: num("backfill-item-kb", 2),
       tenants: num("backfill-tenants", 100, 10),
@@ -116,8 +120,9 @@ if (only.has("throughput")) {
       pageSize: 100,
       memorySmallItems: num("memory-items", 10_000, 1_000),
       skipPlan: args.has("skip-plan"),
-    }),
-  );
+      latenciesMs: latencies,
+      networkItems: num("network-items", 20_000, 2_000),
+    });
 }
 if (only.has("lag")) {
   results.lag = await withEngine((engine) =>
