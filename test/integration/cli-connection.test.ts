@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { freePort } from "@ferry/core";
 import { afterEach, describe, expect, it } from "vitest";
 import { ferryBin } from "../support/cli.ts";
-import { endpoint } from "../support/dynamo.ts";
+import { dropTable, endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 
 const root = join(import.meta.dirname, "../..");
 const bin = join(root, "packages/cli/bin/ferry.mjs");
@@ -125,12 +125,16 @@ describe("network errors", () => {
     await new Promise((r) => server.once("listening", r));
     const port = (server.address() as { port: number }).port;
     process.env.FERRY_JWT_SECRET = "a-test-secret-of-some-length";
+    // serve checks its table before it binds: give it one, so the port is what fails.
+    const clients = testClients();
+    const tableName = await freshPlainTable(clients, "serve-port");
     try {
-      const run = await ferryBin(["serve", "--port", String(port), "--endpoint", endpoint()]);
+      const run = await ferryBin(["serve", "--port", String(port), "--endpoint", endpoint(), "--table", tableName]);
       expect(run).toMatchObject({ code: 2, stdout: "" });
       expect(run.stderr).toBe(`ferry: Port ${port} on 127.0.0.1 is already in use. Pick another --port (--port 0 picks a free one), or stop what listens there.\n`);
     } finally {
       server.close();
+      await dropTable(clients, tableName);
     }
   });
 });
