@@ -2,8 +2,9 @@
 import { addStep, lifecycleContext } from "@ferry/core/lifecycle/lifecycle";
 import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
 import type { AddResult } from "@ferry/core/lifecycle/phases/add";
+import { DEFAULT_SAMPLE_SIZE } from "@ferry/core/design/sample";
 import { Command } from "commander";
-import { type ConnectionFlags, type StageFlags, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type ConnectionFlags, type StageFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 import { stepListeners, withLifecycleFlags } from "./lifecycle-shared.ts";
 
@@ -12,6 +13,7 @@ interface AddFlags extends ConnectionFlags, StageFlags {
   controlTable?: string;
   actor: string;
   migrationsDir?: string;
+  sample: number;
 }
 
 export function addCommand(): Command {
@@ -21,12 +23,14 @@ export function addCommand(): Command {
   withConnectionFlags(command);
   withStageFlag(command, []);
   return withLifecycleFlags(command)
+    .option("--sample <n>", "real source items of the table the valid-plan guard derives, as `ferry check --table` (0: generated items only)", parseInteger(0, 1_000_000), DEFAULT_SAMPLE_SIZE)
     .addHelpText(
       "after",
       `
 Running add again changes nothing (the history keeps the first add). Exit code 3 when the
-migration fails \`ferry check\` (guard: a valid plan) or the table's stream is off or has
-another view type; the message says how to fix it. With --stage the add transition is also
+migration fails \`ferry check --table\` on generated and sampled real items (guard: a valid
+plan; e.g. its records would overwrite another migration's) or the table's stream is off or
+has another view type; the message names the items and says how to fix it. With --stage the add transition is also
 published to the stage's EventBridge bus (source "ferry", detail-type "ferry.step").
 
 Example:
@@ -47,7 +51,7 @@ Example:
           ...(opts.controlTable ? { controlTable: opts.controlTable } : {}),
           ...(events.listeners.length ? { listeners: events.listeners } : {}),
         });
-        const { result } = await addStep(ctx);
+        const { result } = await addStep(ctx, { sample: opts.sample });
         if (opts.json) printJson(result);
         else process.stdout.write(`${describeAdd(result)}\n`);
       } finally {

@@ -14,7 +14,7 @@ import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
 import type { StepEntry } from "@ferry/core/lifecycle/phases/add";
 import type { StageOutputs } from "@ferry/core/stage/outputs";
 import { type Command, InvalidArgumentError } from "commander";
-import type { ConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, MAX_ACTOR_CHARS, MAX_REASON_CHARS, boundedText, tableNameFlag } from "../options.ts";
 import { onShutdown } from "../shutdown.ts";
 
 export interface LifecycleFlags extends ConnectionFlags {
@@ -45,7 +45,7 @@ export function durationFlag(value: string): number {
 export function withLifecycleFlags(command: Command): Command {
   return withActorFlags(
     command
-      .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
+      .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)", tableNameFlag)
       .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)"),
   );
 }
@@ -58,7 +58,7 @@ export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
 /** --actor and --events (for commands that already have --control-table and --migrations-dir). */
 export function withActorFlags(command: Command): Command {
   return command
-    .option("--actor <name>", "who takes the step, kept in the migration's history", defaultActor())
+    .option("--actor <name>", `who takes the step, kept in the migration's history (at most ${MAX_ACTOR_CHARS} characters)`, boundedText(MAX_ACTOR_CHARS), defaultActor())
     .option("--events", EVENTS_FLAG_HELP);
 }
 
@@ -101,7 +101,7 @@ export function stepListeners(flags: { events?: boolean; stageOutputs?: StageOut
 
 /** --force and --reason (guards that may be overridden). */
 export function withForceFlags(command: Command, what: string): Command {
-  return command.option("--force", `override ${what} (needs --reason)`).option("--reason <text>", "why: kept in the migration's history with the step");
+  return command.option("--force", `override ${what} (needs --reason)`).option("--reason <text>", `why: kept in the migration's history with the step (at most ${MAX_REASON_CHARS} characters)`, boundedText(MAX_REASON_CHARS));
 }
 
 /** --max-heartbeat-age: how old the dual-write heartbeat may be to count as live. */

@@ -7,10 +7,15 @@
  * when pause, abort or a rollback's abort is requested sends nothing more after at most the
  * call in progress. The run record is not part of the transactions themselves: a check on one
  * shared item in every transaction of every segment would make them conflict on AWS.
+ * Each Put is conditional on the owner stamp (definition/owner.ts): a key holding another
+ * migration's or the application's item refuses the whole unit, which is reported as failed
+ * (RecordOwnedElsewhereError naming both sides), never written over.
  */
 import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import type { DerivedRecord, ItemKey } from "../definition/define-migration.ts";
+import { keyOf } from "../definition/derive.ts";
+import { RecordOwnedElsewhereError, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../util/backoff.ts";
@@ -33,6 +38,8 @@ export interface TransactionStats {
   recordsWritten: number;
   /** Units whose source changed after the read: the stream owns them. */
   deferred: ItemKey[];
+  /** Units refused because a record's key holds another migration's or the application's item. */
+  refused: RecordOwnedElsewhereError[];
   calls: number;
   retries: number;
   consumedWriteUnits: number;
@@ -66,7 +73,7 @@ interface Part {
 }
 
 /** Splits a unit into parts of at most 99 puts, each with its own copy of the condition. */
-function partsOf(tableName: string, unit: ConversionUnit): Part[] {
+function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): Part[] {
   const check = sourceConditionCheck(tableName, unit.key, unit.condition);
   const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
   const parts: Part[] = [];
@@ -74,7 +81,12 @@ function partsOf(tableName: string, unit: ConversionUnit): Part[] {
     const records = unit.records.slice(i, i + TRANSACTION_MAX_ACTIONS - 1);
     parts.push({
       unit,
-      actions: [check, ...records.map((Item) => ({ Put: { TableName: tableName, Item } }))],
+      actions: [
+        check,
+        ...records.map((Item) => ({
+          Put: { TableName: tableName, Item, ...ownedPutCondition(migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
+        })),
+      ],
       bytes: checkBytes + records.reduce((n, r) => n + itemSize(r) + 50, 0),
     });
   }
@@ -82,8 +94,8 @@ function partsOf(tableName: string, unit: ConversionUnit): Part[] {
 }
 
 /** Greedy packing of parts into calls under the action and byte limits. */
-export function packTransactions(tableName: string, units: ConversionUnit[]): Part[][] {
-  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, unit)));
+export function packTransactions(tableName: string, migrationId: string, units: ConversionUnit[]): Part[][] {
+  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, migrationId, unit)));
 }
 
 /** Packs transaction parts, in order, into as few TransactWriteItems calls as the action and byte limits allow. */
@@ -116,17 +128,19 @@ export type RunFence = () => Promise<boolean>;
 export async function writeUnits(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  migrationId: string,
   units: ConversionUnit[],
   backoff: BackoffOptions = DEFAULT_BACKOFF,
   fence?: RunFence,
 ): Promise<TransactionStats> {
-  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], calls: 0, retries: 0, consumedWriteUnits: 0 };
+  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], refused: [], calls: 0, retries: 0, consumedWriteUnits: 0 };
   const deferred = new Set<ConversionUnit>();
+  const refused = new Map<ConversionUnit, RecordOwnedElsewhereError>();
   const written = new Map<ConversionUnit, number>();
-  for (const call of packTransactions(tableName, units)) {
+  for (const call of packTransactions(tableName, migrationId, units)) {
     let parts = call;
     for (let attempt = 1; parts.length > 0; attempt++) {
-      parts = parts.filter((p) => !deferred.has(p.unit));
+      parts = parts.filter((p) => !deferred.has(p.unit) && !refused.has(p.unit));
       if (parts.length === 0) break;
       if (attempt > 1) {
         stats.retries++;
@@ -147,12 +161,18 @@ export async function writeUnits(
         let offset = 0;
         let retryable = false;
         for (const p of parts) {
-          const codes = reasons.slice(offset, offset + p.actions.length).map((r) => r.Code ?? "None");
+          const own = reasons.slice(offset, offset + p.actions.length);
+          const codes = own.map((r) => r.Code ?? "None");
           offset += p.actions.length;
+          // The source check comes first: a changed source belongs to the stream, whatever else failed.
           if (codes[0] === "ConditionalCheckFailed") deferred.add(p.unit);
-          else if (codes.some((c) => RETRYABLE_REASONS.has(c))) retryable = true;
+          else if (codes.includes("ConditionalCheckFailed")) {
+            const at = codes.indexOf("ConditionalCheckFailed");
+            const record = (p.actions[at] as { Put: { Item: DerivedRecord } }).Put.Item;
+            refused.set(p.unit, new RecordOwnedElsewhereError(migrationId, p.unit.key, keyOf(record), plainItem(own[at]?.Item)));
+          } else if (codes.some((c) => RETRYABLE_REASONS.has(c))) retryable = true;
         }
-        const anyDeferredHere = parts.some((p) => deferred.has(p.unit));
+        const anyDeferredHere = parts.some((p) => deferred.has(p.unit) || refused.has(p.unit));
         if (!anyDeferredHere && !retryable) {
           throw new FerryError(`TransactWriteItems was cancelled: ${reasons.map((r) => r.Code).join(", ")}`, { cause: err });
         }
@@ -163,7 +183,9 @@ export async function writeUnits(
     }
   }
   for (const unit of units) {
+    const refusal = refused.get(unit);
     if (deferred.has(unit)) stats.deferred.push(unit.key);
+    else if (refusal) stats.refused.push(refusal);
     else if (unit.records.length === 0 || written.get(unit) === unit.records.length) {
       stats.converted++;
       stats.recordsWritten += unit.records.length;

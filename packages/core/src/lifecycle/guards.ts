@@ -58,8 +58,16 @@ export class PlanInvalidError extends GuardRefusedError {
   constructor(
     readonly migrationId: string,
     readonly problems: string[],
+    /** The first offending item of each problem (planExamples), with the other migration where one is involved. */
+    readonly examples: string[] = [],
+    /** The table the check sampled, if it did. */
+    readonly tableName?: string,
   ) {
-    super(`add of ${migrationId} needs a valid plan, but \`ferry check ${migrationId}\` finds problems (${problems.join("; ")}). Fix the migration file and run \`ferry check\` until it passes.`);
+    super(
+      `add of ${migrationId} needs a valid plan, but \`ferry check ${migrationId}${tableName ? ` --table ${tableName}` : ""}\` finds problems (${problems.join("; ")}).` +
+        (examples.length ? `\n${examples.map((e) => `  - ${e}`).join("\n")}\n` : " ") +
+        "Fix the migration file and run `ferry check` until it passes.",
+    );
   }
 }
 

@@ -4,11 +4,11 @@
  * segments, consistent pages) keeping only counters and a few examples, so memory stays
  * bounded on any table; with `repair` it fixes what it finds with guarded transactions.
  */
-import { ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, type DescribeTableCommandOutput, ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
-import { TableNotFoundError } from "../design/sample.ts";
+import { TableNotFoundError, requireMigrationKeySchema } from "../design/sample.ts";
 import { FerryError, UsageError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
 import { verifyPage } from "./page.ts";
@@ -172,6 +172,12 @@ export async function verifyMigration(
   validate(o);
   const started = Date.now();
   const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
+  // A table keyed otherwise holds no item verify could read as a source or a record: never "clean".
+  const described = (await clients.doc.send(new DescribeTableCommand({ TableName: tableName }) as never).catch((err: unknown) => {
+    if (err instanceof ResourceNotFoundException) throw new TableNotFoundError(tableName);
+    throw err;
+  })) as DescribeTableCommandOutput;
+  if (described.Table) requireMigrationKeySchema(described.Table, tableName);
   const scanned = await scanPass(clients.doc, tableName, migration, o, stats);
   const { tally: found, beforeRecheck } = await recheck(clients.doc, tableName, migration, o, stats, scanned);
   const c = found.counts;
