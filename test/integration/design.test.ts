@@ -164,7 +164,7 @@ describe("ferry check on a seeded table", () => {
     expect(report.problems.schemaMismatch.count).toBe(2);
     expect(report.problems.schemaMismatch.examples.map((e) => e.key.SK).sort()).toEqual(["WF#bad-contexts", "WF#empty-context"]);
     expect(report.problems.existingItemCollision.examples).toEqual([
-      { origin: "sample", key: { PK: victim.PK, SK: victim.SK }, message: `record PK="${occupied.PK}" SK="${occupied.SK}" would overwrite an item already in the table` },
+      { origin: "sample", key: { PK: victim.PK, SK: victim.SK }, message: `record PK="${occupied.PK}" SK="${occupied.SK}" would overwrite an item already in the table: an item of the application (no ferry owner stamp)` },
     ]);
     expect(sample.otherKeys.has(keyId(occupied))).toBe(true);
     const bounded = await sampleTable(clients, table, m1, { size: 10, pageLimit: 5 });

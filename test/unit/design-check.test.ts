@@ -94,7 +94,51 @@ describe("a migration with a bad derive", () => {
     const report = checkMigration(sneaky, { generated: items });
     expect(report.problems.readsOutsideSchema.count).toBe(3);
     expect(report.problems.readsOutsideSchema.examples[0]!.key).toEqual(keyOfItem(items[0]!));
-    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(/records change with fields outside the schema/);
+    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(/derive reads "status", not in the schema \(present in the item: status; derive sees undefined\)/);
+  });
+
+  it("reads a field its strict schema drops: derive sees undefined, check names the field (issue 14 item 4)", () => {
+    const items = workflows({ workflows: 3, contexts: 1, pool: 3, seed: 5 });
+    const incomplete = migration({ derive: (wf: Wf) => [{ PK: wf.PK, SK: `CTX#x#${wf.SK}`, status: wf.status }] });
+    const report = checkMigration(incomplete, { generated: items });
+    expect(report.problems.readsOutsideSchema.count).toBe(3);
+    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(/derive reads "status", not in the schema \(present in the item: status; derive sees undefined\): add it to the schema/);
+    expect(report.ok).toBe(false);
+  });
+
+  it("reads a nested field the schema strips: derive on the whole item disagrees", () => {
+    const items = workflows({ workflows: 2, contexts: 1, pool: 2, seed: 6 });
+    const nested = migration({ derive: (wf: Wf) => wf.contexts.map((c: { id: string; name?: string }) => ({ PK: wf.PK, SK: `CTX#${c.id}#${wf.SK}`, name: c.name ?? "?" })) });
+    const report = checkMigration(nested, { generated: items });
+    expect(report.problems.readsOutsideSchema.count).toBe(2);
+    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(/records change when derive sees the whole item \(fields the schema drops\): .* differs in name/);
+  });
+
+  it("names the record and attribute of a function-valued attribute instead of crashing (issue 14 item 10)", () => {
+    const items = workflows({ workflows: 2, contexts: 1, pool: 2, seed: 7 });
+    const withFunction = migration({ derive: (wf: Wf) => [{ PK: wf.PK, SK: `CTX#x#${wf.SK}`, render: () => "x" }] });
+    const report = checkMigration(withFunction, { generated: items });
+    expect(report.problems.invalidRecords.count).toBe(2);
+    expect(report.problems.invalidRecords.examples[0]!.message).toBe(
+      `record 0 (PK="${items[0]!.PK}" SK="CTX#x#${items[0]!.SK}"): attribute "render" is a function; DynamoDB stores strings, numbers, booleans, null, binary, lists, maps and sets`,
+    );
+  });
+
+  it("gives derive a time budget: an endless loop is reported, and check stops after three (issue 14 item 11)", () => {
+    const items = workflows({ workflows: 10, contexts: 1, pool: 2, seed: 8 });
+    const endless = migration({
+      derive: (wf: Wf) => {
+        for (;;) if (wf.PK === "never") break;
+        return [];
+      },
+    });
+    const started = Date.now();
+    const report = checkMigration(endless, { generated: items, deriveTimeoutMs: 100 });
+    expect(Date.now() - started).toBeLessThan(3_000);
+    expect(report.problems.deriveTimedOut.count).toBe(3);
+    expect(report.problems.deriveTimedOut.examples[0]!.message).toMatch(/derive did not return within 100 ms \(an endless loop\?\)/);
+    expect(report.stopped).toMatch(/stopped after 3 derives ran over their 100 ms budget/);
+    expect(report.ok).toBe(false);
   });
 
   it("reports items its schema rejects, naming the field", () => {

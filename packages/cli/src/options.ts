@@ -11,10 +11,34 @@ export interface ConnectionFlags {
   json?: boolean;
 }
 
+/** DynamoDB's rule for table names: 3 to 255 of a-z, A-Z, 0-9, _ - . */
+export const TABLE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{3,255}$/;
+
+/** A commander parser for table names: a bad name is a usage error here, not a ValidationException later. */
+export function tableNameFlag(value: string): string {
+  if (!TABLE_NAME_PATTERN.test(value)) {
+    throw new InvalidArgumentError(`"${value.length > 60 ? `${value.slice(0, 57)}...` : value}" is not a DynamoDB table name: use 3 to 255 letters, digits, _ - or .`);
+  }
+  return value;
+}
+
+/** A commander parser for free text kept in the migration's history (--actor, --reason): at most `max` characters. */
+export function boundedText(max: number) {
+  return (value: string): string => {
+    if (value.trim() === "") throw new InvalidArgumentError("expected some text, got an empty value");
+    if (value.length > max) throw new InvalidArgumentError(`at most ${max} characters (got ${value.length}): it is kept in the migration's state record, which DynamoDB limits to 400 KB`);
+    return value;
+  };
+}
+
+/** Longest --actor and --reason. */
+export const MAX_ACTOR_CHARS = 200;
+export const MAX_REASON_CHARS = 2_000;
+
 /** Adds --table, --endpoint, --region and --json. */
 export function withConnectionFlags(command: Command): Command {
   return command
-    .addOption(new Option("--table <name>", "table name").default(process.env.FERRY_TABLE ?? DEFAULT_TABLE_NAME))
+    .addOption(new Option("--table <name>", "table name").default(process.env.FERRY_TABLE ?? DEFAULT_TABLE_NAME).argParser(tableNameFlag))
     .addOption(
       new Option("--endpoint <url>", "DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, else AWS)"),
     )

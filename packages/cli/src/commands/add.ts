@@ -1,13 +1,14 @@
 /** `ferry add <migration>`: checks the table's stream and records the add step (where dual-write began). */
 import { addStep } from "@ferry/core/lifecycle/lifecycle";
 import type { AddResult } from "@ferry/core/lifecycle/phases/add";
+import { DEFAULT_SAMPLE_SIZE } from "@ferry/core/design/sample";
 import { Command } from "commander";
-import { type StageFlags, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type StageFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 import { type LifecycleFlags, withLifecycleFlags } from "./lifecycle-shared.ts";
 import { openMigration } from "./open-migration.ts";
 
-type AddFlags = LifecycleFlags & StageFlags;
+type AddFlags = LifecycleFlags & StageFlags & { sample: number };
 
 export function addCommand(): Command {
   const command = new Command("add")
@@ -16,12 +17,14 @@ export function addCommand(): Command {
   withConnectionFlags(command);
   withStageFlag(command, []);
   return withLifecycleFlags(command)
+    .option("--sample <n>", "real source items of the table the valid-plan guard derives, as `ferry check --table` (0: generated items only)", parseInteger(0, 1_000_000), DEFAULT_SAMPLE_SIZE)
     .addHelpText(
       "after",
       `
 Running add again changes nothing (the history keeps the first add). Exit code 3 when the
-migration fails \`ferry check\` (guard: a valid plan) or the table's stream is off or has
-another view type; the message says how to fix it. With --stage the add transition is also
+migration fails \`ferry check --table\` on generated and sampled real items (guard: a valid
+plan; e.g. its records would overwrite another migration's) or the table's stream is off or
+has another view type; the message names the items and says how to fix it. With --stage the add transition is also
 published to the stage's EventBridge bus (source "ferry", detail-type "ferry.step").
 
 Example:
@@ -32,7 +35,7 @@ Example:
       const opened = await openMigration(ref, opts);
       try {
         // Through the orchestrator: the design guard (`ferry check` passes) runs first, the step is recorded.
-        const { result } = await addStep(opened.lifecycle);
+        const { result } = await addStep(opened.lifecycle, { sample: opts.sample });
         if (opts.json) printJson(result);
         else process.stdout.write(`${describeAdd(result)}\n`);
       } finally {

@@ -88,6 +88,6 @@ export function describeCheck(report: CheckReport, sample?: TableSample): string
       const rows = report.problems[c].examples.map((e) => [`  ${e.origin}`, keyText(e.key), e.message]);
       return `${CHECK_CATEGORIES[c]} (first ${rows.length} of ${report.problems[c].count}):\n${table(rows)}`;
     });
-  const verdict = report.ok ? "OK: no problems found." : `FAILED: ${report.problemCount} problem(s).`;
+  const verdict = report.ok ? "OK: no problems found." : `FAILED: ${report.problemCount} problem(s)${report.stopped ? ` (${report.stopped})` : ""}.`;
   return [head, counts, ...examples, verdict].join("\n\n");
 }

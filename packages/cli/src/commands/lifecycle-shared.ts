@@ -6,6 +6,7 @@
 import { DEFAULT_GUARD_OPTIONS, formatDurationMs, parseDuration } from "@ferry/core/lifecycle/options";
 import type { StepEntry } from "@ferry/core/control/migration-state";
 import { type Command, InvalidArgumentError } from "commander";
+import { MAX_ACTOR_CHARS, MAX_REASON_CHARS, boundedText } from "../options.ts";
 import { onShutdown } from "../shutdown.ts";
 import { type LifecycleFlags, withMigrationFlags } from "./open-migration.ts";
 
@@ -33,7 +34,7 @@ export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
 /** --actor and --events (for commands that already have --control-table and --migrations-dir). */
 export function withActorFlags(command: Command): Command {
   return command
-    .option("--actor <name>", "who takes the step, kept in the migration's history", defaultActor())
+    .option("--actor <name>", `who takes the step, kept in the migration's history (at most ${MAX_ACTOR_CHARS} characters)`, boundedText(MAX_ACTOR_CHARS), defaultActor())
     .option("--events", EVENTS_FLAG_HELP);
 }
 
@@ -43,7 +44,7 @@ export const EVENTS_FLAG_HELP =
 
 /** --force and --reason (guards that may be overridden). */
 export function withForceFlags(command: Command, what: string): Command {
-  return command.option("--force", `override ${what} (needs --reason)`).option("--reason <text>", "why: kept in the migration's history with the step");
+  return command.option("--force", `override ${what} (needs --reason)`).option("--reason <text>", `why: kept in the migration's history with the step (at most ${MAX_REASON_CHARS} characters)`, boundedText(MAX_REASON_CHARS));
 }
 
 /** --max-heartbeat-age: how old the dual-write heartbeat may be to count as live. */

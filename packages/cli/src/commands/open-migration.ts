@@ -22,7 +22,7 @@ import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
 import { type StageOutputs, requireStateMachineArn } from "@ferry/core/stage/outputs";
 import { defaultControlTableName } from "@ferry/core/control/control-table";
 import type { Command } from "commander";
-import type { ConnectionFlags, StageFlags } from "../options.ts";
+import { type ConnectionFlags, type StageFlags, tableNameFlag } from "../options.ts";
 
 /** --control-table and --migrations-dir: where the migration's records and file are. */
 export interface MigrationFlags extends ConnectionFlags, StageFlags {
@@ -34,7 +34,7 @@ export interface MigrationFlags extends ConnectionFlags, StageFlags {
 /** Adds --control-table and --migrations-dir (every command that opens a migration has them). */
 export function withMigrationFlags(command: Command): Command {
   return command
-    .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)")
+    .option("--control-table <name>", "ferry's control table (default: FERRY_CONTROL_TABLE or <table>.ferry)", tableNameFlag)
     .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)");
 }
 

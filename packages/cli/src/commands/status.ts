@@ -4,7 +4,7 @@
  * (per-segment progress, rates, execution, history). The data comes from core
  * (status/migration-status.ts); this file only prints it.
  */
-import { describeTable, loadAllMigrations } from "@ferry/core";
+import { UsageError, describeTable, loadEachMigration, misnamedMigrationFiles } from "@ferry/core";
 import { TableNotFoundError } from "@ferry/core/design/sample";
 import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
@@ -54,11 +54,26 @@ export async function showStatus(ref: string | undefined, opts: BackfillFlags): 
       process.stdout.write(`${describeMigrationStatus(status)}\n`);
       return;
     }
-    const statuses = await readMigrationStatuses(location, await loadAllMigrations(dir), connection.runtime);
-    if (opts.json) return printJson({ ...where, migrations: statuses });
-    process.stdout.write(`${describeStatusList(statuses, where)}\n`);
+    // One bad file must not hide every other migration: it gets an error row, the command exits 2 after printing.
+    const files = await loadEachMigration(dir);
+    const invalid = files.flatMap((f) => ("error" in f ? [{ id: f.id, error: f.error.message }] : []));
+    const misnamed = misnamedMigrationFiles(dir);
+    const statuses = await readMigrationStatuses(location, files.flatMap((f) => ("migration" in f ? [f.migration] : [])), connection.runtime);
+    if (opts.json) printJson({ ...where, migrations: statuses, ...(invalid.length ? { invalid } : {}), ...(misnamed.length ? { skipped: misnamed } : {}) });
+    else process.stdout.write(`${describeStatusList(statuses, where, invalid)}\n`);
+    for (const file of misnamed) {
+      process.stderr.write(`Warning: skipped ${file} in ${dir}: its name does not match NNNN_kebab-name.ts (e.g. 0001_workflow-context-index.ts); rename it to use it.\n`);
+    }
+    if (invalid.length) throw new InvalidMigrationFilesError(invalid.map((i) => i.id));
   } finally {
     connection.close();
+  }
+}
+
+/** Some migration files could not be loaded (the others were shown). */
+export class InvalidMigrationFilesError extends UsageError {
+  constructor(readonly ids: string[]) {
+    super(`${ids.length} migration file(s) cannot be loaded: ${ids.join(", ")} (see the error row). Fix them; \`ferry check <migration>\` shows the details.`);
   }
 }
 
@@ -101,8 +116,12 @@ function verifyCell(s: MigrationStatus): string {
 }
 
 /** The list view: one row per migration. */
-export function describeStatusList(statuses: MigrationStatus[], where: { table: string; controlTable: string; stage?: string }): string {
-  if (statuses.length === 0) return "No migrations in the migrations folder (`ferry new` creates one).";
+export function describeStatusList(
+  statuses: MigrationStatus[],
+  where: { table: string; controlTable: string; stage?: string },
+  invalid: { id: string; error: string }[] = [],
+): string {
+  if (statuses.length === 0 && invalid.length === 0) return "No migrations in the migrations folder (`ferry new` creates one).";
   const rows = [
     ["migration", "step", "backfill", "ETA", "dual-write lag", "verify", "traffic", "shadow", "last error"],
     ...statuses.map((s) => [
@@ -116,6 +135,7 @@ export function describeStatusList(statuses: MigrationStatus[], where: { table: 
       s.release?.shadow.compared ? `${((100 * s.release.shadow.agreed) / s.release.shadow.compared).toFixed(1)}% of ${formatCount(s.release.shadow.compared)}` : "-",
       s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
     ]),
+    ...invalid.map((i) => [i.id, "invalid file", "-", "-", "-", "-", "-", "-", oneLine(i.error, 100)]),
   ];
   const header = `table ${where.table}, control table ${where.controlTable}${where.stage ? `, stage ${where.stage}` : ""}`;
   return [header, "", table(rows), "", "`ferry status <migration>` shows one in detail."].join("\n");

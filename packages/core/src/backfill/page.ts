@@ -107,7 +107,12 @@ export async function convertPage(
   if (request.dryRun) {
     counters.converted = units.length;
   } else {
-    const written = await writeUnits(doc, tableName, units, backoff, request.fence);
+    const written = await writeUnits(doc, tableName, migration.id, units, backoff, request.fence);
+    // A unit refused over another migration's or the application's item is a failed item, with both named.
+    for (const refusal of written.refused) {
+      counters.failed++;
+      failures.push({ key: refusal.owner, error: refusal.name, message: refusal.message });
+    }
     counters.converted = written.converted;
     counters.recordsWritten = written.recordsWritten;
     counters.deferred = written.deferred.length;

@@ -7,7 +7,7 @@
  * DescribeExecution of the run's current execution with the control table's records.
  */
 import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, type SFNClient, StartExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
-import { FerryError, RefusalError } from "../errors.ts";
+import { RefusalError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { acquireLock } from "./lock.ts";
 import { type ConvertContext, NoBackfillError, conversionStatus, executionInput, newRun, requestStop, store } from "./control.ts";

@@ -8,9 +8,14 @@
  * when pause, abort or a rollback's abort is requested sends nothing more after at most the
  * call in progress. The run record is not part of the transactions themselves: a check on one
  * shared item in every transaction of every segment would make them conflict on AWS.
+ * Each Put is conditional on the owner stamp (definition/owner.ts): a key holding another
+ * migration's or the application's item refuses the whole unit, which is reported as failed
+ * (RecordOwnedElsewhereError naming both sides), never written over.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DerivedRecord, ItemKey } from "../definition/define-migration.ts";
+import { keyOf } from "../definition/derive.ts";
+import { RecordOwnedElsewhereError, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { TRANSACTION_MAX_ACTIONS, type TransactionPart, packParts, runTransactions } from "../dynamo/transactions.ts";
 import { FerryError } from "../errors.ts";
@@ -30,6 +35,8 @@ export interface TransactionStats {
   recordsWritten: number;
   /** Units whose source changed after the read: the stream owns them. */
   deferred: ItemKey[];
+  /** Units refused because a record's key holds another migration's or the application's item. */
+  refused: RecordOwnedElsewhereError[];
   calls: number;
   retries: number;
   consumedWriteUnits: number;
@@ -45,7 +52,7 @@ export class RunFencedError extends FerryError {
 type Part = TransactionPart<ConversionUnit>;
 
 /** Splits a unit into parts of at most 99 puts, each with its own copy of the condition. */
-function partsOf(tableName: string, unit: ConversionUnit): Part[] {
+function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): Part[] {
   const check = sourceConditionCheck(tableName, unit.key, unit.condition);
   const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
   const parts: Part[] = [];
@@ -53,7 +60,12 @@ function partsOf(tableName: string, unit: ConversionUnit): Part[] {
     const records = unit.records.slice(i, i + TRANSACTION_MAX_ACTIONS - 1);
     parts.push({
       unit,
-      actions: [check, ...records.map((Item) => ({ Put: { TableName: tableName, Item } }))],
+      actions: [
+        check,
+        ...records.map((Item) => ({
+          Put: { TableName: tableName, Item, ...ownedPutCondition(migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
+        })),
+      ],
       writes: records.length,
       bytes: checkBytes + records.reduce((n, r) => n + itemSize(r) + 50, 0),
     });
@@ -62,8 +74,8 @@ function partsOf(tableName: string, unit: ConversionUnit): Part[] {
 }
 
 /** Greedy packing of parts into calls under the action and byte limits. */
-export function packTransactions(tableName: string, units: ConversionUnit[]): Part[][] {
-  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, unit)));
+export function packTransactions(tableName: string, migrationId: string, units: ConversionUnit[]): Part[][] {
+  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, migrationId, unit)));
 }
 
 /** Whether the run may still write (see state.ts runStillWriting); false stops the page. */
@@ -73,11 +85,12 @@ export type RunFence = () => Promise<boolean>;
 export async function writeUnits(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  migrationId: string,
   units: ConversionUnit[],
   backoff: BackoffOptions = DEFAULT_BACKOFF,
   fence?: RunFence,
 ): Promise<TransactionStats> {
-  const run = await runTransactions(doc, packTransactions(tableName, units), {
+  const run = await runTransactions(doc, packTransactions(tableName, migrationId, units), {
     backoff,
     advice: "lower --rate and resume with `ferry resume`",
     ...(fence
@@ -88,11 +101,22 @@ export async function writeUnits(
         }
       : {}),
   });
-  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], calls: run.calls, retries: run.retries, consumedWriteUnits: run.consumedWriteUnits };
-  const deferred = run.refused;
+  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], refused: [], calls: run.calls, retries: run.retries, consumedWriteUnits: run.consumedWriteUnits };
+  // The source check comes first: a changed source belongs to the stream, whatever else failed.
+  const deferred = new Set([...run.refused].filter(([, r]) => r.index === 0).map(([unit]) => unit));
+  const refused = new Map(
+    [...run.refused]
+      .filter(([, r]) => r.index > 0)
+      .map(([unit, r]) => {
+        const record = (r.action as { Put: { Item: DerivedRecord } }).Put.Item;
+        return [unit, new RecordOwnedElsewhereError(migrationId, unit.key, keyOf(record), plainItem(r.item))] as const;
+      }),
+  );
   const written = run.written;
   for (const unit of units) {
+    const refusal = refused.get(unit);
     if (deferred.has(unit)) stats.deferred.push(unit.key);
+    else if (refusal) stats.refused.push(refusal);
     else if (unit.records.length === 0 || written.get(unit) === unit.records.length) {
       stats.converted++;
       stats.recordsWritten += unit.records.length;

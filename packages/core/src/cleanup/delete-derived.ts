@@ -2,21 +2,25 @@
  * Rollback's data part: deletes exactly the records whose owner stamp (`ferry.migration`,
  * see definition/derive.ts) names this migration, nothing else: not source items, not
  * another migration's records, not the application's items. A filtered parallel Scan (the
- * stamp is the filter, only keys come back) feeds BatchWriteItem deletes of 25, retrying
- * UnprocessedItems; throttled and resumable as a sweep.
+ * stamp is the filter, only keys come back) feeds DeleteItem calls conditional on the stamp
+ * (several in flight), so an item that changed hands since the scan is kept and counted as
+ * skipped; throttled and resumable as a sweep.
  *
  * The dual-write must be stopped first: while it runs it derives the records again from
  * every source change, and the deleted records would reappear.
  */
-import { ScanCommand } from "@aws-sdk/lib-dynamodb";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { DeleteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
-import { BATCH_WRITE_MAX, writeBatch } from "../dynamo/batch-write.ts";
+import { migrationDeleteCondition } from "../definition/owner.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
-import { DEFAULT_BACKOFF } from "../util/backoff.ts";
 import { type SweepResult, type SweepRunOptions, type SweepSettings, type SweepTask, runSweep } from "./sweep.ts";
 
 export const ROLLBACK_SWEEP = "rollback";
+
+/** Conditional deletes of one page in flight at once. */
+const DELETES_IN_FLIGHT = 50;
 
 export interface DeleteDerivedContext {
   clients: Pick<DynamoClients, "doc">;
@@ -55,11 +59,20 @@ export function deleteDerivedTask(ctx: DeleteDerivedContext): SweepTask<{ PK: st
       };
     },
     async processPage(keys) {
-      for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX) {
-        const chunk = keys.slice(i, i + BATCH_WRITE_MAX).map((Key) => ({ DeleteRequest: { Key } }));
-        await writeBatch(ctx.clients.doc, ctx.tableName, chunk, ctx.backoff ?? DEFAULT_BACKOFF);
+      // BatchWriteItem cannot carry the stamp condition; a page's deletes go out together instead.
+      let skipped = 0;
+      for (let i = 0; i < keys.length; i += DELETES_IN_FLIGHT) {
+        await Promise.all(
+          keys.slice(i, i + DELETES_IN_FLIGHT).map((Key) =>
+            ctx.clients.doc.send(new DeleteCommand({ TableName: ctx.tableName, Key, ...migrationDeleteCondition(ctx.migrationId) })).catch((err: unknown) => {
+              // No longer this migration's record (or gone): not ours to delete.
+              if (!(err instanceof ConditionalCheckFailedException)) throw err;
+              skipped++;
+            }),
+          ),
+        );
       }
-      return { processed: keys.length, skipped: 0 };
+      return { processed: keys.length - skipped, skipped };
     },
   };
 }

@@ -120,6 +120,21 @@ function issuesOf(error: z.ZodError): { path: string; message: string }[] {
   });
 }
 
+/** Marks what defineMigration returned, so a loader can tell it from a plain object with the same fields. */
+export const DEFINED = Symbol.for("ferry.defineMigration");
+
+/** True for a value defineMigration returned. */
+export function isDefinedMigration(value: unknown): value is Migration {
+  return !!value && typeof value === "object" && (value as Record<symbol, unknown>)[DEFINED] === true;
+}
+
+/** Validates a default export that did not come from defineMigration: the issues of the spec, or one saying to wrap it. */
+export function plainExportIssues(value: unknown): { path: string; message: string }[] {
+  const parsed = MigrationSpecSchema.safeParse(value);
+  const wrap = { path: "(default export)", message: "a plain object: export default defineMigration({...}) so it is validated and its options filled in" };
+  return parsed.success ? [wrap] : [wrap, ...issuesOf(parsed.error)];
+}
+
 /** Declares a migration; validates it and fills in default options. */
 export function defineMigration<S extends z.ZodObject>(spec: MigrationSpec<S>): Migration<S> {
   const parsed = MigrationSpecSchema.safeParse(spec);
@@ -132,6 +147,7 @@ export function defineMigration<S extends z.ZodObject>(spec: MigrationSpec<S>): 
     ...rest,
     options: { ...DEFAULT_MIGRATION_OPTIONS, ...options },
     readFields: Object.keys(spec.schema.shape),
+    [DEFINED]: true,
   });
 }
 

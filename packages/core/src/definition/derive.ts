@@ -79,13 +79,22 @@ export function projectSource(migration: Migration, item: Record<string, unknown
   return { ...(parsed.data as Record<string, unknown>), ...key };
 }
 
+/** How `check` runs derive: on another view of the source (a recording Proxy, the raw item), with a time budget. */
+export interface DeriveOptions {
+  /** Replaces the projected source derive receives. */
+  view?: (projected: Record<string, unknown> & ItemKey) => Record<string, unknown>;
+  /** Runs the call (e.g. withinTimeBudget); default: calls it. */
+  run?: (call: () => unknown) => unknown;
+}
+
 /** The records `item` owns under `migration`, validated and stamped with their owner. */
-export function deriveRecords(migration: Migration, item: Record<string, unknown>): DerivedRecord[] {
+export function deriveRecords(migration: Migration, item: Record<string, unknown>, options: DeriveOptions = {}): DerivedRecord[] {
   const source = projectSource(migration, item);
   const key = keyOf(source);
   let records: unknown;
   try {
-    records = migration.derive(source as never);
+    const view = options.view ? options.view(source) : source;
+    records = options.run ? options.run(() => migration.derive(view as never)) : migration.derive(view as never);
   } catch (err) {
     throw new DeriveError(migration.id, key, err);
   }
@@ -126,10 +135,42 @@ function checkRecords(migration: Migration, owner: ItemKey, records: unknown): s
     if (isSourceKey(migration, r) || (r.PK === owner.PK && r.SK === owner.SK)) {
       problems.push(`${at}: key ${keyText(r)} collides with source items (${migration.source.skPrefix}...)`);
     }
+    const unstorable = unstorableAttribute(r);
+    if (unstorable) {
+      problems.push(`${at} (${keyText(r)}): attribute ${unstorable}; DynamoDB stores strings, numbers, booleans, null, binary, lists, maps and sets`);
+      continue;
+    }
     const size = itemSize({ ...r, [OWNER_ATTRIBUTE]: { migration: migration.id, owner } });
     if (size > MAX_ITEM_BYTES) problems.push(`${at}: ${size} bytes, over DynamoDB's 400 KB item limit`);
   }
   return problems;
+}
+
+/** The first attribute (path) DynamoDB cannot store, with what it is; undefined when every value can be stored. */
+function unstorableAttribute(value: unknown, path = ""): string | undefined {
+  const at = (name: string) => (path ? `${path}.${name}` : `"${name}"`);
+  if (typeof value === "function") return `${path} is a function`;
+  if (typeof value === "symbol") return `${path} is a symbol`;
+  if (typeof value === "number" && !Number.isFinite(value)) return `${path} is ${value}`;
+  if (value === null || typeof value !== "object" || value instanceof Uint8Array) return undefined;
+  if (value instanceof Set) {
+    for (const member of value) if (typeof member !== "string" && typeof member !== "number" && !(member instanceof Uint8Array)) return `${path} is a set of ${typeof member}`;
+    return undefined;
+  }
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const bad = unstorableAttribute(v, `${path}[${i}]`);
+      if (bad) return bad;
+    }
+    return undefined;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return `${path} is a ${proto?.constructor?.name ?? "class"} instance (convert it to plain values)`;
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const bad = unstorableAttribute(v, at(k));
+    if (bad) return bad;
+  }
+  return undefined;
 }
 
 /** The owner stamp of a derived record of `migrationId`, or undefined for any other item. */

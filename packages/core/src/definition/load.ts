@@ -6,7 +6,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { UsageError } from "../errors.ts";
-import { InvalidMigrationError, MIGRATION_ID_PATTERN, type Migration } from "./define-migration.ts";
+import { InvalidMigrationError, MIGRATION_ID_PATTERN, type Migration, isDefinedMigration, plainExportIssues } from "./define-migration.ts";
 
 /** The repository's migrations folder, or FERRY_MIGRATIONS_DIR. */
 export function defaultMigrationsDir(env: NodeJS.ProcessEnv = process.env): string {
@@ -18,10 +18,12 @@ export class MigrationNotFoundError extends UsageError {
     readonly ref: string,
     readonly dir: string,
     readonly available: string[],
+    readonly misnamed: string[] = [],
   ) {
     super(
       `No migration matches "${ref}" in ${dir}. ` +
-        (available.length ? `Available: ${available.join(", ")}.` : "There are none yet: create one with `ferry new <name>`."),
+        (available.length ? `Available: ${available.join(", ")}.` : "There are none yet: create one with `ferry new <name>`.") +
+        (misnamed.length ? ` Skipped (name is not NNNN_kebab-name.ts, e.g. 0001_workflow-context-index.ts; rename to use): ${misnamed.join(", ")}.` : ""),
     );
   }
 }
@@ -44,6 +46,14 @@ export class MigrationLoadError extends UsageError {
   }
 }
 
+/** .ts files in `dir` whose names do not match NNNN_kebab-name: never loaded, so say so. */
+export function misnamedMigrationFiles(dir = defaultMigrationsDir()): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts") && f !== "index.ts" && !MIGRATION_ID_PATTERN.test(f.slice(0, -3)))
+    .sort();
+}
+
 /** Migration ids (file names without .ts) in `dir`, sorted. */
 export function listMigrationIds(dir = defaultMigrationsDir()): string[] {
   if (!existsSync(dir)) return [];
@@ -62,7 +72,7 @@ export function resolveMigrationFile(ref: string, dir = defaultMigrationsDir()):
   }
   const ids = listMigrationIds(dir);
   const matches = matchMigrationIds(ref, ids);
-  if (matches.length === 0) throw new MigrationNotFoundError(ref, dir, ids);
+  if (matches.length === 0) throw new MigrationNotFoundError(ref, dir, ids, misnamedMigrationFiles(dir));
   if (matches.length > 1) throw new AmbiguousMigrationError(ref, matches);
   return join(dir, `${matches[0]}.ts`);
 }
@@ -116,9 +126,10 @@ export async function loadMigrationFile(file: string): Promise<Migration> {
     throw new MigrationLoadError(name, loadFailureReason(err));
   }
   const migration = mod.default as Migration | undefined;
-  if (!migration || typeof migration !== "object" || typeof (migration as Migration).derive !== "function") {
+  if (!migration || typeof migration !== "object") {
     throw new MigrationLoadError(name, "it must `export default defineMigration({...})`.");
   }
+  if (!isDefinedMigration(migration)) throw new InvalidMigrationError(plainExportIssues(migration), name);
   const expectedId = name.slice(0, -3);
   if (migration.id !== expectedId) {
     throw new InvalidMigrationError([{ path: "id", message: `expected "${expectedId}" (the file name), got "${migration.id}"` }], name);
@@ -135,6 +146,23 @@ export async function loadMigration(ref: string, dir = defaultMigrationsDir()): 
 export async function loadAllMigrations(dir = defaultMigrationsDir()): Promise<Migration[]> {
   const out: Migration[] = [];
   for (const id of listMigrationIds(dir)) out.push(await loadMigrationFile(join(dir, `${id}.ts`)));
+  return out;
+}
+
+/** One file of a folder: its migration, or why it cannot be loaded. */
+export type LoadedFile = { id: string; migration: Migration } | { id: string; error: Error };
+
+/** Every migration file in `dir`, each loaded on its own: one bad file does not hide the others (`ferry status`). */
+export async function loadEachMigration(dir = defaultMigrationsDir()): Promise<LoadedFile[]> {
+  const out: LoadedFile[] = [];
+  for (const id of listMigrationIds(dir)) {
+    try {
+      out.push({ id, migration: await loadMigrationFile(join(dir, `${id}.ts`)) });
+    } catch (err) {
+      if (!(err instanceof UsageError)) throw err;
+      out.push({ id, error: err });
+    }
+  }
   return out;
 }
 

@@ -6,7 +6,8 @@
  */
 import { isSourceItem } from "../backfill/page.ts";
 import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
-import { DeriveError, InvalidDerivedRecordsError, SourceSchemaError, deriveRecords, keyId, keyOf, keyText, sameRecord } from "../definition/derive.ts";
+import { type DeriveOptions, DeriveError, InvalidDerivedRecordsError, SourceSchemaError, deriveRecords, keyId, keyOf, keyText, sameRecord } from "../definition/derive.ts";
+import { DEFAULT_DERIVE_TIMEOUT_MS, TimeBudgetExceededError, withinTimeBudget } from "../definition/time-budget.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
 
@@ -14,6 +15,7 @@ import { FerryError } from "../errors.ts";
 export const CHECK_CATEGORIES = {
   schemaMismatch: "items the schema rejects",
   deriveThrew: "derive() threw",
+  deriveTimedOut: "derive() over its time budget",
   nondeterministic: "derive() not deterministic",
   readsOutsideSchema: "derive() reads fields outside the schema",
   sourceKeyCollision: "record keys matching the source",
@@ -58,6 +60,8 @@ export interface CheckReport {
     bytesMax: number;
   };
   problems: Record<CheckCategory, CategoryReport>;
+  /** Set when the check stopped before deriving every item (derive kept running over its budget). */
+  stopped?: string;
   /** Sum of the categories' counts. */
   problemCount: number;
   ok: boolean;
@@ -68,11 +72,16 @@ export interface CheckInput {
   generated?: Iterable<Record<string, unknown>>;
   /** Items sampled from the table (see sampleTable). */
   sampleItems?: Iterable<Record<string, unknown>>;
-  /** keyIds of the table's other items (TableSample.otherKeys): records must not overwrite them. */
-  otherKeys?: ReadonlySet<string>;
+  /** keyIds of the table's other items (TableSample.otherKeys, with who holds each): records must not overwrite them. */
+  otherKeys?: ReadonlySet<string> | ReadonlyMap<string, string>;
   /** Examples kept per category. */
   examples?: number;
+  /** How long one derive may run (ms); default DEFAULT_DERIVE_TIMEOUT_MS. */
+  deriveTimeoutMs?: number;
 }
+
+/** After this many derives over their budget, check stops deriving (each one costs the whole budget). */
+export const MAX_TIMEOUTS = 3;
 
 export const DEFAULT_CHECK_EXAMPLES = 3;
 
@@ -86,8 +95,6 @@ export class CheckFailedError extends FerryError {
   }
 }
 
-// Attribute added to the copy whose fields outside the schema are changed.
-const NOISE_ATTRIBUTE = "__ferryCheckNoise";
 
 /** Checks `migration` on the given items; never throws for a bad item, only reports it. */
 export function checkMigration(migration: Migration, input: CheckInput = {}): CheckReport {
@@ -107,12 +114,15 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
   const counts = { generated: 0, sample: 0 };
   const stats = { items: 0, itemsWithoutRecords: 0, total: 0, perItemMax: 0, bytes: 0, bytesMax: 0 };
   let skippedGenerated = 0;
+  const budget = input.deriveTimeoutMs ?? DEFAULT_DERIVE_TIMEOUT_MS;
+  let stopped: string | undefined;
 
   const run = (origin: CheckOrigin, items: Iterable<Record<string, unknown>>) => {
     // Which source item owns each derived key, within this origin's items.
     const owners = new Map<string, ItemKey>();
     const seen = new Set<string>();
     for (const item of items) {
+      if (stopped) return;
       if (!isSourceItem(migration, item)) {
         if (origin === "generated") skippedGenerated++;
         continue;
@@ -121,7 +131,11 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
       if (seen.has(keyId(key))) continue;
       seen.add(keyId(key));
       counts[origin]++;
-      const records = checkItem(migration, item, (category, message) => note(category, origin, key, message));
+      const records = checkItem(migration, item, (category, message) => note(category, origin, key, message), budget);
+      if (problems.deriveTimedOut.count >= MAX_TIMEOUTS) {
+        stopped = `stopped after ${MAX_TIMEOUTS} derives ran over their ${budget} ms budget`;
+        return;
+      }
       if (!records) continue;
       stats.items++;
       if (records.length === 0) stats.itemsWithoutRecords++;
@@ -137,7 +151,8 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
           note("crossItemCollision", origin, key, `record ${keyText(record)} is also derived by ${keyText(owner)}`);
         } else owners.set(id, key);
         if (origin === "sample" && input.otherKeys?.has(id)) {
-          note("existingItemCollision", origin, key, `record ${keyText(record)} would overwrite an item already in the table`);
+          const holder = input.otherKeys instanceof Map ? input.otherKeys.get(id) : undefined;
+          note("existingItemCollision", origin, key, `record ${keyText(record)} would overwrite an item already in the table${holder ? `: ${holder}` : ""}`);
         }
       }
     }
@@ -160,6 +175,7 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
       bytesMax: stats.bytesMax,
     },
     problems,
+    ...(stopped ? { stopped } : {}),
     problemCount,
     ok: problemCount === 0,
   };
@@ -167,33 +183,79 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
 
 type Note = (category: CheckCategory, message: string) => void;
 
-/** Derives one item three ways; returns its records when the first derive succeeded. */
-function checkItem(migration: Migration, item: Record<string, unknown>, note: Note): DerivedRecord[] | undefined {
-  const first = attempt(migration, structuredClone(item));
+/** Derives one item four ways (twice as is, on the raw item, through a recording Proxy); returns its records when the first derive succeeded. */
+function checkItem(migration: Migration, item: Record<string, unknown>, note: Note, budgetMs: number): DerivedRecord[] | undefined {
+  const run = (call: () => unknown) => withinTimeBudget(call, budgetMs);
+  const first = attempt(migration, structuredClone(item), { run });
   if ("error" in first) {
     noteFailure(first.error, note);
     return undefined;
   }
-  const again = attempt(migration, structuredClone(item));
+  const again = attempt(migration, structuredClone(item), { run });
   if ("error" in again) {
     note("nondeterministic", `the first derive succeeded, the second threw: ${again.error.message}`);
   } else if (!sameRecords(first.records, again.records)) {
     note("nondeterministic", `two derives of the same item differ: ${difference(first.records, again.records)}`);
   } else {
-    // Only the schema's fields may matter: the backfill's race check compares only those.
-    const foreign = attempt(migration, withOtherFieldsChanged(item, migration.readFields));
-    if ("error" in foreign) {
-      note("readsOutsideSchema", `derive threw once fields outside the schema were removed: ${foreign.error.message}`);
-    } else if (!sameRecords(first.records, foreign.records)) {
-      note("readsOutsideSchema", `records change with fields outside the schema: ${difference(first.records, foreign.records)}`);
+    // derive receives only the schema's fields: a read of any other field sees undefined, and
+    // the backfill's race check compares only the schema's fields. Name the fields it reads...
+    const reads = new Set<string>();
+    const known = new Set([...migration.readFields, "PK", "SK"]);
+    const recorded = attempt(migration, structuredClone(item), { run, view: (source) => recordingReads(source, known, reads) });
+    const outside = [...reads].sort();
+    if (outside.length > 0 && !("error" in recorded)) {
+      const present = outside.filter((f) => f in item);
+      note(
+        "readsOutsideSchema",
+        `derive reads ${outside.map((f) => `"${f}"`).join(", ")}, not in the schema${present.length ? ` (present in the item: ${present.join(", ")}; derive sees undefined)` : ""}: add ${outside.length > 1 ? "them" : "it"} to the schema`,
+      );
+    } else {
+      // ...and catch nested fields the schema strips: derive on the whole item must agree.
+      const raw = attempt(migration, structuredClone(item), { run, view: (source) => mergeDeep(structuredClone(item), source) as typeof source });
+      if (!("error" in raw) && !sameRecords(first.records, raw.records)) {
+        note("readsOutsideSchema", `records change when derive sees the whole item (fields the schema drops): ${difference(first.records, raw.records)}`);
+      } else if (outside.length > 0) {
+        note("readsOutsideSchema", `derive reads ${outside.map((f) => `"${f}"`).join(", ")}, not in the schema: add ${outside.length > 1 ? "them" : "it"} to the schema`);
+      }
     }
   }
   return first.records;
 }
 
-function attempt(migration: Migration, item: Record<string, unknown>): { records: DerivedRecord[] } | { error: FerryError } {
+// Names that runtimes and libraries probe on any object; reading them is not reading a field.
+const PROBED = new Set(["then", "toJSON", "asymmetricMatch", "$$typeof", "nodeType", "@@__IMMUTABLE_ITERABLE__@@", "@@__IMMUTABLE_RECORD__@@"]);
+
+/** `source` behind a Proxy that adds to `reads` every top-level field read that `known` does not list. */
+function recordingReads<T extends object>(source: T, known: ReadonlySet<string>, reads: Set<string>): T {
+  const noteRead = (target: object, prop: string | symbol) => {
+    // A field (own, e.g. through a loose schema, or absent), not a method of Object.prototype.
+    if (typeof prop === "string" && !known.has(prop) && !PROBED.has(prop) && (Object.hasOwn(target, prop) || !(prop in target))) reads.add(prop);
+  };
+  return new Proxy(source, {
+    get(target, prop, receiver) {
+      noteRead(target, prop);
+      return Reflect.get(target, prop, receiver);
+    },
+    has(target, prop) {
+      noteRead(target, prop);
+      return Reflect.has(target, prop);
+    },
+  });
+}
+
+/** `base` with `over` laid on top, object by object: fields only `base` has stay. */
+function mergeDeep(base: unknown, over: unknown): unknown {
+  if (Array.isArray(base) && Array.isArray(over)) return base.length === over.length ? over.map((v, i) => mergeDeep(base[i], v)) : over;
+  const plain = (v: unknown): v is Record<string, unknown> => !!v && typeof v === "object" && Object.getPrototypeOf(v) === Object.prototype;
+  if (!plain(base) || !plain(over)) return over;
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) out[k] = mergeDeep(base[k], v);
+  return out;
+}
+
+function attempt(migration: Migration, item: Record<string, unknown>, options: DeriveOptions = {}): { records: DerivedRecord[] } | { error: FerryError } {
   try {
-    return { records: deriveRecords(migration, item) };
+    return { records: deriveRecords(migration, item, options) };
   } catch (err) {
     if (err instanceof FerryError) return { error: err };
     throw err;
@@ -207,6 +269,10 @@ function noteFailure(error: FerryError, note: Note): void {
   }
   if (error instanceof DeriveError) {
     const cause = error.cause;
+    if (cause instanceof TimeBudgetExceededError) {
+      note("deriveTimedOut", `derive ${cause.message}`);
+      return;
+    }
     note("deriveThrew", cause instanceof Error ? `${cause.name}: ${cause.message}` : String(cause));
     return;
   }
@@ -223,12 +289,6 @@ export function problemCategory(problem: string): CheckCategory {
   if (/400 KB item limit|(PK|SK) over \d+ bytes/.test(problem)) return "sizeLimit";
   if (/more than maxRecordsPerItem/.test(problem)) return "tooManyRecords";
   return "invalidRecords";
-}
-
-function withOtherFieldsChanged(item: Record<string, unknown>, readFields: readonly string[]): Record<string, unknown> {
-  const copy: Record<string, unknown> = { PK: item.PK, SK: item.SK, [NOISE_ATTRIBUTE]: "changed by ferry check" };
-  for (const field of readFields) if (field in item) copy[field] = structuredClone(item[field]);
-  return copy;
 }
 
 /** Same records, in any order. */

@@ -6,7 +6,8 @@
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import { isLocalEndpoint } from "../aws/endpoint.ts";
 import type { Migration } from "../definition/define-migration.ts";
-import { deriveRecords } from "../definition/derive.ts";
+import { deriveRecords, keyText } from "../definition/derive.ts";
+import { DEFAULT_DERIVE_TIMEOUT_MS, withinTimeBudget } from "../definition/time-budget.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
 import { describeTable } from "../dynamo/table.ts";
@@ -51,6 +52,20 @@ export interface Plan {
   notes: string[];
 }
 
+/** Every sampled source item failed to derive: there is nothing to estimate from. */
+export class PlanWithoutDerivedItemsError extends FerryError {
+  constructor(
+    readonly migrationId: string,
+    readonly failed: number,
+    readonly examples: string[],
+  ) {
+    super(
+      `Cannot plan ${migrationId}: all ${failed} sampled source item(s) failed to derive, so any estimate would be $0. First: ${examples.join("; ")}. ` +
+        `Run \`ferry check ${migrationId}\` and fix the migration file.`,
+    );
+  }
+}
+
 /** Plans `migration` on `tableName`. */
 export async function planMigration(
   clients: DynamoClients,
@@ -61,6 +76,7 @@ export async function planMigration(
   const o = { ...DEFAULT_PLAN_OPTIONS, ...options };
   const sample = await sampleTable(clients, tableName, migration, { size: o.sample });
   const derived = deriveSample(migration, sample.sources);
+  if (derived.items === 0 && derived.failed > 0) throw new PlanWithoutDerivedItemsError(migration.id, derived.failed, derived.examples);
   const counts = await tableCounts(clients, tableName, migration, sample, o.countMaxItems);
   const sources = counts.sources;
   const table = { items: counts.items, bytes: counts.bytes, method: counts.method };
@@ -102,6 +118,8 @@ export async function planMigration(
 interface DerivedSample {
   items: number;
   failed: number;
+  /** The first failures: key and message. */
+  examples: string[];
   recordsPerItem: Stat;
   recordBytes: Stat;
   bytesPerItem: number;
@@ -117,13 +135,15 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
   let bytesMax = 0;
   let units = 0;
   let unitsMax = 0;
+  const examples: string[] = [];
   for (const item of sources) {
     let derived: ReturnType<typeof deriveRecords>;
     try {
-      derived = deriveRecords(migration, item);
+      derived = deriveRecords(migration, item, { run: (call) => withinTimeBudget(call, DEFAULT_DERIVE_TIMEOUT_MS) });
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       failed++;
+      if (examples.length < 3) examples.push(`${keyText(item)}: ${err.message}`);
       continue;
     }
     items++;
@@ -142,6 +162,7 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
   return {
     items,
     failed,
+    examples,
     recordsPerItem: { mean: per(records), max: recordsMax },
     recordBytes: { mean: records ? bytes / records : 0, max: bytesMax },
     bytesPerItem: per(bytes),

@@ -3,11 +3,13 @@
  * turn (so the sample spreads over the key space instead of the first partition), keeping
  * the migration's source items and counting everything scanned.
  */
+import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import { isSourceItem } from "../backfill/page.ts";
 import type { Migration } from "../definition/define-migration.ts";
 import { keyId, ownerOf } from "../definition/derive.ts";
+import { holderText } from "../definition/owner.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { UsageError } from "../errors.ts";
 import { describeTable } from "../dynamo/table.ts";
@@ -37,8 +39,8 @@ export interface TableSample {
   scannedBytes: number;
   /** Bytes of the source items seen. */
   sourceBytes: number;
-  /** Keys (keyId) of scanned items that are neither sources nor this migration's records. */
-  otherKeys: Set<string>;
+  /** Keys (keyId) of scanned items that are neither sources nor this migration's records, with who holds each (holderText). */
+  otherKeys: Map<string, string>;
   /** True when every segment was read to its end: the counts are the table's. */
   complete: boolean;
   consumedReadUnits: number;
@@ -50,6 +52,27 @@ export class TableNotFoundError extends UsageError {
   }
 }
 
+/** The table's key schema is not the one migrations address (PK and SK, both strings): nothing in it could be read as a source item. */
+export class KeySchemaMismatchError extends UsageError {
+  constructor(
+    readonly tableName: string,
+    readonly keys: string,
+  ) {
+    super(`Table ${tableName} is keyed by ${keys}; ferry's migrations read and write items keyed by PK (string, partition key) and SK (string, sort key). Pass the right --table.`);
+  }
+}
+
+/** Throws KeySchemaMismatchError unless `table` has the PK/SK string key schema. */
+export function requireMigrationKeySchema(table: TableDescription, tableName: string): void {
+  const type = (name: string) => table.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType;
+  const hash = table.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
+  const range = table.KeySchema?.find((k) => k.KeyType === "RANGE")?.AttributeName;
+  if (hash !== "PK" || range !== "SK" || type("PK") !== "S" || type("SK") !== "S") {
+    const keys = (table.KeySchema ?? []).map((k) => `${k.AttributeName} (${type(k.AttributeName ?? "") ?? "?"}, ${k.KeyType === "HASH" ? "partition" : "sort"} key)`).join(" and ");
+    throw new KeySchemaMismatchError(tableName, keys || "no key schema");
+  }
+}
+
 /** Samples `tableName` for `migration`'s source items. */
 export async function sampleTable(
   clients: DynamoClients,
@@ -58,7 +81,9 @@ export async function sampleTable(
   options: Partial<SampleOptions> = {},
 ): Promise<TableSample> {
   const o = { ...DEFAULT_SAMPLE_OPTIONS, ...options };
-  if (!(await describeTable(clients.raw, tableName))) throw new TableNotFoundError(tableName);
+  const description = await describeTable(clients.raw, tableName);
+  if (!description) throw new TableNotFoundError(tableName);
+  requireMigrationKeySchema(description, tableName);
   const sample: TableSample = {
     tableName,
     sources: [],
@@ -66,7 +91,7 @@ export async function sampleTable(
     scanned: 0,
     scannedBytes: 0,
     sourceBytes: 0,
-    otherKeys: new Set(),
+    otherKeys: new Map(),
     complete: false,
     consumedReadUnits: 0,
   };
@@ -104,6 +129,6 @@ function take(sample: TableSample, migration: Migration, item: Record<string, un
     sample.sourceBytes += bytes;
     if (sample.sources.length < size) sample.sources.push(item);
   } else if (!ownerOf(item, migration.id)) {
-    sample.otherKeys.add(keyId(item as { PK: unknown; SK: unknown }));
+    sample.otherKeys.set(keyId(item as { PK: unknown; SK: unknown }), holderText(item));
   }
 }

@@ -1,15 +1,23 @@
 /**
  * Applies record plans to the data table in windows: consecutive plans whose derived keys
  * do not overlap are independent (their order cannot change the result), so one window's
- * puts and deletes go out together in BatchWriteItem calls of 25, several in flight, instead
- * of one call per stream record. A plan that touches a key already in the window starts the
- * next window, so two changes of the same record are always written in stream order.
- * Puts overwrite whole records, so applying the same plans again changes nothing.
+ * puts and deletes go out together, several in flight, instead of one stream record after
+ * the other. A plan that touches a key already in the window starts the next window, so two
+ * changes of the same record are always written in stream order.
+ *
+ * Every write is a conditional PutItem or DeleteItem on the owner stamp (definition/owner.ts):
+ * a key that holds another migration's or the application's item is refused, never
+ * overwritten or deleted. BatchWriteItem cannot carry conditions, so it is not used here; the
+ * same write units are spent (a conditional write costs what a plain one does), in more
+ * requests, kept in flight together (README "Dual-write" says what that costs).
+ * Puts overwrite whole records of the same owner, so applying the same plans again changes nothing.
  */
-import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { keyId } from "../definition/derive.ts";
+import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
+import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
+import { keyId, keyOf } from "../definition/derive.ts";
 import type { ItemKey } from "../definition/define-migration.ts";
-import { BATCH_WRITE_MAX, type BatchWriteStats, type WriteRequest, writeBatch } from "../dynamo/batch-write.ts";
+import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
+import type { BatchWriteStats } from "../dynamo/batch-write.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import type { RecordPlan } from "./plan.ts";
 
@@ -17,18 +25,20 @@ export type ApplyPlan = Extract<RecordPlan, { kind: "apply" }>;
 
 /** How a window is written. */
 export interface ApplyOptions {
-  /** BatchWriteItem calls in flight at once. */
+  /** Conditional writes in flight at once (100 matched the old 4 BatchWriteItem calls of 25). */
   concurrency: number;
-  /** Retries of unprocessed requests. */
+  /** Kept for callers that pass it; throttled writes are retried by the SDK's own retry strategy. */
   backoff: BackoffOptions;
 }
 
-export const DEFAULT_APPLY_OPTIONS: ApplyOptions = { concurrency: 4, backoff: DEFAULT_BACKOFF };
+export const DEFAULT_APPLY_OPTIONS: ApplyOptions = { concurrency: 100, backoff: DEFAULT_BACKOFF };
 
 /** What applying a window did. Plans before `failure.index` are fully written; it and later ones may be partly written. */
 export interface WindowResult {
   written: number;
   deleted: number;
+  /** Deletes left alone because the key holds what another migration or the application owns. */
+  keptDeletes: RecordOwnedElsewhereError[];
   failure?: { index: number; error: unknown };
 }
 
@@ -52,37 +62,35 @@ export class ApplyWindow<T> {
 }
 
 /**
- * Writes every plan of a key-disjoint window. On a failure it launches no further call, lets
- * the calls in flight finish, and names the earliest plan with a request in a failed call:
- * every plan before it is written, so the caller can report it and everything after it.
+ * Writes every plan of a key-disjoint window. On a failure (a refused put among them) it
+ * launches no further write, lets the writes in flight finish, and names the earliest plan
+ * with a failed write: every plan before it is written, so the caller can report it and
+ * everything after it. A refused delete is not a failure: what holds the key is not ours to
+ * delete, and leaving it is what the invariant asks; it is returned in `keptDeletes`.
  */
 export async function applyWindow(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  migrationId: string,
   plans: readonly ApplyPlan[],
   options: ApplyOptions = DEFAULT_APPLY_OPTIONS,
   stats?: BatchWriteStats,
 ): Promise<WindowResult> {
-  const tagged = plans.flatMap((plan, index) => [
-    ...plan.puts.map((item) => ({ index, request: { PutRequest: { Item: item } } as WriteRequest })),
-    ...plan.deletes.map((key: ItemKey) => ({ index, request: { DeleteRequest: { Key: { PK: key.PK, SK: key.SK } } } as WriteRequest })),
+  const writes = plans.flatMap((plan, index) => [
+    ...plan.puts.map((item) => ({ index, owner: plan.key, put: item as Record<string, unknown>, key: keyOf(item) })),
+    ...plan.deletes.map((key: ItemKey) => ({ index, owner: plan.key, put: undefined, key })),
   ]);
-  const chunks: (typeof tagged)[] = [];
-  for (let i = 0; i < tagged.length; i += BATCH_WRITE_MAX) chunks.push(tagged.slice(i, i + BATCH_WRITE_MAX));
   let failure: WindowResult["failure"];
+  const keptDeletes: RecordOwnedElsewhereError[] = [];
   const inFlight = new Set<Promise<void>>();
-  for (const chunk of chunks) {
+  for (const write of writes) {
     if (failure) break;
-    const call = writeBatch(
-      doc,
-      tableName,
-      chunk.map((t) => t.request),
-      options.backoff,
-      stats,
-    )
+    const call = writeOne(doc, tableName, migrationId, write, stats)
+      .then((kept) => {
+        if (kept) keptDeletes.push(kept);
+      })
       .catch((error: unknown) => {
-        const index = Math.min(...chunk.map((t) => t.index));
-        if (!failure || index < failure.index) failure = { index, error };
+        if (!failure || write.index < failure.index) failure = { index: write.index, error };
       })
       .finally(() => inFlight.delete(call));
     inFlight.add(call);
@@ -93,8 +101,58 @@ export async function applyWindow(
   return {
     written: done.reduce((n, p) => n + p.puts.length, 0),
     deleted: done.reduce((n, p) => n + p.deletes.length, 0),
+    keptDeletes,
     ...(failure ? { failure } : {}),
   };
+}
+
+interface Write {
+  owner: ItemKey;
+  key: ItemKey;
+  /** The record to put; undefined for a delete. */
+  put: Record<string, unknown> | undefined;
+}
+
+/** One conditional write; throws RecordOwnedElsewhereError for a refused put, returns it for a refused delete. */
+async function writeOne(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  migrationId: string,
+  write: Write,
+  stats?: BatchWriteStats,
+): Promise<RecordOwnedElsewhereError | undefined> {
+  try {
+    const out = write.put
+      ? await doc.send(
+          new PutCommand({
+            TableName: tableName,
+            Item: write.put,
+            ...ownedPutCondition(migrationId, write.owner),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ReturnConsumedCapacity: "TOTAL",
+          }),
+        )
+      : await doc.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: { PK: write.key.PK, SK: write.key.SK },
+            ...ownedDeleteCondition(migrationId, write.owner),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+            ReturnConsumedCapacity: "TOTAL",
+          }),
+        );
+    if (stats) {
+      stats.calls++;
+      stats.written++;
+      stats.consumedWriteUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
+    }
+    return undefined;
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    const refused = new RecordOwnedElsewhereError(migrationId, write.owner, write.key, plainItem(err.Item), write.put ? "put" : "delete");
+    if (write.put) throw refused;
+    return refused;
+  }
 }
 
 function planKeys(plan: ApplyPlan): string[] {

@@ -45,7 +45,7 @@ export interface DualWriteDeps {
   logger?: DualWriteLogger;
   /** Retries of unprocessed BatchWriteItem requests. */
   backoff?: BackoffOptions;
-  /** BatchWriteItem calls in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
+  /** Conditional writes in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
   writeConcurrency?: number;
 }
 
@@ -161,9 +161,12 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
       let failedAt = Number.POSITIVE_INFINITY;
       if (entries.length > 0) {
         windows++;
-        const result = await applyWindow(deps.doc, deps.tableName, entries.map((e) => e.plan), applyOptions);
+        const result = await applyWindow(deps.doc, deps.tableName, deps.migration.id, entries.map((e) => e.plan), applyOptions);
         batch.written += result.written;
         batch.deleted += result.deleted;
+        for (const kept of result.keptDeletes) {
+          logger.warn("kept a record another migration or the application owns instead of deleting it", { key: keyText(kept.key), reason: kept.message });
+        }
         if (result.failure) {
           failedAt = (entries[result.failure.index] as { tag: number }).tag;
           await fail(records[failedAt] as DynamoDBRecord, result.failure.error);

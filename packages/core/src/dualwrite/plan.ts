@@ -19,6 +19,7 @@ import {
   projectSource,
   sameRecord,
 } from "../definition/derive.ts";
+import { RecordOwnedElsewhereError } from "../definition/owner.ts";
 import { FerryError } from "../errors.ts";
 import { isPingKey } from "./liveness-key.ts";
 
@@ -60,7 +61,9 @@ export function isPoisonError(err: unknown): boolean {
     err instanceof SourceSchemaError ||
     err instanceof DeriveError ||
     err instanceof InvalidDerivedRecordsError ||
-    err instanceof UnusableStreamRecordError
+    err instanceof UnusableStreamRecordError ||
+    // The key holds another migration's (or the application's) item: retrying cannot free it.
+    err instanceof RecordOwnedElsewhereError
   );
 }
 

@@ -76,17 +76,32 @@ export function packParts<P extends { actions: readonly unknown[]; bytes: number
   return calls;
 }
 
-/** What a cancellation says about the parts of the call: which units were refused, whether waiting may help. */
-export function classifyCancellation<Unit>(parts: readonly TransactionPart<Unit>[], err: TransactionCanceledException): { refused: Unit[]; retryable: boolean; reasons: string[] } {
-  const reasons = (err.CancellationReasons ?? []).map((r) => r.Code ?? "None");
-  const refused: Unit[] = [];
+/**
+ * Which action of a unit's part failed its condition: its index in the part's actions, the
+ * action, and the item the key held (with ReturnValuesOnConditionCheckFailure, as sent).
+ */
+export interface Refusal {
+  index: number;
+  action: TransactionAction;
+  item?: unknown;
+}
+
+/** What a cancellation says about the parts of the call: which units were refused (and by which action), whether waiting may help. */
+export function classifyCancellation<Unit>(
+  parts: readonly TransactionPart<Unit>[],
+  err: TransactionCanceledException,
+): { refused: Map<Unit, Refusal>; retryable: boolean; reasons: string[] } {
+  const given = err.CancellationReasons ?? [];
+  const reasons = given.map((r) => r.Code ?? "None");
+  const refused = new Map<Unit, Refusal>();
   let retryable = false;
   let offset = 0;
   for (const part of parts) {
     const codes = reasons.slice(offset, offset + part.actions.length);
-    offset += part.actions.length;
-    if (codes.includes(REFUSED_REASON)) refused.push(part.unit);
+    const index = codes.indexOf(REFUSED_REASON);
+    if (index >= 0) refused.set(part.unit, { index, action: part.actions[index] as TransactionAction, item: given[offset + index]?.Item });
     else if (codes.some((c) => RETRYABLE_REASONS.has(c))) retryable = true;
+    offset += part.actions.length;
   }
   return { refused, retryable, reasons };
 }
@@ -102,8 +117,8 @@ export interface TransactionRunOptions {
 export interface TransactionRunResult<Unit> {
   /** Writes done per unit (a unit with several parts is complete when all its writes are). */
   written: Map<Unit, number>;
-  /** Units refused by a condition: nothing of them was written. */
-  refused: Set<Unit>;
+  /** Units refused by a condition, with the action that failed: nothing of them was written. */
+  refused: Map<Unit, Refusal>;
   calls: number;
   /** Calls resent after contention or a refused unit. */
   retries: number;
@@ -121,7 +136,7 @@ export async function runTransactions<Unit>(
   calls: Iterable<TransactionPart<Unit>[]>,
   options: TransactionRunOptions,
 ): Promise<TransactionRunResult<Unit>> {
-  const result: TransactionRunResult<Unit> = { written: new Map(), refused: new Set(), calls: 0, retries: 0, consumedWriteUnits: 0 };
+  const result: TransactionRunResult<Unit> = { written: new Map(), refused: new Map(), calls: 0, retries: 0, consumedWriteUnits: 0 };
   for (const call of calls) {
     let parts = call;
     let contended = 0;
@@ -143,10 +158,10 @@ export async function runTransactions<Unit>(
       } catch (err) {
         if (!(err instanceof TransactionCanceledException)) throw err;
         const verdict = classifyCancellation(parts, err);
-        for (const unit of verdict.refused) result.refused.add(unit);
-        if (verdict.refused.length === 0 && !verdict.retryable) throw new TransactionCancelledError({ reasons: verdict.reasons }, { cause: err });
+        for (const [unit, refusal] of verdict.refused) result.refused.set(unit, refusal);
+        if (verdict.refused.size === 0 && !verdict.retryable) throw new TransactionCancelledError({ reasons: verdict.reasons }, { cause: err });
         // A refused unit is dropped and the rest resent at once; contention alone waits.
-        wait = verdict.refused.length === 0;
+        wait = verdict.refused.size === 0;
         if (wait && ++contended >= options.backoff.maxAttempts) {
           throw new TransactionRetriesExhaustedError(verdict.reasons, contended, options.advice, { cause: err });
         }

@@ -16,7 +16,7 @@ export { GuardRefusedError };
 
 /** Step order shared by convert, move and remove: added, not rolled back, not removed. */
 export function orderGuards(ctx: LifecycleContext, state: MigrationState | undefined, step: string, allowRemoved = false): GuardRefusedError[] {
-  if (!state || !state.history.some((h) => h.step === "add")) return [new StepOrderError(ctx.migration.id, step, "add")];
+  if (!state?.history.some((h) => h.step === "add")) return [new StepOrderError(ctx.migration.id, step, "add")];
   if (state.status === "rolled-back" || state.status === "rolling-back") return [new MigrationRolledBackError(ctx.migration.id, step)];
   if (!allowRemoved && (state.status === "removing" || state.status === "removed")) return [new MigrationRemovedError(ctx.migration.id, step)];
   return [];
@@ -70,8 +70,16 @@ export class PlanInvalidError extends GuardRefusedError {
   constructor(
     readonly migrationId: string,
     readonly problems: string[],
+    /** The first offending item of each problem (planExamples), with the other migration where one is involved. */
+    readonly examples: string[] = [],
+    /** The table the check sampled, if it did. */
+    readonly tableName?: string,
   ) {
-    super(`add of ${migrationId} needs a valid plan, but \`ferry check ${migrationId}\` finds problems (${problems.join("; ")}). Fix the migration file and run \`ferry check\` until it passes.`);
+    super(
+      `add of ${migrationId} needs a valid plan, but \`ferry check ${migrationId}${tableName ? ` --table ${tableName}` : ""}\` finds problems (${problems.join("; ")}).` +
+        (examples.length ? `\n${examples.map((e) => `  - ${e}`).join("\n")}\n` : " ") +
+        "Fix the migration file and run `ferry check` until it passes.",
+    );
   }
 }
 

@@ -3,7 +3,7 @@
  * `ControlSk.shard(streamArn, shardId)`: the last sequence number whose record is done
  * (delivered, filtered or dead-lettered) and whether a closed shard was read to its end.
  */
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand, } from "@aws-sdk/lib-dynamodb";
 import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
 import { controlRecords } from "../control/control-table.ts";
 

@@ -8,7 +8,8 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { sourceUnchangedCondition } from "../backfill/source-condition.ts";
 import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
-import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
+import { OWNER_ATTRIBUTE, keyOf } from "../definition/derive.ts";
+import { ownedPutCondition } from "../definition/owner.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { TRANSACTION_MAX_ACTIONS, type TransactionAction as Action, type TransactionPart, packParts, runTransactions } from "../dynamo/transactions.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
@@ -38,16 +39,8 @@ export function putUnit(tableName: string, migration: Migration, source: Record<
   return {
     kind: "put",
     guard: { ConditionCheck: { TableName: tableName, Key: { PK: source.PK, SK: source.SK }, ...condition } },
-    writes: records.map((Item) => ({
-      Put: {
-        TableName: tableName,
-        Item,
-        // Never overwrite an item that is not one of this migration's records.
-        ConditionExpression: "attribute_not_exists(#sk) OR #f.#m = :m",
-        ExpressionAttributeNames: { "#sk": "SK", "#f": OWNER_ATTRIBUTE, "#m": "migration" },
-        ExpressionAttributeValues: { ":m": migration.id },
-      },
-    })),
+    // Never overwrite an item that is not this migration's record of this source item.
+    writes: records.map((Item) => ({ Put: { TableName: tableName, Item, ...ownedPutCondition(migration.id, keyOf(source as never)) } })),
     bytes: 200 + itemSize(source) + records.reduce((n, r) => n + itemSize(r) + 100, 0),
   };
 }

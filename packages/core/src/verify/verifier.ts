@@ -4,10 +4,11 @@
  * segments, consistent pages) keeping only counters and a few examples, so memory stays
  * bounded on any table; with `repair` it fixes what it finds with guarded transactions.
  */
+import { DescribeTableCommand, type DescribeTableCommandOutput } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
-import { TableNotFoundError } from "../design/sample.ts";
+import { TableNotFoundError, requireMigrationKeySchema } from "../design/sample.ts";
 import { isMissingTable } from "../dynamo/missing-table.ts";
 import { FerryError, UsageError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
@@ -172,6 +173,16 @@ export async function verifyMigration(
   validate(o);
   const started = Date.now();
   const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
+  // A table keyed otherwise holds no item verify could read as a source or a record: never "clean".
+  // The document client sends a plain DescribeTable as is (it only translates item commands).
+  const described = await clients.doc.send(new DescribeTableCommand({ TableName: tableName }) as never).then(
+    (out) => (out as DescribeTableCommandOutput).Table,
+    (err: unknown) => {
+      if (isMissingTable(err)) throw new TableNotFoundError(tableName);
+      throw err;
+    },
+  );
+  if (described) requireMigrationKeySchema(described, tableName);
   const scanned = await scanPass(clients.doc, tableName, migration, o, stats);
   const { tally: found, beforeRecheck } = await recheck(clients.doc, tableName, migration, o, stats, scanned);
   const c = found.counts;

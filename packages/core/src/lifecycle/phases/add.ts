@@ -21,7 +21,7 @@ import { deleteDerivedRecords } from "../../cleanup/delete-derived.ts";
 import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../guards.ts";
 import { type AddRollback, type Phase, type RollbackGuard, controlLocation, emit, patchStateOf } from "../phase.ts";
 import { readHeartbeat, stoppedSinceApplied } from "../../dualwrite/heartbeat.ts";
-import { checkPlan, planProblems } from "./design.ts";
+import { checkPlanOnTable, planExamples, planProblems } from "./design.ts";
 
 /** The stream view type dual-write needs. */
 export const REQUIRED_STREAM_VIEW_TYPE = "NEW_AND_OLD_IMAGES";
@@ -143,19 +143,22 @@ export async function startAdd(clients: DynamoClients, migration: Migration, opt
 /** Options of the add phase (the table and control table come from the lifecycle context). */
 export interface AddPhaseOptions {
   streamsClient?: StreamsClient;
+  /** Real source items of the table the valid-plan guard derives (default DEFAULT_SAMPLE_SIZE; 0: generated items only). */
+  sample?: number;
 }
 
 /**
- * add: guard "valid plan" (`ferry check` passes); start records where dual-write begins
+ * add: guard "valid plan" (`ferry check --table` passes: generated items and sampled real
+ * items, whose keys its records must not overwrite); start records where dual-write begins
  * (startAdd); rollback deletes every record the dual-write and the backfill derived, and
  * is guarded by the dual-write being stopped (else the records come back).
  */
 export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
   step: "add",
-  async validate(ctx, state) {
+  async validate(ctx, state, options) {
     if (state?.status === "removing" || state?.status === "removed") return [new MigrationRemovedError(ctx.migration.id, "add")];
-    const report = checkPlan(ctx.migration);
-    return report.ok ? [] : [new PlanInvalidError(ctx.migration.id, planProblems(report))];
+    const report = await checkPlanOnTable(ctx.clients, ctx.tableName, ctx.migration, options.sample);
+    return report.ok ? [] : [new PlanInvalidError(ctx.migration.id, planProblems(report), planExamples(report), ctx.tableName)];
   },
   async start(ctx, options, record) {
     const before = await readMigrationState(controlLocation(ctx)).catch(() => undefined);
