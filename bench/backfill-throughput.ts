@@ -132,11 +132,18 @@ async function unconditional(clients: DynamoClients, table: string, segments: nu
         const page = await clients.doc.send(
           new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, Limit: pageSize, ExclusiveStartKey: start, ConsistentRead: true }),
         );
-        const records = (page.Items ?? []).filter((item) => isSourceItem(migration, item)).flatMap((item) => {
-          sources++;
-          return deriveRecords(migration, item);
-        });
-        for (let i = 0; i < records.length; i += 25) await writeBatch(clients.doc, table, records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
+        const records = (page.Items ?? [])
+          .filter((item) => isSourceItem(migration, item))
+          .flatMap((item) => {
+            sources++;
+            return deriveRecords(migration, item);
+          });
+        for (let i = 0; i < records.length; i += 25)
+          await writeBatch(
+            clients.doc,
+            table,
+            records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
+          );
         start = page.LastEvaluatedKey;
       } while (start);
     }),
@@ -149,11 +156,18 @@ async function naive(clients: DynamoClients, table: string): Promise<number> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await clients.doc.send(new ScanCommand({ TableName: table, Limit: 25, ExclusiveStartKey: start }));
-    const records = (page.Items ?? []).filter((item) => isSourceItem(migration, item)).flatMap((item) => {
-      sources++;
-      return deriveRecords(migration, item);
-    });
-    for (let i = 0; i < records.length; i += 25) await writeBatch(clients.doc, table, records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
+    const records = (page.Items ?? [])
+      .filter((item) => isSourceItem(migration, item))
+      .flatMap((item) => {
+        sources++;
+        return deriveRecords(migration, item);
+      });
+    for (let i = 0; i < records.length; i += 25)
+      await writeBatch(
+        clients.doc,
+        table,
+        records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
+      );
     start = page.LastEvaluatedKey;
   } while (start);
   return sources;
@@ -189,7 +203,8 @@ async function runVariant(
     if (variant === "ferry") {
       await ferryHooks.before?.(engine, table);
       const child = await runChild([engine.endpoint, table, String(o.segments), String(o.pageSize)], latencyMs);
-      if (child.status !== "completed" || child.totals.converted !== items) throw new Error(`ferry backfill did not convert everything: ${JSON.stringify(child)}`);
+      if (child.status !== "completed" || child.totals.converted !== items)
+        throw new Error(`ferry backfill did not convert everything: ${JSON.stringify(child)}`);
       ferryHooks.after?.(child);
       return child.elapsedMs;
     }
@@ -300,7 +315,8 @@ function unitsPerItem(o: ThroughputOptions): { write: number; read: number } {
 
 const itemsPerSecond = (runs: Record<Variant, number[]>, items: number) =>
   Object.fromEntries(VARIANTS.map((v) => [v, Math.round(items / (median(runs[v]) / 1000))])) as Record<Variant, number>;
-const roundRuns = (runs: Record<Variant, number[]>) => Object.fromEntries(VARIANTS.map((v) => [v, runs[v].map((ms) => Math.round(ms))])) as Record<Variant, number[]>;
+const roundRuns = (runs: Record<Variant, number[]>) =>
+  Object.fromEntries(VARIANTS.map((v) => [v, runs[v].map((ms) => Math.round(ms))])) as Record<Variant, number[]>;
 
 /** Measurement 3's small point: the same child on `memorySmallItems` items, and a child that converts nothing (an empty table), each on a fresh engine. */
 async function benchMemorySmall(newEngine: EngineFactory, o: ThroughputOptions) {

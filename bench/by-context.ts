@@ -113,7 +113,14 @@ export async function benchByContext(newEngine: () => Promise<Engine>, o: ByCont
           injectLatency(clients.raw, latencyMs);
           try {
             const n = await measure(Math.max(3, Math.round(n1 / 2)), Math.max(10, Math.round(o.v2Requests / 2)));
-            network.push({ latencyMs, v1p50: round(median(n.v1)), v2p50: round(median(n.v2), 2), ratioP50: round(median(n.v1) / median(n.v2)), v1n: n.v1.length, v2n: n.v2.length });
+            network.push({
+              latencyMs,
+              v1p50: round(median(n.v1)),
+              v2p50: round(median(n.v2), 2),
+              ratioP50: round(median(n.v1) / median(n.v2)),
+              v1n: n.v1.length,
+              v2n: n.v2.length,
+            });
             log(`by-context ${size} at ${latencyMs} ms/call: v1 p50 ${round(median(n.v1))} ms, v2 p50 ${round(median(n.v2), 2)} ms`);
           } finally {
             removeLatency(clients.raw);
@@ -165,7 +172,11 @@ async function profileParts(engine: Engine, table: string, tenant: string, ctx: 
   for (let i = 0; i < 20; i++) {
     const query = await timed(() =>
       engine.clients.doc.send(
-        new QueryCommand({ TableName: table, KeyConditionExpression: "PK = :t AND begins_with(SK, :p)", ExpressionAttributeValues: { ":t": tenant, ":p": prefix } }),
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: "PK = :t AND begins_with(SK, :p)",
+          ExpressionAttributeValues: { ":t": tenant, ":p": prefix },
+        }),
       ),
     );
     q.push(query.ms);

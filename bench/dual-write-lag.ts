@@ -122,7 +122,9 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
       const started = performance.now();
       const acked = [...open].filter((p) => p.sampled && p.ackAt !== undefined && p.seenAt === undefined).slice(0, 50);
       if (acked.length > 0) {
-        const out = await clients.doc.send(new BatchGetCommand({ RequestItems: { [table]: { Keys: acked.flatMap((p) => p.keys), ConsistentRead: true, ProjectionExpression: "PK, SK" } } }));
+        const out = await clients.doc.send(
+          new BatchGetCommand({ RequestItems: { [table]: { Keys: acked.flatMap((p) => p.keys), ConsistentRead: true, ProjectionExpression: "PK, SK" } } }),
+        );
         const now = performance.now();
         const found = new Set((out.Responses?.[table] ?? []).map((r) => `${r.PK}|${r.SK}`));
         for (const p of acked) if (p.keys.every((k) => found.has(`${k.PK}|${k.SK}`))) p.seenAt = now;
@@ -140,7 +142,11 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     const due = t0 + (i++ * 1000) / o.writesPerSecond;
     const wait = due - performance.now();
     if (wait > 0) await sleep(wait);
-    const p: Pending = { keys: deriveRecords(migration, item as never).map((r) => ({ PK: String(r.PK), SK: String(r.SK) })), sentAt: performance.now(), sampled: i % 20 === 1 };
+    const p: Pending = {
+      keys: deriveRecords(migration, item as never).map((r) => ({ PK: String(r.PK), SK: String(r.SK) })),
+      sentAt: performance.now(),
+      sampled: i % 20 === 1,
+    };
     all.push(p);
     bySk.set(String(item.SK), p);
     open.add(p);
@@ -184,9 +190,21 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     readCheck: { n: readLags.length, p50: round(median(readLags)), p99: round(percentile(readLags, 99)) },
     batchSize: { p50: median(all.map((p) => p.batchSize ?? 0)), max: Math.max(...all.map((p) => p.batchSize ?? 0)) },
     putAckMs: { p50: round(median(acks)), p99: round(percentile(acks, 99)) },
-    handlerMsPerRecord: round(invocations.reduce((a, b) => a + b.ms, 0) / Math.max(1, invocations.reduce((a, b) => a + b.records, 0)), 2),
+    handlerMsPerRecord: round(
+      invocations.reduce((a, b) => a + b.ms, 0) /
+        Math.max(
+          1,
+          invocations.reduce((a, b) => a + b.records, 0),
+        ),
+      2,
+    ),
     invocations: invocations.length,
-    calls: Object.fromEntries([...calls].map(([name, times]) => [name, { n: times.length, meanMs: round(sum(times) / times.length, 2), p99Ms: round(percentile(times, 99)), maxMs: round(Math.max(...times)) }])),
+    calls: Object.fromEntries(
+      [...calls].map(([name, times]) => [
+        name,
+        { n: times.length, meanMs: round(sum(times) / times.length, 2), p99Ms: round(percentile(times, 99)), maxMs: round(Math.max(...times)) },
+      ]),
+    ),
     pollIntervalMs: o.pollIntervalMs,
     pollPeriodMs: round(median(pollPeriods)),
     deadLetters,

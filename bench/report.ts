@@ -42,7 +42,10 @@ export function describeMachine(engineHeap: string): Machine {
   const java = `${probe.stderr ?? ""}${probe.stdout ?? ""}`.split("\n")[0]?.trim() || "java (version unknown)";
   let engine = "DynamoDB Local";
   try {
-    const install = JSON.parse(readFileSync(new URL("../node_modules/.ferry/dynamodb-local/ferry-install.json", import.meta.url), "utf8")) as { package: string; version: string };
+    const install = JSON.parse(readFileSync(new URL("../node_modules/.ferry/dynamodb-local/ferry-install.json", import.meta.url), "utf8")) as {
+      package: string;
+      version: string;
+    };
     engine = `DynamoDB Local (npm ${install.package} ${install.version}), in memory`;
   } catch {
     // keep the generic name
@@ -87,9 +90,7 @@ export function markdown(r: Results): string {
       `| 1 | the floor with \`SK BETWEEN\` instead of \`begins_with\` (same result) | ${at10k.profile.v2FloorBetweenMs} ms (index Query ${at10k.profile.v2IndexQueryBetweenMs} vs ${at10k.profile.v2IndexQueryMs} ms) | (measured) | – |`,
     );
     for (const net of at10k.network ?? []) {
-      lines.push(
-        `| 1 | network model, ${net.latencyMs} ms per call: v1 / v2 at p50 | ${n(net.v1p50)} / ${net.v2p50} ms = ${net.ratioP50}x | (reported) | – |`,
-      );
+      lines.push(`| 1 | network model, ${net.latencyMs} ms per call: v1 / v2 at p50 | ${n(net.v1p50)} / ${net.v2p50} ms = ${net.ratioP50}x | (reported) | – |`);
     }
   }
   const t = r.throughput;
@@ -161,7 +162,11 @@ export function markdown(r: Results): string {
     );
   }
   if (t) {
-    const calls = (c: Record<string, number>) => Object.entries(c).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${n(v)}`).join(", ");
+    const calls = (c: Record<string, number>) =>
+      Object.entries(c)
+        .sort((a, b) => b[1] - a[1])
+        .map(([k, v]) => `${k} ${n(v)}`)
+        .join(", ");
     lines.push("", `ferry's DynamoDB calls per run (${n(t.items)} items): ${calls(t.ferryCalls ?? {})}.`);
     for (const net of t.network ?? []) lines.push(`At ${net.latencyMs} ms per call (${n(net.items)} items): ${calls(net.ferryCalls ?? {})}.`);
   }
@@ -184,13 +189,17 @@ function scaleOf(t: ThroughputResult): string | undefined {
     pageSeconds: t.pageSize / segmentItemsPerSecond,
   };
   const small = scaleModel([t.items], { ...inputs, pageSize: t.pageSize })[0];
-  return scaleMarkdown(scaleModel(SCALE_SIZES, inputs), inputs, small && {
-    items: t.items,
-    predictedExecutions: small.executions,
-    executions: t.ferryExecutions,
-    predictedReadUnits: t.items * t.unitsPerItem.read,
-    readUnits: t.ferryTotals.consumedReadUnits,
-  });
+  return scaleMarkdown(
+    scaleModel(SCALE_SIZES, inputs),
+    inputs,
+    small && {
+      items: t.items,
+      predictedExecutions: small.executions,
+      executions: t.ferryExecutions,
+      predictedReadUnits: t.items * t.unitsPerItem.read,
+      readUnits: t.ferryTotals.consumedReadUnits,
+    },
+  );
 }
 
 const medianOf = (xs: number[]) => {
@@ -220,7 +229,10 @@ export function svgChart(r: Results): string {
   const bottom = 1;
   const y = (ms: number) => y0 - (Math.log10(Math.max(bottom, ms)) / Math.log10(top)) * ph;
   for (let d = bottom; d <= top; d *= 10) {
-    parts.push(`<line x1="${x0}" x2="${x0 + 340}" y1="${y(d)}" y2="${y(d)}" stroke="#ddd"/>`, `<text x="${x0 - 6}" y="${y(d) + 4}" text-anchor="end">${d >= 1000 ? `${d / 1000} s` : `${d} ms`}</text>`);
+    parts.push(
+      `<line x1="${x0}" x2="${x0 + 340}" y1="${y(d)}" y2="${y(d)}" stroke="#ddd"/>`,
+      `<text x="${x0 - 6}" y="${y(d) + 4}" text-anchor="end">${d >= 1000 ? `${d / 1000} s` : `${d} ms`}</text>`,
+    );
   }
   const group = 340 / Math.max(1, bc.length);
   bc.forEach((row, i) => {
@@ -236,7 +248,10 @@ export function svgChart(r: Results): string {
         `<text x="${bx + (bw - 4) / 2}" y="${y(v) - 4}" text-anchor="middle" font-size="10">${v >= 100 ? Math.round(v) : v}</text>`,
       );
     }
-    parts.push(`<text x="${gx + bw}" y="${y0 + 16}" text-anchor="middle">${row.workflows.toLocaleString("en-US")}</text>`, `<text x="${gx + bw}" y="${y0 + 30}" text-anchor="middle" font-size="11" fill="#555">${row.ratioP50}x</text>`);
+    parts.push(
+      `<text x="${gx + bw}" y="${y0 + 16}" text-anchor="middle">${row.workflows.toLocaleString("en-US")}</text>`,
+      `<text x="${gx + bw}" y="${y0 + 30}" text-anchor="middle" font-size="11" fill="#555">${row.ratioP50}x</text>`,
+    );
   });
   parts.push(
     `<text x="${x0 + 170}" y="${y0 + 48}" text-anchor="middle">workflows in the tenant (v1/v2 ratio below)</text>`,
@@ -247,7 +262,9 @@ export function svgChart(r: Results): string {
   // Right panel: items/s.
   const t = r.throughput;
   const rx = 500;
-  parts.push(`<text x="${rx}" y="24" font-size="14" font-weight="bold">Backfill throughput${t ? `, ${t.items.toLocaleString("en-US")} items` : ""} (items/s)</text>`);
+  parts.push(
+    `<text x="${rx}" y="24" font-size="14" font-weight="bold">Backfill throughput${t ? `, ${t.items.toLocaleString("en-US")} items` : ""} (items/s)</text>`,
+  );
   if (t) {
     const bars: [string, number, string][] = [
       ["ferry", t.itemsPerSecond.ferry, "#4f81bd"],
@@ -269,6 +286,9 @@ export function svgChart(r: Results): string {
     parts.push(`<line x1="${rx + 10}" x2="${rx + 330}" y1="${y0}" y2="${y0}" stroke="#999"/>`);
   }
   const m = r.machine;
-  parts.push(`<text x="10" y="${H - 8}" font-size="10" fill="#666">${esc(`${m.date}, ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, ${m.engine}${r.quick ? ", QUICK RUN" : ""}`)}</text>`, "</svg>");
+  parts.push(
+    `<text x="10" y="${H - 8}" font-size="10" fill="#666">${esc(`${m.date}, ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, node ${m.node}, ${m.engine}${r.quick ? ", QUICK RUN" : ""}`)}</text>`,
+    "</svg>",
+  );
   return `${parts.join("\n")}\n`;
 }

@@ -82,7 +82,9 @@ const only = new Set(list("only", MEASUREMENTS.join(","), MEASUREMENTS.join(",")
 for (const m of only) if (!MEASUREMENTS.includes(m)) throw new Error(`--only: unknown measurement ${m} (use ${MEASUREMENTS.join(",")})`);
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const latencies = list("latency", DEFAULT_LATENCIES_MS.join(","), DEFAULT_LATENCIES_MS.join(",")).map(Number).filter((ms) => ms > 0);
+const latencies = list("latency", DEFAULT_LATENCIES_MS.join(","), DEFAULT_LATENCIES_MS.join(","))
+  .map(Number)
+  .filter((ms) => ms > 0);
 const outDir = String(args.get("out") ?? (quick ? join(tmpdir(), "ferry-bench-quick") : here));
 
 async function withEngine<T>(run: (engine: Engine) => Promise<T>): Promise<T> {
@@ -101,28 +103,28 @@ log(`machine: ${JSON.stringify(results.machine)}`);
 if (only.has("by-context")) {
   const sizes = list("sizes", "1000,10000,100000", "1000,3000").map(Number);
   results.byContext = await benchByContext(startEngine, {
-      sizes,
-      latenciesMs: latencies,
-      networkSize: num("network-size", 10_000, 3_000),
-      itemKb: num("item-kb", 10),
-      // v1 at 100,000 x 10 KB reads ~1 GB per request: fewer repetitions there.
-      v1Requests: (size) => (quick ? 5 : size >= 100_000 ? 5 : 21),
-      v2Requests: quick ? 30 : 100,
-    });
+    sizes,
+    latenciesMs: latencies,
+    networkSize: num("network-size", 10_000, 3_000),
+    itemKb: num("item-kb", 10),
+    // v1 at 100,000 x 10 KB reads ~1 GB per request: fewer repetitions there.
+    v1Requests: (size) => (quick ? 5 : size >= 100_000 ? 5 : 21),
+    v2Requests: quick ? 30 : 100,
+  });
 }
 if (only.has("throughput")) {
   results.throughput = await benchThroughput(startEngine, {
-      items: num("items", 100_000, 5_000),
-      itemKb: num("backfill-item-kb", 2),
-      tenants: num("backfill-tenants", 100, 10),
-      repetitions: num("reps", 3, 1),
-      segments: 4,
-      pageSize: 100,
-      memorySmallItems: num("memory-items", 10_000, 1_000),
-      skipPlan: args.has("skip-plan"),
-      latenciesMs: latencies,
-      networkItems: num("network-items", 20_000, 2_000),
-    });
+    items: num("items", 100_000, 5_000),
+    itemKb: num("backfill-item-kb", 2),
+    tenants: num("backfill-tenants", 100, 10),
+    repetitions: num("reps", 3, 1),
+    segments: 4,
+    pageSize: 100,
+    memorySmallItems: num("memory-items", 10_000, 1_000),
+    skipPlan: args.has("skip-plan"),
+    latenciesMs: latencies,
+    networkItems: num("network-items", 20_000, 2_000),
+  });
 }
 if (only.has("lag")) {
   results.lag = await withEngine((engine) =>
@@ -139,7 +141,13 @@ if (only.has("lag")) {
   // The same at a quarter of the rate, to show where the handler keeps up.
   const rate = num("lag-rate", 200) / 4;
   results.lagLow = await withEngine((engine) =>
-    benchDualWriteLag(engine, { writesPerSecond: rate, seconds: num("lag-seconds", 60, 10) / 2, itemKb: 2, pollIntervalMs: num("poll-ms", 50), seedItems: quick ? 500 : 5_000 }),
+    benchDualWriteLag(engine, {
+      writesPerSecond: rate,
+      seconds: num("lag-seconds", 60, 10) / 2,
+      itemKb: 2,
+      pollIntervalMs: num("poll-ms", 50),
+      seedItems: quick ? 500 : 5_000,
+    }),
   );
 }
 if (only.has("flip")) {

@@ -64,7 +64,10 @@ export function scaleModel(sizes: number[], x: ScaleInputs): ScaleRow[] {
   const wanted = Math.ceil(budgetRate / x.segmentItemsPerSecond);
   const segments = Math.min(AWS_LIMITS.inlineMapConcurrency, Math.max(1, wanted));
   const itemsPerSecond = Math.min(budgetRate, segments * x.segmentItemsPerSecond);
-  const binds = wanted > AWS_LIMITS.inlineMapConcurrency ? `inline Map concurrency (${AWS_LIMITS.inlineMapConcurrency} segments at once)` : `table write quota (${Math.round(x.tableShare * 100)}% of ${AWS_LIMITS.tableWriteUnitsPerSecond.toLocaleString("en-US")} WCU/s)`;
+  const binds =
+    wanted > AWS_LIMITS.inlineMapConcurrency
+      ? `inline Map concurrency (${AWS_LIMITS.inlineMapConcurrency} segments at once)`
+      : `table write quota (${Math.round(x.tableShare * 100)}% of ${AWS_LIMITS.tableWriteUnitsPerSecond.toLocaleString("en-US")} WCU/s)`;
   return sizes.map((items) => {
     const pages = Math.ceil(items / x.pageSize);
     const executions = Math.ceil(pages / x.maxPagesPerExecution);
@@ -99,7 +102,11 @@ const n = (x: number) => x.toLocaleString("en-US");
 const hours = (h: number) => (h < 1 ? `${Math.round(h * 60)} min` : h < 48 ? `${Math.round(h * 10) / 10} h` : `${Math.round((h / 24) * 10) / 10} d`);
 
 /** The model as markdown: the table and the limits that do not bind, with why. */
-export function scaleMarkdown(rows: ScaleRow[], x: ScaleInputs, check?: { items: number; predictedExecutions: number; executions: number; predictedReadUnits: number; readUnits: number }): string {
+export function scaleMarkdown(
+  rows: ScaleRow[],
+  x: ScaleInputs,
+  check?: { items: number; predictedExecutions: number; executions: number; predictedReadUnits: number; readUnits: number },
+): string {
   const lines = [
     `Scale model (AWS, on-demand, us-east-1): ${x.writeUnitsPerItem} write units and ${x.readUnitsPerItem} read units per source item (the plan's model), one segment converting ${n(Math.round(x.segmentItemsPerSecond))} items/s and a page taking ${Math.round(x.pageSeconds * 1000)} ms (measured with the network model's largest delay), the backfill allowed ${Math.round(x.tableShare * 100)}% of the table's default write quota:`,
     "",

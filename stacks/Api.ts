@@ -86,7 +86,8 @@ export function Api({ stack, app }: StackContext) {
   NagSuppressions.addResourceSuppressions(tokenSecret, [
     {
       id: "AwsSolutions-SMG4",
-      reason: "The nextToken HMAC key signs short-lived pagination cursors only; rotating it just invalidates cursors in flight. The Lambda reads it from its environment at cold start, so rotation means a redeploy, which is the documented procedure.",
+      reason:
+        "The nextToken HMAC key signs short-lived pagination cursors only; rotating it just invalidates cursors in flight. The Lambda reads it from its environment at cold start, so rotation means a redeploy, which is the documented procedure.",
     },
   ]);
   stack.addOutputs({ ApiUrl: api.url, JwtIssuer: issuer, JwtAudience: audience });

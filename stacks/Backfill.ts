@@ -25,7 +25,12 @@ export function Backfill({ stack, app }: StackContext) {
   const { table, control } = use(Storage);
   // A fixed name lets the continue task know the state machine's ARN without a cycle.
   const stateMachineName = `${app.stage}-${app.name}-backfill`;
-  const stateMachineArn = Stack.of(stack).formatArn({ service: "states", resource: "stateMachine", resourceName: stateMachineName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  const stateMachineArn = Stack.of(stack).formatArn({
+    service: "states",
+    resource: "stateMachine",
+    resourceName: stateMachineName,
+    arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+  });
   const environment = { FERRY_TABLE: table.tableName, FERRY_CONTROL_TABLE: control.tableName, FERRY_STATE_MACHINE_ARN: stateMachineArn };
 
   const functions = {} as Record<BackfillTaskName, SstFunction>;
@@ -40,9 +45,7 @@ export function Backfill({ stack, app }: StackContext) {
     control.cdk.table.grantReadWriteData(functions[task]);
   }
   table.cdk.table.grant(functions.Page, "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable");
-  functions.ContinueAsNewExecution.addToRolePolicy(
-    new iam.PolicyStatement({ actions: ["states:StartExecution"], resources: [stateMachineArn] }),
-  );
+  functions.ContinueAsNewExecution.addToRolePolicy(new iam.PolicyStatement({ actions: ["states:StartExecution"], resources: [stateMachineArn] }));
 
   const logGroup = new logs.LogGroup(stack, "BackfillLogs", { retention: logs.RetentionDays.ONE_MONTH });
   const stateMachine = new sfn.StateMachine(stack, "BackfillStateMachine", {
@@ -57,7 +60,9 @@ export function Backfill({ stack, app }: StackContext) {
     timeout: Duration.days(7),
   });
   // Exactly the five functions (fn.grantInvoke would add `<arn>:*`, every version and alias).
-  stateMachine.addToRolePolicy(new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: Object.values(functions).map((fn) => fn.functionArn) }));
+  stateMachine.addToRolePolicy(
+    new iam.PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: Object.values(functions).map((fn) => fn.functionArn) }),
+  );
   for (const fn of Object.values(functions)) suppressFunctionBaseline(fn);
   NagSuppressions.addResourceSuppressions(
     stateMachine,

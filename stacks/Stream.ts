@@ -82,7 +82,10 @@ export function Stream({ stack }: StackContext) {
           "This queue is the dead letter itself: the stream mapping's on-failure destination, holding the stream positions of records the dual-write gave up on, read by an operator (ferry status / redrive), never by a consumer whose failures would need a DLQ of their own.",
       },
     ]);
-    suppressFunctionBaseline(fn, "dynamodb:ListStreams supports no resource-level scope either; the other stream actions are scoped to the table's stream ARN.");
+    suppressFunctionBaseline(
+      fn,
+      "dynamodb:ListStreams supports no resource-level scope either; the other stream actions are scoped to the table's stream ARN.",
+    );
     // Output names carry the migration: DeadLetterQueueUrl0001WorkflowContextIndex, DualWriteFunction0001...
     stack.addOutputs({ [`DeadLetterQueueUrl${suffix}`]: deadLetters.queueUrl, [`DualWriteFunction${suffix}`]: fn.functionName });
     consumers[migration.id] = { fn, deadLetters };

@@ -47,8 +47,16 @@ export function stepEventBus(scope: Construct, app: App): StepEventBus {
       }),
     ],
   });
-  const rule = new events.Rule(scope, "StepEventsToLogs", { eventBus: bus, eventPattern: STEP_EVENT_PATTERN, description: "copy ferry step events to the log group" });
+  const rule = new events.Rule(scope, "StepEventsToLogs", {
+    eventBus: bus,
+    eventPattern: STEP_EVENT_PATTERN,
+    description: "copy ferry step events to the log group",
+  });
   // A plain target (not aws-events-targets' CloudWatchLogGroup, which adds a custom-resource Lambda for the policy).
-  rule.addTarget({ bind: () => ({ arn: Stack.of(scope).formatArn({ service: "logs", resource: "log-group", resourceName: logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }) }) });
+  rule.addTarget({
+    bind: () => ({
+      arn: Stack.of(scope).formatArn({ service: "logs", resource: "log-group", resourceName: logGroup.logGroupName, arnFormat: ArnFormat.COLON_RESOURCE_NAME }),
+    }),
+  });
   return { bus, logGroup };
 }

@@ -18,7 +18,8 @@ const BASIC_EXECUTION_REASON =
 const RUNTIME_REASON =
   "nodejs22.x is an AWS-supported LTS runtime (deprecation 2027-04) and the one SST v2 pins for its own handlers; the project's tests run on Node >= 20. Move to nodejs24.x together with CI.";
 
-const XRAY_REASON = "xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level scope (AWS Service Authorization Reference: X-Ray).";
+const XRAY_REASON =
+  "xray:PutTraceSegments and xray:PutTelemetryRecords (active tracing) support no resource-level scope (AWS Service Authorization Reference: X-Ray).";
 
 /** Suppressions every ferry function carries; `wildcardReason` explains any other `*` resource it needs. */
 export function suppressFunctionBaseline(fn: IConstruct, wildcardReason?: string): void {
@@ -38,8 +39,15 @@ function suppressSstInternals(stack: SstStack): void {
   NagSuppressions.addResourceSuppressions(
     stack.customResourceHandler,
     [
-      { id: "AwsSolutions-IAM4", reason: `SST v2's own custom-resource handler, created in every stack with CDK's default role. ${BASIC_EXECUTION_REASON}`, appliesTo: [BASIC_EXECUTION_ROLE] },
-      { id: "AwsSolutions-L1", reason: "SST v2's own custom-resource handler; SST hard-codes its runtime (nodejs22.x, supported until 2027-04) and it runs no ferry code." },
+      {
+        id: "AwsSolutions-IAM4",
+        reason: `SST v2's own custom-resource handler, created in every stack with CDK's default role. ${BASIC_EXECUTION_REASON}`,
+        appliesTo: [BASIC_EXECUTION_ROLE],
+      },
+      {
+        id: "AwsSolutions-L1",
+        reason: "SST v2's own custom-resource handler; SST hard-codes its runtime (nodejs22.x, supported until 2027-04) and it runs no ferry code.",
+      },
     ],
     true,
   );

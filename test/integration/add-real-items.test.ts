@@ -49,7 +49,9 @@ describe("add sees the real table, and migrations never write over each other", 
     expect(add.code).toBe(3);
     expect(add.stderr).toMatch(/add of 0044_context-index-again needs a valid plan/);
     expect(add.stderr).toMatch(/record keys of other items in the table: 100/);
-    expect(add.stderr).toMatch(/sample item PK="tenant-\d+" SK="WF#[^"]+": record PK=.* would overwrite an item already in the table: a record of migration 0010_context-index/);
+    expect(add.stderr).toMatch(
+      /sample item PK="tenant-\d+" SK="WF#[^"]+": record PK=.* would overwrite an item already in the table: a record of migration 0010_context-index/,
+    );
     // Refused before anything was recorded.
     expect(await readMigrationState({ doc: clients.doc, controlTable: ctx(m44).controlTable, migrationId: m44.id })).toBeUndefined();
     expect(derivedOf(await snapshot(table), m10.id)).toHaveLength(200);
@@ -70,7 +72,10 @@ describe("add sees the real table, and migrations never write over each other", 
       eventName: "MODIFY",
       dynamodb: {
         Keys: marshall({ PK: changed.PK, SK: changed.SK }) as never,
-        NewImage: marshall({ ...changed, contexts: [...(changed.contexts as unknown[]), { id: "ctx-new", name: "New" }] }, { removeUndefinedValues: true }) as never,
+        NewImage: marshall(
+          { ...changed, contexts: [...(changed.contexts as unknown[]), { id: "ctx-new", name: "New" }] },
+          { removeUndefinedValues: true },
+        ) as never,
         OldImage: marshall(items[0], { removeUndefinedValues: true }) as never,
         SequenceNumber: "1000001",
         ApproximateCreationDateTime: Math.floor(Date.now() / 1000),
@@ -88,9 +93,14 @@ describe("add sees the real table, and migrations never write over each other", 
     expect(convert.code).not.toBe(0);
     expect(`${convert.stdout}${convert.stderr}`).toMatch(/RecordOwnedElsewhereError|refused to overwrite/);
     // The dual-write fails the record with the same refusal and records why.
-    expect(outcome).toMatchObject({ name: "RecordOwnedElsewhereError", message: expect.stringMatching(/0044_context-index-again refused to overwrite .* a record of migration 0010_context-index/) });
+    expect(outcome).toMatchObject({
+      name: "RecordOwnedElsewhereError",
+      message: expect.stringMatching(/0044_context-index-again refused to overwrite .* a record of migration 0010_context-index/),
+    });
     const failures = await listFailures({ doc: clients.doc, controlTable: ctx(m44).controlTable, migrationId: m44.id });
-    expect(failures).toEqual([expect.objectContaining({ kind: "poison", errorName: "RecordOwnedElsewhereError", reason: expect.stringMatching(/0010_context-index/) })]);
+    expect(failures).toEqual([
+      expect.objectContaining({ kind: "poison", errorName: "RecordOwnedElsewhereError", reason: expect.stringMatching(/0010_context-index/) }),
+    ]);
     // verify --repair does not claim 0044 clean, and repairs nothing over 0010.
     expect(repair.code).not.toBe(0);
     expect(rollback.code).toBe(0);

@@ -81,10 +81,9 @@ describe("ferry add", () => {
     let written = "";
     try {
       const program = new Command("ferry").exitOverride().addCommand(addCommand().exitOverride());
-      await program.parseAsync(
-        ["add", "0002", "--table", table, "--endpoint", endpoint(), "--control-table", controlTable, "--actor", "carla", "--json"],
-        { from: "user" },
-      );
+      await program.parseAsync(["add", "0002", "--table", table, "--endpoint", endpoint(), "--control-table", controlTable, "--actor", "carla", "--json"], {
+        from: "user",
+      });
       written = out.mock.calls.map((c) => String(c[0])).join("");
     } finally {
       out.mockRestore();

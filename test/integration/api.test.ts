@@ -109,7 +109,14 @@ describe("tenants and auth", () => {
   it("never shows another tenant's workflow on any route or version", async () => {
     const ofA = t.workflows.find((w) => w.PK === A) as { SK: string };
     const id = ofA.SK.slice(3);
-    for (const path of [`/v1/workflows/${id}`, `/v2/workflows/${id}`, `/workflows/${id}`, `/v1/workflows/${id}/tasks`, `/v2/workflows/${id}/tasks`, `/workflows/${id}/tasks`]) {
+    for (const path of [
+      `/v1/workflows/${id}`,
+      `/v2/workflows/${id}`,
+      `/workflows/${id}`,
+      `/v1/workflows/${id}/tasks`,
+      `/v2/workflows/${id}/tasks`,
+      `/workflows/${id}/tasks`,
+    ]) {
       expect((await get(server, path, A)).status, path).toBe(200);
       const res = await get(server, path, B);
       expect(res.status, path).toBe(404);
@@ -147,7 +154,10 @@ describe("tenants and auth", () => {
         return { status: res.status, body: (await res.json()) as { error?: { code: string; message: string } } };
       }),
     );
-    expect(answers[0]).toMatchObject({ status: 401, body: { error: { code: "unauthorized", message: expect.stringMatching(/no "exp" claim \(tokens must expire within 30 days\)/) } } });
+    expect(answers[0]).toMatchObject({
+      status: 401,
+      body: { error: { code: "unauthorized", message: expect.stringMatching(/no "exp" claim \(tokens must expire within 30 days\)/) } },
+    });
     expect(answers[1]).toMatchObject({ status: 401, body: { error: { code: "unauthorized", message: expect.stringMatching(/lives longer than 30 days/) } } });
     expect(answers[2]?.status).toBe(200);
   });
@@ -186,11 +196,18 @@ describe("bad input gets a 4xx JSON error naming the problem", () => {
   });
 
   it("answers other methods on existing routes with 405 and Allow, as JSON", async () => {
-    for (const [method, path] of [["POST", "/v1/workflows"], ["DELETE", "/v2/workflows/wf-1"], ["PUT", "/workflows/wf-1/tasks"], ["PATCH", "/workflows"]] as const) {
+    for (const [method, path] of [
+      ["POST", "/v1/workflows"],
+      ["DELETE", "/v2/workflows/wf-1"],
+      ["PUT", "/workflows/wf-1/tasks"],
+      ["PATCH", "/workflows"],
+    ] as const) {
       const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${await tokenFor(A)}` } });
       expect(res.status, `${method} ${path}`).toBe(405);
       expect(res.headers.get("allow")).toBe("GET, HEAD");
-      expect(await res.json()).toMatchObject({ error: { code: "method_not_allowed", message: expect.stringContaining(`${method} is not allowed on ${path}`) } });
+      expect(await res.json()).toMatchObject({
+        error: { code: "method_not_allowed", message: expect.stringContaining(`${method} is not allowed on ${path}`) },
+      });
     }
     // Still 404 for paths that are no route at all.
     expect((await fetch(`${server.url}/v2/nothing`, { method: "POST" })).status).toBe(404);

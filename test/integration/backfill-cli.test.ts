@@ -38,8 +38,14 @@ let stderr: string[] = [];
 beforeEach(() => {
   stdout = [];
   stderr = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout.push(String(chunk)); return true; });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => { stderr.push(String(chunk)); return true; });
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
+  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+    stderr.push(String(chunk));
+    return true;
+  });
 });
 afterEach(() => {
   vi.restoreAllMocks();
@@ -99,7 +105,12 @@ async function until(condition: () => boolean | Promise<boolean>, timeoutMs = 20
 }
 
 const traceOf = (file: string): (PageTrace & { pid: number })[] =>
-  existsSync(file) ? readFileSync(file, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l)) : [];
+  existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => JSON.parse(l))
+    : [];
 
 describe("ferry convert", () => {
   it("shows an example in every command's --help and keeps advanced flags out of it", async () => {
@@ -191,7 +202,9 @@ describe("ferry pause, resume, abort and status", () => {
     );
     await until(async () => ((await conversionStatus(ctx).catch(() => undefined))?.totals.scanned ?? 0) > 0);
     await ferry("pause", "0001", ...conn, "--wait");
-    expect(text()).toMatch(/Asked the backfill of 0001_workflow-context-index \(held by [^)]+\) to pause; .* It is now paused\. `ferry resume 0001_workflow-context-index` continues it\./);
+    expect(text()).toMatch(
+      /Asked the backfill of 0001_workflow-context-index \(held by [^)]+\) to pause; .* It is now paused\. `ferry resume 0001_workflow-context-index` continues it\./,
+    );
     const err = await outcome;
     expect(err).toBeInstanceOf(BackfillNotCompletedError);
     expect((err as FerryError).exitCode).toBe(1);

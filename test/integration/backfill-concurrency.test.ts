@@ -65,43 +65,47 @@ describe("backfill beside live writes and the dual-write", () => {
     ["0001", 11],
     ["0002", 12],
     ["0001", 13],
-  ] as const)("converges exactly for %s with writer seed %i", async (id, seed) => {
-    const migration = migrations[id];
-    const clients = testClients();
-    const table = await freshExampleTable(clients, "cc");
-    const controlTable = `${table}.ferry`;
-    const items = [...generateWorkflows({ tenants: 1, workflows: 200, contexts: 2, pool: 30, tasks: 2, itemKb: 1, seed })];
-    await batchPutAll(clients.doc, table, items);
-    // Dual-write first (step add), then the backfill while the application keeps writing.
-    const dualWrite = await startLiveDualWrite(testClients(), table, controlTable, migration);
-    const writer = randomWriter(testClients(), table, items, seed);
-    // Widen the race window: every backfill write waits 1 s after its page was read, so
-    // the writer and the dual-write regularly change items in between (what a slow or
-    // throttled backfill meets in production).
-    const backfillClients = testClients();
-    backfillClients.raw.middlewareStack.add(
-      (next, context) => async (args) => {
-        if (context.commandName === "TransactWriteItemsCommand") await new Promise((r) => setTimeout(r, 1_000));
-        return next(args);
-      },
-      { step: "initialize", name: "slowBackfillWrites" },
-    );
-    const result = await startConversion(
-      { clients: backfillClients, tableName: table, controlTable, migration },
-      { segments: 3, pageSize: 20, rate: 1_000 },
-      { owner: `test:${seed}` },
-    );
-    const writes = await writer.stop();
-    expect(result.run.status).toBe("completed");
-    expect(writes).toBeGreaterThan(50);
-    // The race happened: some items changed between a page's read and its write.
-    expect(result.totals.deferred).toBeGreaterThan(0);
-    const diff = await converge(() => invariantDiff(clients, table, migration));
-    await dualWrite.stop();
-    expect(await dualWrite.deadLetters()).toEqual([]);
-    expect(diff).toMatchObject({ missing: [], orphans: [], different: [] });
-    // And `ferry verify`'s own check agrees.
-    const report = await verifyMigration(clients, table, migration, {});
-    expect(report).toMatchObject({ clean: true, missing: 0, orphans: 0, different: 0 });
-  }, 180_000);
+  ] as const)(
+    "converges exactly for %s with writer seed %i",
+    async (id, seed) => {
+      const migration = migrations[id];
+      const clients = testClients();
+      const table = await freshExampleTable(clients, "cc");
+      const controlTable = `${table}.ferry`;
+      const items = [...generateWorkflows({ tenants: 1, workflows: 200, contexts: 2, pool: 30, tasks: 2, itemKb: 1, seed })];
+      await batchPutAll(clients.doc, table, items);
+      // Dual-write first (step add), then the backfill while the application keeps writing.
+      const dualWrite = await startLiveDualWrite(testClients(), table, controlTable, migration);
+      const writer = randomWriter(testClients(), table, items, seed);
+      // Widen the race window: every backfill write waits 1 s after its page was read, so
+      // the writer and the dual-write regularly change items in between (what a slow or
+      // throttled backfill meets in production).
+      const backfillClients = testClients();
+      backfillClients.raw.middlewareStack.add(
+        (next, context) => async (args) => {
+          if (context.commandName === "TransactWriteItemsCommand") await new Promise((r) => setTimeout(r, 1_000));
+          return next(args);
+        },
+        { step: "initialize", name: "slowBackfillWrites" },
+      );
+      const result = await startConversion(
+        { clients: backfillClients, tableName: table, controlTable, migration },
+        { segments: 3, pageSize: 20, rate: 1_000 },
+        { owner: `test:${seed}` },
+      );
+      const writes = await writer.stop();
+      expect(result.run.status).toBe("completed");
+      expect(writes).toBeGreaterThan(50);
+      // The race happened: some items changed between a page's read and its write.
+      expect(result.totals.deferred).toBeGreaterThan(0);
+      const diff = await converge(() => invariantDiff(clients, table, migration));
+      await dualWrite.stop();
+      expect(await dualWrite.deadLetters()).toEqual([]);
+      expect(diff).toMatchObject({ missing: [], orphans: [], different: [] });
+      // And `ferry verify`'s own check agrees.
+      const report = await verifyMigration(clients, table, migration, {});
+      expect(report).toMatchObject({ clean: true, missing: 0, orphans: 0, different: 0 });
+    },
+    180_000,
+  );
 });

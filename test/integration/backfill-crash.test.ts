@@ -82,8 +82,7 @@ describe("a backfill killed mid-run", () => {
     // The first process dies right after a page's writes, before its checkpoint (the worst
     // moment); the others at random points. 400 items/s over 4 segments of 25-item pages.
     for (let crash = 0; crash < 3; crash++) {
-      const args =
-        crash === 0 ? ["convert", "0001", "--segments", String(SEGMENTS), "--page-size", "25", "--rate", "400"] : ["resume", "0001"];
+      const args = crash === 0 ? ["convert", "0001", "--segments", String(SEGMENTS), "--page-size", "25", "--rate", "400"] : ["resume", "0001"];
       const { child, exited } = ferry([...args, ...common], crash === 0 ? { ...env, FERRY_TEST_KILL_AFTER_PAGES: "3" } : env);
       if (crash > 0) {
         await until(() => traceLines(trace).some((t) => t.pid === child.pid), 30_000);

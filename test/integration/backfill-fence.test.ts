@@ -41,7 +41,10 @@ describe("backfill run fence", () => {
     const status = await conversionStatus({ ...base, clients: observer });
     expect(status.checkpoints[0]?.pages ?? 0).toBe(0);
     // Exactly the first call's records (33 workflows x 2 contexts): the second call was never sent.
-    const derived = (await scanAll(observer, table)).filter((i) => ownerOf(i, migration.id)).map((i) => keyId(i as never)).sort();
+    const derived = (await scanAll(observer, table))
+      .filter((i) => ownerOf(i, migration.id))
+      .map((i) => keyId(i as never))
+      .sort();
     expect(derived).toHaveLength(66);
   });
 
@@ -60,8 +63,14 @@ describe("backfill run fence", () => {
     const resumed = await resumeConversion({ ...base, clients: observer }, {});
 
     expect(resumed.run.status).toBe("completed");
-    const derived = (await scanAll(observer, table)).filter((i) => ownerOf(i, migration.id)).map((i) => keyId(i as never)).sort();
-    const expected = items.flatMap((i) => deriveRecords(migration, i as never)).map((r) => keyId(r)).sort();
+    const derived = (await scanAll(observer, table))
+      .filter((i) => ownerOf(i, migration.id))
+      .map((i) => keyId(i as never))
+      .sort();
+    const expected = items
+      .flatMap((i) => deriveRecords(migration, i as never))
+      .map((r) => keyId(r))
+      .sort();
     expect(derived).toEqual(expected);
   });
 
@@ -74,10 +83,14 @@ describe("backfill run fence", () => {
       await batchPutAll(observer.doc, table, items);
       const base = { tableName: table, controlTable: `${table}.ferry`, migration };
       const calls = { n: 0 };
-      const clients = stopDuringWrite(1, async () => {
-        await requestStop({ ...base, clients: observer }, "abort");
-        await new Promise((r) => setTimeout(r, waitMs));
-      }, calls);
+      const clients = stopDuringWrite(
+        1,
+        async () => {
+          await requestStop({ ...base, clients: observer }, "abort");
+          await new Promise((r) => setTimeout(r, waitMs));
+        },
+        calls,
+      );
       const result = await startConversion({ ...base, clients }, { segments: 1, pageSize: 40, rate: 1_000_000, fenceMaxAgeMs });
       return { status: result.run.status, calls: calls.n };
     }

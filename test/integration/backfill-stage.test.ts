@@ -177,9 +177,13 @@ describe("the stage runtime", () => {
 
 describe("the commands with --stage", () => {
   const original = stageClients.sfn;
-  const { stdout, ferry, lastJson } = stageCli("ferry-stage-cli", () => [convertCommand(), pauseCommand(), abortCommand(), resumeCommand(), statusCommand()], () => {
-    stageClients.sfn = original;
-  });
+  const { stdout, ferry, lastJson } = stageCli(
+    "ferry-stage-cli",
+    () => [convertCommand(), pauseCommand(), abortCommand(), resumeCommand(), statusCommand()],
+    () => {
+      stageClients.sfn = original;
+    },
+  );
 
   /** The stage's outputs file names the seeded tables and MACHINE; convert's guards pass (added, dual-write live). */
   async function deployed(ctx: Awaited<ReturnType<typeof seeded>>): Promise<void> {
@@ -223,7 +227,12 @@ describe("the commands with --stage", () => {
 
     await ferry("convert", "0001", "--stage", "dev", "--actor", "bo", "--json");
     const started = lastJson();
-    expect(started).toMatchObject({ migrationId: m1.id, stage: "dev", status: "running", executionArn: expect.stringMatching(/:execution:dev-ferry-backfill:.+-1$/) });
+    expect(started).toMatchObject({
+      migrationId: m1.id,
+      stage: "dev",
+      status: "running",
+      executionArn: expect.stringMatching(/:execution:dev-ferry-backfill:.+-1$/),
+    });
     expect(fake.calls.filter((c) => c.command === "StartExecutionCommand")).toHaveLength(1);
     // Started, not complete: the step's start only.
     expect(await convertHistory(ctx)).toEqual(["start by bo"]);
@@ -239,7 +248,9 @@ describe("the commands with --stage", () => {
     stdout.length = 0;
     await ferry("abort", "0001", "--stage", "dev");
     expect(fake.calls.filter((c) => c.command === "StopExecutionCommand").map((c) => c.input.executionArn)).toEqual([started.executionArn]);
-    expect(stdout.join("")).toMatch(/Stopped the backfill of 0001_workflow-context-index \(running as execution arn:aws:states:\S+\); it is now aborted\. Records written so far stay/);
+    expect(stdout.join("")).toMatch(
+      /Stopped the backfill of 0001_workflow-context-index \(running as execution arn:aws:states:\S+\); it is now aborted\. Records written so far stay/,
+    );
     await ferry("status", "0001", "--stage", "dev", "--json");
     expect(lastJson()).toMatchObject({ backfill: { active: false, run: { status: "aborted" }, execution: { status: "ABORTED" } } });
   });
@@ -252,7 +263,10 @@ describe("the commands with --stage", () => {
 
     // A stale heartbeat: refused through the same guard as locally, nothing started on the stage.
     await beat(lifecycleContext({ ...ctx, actor: "ana" }), Date.now() - 10 * 60_000);
-    await expect(ferry("convert", "0001", "--stage", "dev")).rejects.toMatchObject({ exitCode: 3, message: expect.stringMatching(/needs the dual-write live/) });
+    await expect(ferry("convert", "0001", "--stage", "dev")).rejects.toMatchObject({
+      exitCode: 3,
+      message: expect.stringMatching(/needs the dual-write live/),
+    });
     expect(fake.calls).toEqual([]);
 
     await beat(lifecycleContext({ ...ctx, actor: "ana" }), Date.now());

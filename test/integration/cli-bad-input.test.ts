@@ -35,7 +35,9 @@ describe("bad input is a message, not a crash", () => {
   it("a default export that is a plain object is a usage error naming the file", async () => {
     const out = await ferryBin(["check", "0001", "--migrations-dir", join(fixtures, "migrations-plain"), "--sample", "0"]);
     expect(out.code).toBe(2);
-    expect(out.stderr).toMatch(/Invalid migration 0001_plain-object\.ts:\n\s+- \(default export\): a plain object: export default defineMigration\(\{\.\.\.\}\)/);
+    expect(out.stderr).toMatch(
+      /Invalid migration 0001_plain-object\.ts:\n\s+- \(default export\): a plain object: export default defineMigration\(\{\.\.\.\}\)/,
+    );
     expect(out.stderr).not.toMatch(/TypeError|maxRecordsPerItem/);
   });
 

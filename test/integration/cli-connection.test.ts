@@ -51,7 +51,9 @@ describe("ferry local", () => {
 
     expect(run.stdout).not.toMatch(/is running/);
     expect(run.code).toBe(2);
-    expect(run.stderr.trim()).toBe(`ferry: Port ${taken} is already in use (another DynamoDB Local or \`ferry local\`?). Pick another --port (--port 0 picks a free one), or stop what listens there.`);
+    expect(run.stderr.trim()).toBe(
+      `ferry: Port ${taken} is already in use (another DynamoDB Local or \`ferry local\`?). Pick another --port (--port 0 picks a free one), or stop what listens there.`,
+    );
   });
 
   it("refuses a port any other program listens on, even only on the loopback address", async () => {
@@ -94,7 +96,9 @@ describe("bad endpoints", () => {
     ["htp://", ""],
     ["ftp://127.0.0.1:8123", ""],
   ])("--endpoint %s is a usage error (exit 2) naming the flag, with or without credentials", async (value, hint) => {
-    const expected = new RegExp(`^ferry: --endpoint "${value.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}" is not an http:// or https:// URL with a host${hint}; e\\.g\\. http://127\\.0\\.0\\.1:8000 for DynamoDB Local\\.\\n$`);
+    const expected = new RegExp(
+      `^ferry: --endpoint "${value.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&")}" is not an http:// or https:// URL with a host${hint}; e\\.g\\. http://127\\.0\\.0\\.1:8000 for DynamoDB Local\\.\\n$`,
+    );
     delete process.env.AWS_ACCESS_KEY_ID;
     const bare = await ferryBin(["status", "--endpoint", value]);
     process.env.AWS_ACCESS_KEY_ID = "AKIAEXAMPLE";
@@ -106,7 +110,10 @@ describe("bad endpoints", () => {
   it("a bad AWS_ENDPOINT_URL_DYNAMODB is named as the variable", async () => {
     process.env.AWS_ENDPOINT_URL_DYNAMODB = "ftp://127.0.0.1:8000";
     const run = await ferryBin(["verify", "0001"]);
-    expect(run).toMatchObject({ code: 2, stderr: expect.stringMatching(/^ferry: AWS_ENDPOINT_URL_DYNAMODB "ftp:\/\/127\.0\.0\.1:8000" is not an http:\/\/ or https:\/\/ URL/) });
+    expect(run).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/^ferry: AWS_ENDPOINT_URL_DYNAMODB "ftp:\/\/127\.0\.0\.1:8000" is not an http:\/\/ or https:\/\/ URL/),
+    });
   });
 });
 
@@ -131,7 +138,9 @@ describe("network errors", () => {
     try {
       const run = await ferryBin(["serve", "--port", String(port), "--endpoint", endpoint(), "--table", tableName]);
       expect(run).toMatchObject({ code: 2, stdout: "" });
-      expect(run.stderr).toBe(`ferry: Port ${port} on 127.0.0.1 is already in use. Pick another --port (--port 0 picks a free one), or stop what listens there.\n`);
+      expect(run.stderr).toBe(
+        `ferry: Port ${port} on 127.0.0.1 is already in use. Pick another --port (--port 0 picks a free one), or stop what listens there.\n`,
+      );
     } finally {
       server.close();
       await dropTable(clients, tableName);

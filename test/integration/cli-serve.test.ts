@@ -58,7 +58,10 @@ describe("ferry serve + ferry token", () => {
       child.stdout.on("data", (d) => (stdout += d));
       child.stderr.on("data", (d) => (stderr += d));
       const timer = setTimeout(() => child.kill("SIGINT"), 20_000);
-      child.once("close", (code) => (clearTimeout(timer), resolve({ code, stdout, stderr })));
+      child.once("close", (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
     });
     expect(out.code).toBe(2);
     expect(out.stdout).not.toMatch(/listening/);

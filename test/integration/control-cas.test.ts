@@ -44,7 +44,10 @@ describe("compare-and-swap on control records", () => {
       const seen = version;
       // Another writer gets there first, every time.
       await location.doc.send(new PutCommand({ TableName: location.controlTable, Item: { ...key, version: ++version } }));
-      return { value: seen, put: { TableName: location.controlTable, Item: { ...key, version: seen + 1 }, ...unchangedSince(["version"], seen === 0 ? undefined : seen) } };
+      return {
+        value: seen,
+        put: { TableName: location.controlTable, Item: { ...key, version: seen + 1 }, ...unchangedSince(["version"], seen === 0 ? undefined : seen) },
+      };
     });
 
     const err = await contested.catch((e: unknown) => e);

@@ -22,7 +22,9 @@ function background(args: string[], until: RegExp) {
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on("close", (code) => resolve({ code, stdout, stderr })),
+  );
   const ready = new Promise<void>((resolve, reject) => {
     child.stdout.on("data", (d) => {
       stdout += d;
@@ -70,7 +72,9 @@ describe("convert after the dual-write was stopped with Ctrl-C", () => {
     const beat = await readHeartbeat(clients.doc, s.controlTable, m1.id);
     expect(Date.now() - (beat?.appliedAt ?? 0)).toBeLessThan(5 * 60_000);
     expect(beat).toMatchObject({ stoppedAt: expect.any(Number), stoppedBy: expect.stringMatching(/ferry dual-write, pid \d+, SIGINT/) });
-    expect(refused.stderr).toMatch(/needs the dual-write live, but it was stopped at \S+ by .*SIGINT\), with nothing applied since, and a liveness ping written to the table was not applied within 2(\.\d)?s/);
+    expect(refused.stderr).toMatch(
+      /needs the dual-write live, but it was stopped at \S+ by .*SIGINT\), with nothing applied since, and a liveness ping written to the table was not applied within 2(\.\d)?s/,
+    );
     const state = await readMigrationState({ doc: clients.doc, controlTable: s.controlTable, migrationId: m1.id });
     expect(state?.history.map((h) => h.step)).toEqual(["add"]);
 
@@ -135,6 +139,8 @@ describe("convert --force --reason with no live dual-write", () => {
     const run = await ferryBin(["convert", "0001", ...conn, "--probe-timeout", "1s"]);
 
     expect(run.code).toBe(3);
-    expect(run.stderr).toMatch(/^Checking that the dual-write runs \(no fresh heartbeat\): probing it with a liveness ping to \S+, waiting up to 1s \(--probe-timeout\) for the dual-write to apply it\.\.\.\n/);
+    expect(run.stderr).toMatch(
+      /^Checking that the dual-write runs \(no fresh heartbeat\): probing it with a liveness ping to \S+, waiting up to 1s \(--probe-timeout\) for the dual-write to apply it\.\.\.\n/,
+    );
   });
 });

@@ -20,7 +20,10 @@ const MINUTE = 60_000;
 let stdout: string[] = [];
 beforeEach(() => {
   stdout = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout.push(String(chunk)); return true; });
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
   vi.spyOn(process.stderr, "write").mockImplementation(() => true);
 });
 afterEach(() => vi.restoreAllMocks());
@@ -40,7 +43,8 @@ async function table(prefix: string) {
   const ctx = s.ctx(m1, { guards: {} });
   return { s, ctx, conn: ["--table", s.table, "--endpoint", endpoint(), "--rate", "100000"] };
 }
-const history = async (ctx: LifecycleContext) => (await readMigrationState({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id }))?.history ?? [];
+const history = async (ctx: LifecycleContext) =>
+  (await readMigrationState({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id }))?.history ?? [];
 const runOf = async (ctx: LifecycleContext) => (await conversionStatus({ ...ctx, migration: m1 })).run;
 
 describe("ferry convert's guards", () => {
@@ -56,8 +60,14 @@ describe("ferry convert's guards", () => {
       ferryBin(["convert", "0001", ...stale.conn, "--force"]),
     ]);
 
-    expect(notAdded).toMatchObject({ code: 3, stderr: expect.stringMatching(/convert of 0001_workflow-context-index needs add first: run `ferry add 0001_workflow-context-index`/) });
-    expect(notLive).toMatchObject({ code: 3, stderr: expect.stringMatching(/convert of 0001_workflow-context-index needs the dual-write live, but its last heartbeat is 10(\.\d)?m old/) });
+    expect(notAdded).toMatchObject({
+      code: 3,
+      stderr: expect.stringMatching(/convert of 0001_workflow-context-index needs add first: run `ferry add 0001_workflow-context-index`/),
+    });
+    expect(notLive).toMatchObject({
+      code: 3,
+      stderr: expect.stringMatching(/convert of 0001_workflow-context-index needs the dual-write live, but its last heartbeat is 10(\.\d)?m old/),
+    });
     expect(noReason).toMatchObject({ code: 2, stderr: expect.stringMatching(/--force needs --reason/) });
     // Nothing ran, nothing was recorded.
     for (const t of [before, stale]) {
@@ -72,7 +82,11 @@ describe("ferry convert's guards", () => {
     await markAdded(ctx);
     const never = convert("0001", ...conn);
     await expect(never).rejects.toBeInstanceOf(DualWriteNotLiveError);
-    await expect(never).rejects.toMatchObject({ exitCode: 3, guard: "dual-write-live", message: expect.stringMatching(/never written a heartbeat.*ferry dual-write/s) });
+    await expect(never).rejects.toMatchObject({
+      exitCode: 3,
+      guard: "dual-write-live",
+      message: expect.stringMatching(/never written a heartbeat.*ferry dual-write/s),
+    });
 
     await beat(ctx, Date.now() - 2 * MINUTE);
     await expect(convert("0001", ...conn, "--max-heartbeat-age", "1m")).rejects.toThrow(/last heartbeat is 2m old \(at most 1m allowed\)/);
@@ -110,7 +124,9 @@ describe("ferry convert's guards", () => {
     await convert("0001", ...conn, "--json");
     const before = await history(ctx);
     // Another process took the backfill's lease (a second convert elsewhere).
-    const lease = await acquireLock({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id, dryRun: false }, "elsewhere:42", { leaseMs: 60_000 });
+    const lease = await acquireLock({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id, dryRun: false }, "elsewhere:42", {
+      leaseMs: 60_000,
+    });
     try {
       const second = convert("0001", ...conn);
       await expect(second).rejects.toBeInstanceOf(BackfillLockedError);

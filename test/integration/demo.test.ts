@@ -10,7 +10,23 @@ describe("ferry demo (npm start) at CI size", () => {
     // Act: small sizes through flags, JSON result.
     const out = spawnSync(
       process.execPath,
-      [ferry, "demo", "--large-workflows", "400", "--small-tenants", "2", "--small-workflows", "40", "--item-kb", "3", "--latency-contexts", "4", "--v1-idle-seconds", "1", "--json"],
+      [
+        ferry,
+        "demo",
+        "--large-workflows",
+        "400",
+        "--small-tenants",
+        "2",
+        "--small-workflows",
+        "40",
+        "--item-kb",
+        "3",
+        "--latency-contexts",
+        "4",
+        "--v1-idle-seconds",
+        "1",
+        "--json",
+      ],
       { encoding: "utf8", env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "" }, timeout: 240_000 },
     );
 

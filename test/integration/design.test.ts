@@ -2,7 +2,17 @@ import { mkdtempSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { PutCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
-import { type DerivedRecord, InvalidMigrationError, OWNER_ATTRIBUTE, batchPutAll, defineMigration, deriveRecords, itemSize, keyId, loadMigration } from "@ferry/core";
+import {
+  type DerivedRecord,
+  InvalidMigrationError,
+  OWNER_ATTRIBUTE,
+  batchPutAll,
+  defineMigration,
+  deriveRecords,
+  itemSize,
+  keyId,
+  loadMigration,
+} from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
 import { convertPage } from "@ferry/core/backfill/page";
 import { sourceConditionCheck, sourceUnchangedCondition } from "@ferry/core/backfill/source-condition";
@@ -58,7 +68,12 @@ describe("the write-unit model against DynamoDB Local's ConsumedCapacity", () =>
     const clients = testClients();
     const table = await freshPlainTable(clients);
     const solo = await freshPlainTable(clients);
-    for (const [sourceBytes, recordBytes] of [[4_096, 1_023], [4_097, 1_024], [1_000, 1_025], [9_000, 2_049]] as const) {
+    for (const [sourceBytes, recordBytes] of [
+      [4_096, 1_023],
+      [4_097, 1_024],
+      [1_000, 1_025],
+      [9_000, 2_049],
+    ] as const) {
       // A migration whose one record, owner stamp included, has exactly recordBytes bytes.
       let pad = 0;
       const migration = defineMigration({
@@ -138,7 +153,13 @@ describe("ferry plan on a seeded table with non-source items", () => {
     for (let segment = 0; segment < m2.options.segments; segment++) {
       let startKey: Record<string, unknown> | undefined;
       do {
-        const page = await convertPage(clients.doc, table, m2, { segment, totalSegments: m2.options.segments, pageSize: m2.options.pageSize, startKey, dryRun: true });
+        const page = await convertPage(clients.doc, table, m2, {
+          segment,
+          totalSegments: m2.options.segments,
+          pageSize: m2.options.pageSize,
+          startKey,
+          dryRun: true,
+        });
         consumed += page.counters.consumedReadUnits;
         startKey = page.lastKey;
       } while (startKey);
@@ -164,7 +185,11 @@ describe("ferry check on a seeded table", () => {
     expect(report.problems.schemaMismatch.count).toBe(2);
     expect(report.problems.schemaMismatch.examples.map((e) => e.key.SK).sort()).toEqual(["WF#bad-contexts", "WF#empty-context"]);
     expect(report.problems.existingItemCollision.examples).toEqual([
-      { origin: "sample", key: { PK: victim.PK, SK: victim.SK }, message: `record PK="${occupied.PK}" SK="${occupied.SK}" would overwrite an item already in the table: an item of the application (no ferry owner stamp)` },
+      {
+        origin: "sample",
+        key: { PK: victim.PK, SK: victim.SK },
+        message: `record PK="${occupied.PK}" SK="${occupied.SK}" would overwrite an item already in the table: an item of the application (no ferry owner stamp)`,
+      },
     ]);
     expect(sample.otherKeys.has(keyId(occupied))).toBe(true);
     const bounded = await sampleTable(clients, table, m1, { size: 10, pageLimit: 5 });

@@ -52,7 +52,11 @@ describe("dual-write liveness probe", () => {
     const attempt = convertStep(ctx, fast);
 
     await expect(attempt).rejects.toBeInstanceOf(DualWriteNotLiveError);
-    await expect(attempt).rejects.toMatchObject({ exitCode: 3, probe: expect.any(Number), message: expect.stringMatching(/liveness ping written to the table was not applied within 1(\.\d)?s/) });
+    await expect(attempt).rejects.toMatchObject({
+      exitCode: 3,
+      probe: expect.any(Number),
+      message: expect.stringMatching(/liveness ping written to the table was not applied within 1(\.\d)?s/),
+    });
     expect((await clients.doc.send(new GetCommand({ TableName: s.table, Key: pingKey(m1) }))).Item).toBeUndefined();
   });
 
@@ -73,7 +77,11 @@ describe("dual-write liveness probe", () => {
     const [m1, m2] = await Promise.all([loadMigration("0001"), loadMigration("0002")]);
     const record = (key: { PK: string; SK: string }) => ({
       eventName: "INSERT" as const,
-      dynamodb: { Keys: marshall(key) as never, NewImage: marshall({ ...key, nonce: "n-1", ferry: { migration: "ferry#ping", ping: m1.id } }) as never, SequenceNumber: "1" },
+      dynamodb: {
+        Keys: marshall(key) as never,
+        NewImage: marshall({ ...key, nonce: "n-1", ferry: { migration: "ferry#ping", ping: m1.id } }) as never,
+        SequenceNumber: "1",
+      },
     });
 
     expect(planStreamRecord(m1, record(pingKey(m1)))).toMatchObject({ kind: "ping", nonce: "n-1" });

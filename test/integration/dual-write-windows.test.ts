@@ -56,7 +56,8 @@ function watchWrites(client: DynamoDBClient, table: string, failWhen?: (sk: stri
       if ((context.commandName === "PutItemCommand" || context.commandName === "DeleteItemCommand") && input.TableName === table) {
         counts.calls++;
         if (input.ConditionExpression) counts.conditional++;
-        if (failWhen?.(String((input.Item ?? input.Key)?.SK))) throw new ProvisionedThroughputExceededException({ message: "injected throttling", $metadata: {} });
+        if (failWhen?.(String((input.Item ?? input.Key)?.SK)))
+          throw new ProvisionedThroughputExceededException({ message: "injected throttling", $metadata: {} });
         inFlight++;
         counts.maxInFlight = Math.max(counts.maxInFlight, inFlight);
         try {
@@ -74,10 +75,17 @@ function watchWrites(client: DynamoDBClient, table: string, failWhen?: (sk: stri
 
 /** The migration's records in the table, as sorted key ids. */
 async function derivedKeys(clients: DynamoClients, table: string): Promise<string[]> {
-  return (await scanAll(clients, table)).filter((i) => ownerOf(i, migration.id)).map((i) => keyId(i as never)).sort();
+  return (await scanAll(clients, table))
+    .filter((i) => ownerOf(i, migration.id))
+    .map((i) => keyId(i as never))
+    .sort();
 }
 
-const expectedKeys = (items: Item[]) => items.flatMap((i) => deriveRecords(migration, i as never)).map((r) => keyId(r)).sort();
+const expectedKeys = (items: Item[]) =>
+  items
+    .flatMap((i) => deriveRecords(migration, i as never))
+    .map((r) => keyId(r))
+    .sort();
 
 async function setup(clients: DynamoClients = testClients()) {
   const table = await freshPlainTable(clients, "dww");
@@ -86,7 +94,8 @@ async function setup(clients: DynamoClients = testClients()) {
   return { clients, table, control, handler: createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable: control }) };
 }
 
-const workflows = (n: number, seed = 3): Item[] => [...generateWorkflows({ tenants: 1, workflows: n, contexts: 2, pool: 40, tasks: 1, itemKb: 1, seed })] as Item[];
+const workflows = (n: number, seed = 3): Item[] =>
+  [...generateWorkflows({ tenants: 1, workflows: n, contexts: 2, pool: 40, tasks: 1, itemKb: 1, seed })] as Item[];
 
 describe("dual-write windows", () => {
   it("writes a batch of 100 inserts of different workflows as conditional writes in flight together", async () => {

@@ -51,7 +51,12 @@ async function put(f: Fixture, sk: string, extra: Record<string, unknown> = {}):
   await clients.doc.send(new PutCommand({ TableName: f.table, Item: { PK: TENANT, SK: sk, ...extra } }));
 }
 
-function start(f: Fixture, handler: StreamHandler, settings: Partial<StreamSettings> = {}, extra: { now?: () => number; retryBackoff?: typeof fastRetry } = {}) {
+function start(
+  f: Fixture,
+  handler: StreamHandler,
+  settings: Partial<StreamSettings> = {},
+  extra: { now?: () => number; retryBackoff?: typeof fastRetry } = {},
+) {
   const controller = new AbortController();
   const events: MappingEvent[] = [];
   const mapping = startEventSourceMapping({
@@ -110,7 +115,13 @@ describe("local event source mapping on DynamoDB Local", () => {
     const f = await fixture();
     for (let i = 1; i <= 23; i++) await put(f, wf(i), { name: `Workflow ${i}`, blob: new Uint8Array([i]) });
     await clients.doc.send(
-      new UpdateCommand({ TableName: f.table, Key: { PK: TENANT, SK: wf(2) }, UpdateExpression: "SET #n = :n", ExpressionAttributeNames: { "#n": "name" }, ExpressionAttributeValues: { ":n": "renamed" } }),
+      new UpdateCommand({
+        TableName: f.table,
+        Key: { PK: TENANT, SK: wf(2) },
+        UpdateExpression: "SET #n = :n",
+        ExpressionAttributeNames: { "#n": "name" },
+        ExpressionAttributeValues: { ":n": "renamed" },
+      }),
     );
     await clients.doc.send(new DeleteCommand({ TableName: f.table, Key: { PK: TENANT, SK: wf(3) } }));
     const rec = recorder();
@@ -207,7 +218,10 @@ describe("local event source mapping on DynamoDB Local", () => {
       for (const r of event.Records) {
         if (!r.dynamodb?.NewImage?.poison) continue;
         await clients.doc.send(
-          new PutCommand({ TableName: f.location.controlTable, Item: { PK: migrationPk(f.location.migrationId), SK: ControlSk.failure(seq(r)), reason: "SourceSchemaError: tasks must be an array" } }),
+          new PutCommand({
+            TableName: f.location.controlTable,
+            Item: { PK: migrationPk(f.location.migrationId), SK: ControlSk.failure(seq(r)), reason: "SourceSchemaError: tasks must be an array" },
+          }),
         );
       }
       return poison.handler(event, context);
@@ -324,7 +338,12 @@ function spawnDualWrite(args: string[]) {
 describe("ferry dual-write", () => {
   it("applies the migration to stream changes in the foreground and stops cleanly on SIGINT", async () => {
     const f = await fixture();
-    await put(f, wf(1), { contexts: [{ id: "ctx-a", name: "A" }, { id: "ctx-b", name: "B" }] });
+    await put(f, wf(1), {
+      contexts: [
+        { id: "ctx-a", name: "A" },
+        { id: "ctx-b", name: "B" },
+      ],
+    });
     const run = spawnDualWrite(["0001", "--table", f.table, "--endpoint", endpoint(), "--report-every", "1", "--poll-interval", "20"]);
     try {
       await waitFor(() => run.out().includes("records applied 1"), 45_000);
@@ -337,7 +356,10 @@ describe("ferry dual-write", () => {
       expect(code).toBe(130);
       expect(run.out()).toContain(`Dual-writing 0001_workflow-context-index from ${f.streamArn}`);
       expect(run.out()).toMatch(/Stopped\. batches \d+ \(0 failed\) · records applied 2/);
-      const derived = (await scanAll(clients, f.table)).map((i) => String(i.SK)).filter((k) => k.startsWith("CTX#")).sort();
+      const derived = (await scanAll(clients, f.table))
+        .map((i) => String(i.SK))
+        .filter((k) => k.startsWith("CTX#"))
+        .sort();
       expect(derived).toEqual([`CTX#ctx-a#${wf(1)}`, `CTX#ctx-b#${wf(1)}`, `CTX#ctx-c#${wf(2)}`]);
       const checkpoint = [...(await controlTableCheckpoints({ ...f.location, migrationId: "0001_workflow-context-index" }).load(f.streamArn)).values()][0];
       expect(checkpoint?.sequenceNumber).toMatch(/^\d+$/);

@@ -64,7 +64,11 @@ describe("guards, in core", () => {
 
     const forced = await convertStep(ctx, fast, { force: true, reason: "consumer verified by hand" });
     expect(forced.completed).toBe(true);
-    expect(forced.state.history.find((h) => h.step === "convert")).toMatchObject({ actor: "ana", forced: ["dual-write-live"], reason: "consumer verified by hand" });
+    expect(forced.state.history.find((h) => h.step === "convert")).toMatchObject({
+      actor: "ana",
+      forced: ["dual-write-live"],
+      reason: "consumer verified by hand",
+    });
   });
 
   it("the first move to v2 needs the backfill completed and verify clean; --force --reason overrides; --to v1 is never refused", async () => {
@@ -128,7 +132,10 @@ describe("guards, in core", () => {
     const refused = rollbackStep(ctx);
     await expect(refused).rejects.toBeInstanceOf(DualWriteStillRunningError);
     await expect(refused).rejects.toThrow(/dual-write stopped first.*records again/s);
-    await expect(rollbackStep(ctx, {}, { force: true, reason: "consumer is wedged" })).resolves.toMatchObject({ forced: ["dual-write-stopped"], state: { status: "rolled-back" } });
+    await expect(rollbackStep(ctx, {}, { force: true, reason: "consumer is wedged" })).resolves.toMatchObject({
+      forced: ["dual-write-stopped"],
+      state: { status: "rolled-back" },
+    });
   });
 });
 

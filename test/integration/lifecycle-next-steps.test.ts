@@ -24,7 +24,8 @@ async function added(prefix: string) {
   await beat(ctx, Date.now());
   return { s, ctx, conn: ["--table", s.table, "--endpoint", endpoint()] };
 }
-const history = async (s: { controlTable: string }) => (await readMigrationState({ doc: clients.doc, controlTable: s.controlTable, migrationId: m1.id }))?.history.map((h) => h.step);
+const history = async (s: { controlTable: string }) =>
+  (await readMigrationState({ doc: clients.doc, controlTable: s.controlTable, migrationId: m1.id }))?.history.map((h) => h.step);
 
 describe("next steps and records of refused lifecycle commands", () => {
   it("move after an aborted backfill says to run convert (a new run), not resume", async () => {
@@ -62,7 +63,9 @@ describe("next steps and records of refused lifecycle commands", () => {
 
     expect(rollback.code).toBe(3);
     expect(rollback.stdout).not.toMatch(/Rolled back/);
-    expect(rollback.stderr).toMatch(/^ferry: 0001_workflow-context-index was never added \(`ferry add` has no record of it\), so there is nothing to roll back; nothing was changed\./);
+    expect(rollback.stderr).toMatch(
+      /^ferry: 0001_workflow-context-index was never added \(`ferry add` has no record of it\), so there is nothing to roll back; nothing was changed\./,
+    );
     expect(await readMigrationState({ doc: clients.doc, controlTable: s.controlTable, migrationId: m1.id })).toBeUndefined();
   });
 });

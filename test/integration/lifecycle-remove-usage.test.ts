@@ -38,14 +38,20 @@ const remove = (quiet: string) => bin(["remove", "0001", "--confirm", "--soak", 
 const byContext = `/workflows?context=${contextId(1)}&limit=10`;
 
 beforeAll(async () => {
-  const steps: string[][] = [["seed", "--tenants", "1", "--workflows", "20"], ["add", "0001"]];
+  const steps: string[][] = [
+    ["seed", "--tenants", "1", "--workflows", "20"],
+    ["add", "0001"],
+  ];
   for (const step of steps) {
     const out = await bin([...step, ...conn()]);
     expect(out.code, `${step.join(" ")}: ${out.stderr}`).toBe(0);
   }
   dualWrite = ferryProcess(["dual-write", "0001", ...conn()], env);
   await dualWrite.firstLine;
-  for (const step of [["convert", "0001", "--rate", "100000"], ["move", "0001", "--to", "v2", "--percent", "100"]]) {
+  for (const step of [
+    ["convert", "0001", "--rate", "100000"],
+    ["move", "0001", "--to", "v2", "--percent", "100"],
+  ]) {
     const out = await bin([...step, ...conn()]);
     expect(out.code, `${step.join(" ")}: ${out.stderr}`).toBe(0);
   }
@@ -72,7 +78,12 @@ describe("ferry remove never retires v1 under a request it has not counted", () 
 
       // Assert
       // At once: counted by the timer, or (before its tick) still in memory but declared in the server record.
-      expect(atOnce).toMatchObject({ code: 3, stderr: expect.stringMatching(/v1 was last used at|answered v1 requests since .* that are not counted yet; it flushes them by .*Run remove again after/s) });
+      expect(atOnce).toMatchObject({
+        code: 3,
+        stderr: expect.stringMatching(
+          /v1 was last used at|answered v1 requests since .* that are not counted yet; it flushes them by .*Run remove again after/s,
+        ),
+      });
       // 20 s later the timer has flushed it (no later request needed).
       expect(later).toMatchObject({ code: 3, stderr: expect.stringMatching(/needs no v1 request in the last 10m, but v1 was last used at/) });
       expect(later.stderr).not.toMatch(/not counted yet/);
@@ -118,7 +129,12 @@ describe("ferry remove never retires v1 under a request it has not counted", () 
     // Act: the guard as `ferry remove` evaluates it, at chosen times (the machine's load must not move them).
     const record = await held();
     const until = record?.until ?? 0;
-    const guardsAt = async (now: number) => (await removePlan(lifecycleContext({ clients, tableName: table, migration: m1, actor: "test", guards: { now: () => now, soakMs: 0, v1QuietWindowMs: 10_000 } }))).refusals;
+    const guardsAt = async (now: number) =>
+      (
+        await removePlan(
+          lifecycleContext({ clients, tableName: table, migration: m1, actor: "test", guards: { now: () => now, soakMs: 0, v1QuietWindowMs: 10_000 } }),
+        )
+      ).refusals;
     const [live, overdue, windowOver] = [await guardsAt(until - 1), await guardsAt(until + 1), await guardsAt(until + 10_001)];
     const viaCli = await remove("10m");
 
@@ -127,7 +143,14 @@ describe("ferry remove never retires v1 under a request it has not counted", () 
     expect((await readUsage(location(), "v1", requestedAt - 60_000)).lastUsedAt).toBeLessThan(requestedAt);
     expect(record?.holdsV1Since).toBeGreaterThanOrEqual(requestedAt);
     expect(live).toEqual([{ guard: "v1-counted", message: expect.stringMatching(/answered v1 requests since .* not counted yet; it flushes them by/) }]);
-    expect(overdue).toEqual([{ guard: "v1-counted", message: expect.stringMatching(/stopped recording at .* without a clean stop \(crashed or frozen\?\), so they may never be counted.*Run remove again after/s) }]);
+    expect(overdue).toEqual([
+      {
+        guard: "v1-counted",
+        message: expect.stringMatching(
+          /stopped recording at .* without a clean stop \(crashed or frozen\?\), so they may never be counted.*Run remove again after/s,
+        ),
+      },
+    ]);
     expect(windowOver).toEqual([]);
     expect(viaCli).toMatchObject({ code: 3, stderr: expect.stringMatching(/not counted yet/) });
   }, 60_000);

@@ -53,20 +53,38 @@ describe("ferry remove's cleanup", () => {
     const { s, backupDir } = await readyToRemove(20, "rmrace");
     const ctx: LifecycleContext = { ...s.ctx(m2), clients: racing };
     const raced = new Map<string, string>();
-    beforeCommand(racing.raw, "UpdateItemCommand", async (input) => {
-      const key = keyOf(input);
-      if (raced.size >= 3 || raced.has(key.SK)) return;
-      raced.set(key.SK, key.PK);
-      // The application renames the first task between the cleanup's read and its REMOVE.
-      await clients.doc.send(new UpdateCommand({ TableName: s.table, Key: key, UpdateExpression: "SET tasks[0].#n = :n", ExpressionAttributeNames: { "#n": "name" }, ExpressionAttributeValues: { ":n": "renamed meanwhile" } }));
-    }, "rename");
+    beforeCommand(
+      racing.raw,
+      "UpdateItemCommand",
+      async (input) => {
+        const key = keyOf(input);
+        if (raced.size >= 3 || raced.has(key.SK)) return;
+        raced.set(key.SK, key.PK);
+        // The application renames the first task between the cleanup's read and its REMOVE.
+        await clients.doc.send(
+          new UpdateCommand({
+            TableName: s.table,
+            Key: key,
+            UpdateExpression: "SET tasks[0].#n = :n",
+            ExpressionAttributeNames: { "#n": "name" },
+            ExpressionAttributeValues: { ":n": "renamed meanwhile" },
+          }),
+        );
+      },
+      "rename",
+    );
     const gone = { deleted: false };
-    beforeCommand(racing.raw, "UpdateItemCommand", async (input) => {
-      const key = keyOf(input);
-      if (gone.deleted || raced.has(key.SK)) return;
-      gone.deleted = true;
-      await clients.doc.send(new DeleteCommand({ TableName: s.table, Key: key }));
-    }, "delete");
+    beforeCommand(
+      racing.raw,
+      "UpdateItemCommand",
+      async (input) => {
+        const key = keyOf(input);
+        if (gone.deleted || raced.has(key.SK)) return;
+        gone.deleted = true;
+        await clients.doc.send(new DeleteCommand({ TableName: s.table, Key: key }));
+      },
+      "delete",
+    );
 
     const removed = await removeStep(ctx, { backupDir, cleanup: { segments: 1, rate: 100_000 } });
     const afterRaces = await snapshot(s.table);
@@ -107,7 +125,14 @@ describe("ferry remove's cleanup", () => {
 
     // After the cleanup the application writes one workflow's tasks anew and deletes another.
     const [newer, deleted] = original.filter(isWorkflow) as { PK: string; SK: string }[];
-    await clients.doc.send(new UpdateCommand({ TableName: s.table, Key: { PK: newer?.PK, SK: newer?.SK }, UpdateExpression: "SET tasks = :t", ExpressionAttributeValues: { ":t": [] } }));
+    await clients.doc.send(
+      new UpdateCommand({
+        TableName: s.table,
+        Key: { PK: newer?.PK, SK: newer?.SK },
+        UpdateExpression: "SET tasks = :t",
+        ExpressionAttributeValues: { ":t": [] },
+      }),
+    );
     await clients.doc.send(new DeleteCommand({ TableName: s.table, Key: { PK: deleted?.PK, SK: deleted?.SK } }));
 
     const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
@@ -136,7 +161,10 @@ describe("ferry remove's cleanup", () => {
         if (context.commandName !== "CreateBackupCommand") return next(args);
         calls.push(args.input);
         if (refuse) throw Object.assign(new Error("User is not authorized to perform: dynamodb:CreateBackup"), { name: "AccessDeniedException" });
-        return { output: { $metadata: {}, BackupDetails: { BackupArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${s.table}/backup/01700000000000-abcdef12` } }, response: {} };
+        return {
+          output: { $metadata: {}, BackupDetails: { BackupArn: `arn:aws:dynamodb:us-east-1:123456789012:table/${s.table}/backup/01700000000000-abcdef12` } },
+          response: {},
+        };
       }) as never,
       { step: "initialize", priority: "high", name: "test-create-backup" },
     );

@@ -54,9 +54,13 @@ function fakeStepFunctions(controlTable: string) {
 
 describe("ferry rollback --stage", () => {
   const original = stageClients.sfn;
-  const { ferry, lastJson } = stageCli("ferry-rollback-stage", () => [convertCommand(), rollbackCommand()], () => {
-    stageClients.sfn = original;
-  });
+  const { ferry, lastJson } = stageCli(
+    "ferry-rollback-stage",
+    () => [convertCommand(), rollbackCommand()],
+    () => {
+      stageClients.sfn = original;
+    },
+  );
 
   it("stops the running execution (abort requested, then StopExecution), deletes exactly the derived records, marks it rolled back; twice is harmless", async () => {
     // Arrange: converted once (records on the table), then a second run started on the stage and still RUNNING.
@@ -70,7 +74,11 @@ describe("ferry rollback --stage", () => {
     writeFileSync(
       process.env.FERRY_SST_OUTPUTS as string,
       JSON.stringify({
-        "dev-ferry-Storage": { TableName: s.table, TableArn: `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${s.table}`, ControlTableName: s.controlTable },
+        "dev-ferry-Storage": {
+          TableName: s.table,
+          TableArn: `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${s.table}`,
+          ControlTableName: s.controlTable,
+        },
         "dev-ferry-Backfill": { BackfillStateMachineArn: MACHINE },
       }),
     );
@@ -87,7 +95,10 @@ describe("ferry rollback --stage", () => {
     const stateBefore = await readMigrationState(location);
     const local = ferry("rollback", "0001", "--table", s.table, "--control-table", s.controlTable, "--endpoint", endpoint());
     await expect(local).rejects.toBeInstanceOf(BackfillRunsOnStageError);
-    await expect(local).rejects.toMatchObject({ exitCode: 2, message: expect.stringMatching(/runs on stage dev.*`ferry rollback 0001_workflow-context-index --stage dev`/) });
+    await expect(local).rejects.toMatchObject({
+      exitCode: 2,
+      message: expect.stringMatching(/runs on stage dev.*`ferry rollback 0001_workflow-context-index --stage dev`/),
+    });
     expect(fake.stops()).toEqual([]);
     expect(derivedOf(await snapshot(s.table), m1.id)).toHaveLength(80);
     expect(await readMigrationState(location)).toEqual(stateBefore);

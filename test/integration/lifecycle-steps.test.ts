@@ -39,9 +39,18 @@ describe("design and add", () => {
       expect(again.state).toMatchObject({ step: "add", status: "active" });
       expect(again.state.dualWrite?.streamArn).toBe(added.state.dualWrite?.streamArn);
       expect(events).toEqual([
-        "design:start", "design:complete", "add:start", "add:complete",
-        "rollback:start", "move:rollback", "convert:rollback", "add:rollback", "design:rollback", "rollback:complete",
-        "add:start", "add:complete",
+        "design:start",
+        "design:complete",
+        "add:start",
+        "add:complete",
+        "rollback:start",
+        "move:rollback",
+        "convert:rollback",
+        "add:rollback",
+        "design:rollback",
+        "rollback:complete",
+        "add:start",
+        "add:complete",
       ]);
     } finally {
       await dropTable(clients, table);
@@ -139,7 +148,13 @@ describe("remove", () => {
     expect(await snapshot(s.table)).toEqual(beforeRemove);
     const state = await readMigrationState({ doc: clients.doc, controlTable: s.controlTable, migrationId: m2.id });
     expect(state?.history.map((h) => `${h.step}:${h.event ?? "start"}`)).toEqual([
-      "add:start", "convert:start", "convert:complete", "move:start", "move:complete", "remove:start", "remove:complete",
+      "add:start",
+      "convert:start",
+      "convert:complete",
+      "move:start",
+      "move:complete",
+      "remove:start",
+      "remove:complete",
     ]);
   });
 });

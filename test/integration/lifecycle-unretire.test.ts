@@ -58,7 +58,11 @@ describe("ferry unretire", () => {
     expect(unretired.code).toBe(0);
     expect(unretired.stdout).toMatch(/^Unretired v1 of 0002_split-workflow-tasks/);
     const after = await state(s);
-    expect(after).toMatchObject({ status: "active", step: "unretire", unretired: { actor: "bo", reason: "clients still on v1", previousRemoval: { backup: { kind: "file", path: backup } } } });
+    expect(after).toMatchObject({
+      status: "active",
+      step: "unretire",
+      unretired: { actor: "bo", reason: "clients still on v1", previousRemoval: { backup: { kind: "file", path: backup } } },
+    });
     expect(after?.removal).toBeUndefined();
     expect(after?.history.at(-1)).toMatchObject({ step: "unretire", actor: "bo", reason: "clients still on v1" });
     const release = await readRelease({ doc: clients.doc, controlTable: s.controlTable, migrationId: m2.id });

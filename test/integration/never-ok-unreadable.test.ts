@@ -30,11 +30,16 @@ vi.mock("../../packages/core/src/aws/dynamodb.ts", async (importOriginal) => {
           const input = args.input as { TableName?: string };
           const read = ["ScanCommand", "QueryCommand", "GetItemCommand", "BatchGetItemCommand"].includes(context.commandName ?? "");
           if (denied.on && read && !String(input.TableName ?? "").endsWith(".ferry")) {
-            throw Object.assign(new Error(`User: arn:aws:iam::123456789012:user/test is not authorized to perform: dynamodb:${String(context.commandName).replace(/Command$/, "")}`), {
-              name: "AccessDeniedException",
-              $fault: "client",
-              $metadata: { httpStatusCode: 400 },
-            });
+            throw Object.assign(
+              new Error(
+                `User: arn:aws:iam::123456789012:user/test is not authorized to perform: dynamodb:${String(context.commandName).replace(/Command$/, "")}`,
+              ),
+              {
+                name: "AccessDeniedException",
+                $fault: "client",
+                $metadata: { httpStatusCode: 400 },
+              },
+            );
           }
           return next(args);
         },
@@ -94,7 +99,10 @@ describe("never OK on data the command could not read", () => {
     let stdout: string[] = [];
     beforeEach(() => {
       stdout = [];
-      vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
+      vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+        stdout.push(String(chunk));
+        return true;
+      });
       vi.spyOn(process.stderr, "write").mockImplementation(() => true);
     });
     afterEach(() => {
@@ -120,7 +128,10 @@ describe("never OK on data the command could not read", () => {
       }
       for (const o of outcomes.filter((o) => o.command !== "status 0001")) {
         // The error itself, or a failure that names it (convert's run records it and fails).
-        expect({ command: o.command, denied: o.error instanceof Error && /AccessDenied|not authorized/.test(`${o.error.name} ${o.error.message}`) }).toEqual({ command: o.command, denied: true });
+        expect({ command: o.command, denied: o.error instanceof Error && /AccessDenied|not authorized/.test(`${o.error.name} ${o.error.message}`) }).toEqual({
+          command: o.command,
+          denied: true,
+        });
         expect({ command: o.command, out: o.out }).not.toEqual({ command: o.command, out: expect.stringMatching(SUCCESS) });
       }
       // status reads only the control table (not denied): it may answer, but never calls the data clean.

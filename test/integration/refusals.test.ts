@@ -12,7 +12,8 @@ import { ferryBin } from "../support/cli.ts";
 import { endpoint } from "../support/dynamo.ts";
 import { beat, clients, m1, markAdded, seededTable } from "../support/lifecycle.ts";
 
-const refusedEvents = (events: { event: string; step: string; guard?: string }[]) => events.filter((e) => e.event === "refused").map((e) => `${e.step}:${e.guard}`);
+const refusedEvents = (events: { event: string; step: string; guard?: string }[]) =>
+  events.filter((e) => e.event === "refused").map((e) => `${e.step}:${e.guard}`);
 
 describe("refusals", () => {
   it("add on a table without a stream is refused (exit 3) and emits refused with the stream-enabled condition", async () => {
@@ -33,7 +34,9 @@ describe("refusals", () => {
     await markAdded(ctx);
     await beat(ctx, Date.now());
     await convertStep(ctx, { settings: { rate: 100_000 } });
-    const lease = await acquireLock({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id, dryRun: false }, "elsewhere:42", { leaseMs: 60_000 });
+    const lease = await acquireLock({ doc: clients.doc, controlTable: ctx.controlTable, migrationId: m1.id, dryRun: false }, "elsewhere:42", {
+      leaseMs: 60_000,
+    });
     try {
       const second = convertStep(ctx, { settings: { rate: 100_000 } });
 
@@ -59,7 +62,10 @@ describe("refusals", () => {
 
     expect(bin.code).toBe(3);
     expect(bin.stderr).toMatch(/is paused, not finished.*`ferry resume`/s);
-    const events = bin.stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l));
+    const events = bin.stdout
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l));
     expect(events).toEqual([expect.objectContaining({ step: "convert", event: "refused", guard: "backfill-finished" })]);
   });
 });

@@ -18,7 +18,10 @@ const m1 = await loadMigration("0001");
 let stdout: string[] = [];
 beforeEach(() => {
   stdout = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout.push(String(chunk)); return true; });
+  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+    stdout.push(String(chunk));
+    return true;
+  });
   vi.spyOn(process.stderr, "write").mockImplementation(() => true);
 });
 afterEach(() => vi.restoreAllMocks());

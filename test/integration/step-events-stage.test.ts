@@ -57,7 +57,12 @@ describe("EventBridge publisher on real transitions", () => {
     expect(s.events.length).toBeGreaterThanOrEqual(5);
     expect(entries.map((e) => JSON.parse(e.Detail))).toEqual(s.events);
     for (const [i, e] of entries.entries()) {
-      expect(e).toMatchObject({ Source: STEP_EVENT_SOURCE, DetailType: STEP_EVENT_DETAIL_TYPE, EventBusName: BUS, Resources: ["arn:aws:dynamodb:us-east-1:1:table/T"] });
+      expect(e).toMatchObject({
+        Source: STEP_EVENT_SOURCE,
+        DetailType: STEP_EVENT_DETAIL_TYPE,
+        EventBusName: BUS,
+        Resources: ["arn:aws:dynamodb:us-east-1:1:table/T"],
+      });
       expect(e.Time?.toISOString()).toBe(s.events[i]!.at);
     }
     expect(s.events.map((e) => `${e.step}:${e.event}`)).toEqual(expect.arrayContaining(["move:start", "rollback:start", "rollback:complete"]));
@@ -68,7 +73,14 @@ describe("EventBridge publisher on real transitions", () => {
   it("sends events emitted together in batches of at most 10", async () => {
     const bus = fakeEventBridge();
     const publisher = eventBridgePublisher({ client: bus.client, eventBusName: BUS });
-    const event = (i: number): StepEvent => ({ type: "ferry.step", migrationId: m1.id, step: "convert", event: "start", at: new Date(i).toISOString(), actor: `a${i}` });
+    const event = (i: number): StepEvent => ({
+      type: "ferry.step",
+      migrationId: m1.id,
+      step: "convert",
+      event: "start",
+      at: new Date(i).toISOString(),
+      actor: `a${i}`,
+    });
     for (let i = 0; i < 23; i++) publisher.listener(event(i));
     await publisher.flush();
     expect(bus.calls.map((c) => (c.input.Entries as Entry[]).length)).toEqual([10, 10, 3]);
@@ -80,7 +92,9 @@ describe("EventBridge publisher on real transitions", () => {
     const bus = fakeEventBridge((entries, call) => ({
       // The first call fails the last entry, as EventBridge does under throttling.
       FailedEntryCount: call === 1 ? 1 : 0,
-      Entries: entries.map((_, i) => (call === 1 && i === entries.length - 1 ? { ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded" } : { EventId: `id-${call}-${i}` })),
+      Entries: entries.map((_, i) =>
+        call === 1 && i === entries.length - 1 ? { ErrorCode: "ThrottlingException", ErrorMessage: "Rate exceeded" } : { EventId: `id-${call}-${i}` },
+      ),
     }));
     const warnings: string[] = [];
     const publisher = eventBridgePublisher({ client: bus.client, eventBusName: BUS, backoff: FAST, warn: (m) => warnings.push(m) });
@@ -106,7 +120,10 @@ describe("EventBridge publisher on real transitions", () => {
 
   it("a bus that never takes an event leaves the step completed, with a warning naming the events", async () => {
     const s = await seededTable(20, "evfail");
-    const always = fakeEventBridge((entries) => ({ FailedEntryCount: entries.length, Entries: entries.map(() => ({ ErrorCode: "InternalFailure", ErrorMessage: "boom" })) }));
+    const always = fakeEventBridge((entries) => ({
+      FailedEntryCount: entries.length,
+      Entries: entries.map(() => ({ ErrorCode: "InternalFailure", ErrorMessage: "boom" })),
+    }));
     const warnings: string[] = [];
     const publisher = eventBridgePublisher({ client: always.client, eventBusName: BUS, backoff: FAST, warn: (m) => warnings.push(m) });
     const ctx = s.ctx(m1, { listeners: [(e) => s.events.push(e), publisher.listener] });
@@ -120,7 +137,11 @@ describe("EventBridge publisher on real transitions", () => {
     expect(state?.step).toBe("move");
     expect(always.calls).toHaveLength(FAST.maxAttempts * Math.ceil(s.events.length / 10)); // every attempt, then given up
     expect(publisher.stats).toEqual({ published: 0, failed: s.events.length });
-    expect(warnings.join("\n")).toMatch(new RegExp(`could not publish ${s.events.length} step event\\(s\\) to the EventBridge bus ${BUS} \\(.*InternalFailure.*move start.*steps themselves are unaffected`));
+    expect(warnings.join("\n")).toMatch(
+      new RegExp(
+        `could not publish ${s.events.length} step event\\(s\\) to the EventBridge bus ${BUS} \\(.*InternalFailure.*move start.*steps themselves are unaffected`,
+      ),
+    );
 
     // A client fault (no such bus) is not retried: one call, one warning.
     const missing = fakeEventBridge(() => {
@@ -137,15 +158,22 @@ describe("EventBridge publisher on real transitions", () => {
 
 describe("ferry move/remove --stage publish to the stage's bus", () => {
   const original = eventClients.eventBridge;
-  const { stdout, stderr, ferry } = stageCli("ferry-events", () => [addCommand(), moveCommand(), removeCommand()], () => {
-    eventClients.eventBridge = original;
-  });
+  const { stdout, stderr, ferry } = stageCli(
+    "ferry-events",
+    () => [addCommand(), moveCommand(), removeCommand()],
+    () => {
+      eventClients.eventBridge = original;
+    },
+  );
 
   it("every transition, refused ones included, reaches the bus named by the stage's EventBusName output, as --events prints it", async () => {
     const s = await seededTable(20, "evcli");
     const tableArn = `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${s.table}`;
     const storage = { TableName: s.table, TableArn: tableArn, ControlTableName: s.controlTable };
-    writeFileSync(process.env.FERRY_SST_OUTPUTS as string, JSON.stringify({ "dev-ferry-Storage": { ...storage, EventBusName: BUS, EventBusArn: `arn:aws:events:us-east-1:0:event-bus/${BUS}` } }));
+    writeFileSync(
+      process.env.FERRY_SST_OUTPUTS as string,
+      JSON.stringify({ "dev-ferry-Storage": { ...storage, EventBusName: BUS, EventBusArn: `arn:aws:events:us-east-1:0:event-bus/${BUS}` } }),
+    );
     await markAdded(s.ctx(m1));
     const bus = fakeEventBridge();
     const regions: string[] = [];
@@ -157,12 +185,18 @@ describe("ferry move/remove --stage publish to the stage's bus", () => {
     await ferry("move", "0001", "--to", "v1", "--stage", "dev", "--actor", "bo", "--events", "--json");
     await expect(ferry("remove", "0001", "--confirm", "--stage", "dev", "--actor", "bo", "--events")).rejects.toBeInstanceOf(GuardRefusedError);
 
-    const printed = stdout.join("").split("\n").filter((l) => l.startsWith('{"type":"ferry.step"'));
+    const printed = stdout
+      .join("")
+      .split("\n")
+      .filter((l) => l.startsWith('{"type":"ferry.step"'));
     const entries = entriesOf(bus.calls);
     expect(printed.length).toBeGreaterThanOrEqual(2);
     expect(entries.map((e) => e.Detail)).toEqual(printed);
     expect(entries.map((e) => JSON.parse(e.Detail))).toEqual(
-      expect.arrayContaining([expect.objectContaining({ step: "move", event: "start", actor: "bo" }), expect.objectContaining({ step: "remove", event: "refused" })]),
+      expect.arrayContaining([
+        expect.objectContaining({ step: "move", event: "start", actor: "bo" }),
+        expect.objectContaining({ step: "remove", event: "refused" }),
+      ]),
     );
     for (const e of entries) expect(e).toMatchObject({ Source: "ferry", DetailType: "ferry.step", EventBusName: BUS, Resources: [tableArn] });
     expect(regions).toEqual([resolveRegion(), resolveRegion()]);
@@ -179,7 +213,10 @@ describe("ferry move/remove --stage publish to the stage's bus", () => {
     const table = await freshExampleTable(clients, "evadd"); // add needs the table's stream
     try {
       const arn = `arn:aws:dynamodb:${resolveRegion()}:000000000000:table/${table}`;
-      writeFileSync(process.env.FERRY_SST_OUTPUTS as string, JSON.stringify({ "dev-ferry-Storage": { TableName: table, TableArn: arn, ControlTableName: `${table}.ferry`, EventBusName: BUS } }));
+      writeFileSync(
+        process.env.FERRY_SST_OUTPUTS as string,
+        JSON.stringify({ "dev-ferry-Storage": { TableName: table, TableArn: arn, ControlTableName: `${table}.ferry`, EventBusName: BUS } }),
+      );
       const bus = fakeEventBridge();
       eventClients.eventBridge = () => bus.client;
 

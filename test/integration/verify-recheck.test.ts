@@ -13,7 +13,11 @@ async function converted() {
   const table = await freshPlainTable(clients, "vr");
   const workflows = [...generateWorkflows({ tenants: 1, workflows: 40, contexts: 2, pool: 8, tasks: 1, itemKb: 1, seed: 3 })];
   await batchPutAll(clients.doc, table, workflows);
-  await batchPutAll(clients.doc, table, workflows.flatMap((w) => deriveRecords(m1, w)));
+  await batchPutAll(
+    clients.doc,
+    table,
+    workflows.flatMap((w) => deriveRecords(m1, w)),
+  );
   return { clients, table, workflows };
 }
 
@@ -47,7 +51,9 @@ describe("verify --recheck-after", () => {
   it("still reports a defect that persists through every recheck", async () => {
     const { clients, table, workflows } = await converted();
     await clients.doc.send(new PutCommand({ TableName: table, Item: orphanOf(workflows[1]!) }));
-    await clients.doc.send(new DeleteCommand({ TableName: table, Key: { PK: workflows[2]!.PK, SK: `CTX#${workflows[2]!.contexts[0]!.id}#${workflows[2]!.SK}` } }));
+    await clients.doc.send(
+      new DeleteCommand({ TableName: table, Key: { PK: workflows[2]!.PK, SK: `CTX#${workflows[2]!.contexts[0]!.id}#${workflows[2]!.SK}` } }),
+    );
     const report = await verifyMigration(clients, table, m1, { recheckAfterMs: 50, rechecks: 2 });
     expect(report).toMatchObject({ clean: false, orphans: 1, missing: 1, beforeRecheck: { orphans: 1, missing: 1, rechecks: 2 } });
     expect(report.examples.map((e) => e.kind).sort()).toEqual(["missing", "orphan"]);

@@ -38,7 +38,11 @@ async function seeded(options: Parameters<typeof generateWorkflows>[0] = {}): Pr
   const table = await tableFor(clients);
   const workflows = [...generateWorkflows({ tenants: 2, workflows: 30, contexts: 2, pool: 10, tasks: 2, itemKb: 1, ...options })];
   await batchPutAll(clients.doc, table, workflows);
-  await batchPutAll(clients.doc, table, workflows.flatMap((w) => [...deriveRecords(m1, w), ...deriveRecords(m2, w)]));
+  await batchPutAll(
+    clients.doc,
+    table,
+    workflows.flatMap((w) => [...deriveRecords(m1, w), ...deriveRecords(m2, w)]),
+  );
   return { clients, table, workflows };
 }
 
@@ -56,7 +60,11 @@ const set = (s: Seeded, key: ItemKey, attribute: string, value: unknown) =>
   );
 const key = (item: Item): ItemKey => keyOf(item as unknown as ItemKey);
 const defects = (r: VerifyReport) => ({ missing: r.missing, orphans: r.orphans, different: r.different, invalidSources: r.invalidSources });
-const exampleKeys = (r: VerifyReport, kind: string) => r.examples.filter((e) => e.kind === kind).map((e) => `${e.key.PK}|${e.key.SK}`).sort();
+const exampleKeys = (r: VerifyReport, kind: string) =>
+  r.examples
+    .filter((e) => e.kind === kind)
+    .map((e) => `${e.key.PK}|${e.key.SK}`)
+    .sort();
 const id = (k: ItemKey) => `${k.PK}|${k.SK}`;
 
 /** Plants one defect of each kind on distinct workflows; returns the keys each should be reported under. */
@@ -74,7 +82,12 @@ async function plantAll(s: Seeded) {
   // orphans: d is deleted, its two records stay.
   await del(s, key(d));
   // orphan: a record stamped for a workflow that never existed.
-  const ghost = { PK: "tenant-0001", SK: "CTX#ctx-99999#WF#ghost", wf: "WF#ghost", [OWNER_ATTRIBUTE]: { migration: m1.id, owner: { PK: "tenant-0001", SK: "WF#ghost" } } };
+  const ghost = {
+    PK: "tenant-0001",
+    SK: "CTX#ctx-99999#WF#ghost",
+    wf: "WF#ghost",
+    [OWNER_ATTRIBUTE]: { migration: m1.id, owner: { PK: "tenant-0001", SK: "WF#ghost" } },
+  };
   await put(s, ghost);
   // orphan: e's record restamped for f, which does not derive it.
   const stolen = deriveRecords(m1, e)[0]!;
@@ -333,7 +346,10 @@ describe("ferry verify (command)", () => {
     });
     let error: unknown;
     try {
-      await new Command("ferry").exitOverride().addCommand(verifyCommand().exitOverride()).parseAsync(["node", "ferry", "verify", ...args]);
+      await new Command("ferry")
+        .exitOverride()
+        .addCommand(verifyCommand().exitOverride())
+        .parseAsync(["node", "ferry", "verify", ...args]);
     } catch (err) {
       error = err;
     } finally {
@@ -366,7 +382,12 @@ describe("ferry verify (command)", () => {
 
     const repaired = await run(["0001", ...at, "--repair", "--json"]);
     expect(repaired.error).toBeUndefined();
-    expect(JSON.parse(repaired.out)).toMatchObject({ missing: 1, clean: false, repaired: { put: 1, deleted: 0, skipped: 0 }, recheck: { clean: true, missing: 0 } });
+    expect(JSON.parse(repaired.out)).toMatchObject({
+      missing: 1,
+      clean: false,
+      repaired: { put: 1, deleted: 0, skipped: 0 },
+      recheck: { clean: true, missing: 0 },
+    });
     expect((await run(["0001", ...at])).error).toBeUndefined();
   });
 

@@ -64,12 +64,19 @@ describe("Stream stack", () => {
       Array.isArray(v) ? v.map(cfn) : v && typeof v === "object" ? Object.fromEntries(Object.entries(v).map(([k, x]) => [pascal(k), cfn(x)])) : v;
     for (const id of MIGRATION_IDS) {
       const settings = streamSettings(MIGRATIONS[id] as Migration);
-      const mapping = stream().findResources("AWS::Lambda::EventSourceMapping")[`DualWriteMapping${migrationSuffix(id)}`]!.Properties as Record<string, unknown>;
+      const mapping = stream().findResources("AWS::Lambda::EventSourceMapping")[`DualWriteMapping${migrationSuffix(id)}`]!.Properties as Record<
+        string,
+        unknown
+      >;
       const expected = Object.fromEntries(Object.entries(settings).map(([k, v]) => [pascal(k), cfn(v)]));
       expect(mapping).toMatchObject(expected);
       // Nothing else is set: a setting the local mapping does not mirror would fail here.
       expect(Object.keys(mapping).sort()).toEqual([...Object.keys(expected), "DestinationConfig", "EventSourceArn", "FunctionName", "Tags"].sort());
-      expect(settings).toMatchObject({ bisectBatchOnFunctionError: true, functionResponseTypes: ["ReportBatchItemFailures"], startingPosition: "TRIM_HORIZON" });
+      expect(settings).toMatchObject({
+        bisectBatchOnFunctionError: true,
+        functionResponseTypes: ["ReportBatchItemFailures"],
+        startingPosition: "TRIM_HORIZON",
+      });
       expect(mapping.EventSourceArn).toEqual(importOf(/StreamArn/));
       expect(mapping.DestinationConfig).toEqual({ OnFailure: { Destination: getAttArn(`DeadLetters${migrationSuffix(id)}`) } });
       expect(JSON.parse(String((mapping.FilterCriteria as { Filters: { Pattern: string }[] }).Filters[0]!.Pattern))).toEqual({
@@ -113,7 +120,9 @@ describe("Api stack", () => {
     const routes = Object.values(api().findResources("AWS::ApiGatewayV2::Route")).map((r) => r.Properties as Record<string, unknown>);
     expect(routes.map((r) => r.RouteKey).sort()).toEqual([...API_ROUTES].sort());
     for (const r of routes) expect(r).toMatchObject({ AuthorizationType: "JWT", AuthorizerId: { Ref: expect.stringMatching(/^Apijwt/) } });
-    const targets = Object.values(api().findResources("AWS::ApiGatewayV2::Integration")).map((i) => JSON.stringify((i.Properties as { IntegrationUri: unknown }).IntegrationUri));
+    const targets = Object.values(api().findResources("AWS::ApiGatewayV2::Integration")).map((i) =>
+      JSON.stringify((i.Properties as { IntegrationUri: unknown }).IntegrationUri),
+    );
     expect(new Set(targets).size).toBe(1);
     api().resourcePropertiesCountIs("AWS::Lambda::Function", { Handler: "packages/functions/src/api.handler" }, 1);
   });
@@ -130,7 +139,9 @@ describe("Api stack", () => {
   });
 
   it("logs every request and passes the handler its tables, migration and token secret", () => {
-    api().hasResourceProperties("AWS::ApiGatewayV2::Stage", { AccessLogSettings: { DestinationArn: { "Fn::GetAtt": [Match.stringLikeRegexp("ApiLogGroup"), "Arn"] } } });
+    api().hasResourceProperties("AWS::ApiGatewayV2::Stage", {
+      AccessLogSettings: { DestinationArn: { "Fn::GetAtt": [Match.stringLikeRegexp("ApiLogGroup"), "Arn"] } },
+    });
     api().hasResourceProperties("AWS::Lambda::Function", {
       Handler: "packages/functions/src/api.handler",
       Environment: {
@@ -161,10 +172,25 @@ describe("every stack", () => {
   const each = () => Object.entries(STACKS).map(([name, stack]) => ({ name, template: synthesized.template(stack), messages: synthesized.messages(stack) }));
 
   it("grants `*` only for actions AWS offers no resource scope for", () => {
-    const unscopable = new Set(["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules", "xray:GetSamplingTargets", "dynamodb:ListStreams",
-      "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"]);
+    const unscopable = new Set([
+      "xray:PutTraceSegments",
+      "xray:PutTelemetryRecords",
+      "xray:GetSamplingRules",
+      "xray:GetSamplingTargets",
+      "dynamodb:ListStreams",
+      "logs:CreateLogDelivery",
+      "logs:GetLogDelivery",
+      "logs:UpdateLogDelivery",
+      "logs:DeleteLogDelivery",
+      "logs:ListLogDeliveries",
+      "logs:PutResourcePolicy",
+      "logs:DescribeResourcePolicies",
+      "logs:DescribeLogGroups",
+    ]);
     const wildcard = each().flatMap(({ name, template }) =>
-      statements(template).filter((s) => JSON.stringify(s.Resource).match(/"\*"|:\*"/)).flatMap((s) => actions(s).map((a) => `${name} ${a} ${JSON.stringify(s.Resource)}`)),
+      statements(template)
+        .filter((s) => JSON.stringify(s.Resource).match(/"\*"|:\*"/))
+        .flatMap((s) => actions(s).map((a) => `${name} ${a} ${JSON.stringify(s.Resource)}`)),
     );
     expect(wildcard.filter((w) => !unscopable.has(w.split(" ")[1]!) || !w.endsWith(' "*"'))).toEqual([]);
   });
@@ -176,11 +202,13 @@ describe("every stack", () => {
 
   it("suppresses only reviewed rules, each with a reason", () => {
     const suppressions = each().flatMap(({ template }) =>
-      Object.values(template.toJSON().Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: { id: string; reason: string }[] } } }>).flatMap(
-        (r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? [],
-      ),
+      Object.values(
+        template.toJSON().Resources as Record<string, { Metadata?: { cdk_nag?: { rules_to_suppress: { id: string; reason: string }[] } } }>,
+      ).flatMap((r) => r.Metadata?.cdk_nag?.rules_to_suppress ?? []),
     );
-    expect(new Set(suppressions.map((s) => s.id))).toEqual(new Set(["AwsSolutions-IAM4", "AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-SQS3", "AwsSolutions-SMG4"]));
+    expect(new Set(suppressions.map((s) => s.id))).toEqual(
+      new Set(["AwsSolutions-IAM4", "AwsSolutions-IAM5", "AwsSolutions-L1", "AwsSolutions-SQS3", "AwsSolutions-SMG4"]),
+    );
     for (const s of suppressions) expect(s.reason.length, `${s.id}: ${s.reason}`).toBeGreaterThanOrEqual(80);
   });
 });
@@ -208,7 +236,9 @@ describe("bundled dual-write handler (the esbuild output SST deploys)", () => {
     }
     const migration = MIGRATIONS[id] as Migration;
     const items = await scanAll(clients, table);
-    const expected = items.filter((i) => !(OWNER_ATTRIBUTE in i) && String(i.SK).match(migration.source.skPattern!)).flatMap((i) => deriveRecords(migration, i));
+    const expected = items
+      .filter((i) => !(OWNER_ATTRIBUTE in i) && String(i.SK).match(migration.source.skPattern!))
+      .flatMap((i) => deriveRecords(migration, i));
     const derived = items.filter((i) => OWNER_ATTRIBUTE in i);
     expect(derived.map((r) => keyId(r as never)).sort()).toEqual(expected.map((r) => keyId(r)).sort());
     expect(derived.length).toBeGreaterThan(0);

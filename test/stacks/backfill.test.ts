@@ -16,7 +16,12 @@ describe("Backfill stack", () => {
   function stateMachine() {
     const machines = Object.values(template.findResources("AWS::StepFunctions::StateMachine"));
     expect(machines).toHaveLength(1);
-    return machines[0]!.Properties as { DefinitionString: string; DefinitionSubstitutions: Record<string, unknown>; TracingConfiguration?: { Enabled: boolean }; LoggingConfiguration?: unknown };
+    return machines[0]!.Properties as {
+      DefinitionString: string;
+      DefinitionSubstitutions: Record<string, unknown>;
+      TracingConfiguration?: { Enabled: boolean };
+      LoggingConfiguration?: unknown;
+    };
   }
 
   it("deploys exactly the repo's ASL file, with a substitution per task ARN", () => {
@@ -41,15 +46,24 @@ describe("Backfill stack", () => {
 
   it("scopes the continue task's StartExecution to its own state machine", () => {
     const policies = template.findResources("AWS::IAM::Policy");
-    const statements = Object.values(policies).flatMap((p) => (p.Properties as { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }).PolicyDocument.Statement);
+    const statements = Object.values(policies).flatMap(
+      (p) => (p.Properties as { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } }).PolicyDocument.Statement,
+    );
     const start = statements.filter((s) => JSON.stringify(s.Action).includes("states:StartExecution"));
     expect(start).toHaveLength(1);
     expect(JSON.stringify(start[0]!.Resource)).toContain(":states:");
     expect(JSON.stringify(start[0]!.Resource)).toContain(":stateMachine:prod-ferry-backfill");
     // X-Ray's trace calls and the CloudWatch Logs vended-delivery calls Step Functions logging
     // needs support no resource-level scope (AWS docs); everything else must be scoped.
-    const unscopable = /"(xray:[A-Za-z]+|logs:(Create|Get|Update|Delete|List)LogDeliver(y|ies)|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)"/g;
-    const unscoped = statements.filter((s) => s.Resource === "*" && JSON.stringify(s.Action).replace(unscopable, "").match(/"[a-z]+:/));
+    const unscopable =
+      /"(xray:[A-Za-z]+|logs:(Create|Get|Update|Delete|List)LogDeliver(y|ies)|logs:PutResourcePolicy|logs:DescribeResourcePolicies|logs:DescribeLogGroups)"/g;
+    const unscoped = statements.filter(
+      (s) =>
+        s.Resource === "*" &&
+        JSON.stringify(s.Action)
+          .replace(unscopable, "")
+          .match(/"[a-z]+:/),
+    );
     expect(unscoped).toEqual([]);
   });
 });

@@ -47,7 +47,11 @@ describe("step-event bus (Storage stack, stage prod)", () => {
     template.resourceCountIs("AWS::Lambda::Function", 1); // SST's own custom-resource handler only: no log-policy Lambda
     // The document is a Fn::Join (it embeds the log group's ARN): check its parts.
     const policy = JSON.stringify(Object.values(template.findResources("AWS::Logs::ResourcePolicy"))[0]!.Properties!.PolicyDocument);
-    for (const part of ['\\"logs:CreateLogStream\\",\\"logs:PutLogEvents\\"', '\\"events.amazonaws.com\\",\\"delivery.logs.amazonaws.com\\"', `{"Fn::GetAtt":["${logGroup}","Arn"]}`]) {
+    for (const part of [
+      '\\"logs:CreateLogStream\\",\\"logs:PutLogEvents\\"',
+      '\\"events.amazonaws.com\\",\\"delivery.logs.amazonaws.com\\"',
+      `{"Fn::GetAtt":["${logGroup}","Arn"]}`,
+    ]) {
       expect(policy).toContain(part);
     }
   });

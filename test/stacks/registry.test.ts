@@ -34,7 +34,10 @@ describe("migration registry (migrations/index.ts)", () => {
     expect(migrationFromRegistry("split-workflow-tasks", MIGRATIONS).id).toBe("0002_split-workflow-tasks");
     expect(() => migrationFromRegistry("0009", MIGRATIONS)).toThrow(MigrationNotFoundError);
     expect(() => migrationFromRegistry("0009", MIGRATIONS)).toThrow(/bundled registry.*Available: 0001_workflow-context-index, 0002_split-workflow-tasks/);
-    const twins = { "0003_a": { ...MIGRATIONS["0001_workflow-context-index"]!, id: "0003_a" }, "0003_b": { ...MIGRATIONS["0001_workflow-context-index"]!, id: "0003_b" } };
+    const twins = {
+      "0003_a": { ...MIGRATIONS["0001_workflow-context-index"]!, id: "0003_a" },
+      "0003_b": { ...MIGRATIONS["0001_workflow-context-index"]!, id: "0003_b" },
+    };
     expect(() => migrationFromRegistry("0003", twins)).toThrow(AmbiguousMigrationError);
   });
 

@@ -10,7 +10,10 @@ import { MigrationRegistryOutOfDateError, discoverMigrations, migrationSuffix } 
 
 describe("jwtConfig", () => {
   it("takes the issuer and audience from FERRY_JWT_ISSUER / FERRY_JWT_AUDIENCE", () => {
-    expect(jwtConfig("prod", { FERRY_JWT_ISSUER: "https://id.example.com/", FERRY_JWT_AUDIENCE: "svc" })).toEqual({ issuer: "https://id.example.com/", audience: "svc" });
+    expect(jwtConfig("prod", { FERRY_JWT_ISSUER: "https://id.example.com/", FERRY_JWT_AUDIENCE: "svc" })).toEqual({
+      issuer: "https://id.example.com/",
+      audience: "svc",
+    });
     expect(jwtConfig("prod", { FERRY_JWT_ISSUER: "https://id.example.com/" }).audience).toBe(DEFAULT_JWT_AUDIENCE);
   });
 

@@ -28,7 +28,11 @@ export async function convertedTable(options: Parameters<typeof generateWorkflow
   const [m1, m2] = await Promise.all([loadMigration("0001"), loadMigration("0002")]);
   const workflows = [...generateWorkflows(options)] as Item[];
   await batchPutAll(clients.doc, table, workflows);
-  await batchPutAll(clients.doc, table, workflows.flatMap((w) => [...deriveRecords(m1, w as never), ...deriveRecords(m2, w as never)]));
+  await batchPutAll(
+    clients.doc,
+    table,
+    workflows.flatMap((w) => [...deriveRecords(m1, w as never), ...deriveRecords(m2, w as never)]),
+  );
   return { clients, table, controlTable, workflows };
 }
 

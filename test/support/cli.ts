@@ -34,8 +34,14 @@ export function stageCli(prefix: string, commands: () => Command[], restore: () 
   beforeEach(() => {
     stdout.length = 0;
     stderr.length = 0;
-    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => { stdout.push(String(chunk)); return true; });
-    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => { stderr.push(String(chunk)); return true; });
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      stdout.push(String(chunk));
+      return true;
+    });
+    vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
+      stderr.push(String(chunk));
+      return true;
+    });
     process.env.FERRY_SST_OUTPUTS = join(mkdtempSync(join(tmpdir(), `${prefix}-`)), "outputs.json");
     process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
   });
@@ -79,7 +85,10 @@ export function ferryProcess(args: string[], env: NodeJS.ProcessEnv = process.en
     void exited.then((code) => reject(new Error(`ferry ${args[0]} exited ${code} before printing: ${stderr}`)));
   });
   // Keep reading so a chatty child never blocks on a full pipe.
-  void firstLine.then(() => child.stdout.resume(), () => undefined);
+  void firstLine.then(
+    () => child.stdout.resume(),
+    () => undefined,
+  );
   return {
     child,
     firstLine,

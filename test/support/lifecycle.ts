@@ -41,13 +41,27 @@ export async function seededTable(workflows = 60, prefix = "lc"): Promise<Seeded
     events,
     time,
     ctx: (migration, extra = {}) =>
-      lifecycleContext({ clients, tableName: table, controlTable, migration, actor: "ana", guards: { now: time.now }, listeners: [(e) => events.push(e)], ...extra }),
+      lifecycleContext({
+        clients,
+        tableName: table,
+        controlTable,
+        migration,
+        actor: "ana",
+        guards: { now: time.now },
+        listeners: [(e) => events.push(e)],
+        ...extra,
+      }),
   };
 }
 
 /** Records the add step as `ferry add` does (without a stream: the state record only). */
 export async function markAdded(ctx: LifecycleContext): Promise<void> {
-  await recordStep({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id }, { step: "add", actor: ctx.actor }, () => ({}), () => new Date(ctx.guards.now()));
+  await recordStep(
+    { doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id },
+    { step: "add", actor: ctx.actor },
+    () => ({}),
+    () => new Date(ctx.guards.now()),
+  );
 }
 
 /** A dual-write heartbeat written at `at` (ms). */

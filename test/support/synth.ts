@@ -52,8 +52,7 @@ export async function synthProject(stage: string, env: Record<string, string> = 
       }
       return template;
     },
-    messages: (stack) =>
-      artifact(stack).messages.map((m) => ({ level: m.level as SynthMessage["level"], path: m.id, text: String(m.entry.data) })),
+    messages: (stack) => artifact(stack).messages.map((m) => ({ level: m.level as SynthMessage["level"], path: m.id, text: String(m.entry.data) })),
   };
 }
 

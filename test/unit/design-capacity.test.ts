@@ -57,7 +57,13 @@ describe("DynamoDB Local's transaction accounting", () => {
     expect(dynamodbLocalWriteUnits([{ kind: "Put", bytes: 100 }])).toBe(4);
     expect(dynamodbLocalWriteUnits(Array.from({ length: 10 }, () => ({ kind: "Put" as const, bytes: 900 })))).toBe(4);
     expect(dynamodbLocalWriteUnits([1_000, 2_000, 2_000, 3_000].map((bytes) => ({ kind: "Put" as const, bytes })))).toBe(24);
-    expect(dynamodbLocalWriteUnits([{ kind: "ConditionCheck", bytes: 9_000 }, { kind: "Put", bytes: 1_000 }, { kind: "Put", bytes: 3_000 }])).toBe(16);
+    expect(
+      dynamodbLocalWriteUnits([
+        { kind: "ConditionCheck", bytes: 9_000 },
+        { kind: "Put", bytes: 1_000 },
+        { kind: "Put", bytes: 3_000 },
+      ]),
+    ).toBe(16);
   });
 });
 
@@ -101,12 +107,7 @@ describe("formatting", () => {
   it("prints bytes, counts, durations and dollars for people", () => {
     expect([formatBytes(512), formatBytes(1_536), formatBytes(3 * 1024 ** 2)]).toEqual(["512 B", "1.5 KB", "3.0 MB"]);
     expect(formatCount(1_234_567.4)).toBe("1,234,567");
-    expect([formatDuration(45), formatDuration(725), formatDuration(12_000), formatDuration(190_000)]).toEqual([
-      "45 s",
-      "12 min 5 s",
-      "3 h 20 min",
-      "2 d 4 h",
-    ]);
+    expect([formatDuration(45), formatDuration(725), formatDuration(12_000), formatDuration(190_000)]).toEqual(["45 s", "12 min 5 s", "3 h 20 min", "2 d 4 h"]);
     expect([formatUsd(0.00028), formatUsd(1.234), formatUsd(1234.567)]).toEqual(["$0.00028", "$1.23", "$1,234.57"]);
   });
 });

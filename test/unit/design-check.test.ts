@@ -49,13 +49,12 @@ describe("checking the example migrations", () => {
 describe("a migration with a bad derive", () => {
   it("is nondeterministic when it uses Math.random, reported with the item's key", () => {
     const items = workflows({ workflows: 5, contexts: 1, pool: 5, seed: 1 });
-    const report = checkMigration(
-      migration({ derive: (wf: Wf) => [{ PK: wf.PK, SK: `RND#${Math.random()}#${wf.SK}` }] }),
-      { generated: items },
-    );
+    const report = checkMigration(migration({ derive: (wf: Wf) => [{ PK: wf.PK, SK: `RND#${Math.random()}#${wf.SK}` }] }), { generated: items });
     expect(report.problems.nondeterministic.count).toBe(5);
     expect(report.problems.nondeterministic.examples[0]).toMatchObject({ origin: "generated", key: keyOfItem(items[0]!) });
-    expect(report.problems.nondeterministic.examples[0]!.message).toMatch(/two derives of the same item differ: PK=.* SK="RND#0\.\d+#WF#.*" derived only the first time/);
+    expect(report.problems.nondeterministic.examples[0]!.message).toMatch(
+      /two derives of the same item differ: PK=.* SK="RND#0\.\d+#WF#.*" derived only the first time/,
+    );
     expect(report.problems.readsOutsideSchema.count).toBe(0); // not double-reported
   });
 
@@ -94,7 +93,9 @@ describe("a migration with a bad derive", () => {
     const report = checkMigration(sneaky, { generated: items });
     expect(report.problems.readsOutsideSchema.count).toBe(3);
     expect(report.problems.readsOutsideSchema.examples[0]!.key).toEqual(keyOfItem(items[0]!));
-    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(/derive reads "status", not in the schema \(present in the item: status; derive sees undefined\)/);
+    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(
+      /derive reads "status", not in the schema \(present in the item: status; derive sees undefined\)/,
+    );
   });
 
   it("reads a field its strict schema drops: derive sees undefined, check names the field (issue 14 item 4)", () => {
@@ -102,16 +103,22 @@ describe("a migration with a bad derive", () => {
     const incomplete = migration({ derive: (wf: Wf) => [{ PK: wf.PK, SK: `CTX#x#${wf.SK}`, status: wf.status }] });
     const report = checkMigration(incomplete, { generated: items });
     expect(report.problems.readsOutsideSchema.count).toBe(3);
-    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(/derive reads "status", not in the schema \(present in the item: status; derive sees undefined\): add it to the schema/);
+    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(
+      /derive reads "status", not in the schema \(present in the item: status; derive sees undefined\): add it to the schema/,
+    );
     expect(report.ok).toBe(false);
   });
 
   it("reads a nested field the schema strips: derive on the whole item disagrees", () => {
     const items = workflows({ workflows: 2, contexts: 1, pool: 2, seed: 6 });
-    const nested = migration({ derive: (wf: Wf) => wf.contexts.map((c: { id: string; name?: string }) => ({ PK: wf.PK, SK: `CTX#${c.id}#${wf.SK}`, name: c.name ?? "?" })) });
+    const nested = migration({
+      derive: (wf: Wf) => wf.contexts.map((c: { id: string; name?: string }) => ({ PK: wf.PK, SK: `CTX#${c.id}#${wf.SK}`, name: c.name ?? "?" })),
+    });
     const report = checkMigration(nested, { generated: items });
     expect(report.problems.readsOutsideSchema.count).toBe(2);
-    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(/records change when derive sees the whole item \(fields the schema drops\): .* differs in name/);
+    expect(report.problems.readsOutsideSchema.examples[0]!.message).toMatch(
+      /records change when derive sees the whole item \(fields the schema drops\): .* differs in name/,
+    );
   });
 
   it("names the record and attribute of a function-valued attribute instead of crashing (issue 14 item 10)", () => {
@@ -170,7 +177,9 @@ describe("a migration with bad records", () => {
     expect(report.problems.crossItemCollision.count).toBe(4);
     const first = report.problems.crossItemCollision.examples[0]!;
     expect(first.key).toEqual(keyOfItem(items[2]!));
-    expect(first.message).toBe(`record PK="${items[0]!.PK}" SK="CTX#${(items[0]!.contexts as { id: string }[])[0]!.id}" is also derived by PK="${items[0]!.PK}" SK="${items[0]!.SK}"`);
+    expect(first.message).toBe(
+      `record PK="${items[0]!.PK}" SK="CTX#${(items[0]!.contexts as { id: string }[])[0]!.id}" is also derived by PK="${items[0]!.PK}" SK="${items[0]!.SK}"`,
+    );
   });
 
   it("derives a record over 400 KB, and more records than maxRecordsPerItem", () => {
@@ -202,11 +211,22 @@ describe("a migration with bad records", () => {
 describe("the report", () => {
   it("counts every item but keeps only the first examples, and skips non-source and duplicate items", () => {
     const items = workflows({ workflows: 20, contexts: 1, pool: 20, seed: 11 });
-    const derivedAlready: DerivedRecord = { PK: items[0]!.PK, SK: "WF#stamped", [OWNER_ATTRIBUTE]: { migration: "0099_under-test", owner: keyOfItem(items[0]!) } };
-    const report = checkMigration(migration({ derive: () => { throw new Error("boom"); } }), {
-      sampleItems: [...items, items[0]!, { PK: "tenant-0001", SK: "CTX#c#WF#x" }, derivedAlready],
-      examples: 2,
-    });
+    const derivedAlready: DerivedRecord = {
+      PK: items[0]!.PK,
+      SK: "WF#stamped",
+      [OWNER_ATTRIBUTE]: { migration: "0099_under-test", owner: keyOfItem(items[0]!) },
+    };
+    const report = checkMigration(
+      migration({
+        derive: () => {
+          throw new Error("boom");
+        },
+      }),
+      {
+        sampleItems: [...items, items[0]!, { PK: "tenant-0001", SK: "CTX#c#WF#x" }, derivedAlready],
+        examples: 2,
+      },
+    );
     expect(report.checked.sample).toBe(20);
     expect(report.problems.deriveThrew.count).toBe(20);
     expect(report.problems.deriveThrew.examples).toHaveLength(2);
@@ -215,7 +235,14 @@ describe("the report", () => {
   });
 
   it("becomes a CheckFailedError (exit code 1) that carries the report and names the problems", () => {
-    const report = checkMigration(migration({ derive: () => { throw new Error("boom"); } }), { generated: workflows({ workflows: 2, seed: 12 }) });
+    const report = checkMigration(
+      migration({
+        derive: () => {
+          throw new Error("boom");
+        },
+      }),
+      { generated: workflows({ workflows: 2, seed: 12 }) },
+    );
     const error = new CheckFailedError(report);
     expect(error.exitCode).toBe(1);
     expect(error.report).toBe(report);

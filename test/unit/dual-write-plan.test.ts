@@ -31,7 +31,13 @@ function record(eventName: "INSERT" | "MODIFY" | "REMOVE", images: { old?: Recor
   };
 }
 
-const wf = (ids: string[], extra: Record<string, unknown> = {}) => ({ PK: "t-1", SK: "WF#w-1", name: "W", contexts: ids.map((id) => ({ id, name: id.toUpperCase() })), ...extra });
+const wf = (ids: string[], extra: Record<string, unknown> = {}) => ({
+  PK: "t-1",
+  SK: "WF#w-1",
+  name: "W",
+  contexts: ids.map((id) => ({ id, name: id.toUpperCase() })),
+  ...extra,
+});
 const sks = (records: { SK: string }[]) => records.map((r) => r.SK).sort();
 
 describe("planStreamRecord", () => {
@@ -53,7 +59,9 @@ describe("planStreamRecord", () => {
   it("skips a MODIFY whose schema projection is unchanged, but not one whose projection changed with the same records", () => {
     expect(planStreamRecord(contexts, record("MODIFY", { old: wf(["a"]), new: wf(["a"], { name: "renamed", description: "x" }) })).kind).toBe("unchanged");
     // Context names are not in the 0001 schema (it reads contexts[].id only).
-    expect(planStreamRecord(contexts, record("MODIFY", { old: wf(["a"]), new: { ...wf(["a"]), contexts: [{ id: "a", name: "new name" }] } })).kind).toBe("unchanged");
+    expect(planStreamRecord(contexts, record("MODIFY", { old: wf(["a"]), new: { ...wf(["a"]), contexts: [{ id: "a", name: "new name" }] } })).kind).toBe(
+      "unchanged",
+    );
     const reordered = planStreamRecord(contexts, record("MODIFY", { old: wf(["a", "b"]), new: wf(["b", "a"]) }));
     expect(reordered.kind === "apply" && [sks(reordered.puts), reordered.deletes]).toEqual([["CTX#a#WF#w-1", "CTX#b#WF#w-1"], []]);
   });
@@ -61,7 +69,9 @@ describe("planStreamRecord", () => {
   it("ignores records that are not source items without parsing them", () => {
     const broken = { contexts: "not a list" };
     expect(planStreamRecord(contexts, record("INSERT", { new: { PK: "t-1", SK: "TENANT#profile", ...broken } })).kind).toBe("ignored");
-    expect(planStreamRecord(contexts, record("MODIFY", { old: { PK: "t-1", SK: "WF#w-1#TASK#x" }, new: { PK: "t-1", SK: "WF#w-1#TASK#x", ...broken } })).kind).toBe("ignored");
+    expect(
+      planStreamRecord(contexts, record("MODIFY", { old: { PK: "t-1", SK: "WF#w-1#TASK#x" }, new: { PK: "t-1", SK: "WF#w-1#TASK#x", ...broken } })).kind,
+    ).toBe("ignored");
     const stamped = { PK: "t-1", SK: "WF#w-9", [OWNER_ATTRIBUTE]: { migration: "0009_other", owner: { PK: "t-1", SK: "X" } }, ...broken };
     expect(planStreamRecord(contexts, record("INSERT", { new: stamped })).kind).toBe("ignored");
   });
@@ -79,7 +89,13 @@ describe("planStreamRecord", () => {
 
   it("throws poison errors when derive throws or returns invalid records", () => {
     const base = { description: "test", table: "Workflows", source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ }, schema: z.object({ n: z.number() }) };
-    const throwing = defineMigration({ ...base, id: "0099_throws", derive: () => { throw new Error("boom"); } });
+    const throwing = defineMigration({
+      ...base,
+      id: "0099_throws",
+      derive: () => {
+        throw new Error("boom");
+      },
+    });
     const colliding = defineMigration({ ...base, id: "0098_collides", derive: (item) => [{ PK: item.PK, SK: "WF#other" }] });
     const item = { PK: "t-1", SK: "WF#w-1", n: 1 };
     expect(() => planStreamRecord(throwing, record("INSERT", { new: item }))).toThrow(DeriveError);
@@ -95,10 +111,14 @@ describe("planStreamRecord", () => {
 
 describe("fromLambdaImage", () => {
   it("decodes binary values, which the Lambda event carries as base64 strings", () => {
-    const event = { PK: { S: "t-1" }, data: { B: Buffer.from("hi").toString("base64") }, nested: { M: { set: { BS: [Buffer.from("x").toString("base64")] } } } };
+    const event = {
+      PK: { S: "t-1" },
+      data: { B: Buffer.from("hi").toString("base64") },
+      nested: { M: { set: { BS: [Buffer.from("x").toString("base64")] } } },
+    };
     const item = fromLambdaImage(event as unknown as Record<string, AttributeValue>);
     expect(Buffer.from(item.data as Uint8Array).toString()).toBe("hi");
-    expect([...((item.nested as { set: Set<Uint8Array> }).set)].map((b) => Buffer.from(b).toString())).toEqual(["x"]);
+    expect([...(item.nested as { set: Set<Uint8Array> }).set].map((b) => Buffer.from(b).toString())).toEqual(["x"]);
   });
 });
 

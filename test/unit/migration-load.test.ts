@@ -73,7 +73,11 @@ const INVALID: [file: string, field: string, expected: RegExp][] = [
   ["0009_unknown-key.ts", "cleanUp", /cleanUp: unknown field \(allowed: id, description, table, source, schema, derive, cleanup, options, checkItems\)/],
   ["0010_segments-zero.ts", "options.segments", /expected number to be >=1/],
   ["0011_segments-not-integer.ts", "options.segments", /expected int/],
-  ["0012_unknown-option.ts", "options.concurrency", /options.concurrency: unknown field \(allowed: rate, segments, pageSize, maxRecordsPerItem, streamBatchSize, streamMaxRetries, streamMaxRecordAgeSeconds\)/],
+  [
+    "0012_unknown-option.ts",
+    "options.concurrency",
+    /options.concurrency: unknown field \(allowed: rate, segments, pageSize, maxRecordsPerItem, streamBatchSize, streamMaxRetries, streamMaxRecordAgeSeconds\)/,
+  ],
   ["0013_empty-cleanup.ts", "cleanup.removeAttributes", /list at least one attribute/],
   ["0016_missing-table.ts", "table", /expected string, received undefined/],
 ];
@@ -120,7 +124,10 @@ describe("an invalid migration file", () => {
   it("with a syntax error is a MigrationLoadError of one line, without a code frame or stack", async () => {
     const dir = scratchDir();
     const file = join(dir, "0001_syntax-error.ts");
-    writeFileSync(file, 'import { defineMigration } from "@ferry/core/definition/define-migration";\nexport default defineMigration({ id: "0001_syntax-error", \n');
+    writeFileSync(
+      file,
+      'import { defineMigration } from "@ferry/core/definition/define-migration";\nexport default defineMigration({ id: "0001_syntax-error", \n',
+    );
     const error = await loadError(file);
     expect(error).toBeInstanceOf(MigrationLoadError);
     expect(error.message).toMatch(/^Cannot load migration 0001_syntax-error\.ts: /);

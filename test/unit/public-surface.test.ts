@@ -5,7 +5,17 @@ import { describe, expect, it } from "vitest";
 
 describe("@ferry/core's public surface", () => {
   it("gives a migration file defineMigration and the lifecycle to integrators", () => {
-    for (const name of ["defineMigration", "loadMigration", "lifecycleContext", "addStep", "convertStep", "moveStep", "removeStep", "verifyMigration", "createDualWriter"]) {
+    for (const name of [
+      "defineMigration",
+      "loadMigration",
+      "lifecycleContext",
+      "addStep",
+      "convertStep",
+      "moveStep",
+      "removeStep",
+      "verifyMigration",
+      "createDualWriter",
+    ]) {
       expect(core, name).toHaveProperty(name);
     }
   });

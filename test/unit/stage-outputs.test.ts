@@ -45,7 +45,11 @@ function cloudFormation(stacks: Record<string, Record<string, string>>, status =
     DescribeStacksCommand: (input) => {
       const outputs = stacks[input.StackName as string];
       if (!outputs) throw Object.assign(new Error(`Stack with id ${input.StackName} does not exist`), { name: "ValidationError" });
-      return { Stacks: [{ StackName: input.StackName, StackStatus: status, Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) }] };
+      return {
+        Stacks: [
+          { StackName: input.StackName, StackStatus: status, Outputs: Object.entries(outputs).map(([OutputKey, OutputValue]) => ({ OutputKey, OutputValue })) },
+        ],
+      };
     },
   });
   return { client, calls };
@@ -56,7 +60,13 @@ describe("stage outputs", () => {
     const dir = project({ "dev-ferry-Storage": storage, "dev-ferry-Backfill": { BackfillStateMachineArn: SM } });
     const { client, calls } = cloudFormation({});
     const outputs = await resolveStageOutputs("dev", { projectDir: dir, stacks: ["Backfill"], cloudFormation: client });
-    expect(outputs).toMatchObject({ stage: "dev", region: "eu-west-1", tableName: "dev-ferry-Workflows", controlTable: "dev-ferry-Control", stateMachineArn: SM });
+    expect(outputs).toMatchObject({
+      stage: "dev",
+      region: "eu-west-1",
+      tableName: "dev-ferry-Workflows",
+      controlTable: "dev-ferry-Control",
+      stateMachineArn: SM,
+    });
     expect(outputs.sources.Storage).toBe(join(dir, ".sst", "outputs.json"));
     expect(calls).toEqual([]);
   });
@@ -76,7 +86,9 @@ describe("stage outputs", () => {
     const { client } = cloudFormation({});
     const resolving = resolveStageOutputs("qa", { projectDir: dir, cloudFormation: client, region: "eu-west-1" });
     await expect(resolving).rejects.toBeInstanceOf(StageNotDeployedError);
-    await expect(resolving).rejects.toThrow(/Stage "qa" is not deployed.*qa-ferry-Storage.*outputs\.json \(missing or empty\).*CloudFormation eu-west-1.*npx sst deploy --stage qa/);
+    await expect(resolving).rejects.toThrow(
+      /Stage "qa" is not deployed.*qa-ferry-Storage.*outputs\.json \(missing or empty\).*CloudFormation eu-west-1.*npx sst deploy --stage qa/,
+    );
   });
 
   it("treats a stack that failed to deploy as not deployed, and a CloudFormation error as a reason", async () => {
@@ -88,7 +100,9 @@ describe("stage outputs", () => {
         throw Object.assign(new Error("Could not load credentials from any providers"), { name: "CredentialsProviderError" });
       },
     });
-    await expect(resolveStageOutputs("qa", { projectDir: project(), cloudFormation: denied })).rejects.toThrow(/CredentialsProviderError: Could not load credentials/);
+    await expect(resolveStageOutputs("qa", { projectDir: project(), cloudFormation: denied })).rejects.toThrow(
+      /CredentialsProviderError: Could not load credentials/,
+    );
   });
 
   it("names a missing output and the stack that should have it", async () => {

@@ -16,7 +16,15 @@ describe("toLambdaRecord", () => {
     expect(record.eventSourceARN).toBe(client.script.streamArn);
     expect(record.dynamodb?.ApproximateCreationDateTime).toBe((sdk.dynamodb?.ApproximateCreationDateTime?.getTime() ?? 0) / 1000);
     expect(Number.isInteger(record.dynamodb?.ApproximateCreationDateTime)).toBe(true);
-    expect(Object.keys(record.dynamodb ?? {}).sort()).toEqual(["ApproximateCreationDateTime", "Keys", "NewImage", "OldImage", "SequenceNumber", "SizeBytes", "StreamViewType"]);
+    expect(Object.keys(record.dynamodb ?? {}).sort()).toEqual([
+      "ApproximateCreationDateTime",
+      "Keys",
+      "NewImage",
+      "OldImage",
+      "SequenceNumber",
+      "SizeBytes",
+      "StreamViewType",
+    ]);
   });
 
   it("encodes binary values as base64 like the Lambda JSON event", () => {

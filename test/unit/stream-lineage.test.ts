@@ -76,11 +76,7 @@ describe("DescribeStream pagination", () => {
 
     expect(summary.shards.map((s) => s.shardId)).toEqual(client.script.shards.map((s) => s.Shard.ShardId));
     const pages = client.calls.filter((c) => c.command === "DescribeStream");
-    expect(pages.map((c) => c.input.ExclusiveStartShardId)).toEqual([
-      undefined,
-      client.idOf("C1"),
-      client.idOf("G"),
-    ]);
+    expect(pages.map((c) => c.input.ExclusiveStartShardId)).toEqual([undefined, client.idOf("C1"), client.idOf("G")]);
     expect(summary.shards.find((s) => s.shardId === client.idOf("C1"))).toMatchObject({
       parentShardId: client.idOf("P"),
       endingSequenceNumber: client.shard("C1").Shard.SequenceNumberRange?.EndingSequenceNumber,
@@ -115,8 +111,18 @@ describe("local event source mapping over a multi-shard stream", () => {
     const ctx = client.sdkRecords("G").find((r) => r.dynamodb?.Keys?.SK?.S?.startsWith("CTX#"))?.dynamodb?.SequenceNumber;
     expect([...order].sort()).toEqual(all.filter((s) => s !== ctx).sort());
     expect(new Set(order).size).toBe(order.length);
-    const last = (name: string) => Math.max(...seqsOf(client, name).filter((s) => s !== ctx).map((s) => order.indexOf(s)));
-    const first = (name: string) => Math.min(...seqsOf(client, name).map((s) => order.indexOf(s)).filter((i) => i >= 0));
+    const last = (name: string) =>
+      Math.max(
+        ...seqsOf(client, name)
+          .filter((s) => s !== ctx)
+          .map((s) => order.indexOf(s)),
+      );
+    const first = (name: string) =>
+      Math.min(
+        ...seqsOf(client, name)
+          .map((s) => order.indexOf(s))
+          .filter((i) => i >= 0),
+      );
     expect(last("P")).toBeLessThan(first("C1"));
     expect(last("P")).toBeLessThan(first("C2"));
     expect(last("C1")).toBeLessThan(first("G"));

@@ -26,7 +26,15 @@ export { type V2Options, DEFAULT_V2_OPTIONS, createV2Reader } from "./reads/v2.t
 export { type ApiItem, type ListByContextRequest, type ListResult, type WorkflowReader, WORKFLOW_SUMMARY_ATTRIBUTES } from "./reads/view.ts";
 export { type ApiDeps, createApiApp } from "./api/app.ts";
 export { type ApiOptions, DEFAULT_ROUTE_MIGRATIONS, buildApiDeps, deriveTokenSecret } from "./api/deps.ts";
-export { type TenantResolver, DEV_TOKEN_TTL_SECONDS, MAX_TOKEN_LIFETIME_SECONDS, authorizerTenant, hs256Tenant, signDevToken, tenantProblem } from "./api/auth.ts";
+export {
+  type TenantResolver,
+  DEV_TOKEN_TTL_SECONDS,
+  MAX_TOKEN_LIFETIME_SECONDS,
+  authorizerTenant,
+  hs256Tenant,
+  signDevToken,
+  tenantProblem,
+} from "./api/auth.ts";
 export { type LocalApiServer, type LocalServerOptions, DEFAULT_LOCAL_SERVER_OPTIONS, startLocalApiServer } from "./api/local-server.ts";
 export { WorkflowNotFoundError } from "./api/errors.ts";
 export { type DemoSizes, type DemoData, DEFAULT_DEMO_SIZES, seedDemoTable } from "./demo/scenario.ts";

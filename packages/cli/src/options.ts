@@ -17,7 +17,9 @@ export const TABLE_NAME_PATTERN = /^[a-zA-Z0-9_.-]{3,255}$/;
 /** A commander parser for table names: a bad name is a usage error here, not a ValidationException later. */
 export function tableNameFlag(value: string): string {
   if (!TABLE_NAME_PATTERN.test(value)) {
-    throw new InvalidArgumentError(`"${value.length > 60 ? `${value.slice(0, 57)}...` : value}" is not a DynamoDB table name: use 3 to 255 letters, digits, _ - or .`);
+    throw new InvalidArgumentError(
+      `"${value.length > 60 ? `${value.slice(0, 57)}...` : value}" is not a DynamoDB table name: use 3 to 255 letters, digits, _ - or .`,
+    );
   }
   return value;
 }
@@ -26,7 +28,10 @@ export function tableNameFlag(value: string): string {
 export function boundedText(max: number) {
   return (value: string): string => {
     if (value.trim() === "") throw new InvalidArgumentError("expected some text, got an empty value");
-    if (value.length > max) throw new InvalidArgumentError(`at most ${max} characters (got ${value.length}): it is kept in the migration's state record, which DynamoDB limits to 400 KB`);
+    if (value.length > max)
+      throw new InvalidArgumentError(
+        `at most ${max} characters (got ${value.length}): it is kept in the migration's state record, which DynamoDB limits to 400 KB`,
+      );
     return value;
   };
 }
@@ -39,9 +44,7 @@ export const MAX_REASON_CHARS = 2_000;
 export function withConnectionFlags(command: Command): Command {
   return command
     .addOption(new Option("--table <name>", "table name").default(process.env.FERRY_TABLE ?? DEFAULT_TABLE_NAME).argParser(tableNameFlag))
-    .addOption(
-      new Option("--endpoint <url>", "DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, else AWS)"),
-    )
+    .addOption(new Option("--endpoint <url>", "DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, else AWS)"))
     .addOption(new Option("--region <region>", "AWS region (default: AWS_REGION or us-east-1)"))
     .option("--json", "print machine-readable JSON");
 }
@@ -90,7 +93,10 @@ export class StageFlagConflictError extends UsageError {
  */
 export function withStageFlag(command: Command, stacks: StageStack[] = ["Backfill"]): Command {
   return command
-    .option("--stage <stage>", "a deployed SST stage: table, control table, region and state machine come from its outputs (.sst/outputs.json, else CloudFormation)")
+    .option(
+      "--stage <stage>",
+      "a deployed SST stage: table, control table, region and state machine come from its outputs (.sst/outputs.json, else CloudFormation)",
+    )
     .hook("preAction", async (_self, action) => {
       const opts = action.opts<StageFlags & ConnectionFlags & { controlTable?: string }>();
       if (!opts.stage) return;

@@ -13,9 +13,7 @@ export function progressLine(label: string, done: number, total: number, started
   const elapsed = (Date.now() - startedAt) / 1000;
   const rate = elapsed > 0 ? done / elapsed : 0;
   const eta = rate > 0 ? Math.max(0, (total - done) / rate) : 0;
-  process.stderr.write(
-    `\r${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${rate.toFixed(0)}/s ETA ${eta.toFixed(0)}s `,
-  );
+  process.stderr.write(`\r${label} [${"#".repeat(filled)}${"-".repeat(width - filled)}] ${done}/${total} ${rate.toFixed(0)}/s ETA ${eta.toFixed(0)}s `);
   if (done >= total) process.stderr.write("\n");
 }
 
@@ -25,5 +23,12 @@ export function table(rows: (string | number)[][]): string {
   for (const row of rows) {
     for (const [i, cell] of row.entries()) widths[i] = Math.max(widths[i] ?? 0, String(cell).length);
   }
-  return rows.map((row) => row.map((cell, i) => String(cell).padEnd(widths[i] ?? 0)).join("  ").trimEnd()).join("\n");
+  return rows
+    .map((row) =>
+      row
+        .map((cell, i) => String(cell).padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
 }

@@ -22,7 +22,10 @@ export function onShutdown(cleanup: Cleanup): () => void {
   cleanups.push(cleanup);
   if (!installed) {
     installed = true;
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+    for (const [signal, code] of [
+      ["SIGINT", 130],
+      ["SIGTERM", 143],
+    ] as const) {
       process.once(signal, () => {
         shuttingDown = true;
         received = signal;

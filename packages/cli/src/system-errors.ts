@@ -43,7 +43,10 @@ export function describeSystemError(err: unknown): { message: string; exitCode: 
       };
     case "ENOTFOUND":
     case "EAI_AGAIN":
-      return { message: `Cannot resolve the host ${e.hostname ?? where(e)} (${e.code}). Check --endpoint / AWS_ENDPOINT_URL_DYNAMODB and --region.`, exitCode: 1 };
+      return {
+        message: `Cannot resolve the host ${e.hostname ?? where(e)} (${e.code}). Check --endpoint / AWS_ENDPOINT_URL_DYNAMODB and --region.`,
+        exitCode: 1,
+      };
     default:
       return undefined;
   }

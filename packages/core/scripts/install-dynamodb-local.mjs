@@ -15,8 +15,7 @@ import { fileURLToPath } from "node:url";
 
 const PACKAGE = "amplify-dynamodb-simulator";
 const VERSION = "2.9.30";
-const INTEGRITY =
-  "sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ==";
+const INTEGRITY = "sha512-xTeeRLvzEfqyd5lh3bH4c0kHvSHHmmhD5ZDsHFKAQ5g2Zl6JqlFdutaQhCLHzxEp6Ry1o7TB6niIoXuQAnSewQ==";
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const dest = process.env.FERRY_DYNAMODB_LOCAL_DIR ?? join(repoRoot, "node_modules", ".ferry", "dynamodb-local");
@@ -41,11 +40,10 @@ const work = mkdtempSync(join(tmpdir(), "ferry-ddb-local-"));
 try {
   const npm = process.env.npm_execpath;
   const [cmd, args] = npm ? [process.execPath, [npm]] : ["npm", []];
-  const out = execFileSync(
-    cmd,
-    [...args, "pack", `${PACKAGE}@${VERSION}`, "--json", "--pack-destination", work, "--ignore-scripts"],
-    { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"] },
-  );
+  const out = execFileSync(cmd, [...args, "pack", `${PACKAGE}@${VERSION}`, "--json", "--pack-destination", work, "--ignore-scripts"], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const [packed] = JSON.parse(out);
   if (packed.integrity !== INTEGRITY) {
     throw new Error(`integrity mismatch for ${PACKAGE}@${VERSION}: got ${packed.integrity}, pinned ${INTEGRITY}`);

@@ -59,7 +59,15 @@ export {
 export { FerryError, UsageError } from "./errors.ts";
 
 // ---- Connecting to DynamoDB ----
-export { type ConnectionOptions, DEFAULT_REGION, InvalidEndpointError, resolveDynamoEndpoint, resolveRegion, isLocalEndpoint, validateEndpoint } from "./aws/endpoint.ts";
+export {
+  type ConnectionOptions,
+  DEFAULT_REGION,
+  InvalidEndpointError,
+  resolveDynamoEndpoint,
+  resolveRegion,
+  isLocalEndpoint,
+  validateEndpoint,
+} from "./aws/endpoint.ts";
 export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
 
 // ---- Tables and DynamoDB helpers ----
@@ -153,8 +161,24 @@ export { type VerifyOptions, type VerifyReport, DEFAULT_VERIFY_OPTIONS, VerifyFa
 export { type ApiVersion, type ReleaseConfig, type VersionReason, versionFor } from "./release/config.ts";
 export { type ReleaseCacheOptions, DEFAULT_RELEASE_CACHE_OPTIONS, ReleaseCache } from "./release/cache.ts";
 export { type ShadowStats, compareIds, recordShadow, readShadowStats } from "./release/shadow.ts";
-export { ApiError, BadRequestError, InvalidNextTokenError, UnauthorizedError, UnknownVersionError, UsageUnrecordedError, VersionGoneError } from "./api/errors.ts";
-export { type TokenScope, type ResumeKey, NEXT_TOKEN_MAX_AGE_MS, encodeNextToken, verifyNextToken, decodeNextToken, checkTokenScope } from "./api/next-token.ts";
+export {
+  ApiError,
+  BadRequestError,
+  InvalidNextTokenError,
+  UnauthorizedError,
+  UnknownVersionError,
+  UsageUnrecordedError,
+  VersionGoneError,
+} from "./api/errors.ts";
+export {
+  type TokenScope,
+  type ResumeKey,
+  NEXT_TOKEN_MAX_AGE_MS,
+  encodeNextToken,
+  verifyNextToken,
+  decodeNextToken,
+  checkTokenScope,
+} from "./api/next-token.ts";
 
 // ---- Running locally: DynamoDB Local and the local stream mapping ----
 export {

@@ -24,7 +24,12 @@ export function createDualWriteHandler(deps: DualWriteDeps): DualWriteHandler {
     const batch = writer.startBatch(event.Records);
     // In order, never in parallel; a batch where every record failed is reported, not thrown, so it is retried from its first record.
     const options = { processInParallel: false, throwOnFullBatchFailure: false, ...(context ? { context } : {}) };
-    const response = await processPartialResponse(event, (record: DynamoDBRecord) => batch.handle(record), new BatchProcessor(EventType.DynamoDBStreams), options);
+    const response = await processPartialResponse(
+      event,
+      (record: DynamoDBRecord) => batch.handle(record),
+      new BatchProcessor(EventType.DynamoDBStreams),
+      options,
+    );
     await batch.finish();
     return response;
   };

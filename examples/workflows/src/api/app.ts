@@ -4,7 +4,19 @@
  * (`ferry serve`). Routes stay thin: the reads live in ../reads, the version choice
  * in ./versioning.ts.
  */
-import { ApiError, UnknownVersionError, UsageUnrecordedError, VersionGoneError, checkTokenScope, encodeNextToken, verifyNextToken, type ApiVersion, type ReleaseCache, compareIds, recordShadow } from "@ferry/core";
+import {
+  ApiError,
+  UnknownVersionError,
+  UsageUnrecordedError,
+  VersionGoneError,
+  checkTokenScope,
+  encodeNextToken,
+  verifyNextToken,
+  type ApiVersion,
+  type ReleaseCache,
+  compareIds,
+  recordShadow,
+} from "@ferry/core";
 import { WorkflowNotFoundError } from "./errors.ts";
 import { type ApiItem, type WorkflowReader, parseId, parseLimit } from "../reads/view.ts";
 import { type Context, Hono } from "hono";
@@ -61,7 +73,14 @@ export function createApiApp(deps: ApiDeps): Hono {
   }
 
   /** Runs the other version after the answer and records whether the ids agree. */
-  function shadow(release: ReleaseCache, route: string, tenant: string, primary: ApiVersion, primaryIds: string[], run: (reader: WorkflowReader) => Promise<string[]>) {
+  function shadow(
+    release: ReleaseCache,
+    route: string,
+    tenant: string,
+    primary: ApiVersion,
+    primaryIds: string[],
+    run: (reader: WorkflowReader) => Promise<string[]>,
+  ) {
     deps.background.run(async () => {
       try {
         const shadowIds = await run(deps.readers[other(primary)]);
@@ -139,12 +158,17 @@ export function createApiApp(deps: ApiDeps): Hono {
     for (const path of [`${prefix}/workflows`, `${prefix}/workflows/:id`, `${prefix}/workflows/:id/tasks`]) {
       app.all(path, (c) => {
         c.header("Allow", ALLOWED_METHODS);
-        return c.json({ error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}; this API only reads: use ${ALLOWED_METHODS}.` } }, 405);
+        return c.json(
+          { error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}; this API only reads: use ${ALLOWED_METHODS}.` } },
+          405,
+        );
       });
     }
   }
 
-  app.notFound((c) => c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}; see GET /v1/workflows, /v2/workflows, /workflows.` } }, 404));
+  app.notFound((c) =>
+    c.json({ error: { code: "not_found", message: `No route ${c.req.method} ${c.req.path}; see GET /v1/workflows, /v2/workflows, /workflows.` } }, 404),
+  );
   app.onError((err, c) => {
     if (err instanceof ApiError) {
       if (err instanceof VersionGoneError) c.header("Link", `<${err.successor}>; rel="successor-version"`);

@@ -31,10 +31,13 @@ function tenantClaim(claims: Record<string, unknown> | undefined): string {
 /** A token without `exp` would be valid forever; one expiring too far ahead nearly so. */
 function requireExpiry(claims: Record<string, unknown>, nowSeconds: number): void {
   const { exp, iat } = claims;
-  if (typeof exp !== "number") throw new UnauthorizedError(`the token has no "exp" claim (tokens must expire within ${MAX_TOKEN_LIFETIME_SECONDS / 86_400} days)`);
+  if (typeof exp !== "number")
+    throw new UnauthorizedError(`the token has no "exp" claim (tokens must expire within ${MAX_TOKEN_LIFETIME_SECONDS / 86_400} days)`);
   const issued = typeof iat === "number" ? Math.min(iat, nowSeconds) : nowSeconds;
   if (exp - issued > MAX_TOKEN_LIFETIME_SECONDS) {
-    throw new UnauthorizedError(`the token lives longer than ${MAX_TOKEN_LIFETIME_SECONDS / 86_400} days (its "exp" is too far ahead); issue a shorter-lived one`);
+    throw new UnauthorizedError(
+      `the token lives longer than ${MAX_TOKEN_LIFETIME_SECONDS / 86_400} days (its "exp" is too far ahead); issue a shorter-lived one`,
+    );
   }
 }
 

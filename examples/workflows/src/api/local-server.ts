@@ -32,10 +32,17 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (!socket.writable || (socket as Duplex & { _httpMessage?: unknown })._httpMessage) return void socket.destroy();
   const tooLarge = err.code === "HPE_HEADER_OVERFLOW";
   const [status, reason, code, message] = tooLarge
-    ? [431, "Request Header Fields Too Large", "headers_too_large", "The request's URL and headers exceed the server's limit (16 KB); shorten the URL (query parameters) or the headers."]
+    ? [
+        431,
+        "Request Header Fields Too Large",
+        "headers_too_large",
+        "The request's URL and headers exceed the server's limit (16 KB); shorten the URL (query parameters) or the headers.",
+      ]
     : [400, "Bad Request", "bad_request", "The HTTP request could not be parsed."];
   const body = JSON.stringify({ error: { code, message } });
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+  );
 }
 
 export async function startLocalApiServer(deps: ApiDeps, options: Partial<LocalServerOptions> = {}): Promise<LocalApiServer> {

@@ -42,12 +42,19 @@ function seedOptions(sizes: DemoSizes): Partial<SeedOptions>[] {
   const common = { contexts: CONTEXTS_PER_WORKFLOW, tasks: 8, itemKb: sizes.itemKb, seed: sizes.seed };
   return [
     { ...common, tenants: 1, workflows: sizes.largeWorkflows, pool: pool(sizes.largeWorkflows), firstTenant: 0 },
-    ...(sizes.smallTenants > 0 ? [{ ...common, tenants: sizes.smallTenants, workflows: sizes.smallWorkflows, pool: pool(sizes.smallWorkflows), firstTenant: 1 }] : []),
+    ...(sizes.smallTenants > 0
+      ? [{ ...common, tenants: sizes.smallTenants, workflows: sizes.smallWorkflows, pool: pool(sizes.smallWorkflows), firstTenant: 1 }]
+      : []),
   ];
 }
 
 /** Creates the table without a stream and seeds it; returns what the walk needs to know. */
-export async function seedDemoTable(clients: DynamoClients, tableName: string, sizes: DemoSizes, onProgress: (done: number, total: number) => void): Promise<DemoData> {
+export async function seedDemoTable(
+  clients: DynamoClients,
+  tableName: string,
+  sizes: DemoSizes,
+  onProgress: (done: number, total: number) => void,
+): Promise<DemoData> {
   const started = Date.now();
   await ensureTable(clients.raw, WORKFLOWS_TABLE, tableName, { stream: false });
 
@@ -63,7 +70,9 @@ export async function seedDemoTable(clients: DynamoClients, tableName: string, s
         yield item;
       }
     };
-    await batchPutAll(clients.doc, tableName, keep(), { concurrency: 4, onProgress: (n) => {
+    await batchPutAll(clients.doc, tableName, keep(), {
+      concurrency: 4,
+      onProgress: (n) => {
         done += n;
         onProgress(done, total);
       },

@@ -6,7 +6,31 @@
  * invariant checked after the writer stops and the stream drains.
  */
 import { randomBytes } from "node:crypto";
-import { type DynamoClients, FerryError, enableStream, type Migration, checkMigration, loadMigration, planMigration, conversionStatus, sampleTable, addStep, convertStep, designStep, lifecycleContext, moveStep, removeStep, readShadowStats, readHeartbeat, startLocalDualWrite, type StreamHandler, type DualWriteDeps, type VerifyReport, verifyMigration, sleep } from "@ferry/core";
+import {
+  type DynamoClients,
+  FerryError,
+  enableStream,
+  type Migration,
+  checkMigration,
+  loadMigration,
+  planMigration,
+  conversionStatus,
+  sampleTable,
+  addStep,
+  convertStep,
+  designStep,
+  lifecycleContext,
+  moveStep,
+  removeStep,
+  readShadowStats,
+  readHeartbeat,
+  startLocalDualWrite,
+  type StreamHandler,
+  type DualWriteDeps,
+  type VerifyReport,
+  verifyMigration,
+  sleep,
+} from "@ferry/core";
 import { WORKFLOWS_TABLE } from "../table.ts";
 import { startLiveWriter } from "../seed/live-writer.ts";
 import { hs256Tenant, signDevToken } from "../api/auth.ts";
@@ -70,7 +94,12 @@ async function verifySettled(clients: DynamoClients, table: string, migration: M
   return { report, settled };
 }
 
-export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: Log, progress: Progress): Promise<{ result: DemoResult; runtime: DemoRuntime }> {
+export async function walkDemo(
+  clients: DynamoClients,
+  o: DemoWalkOptions,
+  log: Log,
+  progress: Progress,
+): Promise<{ result: DemoResult; runtime: DemoRuntime }> {
   const started = Date.now();
   const migration = await loadMigration("0001");
   const controlTable = `${o.tableName}.ferry`;
@@ -97,7 +126,9 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
   });
   await designStep(lifecycle);
   const plan = await planMigration(clients, o.tableName, migration, {});
-  log(`  check ok on ${check.checked.sample ?? sample.sources.length} sampled items; plan: ${plan.records.total} records, ${Math.round(plan.writeUnits.total)} WCU, ~${Math.ceil(plan.durationSeconds)} s at ${plan.rate}/s, $${plan.cost.totalUsd.toFixed(4)}`);
+  log(
+    `  check ok on ${check.checked.sample ?? sample.sources.length} sampled items; plan: ${plan.records.total} records, ${Math.round(plan.writeUnits.total)} WCU, ~${Math.ceil(plan.durationSeconds)} s at ${plan.rate}/s, $${plan.cost.totalUsd.toFixed(4)}`,
+  );
 
   log("\n[2 add] stream on (NEW_AND_OLD_IMAGES), dual-write, API server, and the application writing");
   await enableStream(clients.raw, WORKFLOWS_TABLE, o.tableName);
@@ -114,7 +145,14 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
     buildApiDeps({ doc: clients.doc, tableName: o.tableName, controlTable, tenant: hs256Tenant(jwtSecret), tokenSecret: deriveTokenSecret(jwtSecret) }),
     { port: 0 },
   );
-  const writer = startLiveWriter({ doc: clients.doc, tableName: o.tableName, workflows: data.workflows, contextIds: data.contextIds, writesPerSecond: o.writesPerSecond, seed: o.seed });
+  const writer = startLiveWriter({
+    doc: clients.doc,
+    tableName: o.tableName,
+    workflows: data.workflows,
+    contextIds: data.contextIds,
+    writesPerSecond: o.writesPerSecond,
+    seed: o.seed,
+  });
   let stopped = false;
   const stopAll = async () => {
     if (stopped) return;
@@ -140,12 +178,16 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
     const t = conversion.totals;
     progress("converting", t.scanned, t.scanned, convertStart);
     const convertMs = Date.now() - convertStart;
-    log(`  ${conversion.run.status}: ${t.converted} converted, ${t.recordsWritten} records, ${t.deferred} deferred to the stream, ${t.failed} failed, in ${(convertMs / 1000).toFixed(1)} s`);
+    log(
+      `  ${conversion.run.status}: ${t.converted} converted, ${t.recordsWritten} records, ${t.deferred} deferred to the stream, ${t.failed} failed, in ${(convertMs / 1000).toFixed(1)} s`,
+    );
 
     log("\n[verify] ferry verify: every derived record present, none orphaned, none stale");
     const verified = await verifySettled(clients, o.tableName, migration);
     const v = verified.report;
-    log(`  ${v.clean ? "clean" : "NOT clean"}: missing ${v.missing}, orphans ${v.orphans}, different ${v.different} (${verified.settled} in-flight changes settled by the dual-write on recheck)`);
+    log(
+      `  ${v.clean ? "clean" : "NOT clean"}: missing ${v.missing}, orphans ${v.orphans}, different ${v.different} (${verified.settled} in-flight changes settled by the dual-write on recheck)`,
+    );
 
     log(`\n[4 move] canary ${o.canary.join("% -> ")}% with shadow reads, then 100%`);
     const token = await signDevToken(jwtSecret, data.largeTenant);
@@ -169,7 +211,9 @@ export async function walkDemo(clients: DynamoClients, o: DemoWalkOptions, log: 
     const ratioP50 = latency.v1.p50Ms / latency.v2.p50Ms;
     await moveStep(lifecycle, { to: "v2", percent: 100, shadow: 0, reason: "demo: canary clean" });
     const shadow = await readShadowStats(location);
-    log(`  100% on v2. workflows by context (large tenant): v1 p50 ${latency.v1.p50Ms.toFixed(0)} ms, v2 p50 ${latency.v2.p50Ms.toFixed(1)} ms (${ratioP50.toFixed(0)}x)`);
+    log(
+      `  100% on v2. workflows by context (large tenant): v1 p50 ${latency.v1.p50Ms.toFixed(0)} ms, v2 p50 ${latency.v2.p50Ms.toFixed(1)} ms (${ratioP50.toFixed(0)}x)`,
+    );
 
     log(`\n[5 remove] v1 unused for ${o.v1IdleSeconds} s, then retired`);
     // Closing flushes the usage counters; the remove guard then sees v1's last request.

@@ -8,7 +8,16 @@
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { WORKFLOW_SK_PREFIX, workflowSk } from "../model/workflow.ts";
-import { type ApiItem, type ListByContextRequest, type ListResult, WORKFLOW_SUMMARY_ATTRIBUTES, type WorkflowReader, emptyStats, present, workflowIdOfSk } from "./view.ts";
+import {
+  type ApiItem,
+  type ListByContextRequest,
+  type ListResult,
+  WORKFLOW_SUMMARY_ATTRIBUTES,
+  type WorkflowReader,
+  emptyStats,
+  present,
+  workflowIdOfSk,
+} from "./view.ts";
 
 export interface V1Options {
   /**
@@ -88,9 +97,7 @@ export function createV1Reader(doc: DynamoDBDocumentClient, tableName: string, o
     },
 
     async listTasks(tenant, workflowId) {
-      const out = await doc.send(
-        new GetCommand({ TableName: tableName, Key: { PK: tenant, SK: workflowSk(workflowId) }, ProjectionExpression: "PK, tasks" }),
-      );
+      const out = await doc.send(new GetCommand({ TableName: tableName, Key: { PK: tenant, SK: workflowSk(workflowId) }, ProjectionExpression: "PK, tasks" }));
       if (!out.Item) return undefined;
       const tasks = Array.isArray(out.Item.tasks) ? (out.Item.tasks as Record<string, unknown>[]) : [];
       return tasks.map((task) => ({ ...task, id: String(task.id) }));

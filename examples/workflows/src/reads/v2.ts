@@ -7,7 +7,16 @@
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { workflowSk } from "../model/workflow.ts";
 import { type BatchGetOptions, batchGetInOrder, DEFAULT_BACKOFF } from "@ferry/core";
-import { type ApiItem, type ListByContextRequest, type ListResult, WORKFLOW_SUMMARY_ATTRIBUTES, type WorkflowReader, emptyStats, present, workflowIdOfSk } from "./view.ts";
+import {
+  type ApiItem,
+  type ListByContextRequest,
+  type ListResult,
+  WORKFLOW_SUMMARY_ATTRIBUTES,
+  type WorkflowReader,
+  emptyStats,
+  present,
+  workflowIdOfSk,
+} from "./view.ts";
 
 /** Sort-key prefix of the context index records of a context. */
 export const contextIndexPrefix = (contextId: string) => `CTX#${contextId}#`;
@@ -80,14 +89,16 @@ export function createV2Reader(doc: DynamoDBDocumentClient, tableName: string, o
     },
 
     async listTasks(tenant, workflowId) {
-      const parent = await doc.send(
-        new GetCommand({ TableName: tableName, Key: { PK: tenant, SK: workflowSk(workflowId) }, ProjectionExpression: "PK" }),
-      );
+      const parent = await doc.send(new GetCommand({ TableName: tableName, Key: { PK: tenant, SK: workflowSk(workflowId) }, ProjectionExpression: "PK" }));
       if (!parent.Item) return undefined;
       const records: Record<string, unknown>[] = [];
       const pages = paginateQuery(
         { client: doc },
-        { TableName: tableName, KeyConditionExpression: "PK = :tenant AND begins_with(SK, :prefix)", ExpressionAttributeValues: { ":tenant": tenant, ":prefix": taskPrefix(workflowId) } },
+        {
+          TableName: tableName,
+          KeyConditionExpression: "PK = :tenant AND begins_with(SK, :prefix)",
+          ExpressionAttributeValues: { ":tenant": tenant, ":prefix": taskPrefix(workflowId) },
+        },
       );
       for await (const page of pages) records.push(...(page.Items ?? []));
       // The embedded array's order is kept in `position`: answer in the order v1 does.

@@ -65,7 +65,8 @@ export function validateSeedOptions(o: SeedOptions): string[] {
   int("pool", 1);
   int("tasks", 0, 1_000);
   int("seed", 0);
-  if (o.firstTenant !== undefined && (!Number.isInteger(o.firstTenant) || o.firstTenant < 0)) problems.push(`firstTenant must be a non-negative integer (got ${o.firstTenant})`);
+  if (o.firstTenant !== undefined && (!Number.isInteger(o.firstTenant) || o.firstTenant < 0))
+    problems.push(`firstTenant must be a non-negative integer (got ${o.firstTenant})`);
   if (!(o.itemKb >= MIN_ITEM_KB && o.itemKb <= MAX_ITEM_KB)) {
     problems.push(`itemKb must be between ${MIN_ITEM_KB} and ${MAX_ITEM_KB} (got ${o.itemKb})`);
   }

@@ -17,7 +17,12 @@ export function addCommand(): Command {
   withConnectionFlags(command);
   withStageFlag(command, []);
   return withLifecycleFlags(command)
-    .option("--sample <n>", "real source items of the table the valid-plan guard derives, as `ferry check --table` (0: generated items only)", parseInteger(0, 1_000_000), DEFAULT_SAMPLE_SIZE)
+    .option(
+      "--sample <n>",
+      "real source items of the table the valid-plan guard derives, as `ferry check --table` (0: generated items only)",
+      parseInteger(0, 1_000_000),
+      DEFAULT_SAMPLE_SIZE,
+    )
     .addHelpText(
       "after",
       `

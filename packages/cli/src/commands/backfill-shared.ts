@@ -24,15 +24,20 @@ export const POLL_MS = 500;
 
 /** Adds --control-table, --migrations-dir and the hidden --lease-ms. */
 export function withBackfillFlags(command: Command): Command {
-  return withMigrationFlags(command)
-    .addOption(new Option("--lease-ms <ms>", "backfill lock lease; a crashed run's lock lapses after it").argParser(parseInteger(500, 600_000)).hideHelp());
+  return withMigrationFlags(command).addOption(
+    new Option("--lease-ms <ms>", "backfill lock lease; a crashed run's lock lapses after it").argParser(parseInteger(500, 600_000)).hideHelp(),
+  );
 }
 
 export type { ItemFailure };
 
 /** Items the run could not convert (schema or derive failures), the first `limit`, and how many in all. */
 export function readFailures(ctx: ConvertContext, run: BackfillRun, limit = FAILURES_SHOWN): Promise<{ items: ItemFailure[]; total: number }> {
-  return readItemFailures({ doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id, dryRun: ctx.dryRun === true }, run.startedAt, limit);
+  return readItemFailures(
+    { doc: ctx.clients.doc, controlTable: ctx.controlTable, migrationId: ctx.migration.id, dryRun: ctx.dryRun === true },
+    run.startedAt,
+    limit,
+  );
 }
 
 /** Maps a missing control table (nothing was ever converted with it) to NoBackfillError. */

@@ -1,13 +1,6 @@
 /** `ferry check <migration>`: runs derive on generated and sampled items and reports each problem with its keys. */
 import { type Migration, createDynamoClients, defaultMigrationsDir, keyText, loadMigration } from "@ferry/core";
-import {
-  CHECK_CATEGORIES,
-  type CheckCategory,
-  CheckFailedError,
-  type CheckReport,
-  DEFAULT_CHECK_EXAMPLES,
-  checkMigration,
-} from "@ferry/core/design/check";
+import { CHECK_CATEGORIES, type CheckCategory, CheckFailedError, type CheckReport, DEFAULT_CHECK_EXAMPLES, checkMigration } from "@ferry/core/design/check";
 import { formatBytes, formatCount } from "@ferry/core/design/format";
 import { DEFAULT_SAMPLE_SIZE, type TableSample, sampleTable } from "@ferry/core/design/sample";
 import { Command } from "commander";
@@ -78,10 +71,7 @@ export function describeCheck(report: CheckReport, sample?: TableSample): string
     ["record size", `mean ${formatBytes(r.bytesMean)}, max ${formatBytes(r.bytesMax)}`],
   ]);
   const categories = Object.keys(CHECK_CATEGORIES) as CheckCategory[];
-  const counts = table([
-    ["problem", "items"],
-    ...categories.map((c) => [CHECK_CATEGORIES[c], report.problems[c].count]),
-  ]);
+  const counts = table([["problem", "items"], ...categories.map((c) => [CHECK_CATEGORIES[c], report.problems[c].count])]);
   const examples = categories
     .filter((c) => report.problems[c].examples.length > 0)
     .map((c) => {

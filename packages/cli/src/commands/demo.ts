@@ -53,7 +53,10 @@ export function demoCommand(): Command {
     .option("--table <name>", "table name", DEFAULT_TABLE_NAME)
     .option("--keep", "leave the engine, dual-write and API running after the demo, until Ctrl-C")
     .option("--json", "print the result as JSON")
-    .addHelpText("after", "\nExample:\n  $ npm start\n  $ npm start -- --large-workflows 1000 --keep\n  $ npx ferry demo --large-workflows 300 --small-workflows 50 --item-kb 2 --json")
+    .addHelpText(
+      "after",
+      "\nExample:\n  $ npm start\n  $ npm start -- --large-workflows 1000 --keep\n  $ npx ferry demo --large-workflows 300 --small-workflows 50 --item-kb 2 --json",
+    )
     .action(async (opts: DemoFlags) => {
       const log = (line: string) => !opts.json && process.stdout.write(`${line}\n`);
       const canary = parseCanary(opts.canary);
@@ -63,8 +66,11 @@ export function demoCommand(): Command {
       log(`  endpoint ${engine.endpoint}`);
       const clients = createDynamoClients({ endpoint: engine.endpoint });
       const { keep, json, table: tableName, ...rest } = opts;
-      const { result, runtime } = await walkDemo(clients, { ...rest, canary, tableName, actor: "ferry-demo", dualWriteHandler: createDualWriteHandler }, log, (label, done, total, startedAt) =>
-        json ? undefined : progressLine(label, done, total, startedAt),
+      const { result, runtime } = await walkDemo(
+        clients,
+        { ...rest, canary, tableName, actor: "ferry-demo", dualWriteHandler: createDualWriteHandler },
+        log,
+        (label, done, total, startedAt) => (json ? undefined : progressLine(label, done, total, startedAt)),
       );
       onShutdown(() => runtime.stop());
       if (json) printJson({ endpoint: engine.endpoint, ...result });
@@ -90,7 +96,10 @@ function describeResult(r: DemoResult): string {
   return table([
     ["", ""],
     ["migration", r.migrationId],
-    ["workflows converted", `${r.convert.converted} of ${r.items} (${r.convert.written} records, ${r.convert.deferred} deferred to the stream, ${r.convert.failed} failed)`],
+    [
+      "workflows converted",
+      `${r.convert.converted} of ${r.items} (${r.convert.written} records, ${r.convert.deferred} deferred to the stream, ${r.convert.failed} failed)`,
+    ],
     ["convert time", `${(r.convert.ms / 1000).toFixed(1)} s`],
     ["verify after convert", r.verify.clean ? "clean" : `missing ${r.verify.missing}, orphans ${r.verify.orphans}, different ${r.verify.different}`],
     ["shadow agreement", `${pct(r.shadow.agreement)} of ${r.shadow.compared} comparisons`],

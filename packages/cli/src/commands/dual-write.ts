@@ -140,7 +140,9 @@ function reporter(opts: DualWriteFlags, migration: Migration) {
           if (batches % opts.reportEvery === 0) line(`${new Date().toISOString()} ${summary(stats)}`);
           break;
         case "dead-letter":
-          line(`dead letter: ${JSON.stringify(event.deadLetter.keys)} ${event.deadLetter.eventName ?? ""} after ${event.deadLetter.attempts} attempt(s): ${event.deadLetter.reason}`);
+          line(
+            `dead letter: ${JSON.stringify(event.deadLetter.keys)} ${event.deadLetter.eventName ?? ""} after ${event.deadLetter.attempts} attempt(s): ${event.deadLetter.reason}`,
+          );
           break;
         case "shard-started":
           line(`reading shard ${event.shardId} from ${event.from === "checkpoint" ? "its checkpoint" : event.from}`);
@@ -152,7 +154,9 @@ function reporter(opts: DualWriteFlags, migration: Migration) {
           process.stderr.write(`stream read failed (retrying in ${event.delayMs} ms): ${event.error}\n`);
           break;
         case "trimmed":
-          process.stderr.write(`warning: shard ${event.shardId}: records after ${event.sequenceNumber} were trimmed before they were read (${event.message}); run \`ferry verify --repair\`.\n`);
+          process.stderr.write(
+            `warning: shard ${event.shardId}: records after ${event.sequenceNumber} were trimmed before they were read (${event.message}); run \`ferry verify --repair\`.\n`,
+          );
           break;
         default:
           break;

@@ -34,7 +34,12 @@ export function defaultActor(env: NodeJS.ProcessEnv = process.env): string {
 /** --actor and --events (for commands that already have --control-table and --migrations-dir). */
 export function withActorFlags(command: Command): Command {
   return command
-    .option("--actor <name>", `who takes the step, kept in the migration's history (at most ${MAX_ACTOR_CHARS} characters)`, boundedText(MAX_ACTOR_CHARS), defaultActor())
+    .option(
+      "--actor <name>",
+      `who takes the step, kept in the migration's history (at most ${MAX_ACTOR_CHARS} characters)`,
+      boundedText(MAX_ACTOR_CHARS),
+      defaultActor(),
+    )
     .option("--events", EVENTS_FLAG_HELP);
 }
 
@@ -44,7 +49,9 @@ export const EVENTS_FLAG_HELP =
 
 /** --force and --reason (guards that may be overridden). */
 export function withForceFlags(command: Command, what: string): Command {
-  return command.option("--force", `override ${what} (needs --reason)`).option("--reason <text>", `why: kept in the migration's history with the step (at most ${MAX_REASON_CHARS} characters)`, boundedText(MAX_REASON_CHARS));
+  return command
+    .option("--force", `override ${what} (needs --reason)`)
+    .option("--reason <text>", `why: kept in the migration's history with the step (at most ${MAX_REASON_CHARS} characters)`, boundedText(MAX_REASON_CHARS));
 }
 
 /** --max-heartbeat-age: how old the dual-write heartbeat may be to count as live. */

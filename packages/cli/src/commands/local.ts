@@ -29,13 +29,15 @@ Example:
         ...(opts.dbPath ? { dbPath: opts.dbPath } : {}),
       });
       onShutdown(() => engine.stop());
-      if (opts.json) process.stdout.write(`${JSON.stringify({ endpoint: engine.endpoint, inMemory: !opts.dbPath, ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) })}\n`);
-      else process.stdout.write(
-        `DynamoDB Local is running (${opts.dbPath ? `on disk in ${opts.dbPath}` : "in memory"}).\n` +
-          `  endpoint: ${engine.endpoint}\n` +
-          `  use it:   export AWS_ENDPOINT_URL_DYNAMODB=${engine.endpoint}   (or pass --endpoint ${engine.endpoint})\n` +
-          "Press Ctrl-C to stop.\n",
-      );
+      if (opts.json)
+        process.stdout.write(`${JSON.stringify({ endpoint: engine.endpoint, inMemory: !opts.dbPath, ...(opts.dbPath ? { dbPath: opts.dbPath } : {}) })}\n`);
+      else
+        process.stdout.write(
+          `DynamoDB Local is running (${opts.dbPath ? `on disk in ${opts.dbPath}` : "in memory"}).\n` +
+            `  endpoint: ${engine.endpoint}\n` +
+            `  use it:   export AWS_ENDPOINT_URL_DYNAMODB=${engine.endpoint}   (or pass --endpoint ${engine.endpoint})\n` +
+            "Press Ctrl-C to stop.\n",
+        );
       void engine.exited.then(() => {
         if (isShuttingDown()) return;
         process.stderr.write("ferry: DynamoDB Local exited unexpectedly; run with --verbose to see its output.\n");

@@ -82,8 +82,7 @@ Example: a 10% canary with 5% shadow reads, then everyone, then back to v1
             ["audit", audit ? `${audit.action} by ${audit.actor} at ${audit.at}: v2 ${audit.from.v2Percent}% -> ${audit.to.v2Percent}%` : "-"],
             ["step", describeEntry(entry)],
             ...(after.sunsetAt ? [["v1 sunset", after.sunsetAt]] : []),
-          ])}\n` +
-            (outcome.completed ? "v2 serves every tenant: after the soak period, `ferry remove` retires v1.\n" : ""),
+          ])}\n` + (outcome.completed ? "v2 serves every tenant: after the soak period, `ferry remove` retires v1.\n" : ""),
         );
       } finally {
         await close(); // sends the step events still queued for the --stage's bus

@@ -174,7 +174,9 @@ export function stepListeners(flags: { events?: boolean; stageOutputs?: StageOut
   const stage = flags.stageOutputs;
   if (!stage) return { listeners, flush: async () => undefined };
   if (!stage.eventBusName) {
-    process.stderr.write(`Warning: stage ${stage.stage} has no EventBusName output (deployed before step events existed): step events are not published. Redeploy with \`npx sst deploy --stage ${stage.stage}\`.\n`);
+    process.stderr.write(
+      `Warning: stage ${stage.stage} has no EventBusName output (deployed before step events existed): step events are not published. Redeploy with \`npx sst deploy --stage ${stage.stage}\`.\n`,
+    );
     return { listeners, flush: async () => undefined };
   }
   const client = eventClients.eventBridge(stage.region);

@@ -45,7 +45,11 @@ Example: plan 0002 on the local table at 500 items/s
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
       let plan: Plan;
       try {
-        plan = await planMigration(clients, opts.table, migration, { sample: opts.sample, countMaxItems: opts.countMaxItems, ...(opts.rate ? { rate: opts.rate } : {}) });
+        plan = await planMigration(clients, opts.table, migration, {
+          sample: opts.sample,
+          countMaxItems: opts.countMaxItems,
+          ...(opts.rate ? { rate: opts.rate } : {}),
+        });
       } finally {
         clients.raw.destroy();
       }
@@ -66,8 +70,14 @@ export function describePlan(plan: Plan): string {
     ["records per item", `mean ${plan.recordsPerItem.mean.toFixed(2)}, max ${plan.recordsPerItem.max}`],
     ["record size", `mean ${formatBytes(plan.recordBytes.mean)}, max ${formatBytes(plan.recordBytes.max)}`],
     ["records to write", `${approx}${formatCount(plan.records.total)} (${formatBytes(plan.records.bytes)})`],
-    ["write units", `${approx}${formatCount(plan.writeUnits.total)} (per item mean ${plan.writeUnits.mean.toFixed(1)}, max ${plan.writeUnits.max}; TransactWriteItems: ConditionCheck + Puts, 2 per KB each)`],
-    ["read units", `${approx}${formatCount(plan.readUnits.total)} (strongly consistent Scan, ${plan.readUnits.segments} segments, pages of ${plan.readUnits.pageSize})`],
+    [
+      "write units",
+      `${approx}${formatCount(plan.writeUnits.total)} (per item mean ${plan.writeUnits.mean.toFixed(1)}, max ${plan.writeUnits.max}; TransactWriteItems: ConditionCheck + Puts, 2 per KB each)`,
+    ],
+    [
+      "read units",
+      `${approx}${formatCount(plan.readUnits.total)} (strongly consistent Scan, ${plan.readUnits.segments} segments, pages of ${plan.readUnits.pageSize})`,
+    ],
     ["duration", `${formatDuration(plan.durationSeconds)} at ${formatCount(plan.rate)} source items/s`],
     ["on-demand cost", `${formatUsd(plan.cost.totalUsd)} (writes ${formatUsd(plan.cost.writeUsd)}, reads ${formatUsd(plan.cost.readUsd)})`],
     ["prices", `$${p.usdPerMillionWriteUnits} per million write units, $${p.usdPerMillionReadUnits} per million read units`],

@@ -25,9 +25,15 @@ export function removeCommand(): Command {
     .argument("<migration>", "migration number, name, id or file, e.g. 0002")
     .option("--confirm", "do it (without: print what it would do and whether the guards pass)")
     .option("--soak <duration>", `v2 must have served 100% this long (default ${formatDurationMs(DEFAULT_GUARD_OPTIONS.soakMs)})`, durationFlag)
-    .option("--v1-quiet <duration>", `no v1 request may have been counted within this window (default ${formatDurationMs(DEFAULT_GUARD_OPTIONS.v1QuietWindowMs)})`, durationFlag)
+    .option(
+      "--v1-quiet <duration>",
+      `no v1 request may have been counted within this window (default ${formatDurationMs(DEFAULT_GUARD_OPTIONS.v1QuietWindowMs)})`,
+      durationFlag,
+    )
     .option("--backup-dir <dir>", "folder of the local JSON-lines backup", DEFAULT_BACKUP_DIR)
-    .addOption(new Option("--backup <kind>", "file (default on a local endpoint), aws (CreateBackup, default elsewhere), none").choices(["file", "aws", "none"]))
+    .addOption(
+      new Option("--backup <kind>", "file (default on a local endpoint), aws (CreateBackup, default elsewhere), none").choices(["file", "aws", "none"]),
+    )
     .option("--rate <items/s>", `items cleaned per second at most (default ${DEFAULT_REMOVE_OPTIONS.cleanup.rate})`, parseNumber(1, 1_000_000))
     .option("--segments <n>", `parallel Scan segments of the cleanup (default ${DEFAULT_REMOVE_OPTIONS.cleanup.segments})`, parseInteger(1, 1_000))
     .option("--page-size <n>", `items per Scan page, each page checkpointed (default ${DEFAULT_REMOVE_OPTIONS.cleanup.pageSize})`, parseInteger(1, 10_000));
@@ -83,14 +89,26 @@ Example: see the plan, then remove with a one-day soak
         const outcome = await stoppable(`the cleanup of ${ctx.migration.id}`, (signal) => removeStep(ctx, { ...options, signal }));
         const { backup, cleanup } = outcome.result;
         if (opts.json) {
-          printJson({ migrationId: ctx.migration.id, completed: outcome.completed, status: outcome.state.status, v1RetiredAt: outcome.result.release.v1RetiredAt, backup, cleanup: cleanup ? { ...cleanup.totals, status: cleanup.run.status } : null });
+          printJson({
+            migrationId: ctx.migration.id,
+            completed: outcome.completed,
+            status: outcome.state.status,
+            v1RetiredAt: outcome.result.release.v1RetiredAt,
+            backup,
+            cleanup: cleanup ? { ...cleanup.totals, status: cleanup.run.status } : null,
+          });
         } else {
           process.stdout.write(
             `${outcome.completed ? `Removed ${ctx.migration.id}.` : `Stopped the cleanup of ${ctx.migration.id} midway; run remove --confirm again to continue.`}\n` +
               `${table([
                 ["v1", `retired at ${outcome.result.release.v1RetiredAt} (410 Gone)`],
                 ["backup", !backup ? "- (no cleanup)" : backup.kind === "file" ? backup.path : backup.kind === "aws" ? backup.arn : "none (--backup none)"],
-                ["cleanup", cleanup ? `${formatCount(cleanup.totals.processed)} item(s) cleaned, ${formatCount(cleanup.totals.skipped)} left (changed or gone meanwhile), ${formatCount(cleanup.totals.scanned)} scanned` : "none declared"],
+                [
+                  "cleanup",
+                  cleanup
+                    ? `${formatCount(cleanup.totals.processed)} item(s) cleaned, ${formatCount(cleanup.totals.skipped)} left (changed or gone meanwhile), ${formatCount(cleanup.totals.scanned)} scanned`
+                    : "none declared",
+                ],
                 ["dual-write", "keeps running: it maintains the new records"],
               ])}\n` +
               (backup?.kind === "file" ? `Undo the cleanup with: npx ferry restore ${backup.path}\n` : ""),

@@ -17,7 +17,10 @@ export function restoreCommand(): Command {
     .description("Load a `ferry remove` backup (JSON lines) back: put back the removed attributes where nothing newer replaced them")
     .argument("<file>", "the backup file (printed by remove; in --backup-dir, default ./.ferry/backups)")
     .option("--table <name>", "table to restore into (default: the one named in the backup's header)")
-    .option("--control-table <name>", "ferry's control table, where the restore is recorded for `ferry unretire` (default: FERRY_CONTROL_TABLE or <table>.ferry)")
+    .option(
+      "--control-table <name>",
+      "ferry's control table, where the restore is recorded for `ferry unretire` (default: FERRY_CONTROL_TABLE or <table>.ferry)",
+    )
     .option("--endpoint <url>", "DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, else AWS)")
     .option("--region <region>", "AWS region (default: AWS_REGION or us-east-1)")
     .option("--json", "print machine-readable JSON")

@@ -7,15 +7,7 @@ import { Command } from "commander";
 import { type StageFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
 import { openMigration } from "./open-migration.ts";
 import { printJson, table } from "../output.ts";
-import {
-  type LifecycleFlags,
-  durationFlag,
-  forceOf,
-  stoppable,
-  withForceFlags,
-  withHeartbeatFlag,
-  withLifecycleFlags,
-} from "./lifecycle-shared.ts";
+import { type LifecycleFlags, durationFlag, forceOf, stoppable, withForceFlags, withHeartbeatFlag, withLifecycleFlags } from "./lifecycle-shared.ts";
 
 interface RollbackFlags extends LifecycleFlags, StageFlags {
   rate?: number;
@@ -76,7 +68,15 @@ Example:
           ),
         );
         const did = Object.fromEntries(outcome.phases.map((p) => [p.step, p.did]));
-        if (opts.json) printJson({ migrationId: ctx.migration.id, status: outcome.state.status, again: outcome.again, stopped: outcome.stopped, forced: outcome.forced, phases: did });
+        if (opts.json)
+          printJson({
+            migrationId: ctx.migration.id,
+            status: outcome.state.status,
+            again: outcome.again,
+            stopped: outcome.stopped,
+            forced: outcome.forced,
+            phases: did,
+          });
         else {
           const move = outcome.phases.find((p) => p.step === "move")?.did;
           const add = outcome.phases.find((p) => p.step === "add")?.did;
@@ -87,7 +87,10 @@ Example:
                 ["traffic", move?.flipped ? `back on v1 (was v2 for ${move.fromPercent}%)` : "already on v1"],
                 ["pins removed", move?.unpinned?.length ? move.unpinned.join(", ") : "-"],
                 ["backfill", convert?.backfill ?? "none"],
-                ["derived records deleted", `${formatCount(add?.deleted ?? 0)} (${formatCount(add?.scanned ?? 0)} items scanned${add?.resumed ? ", resumed" : ""})`],
+                [
+                  "derived records deleted",
+                  `${formatCount(add?.deleted ?? 0)} (${formatCount(add?.scanned ?? 0)} items scanned${add?.resumed ? ", resumed" : ""})`,
+                ],
                 ["status", outcome.state.status ?? "-"],
               ])}\n`,
           );

@@ -42,9 +42,7 @@ Example: 10,000 workflows of ~10 KB in one tenant, each context shared by ~20 wo
         itemKb: opts.itemKb,
         seed: opts.seed,
       };
-      const result = await seedTable(clients, opts.table, options, (done, total) =>
-        progressLine("seeding", done, total, started),
-      );
+      const result = await seedTable(clients, opts.table, options, (done, total) => progressLine("seeding", done, total, started));
       clients.raw.destroy();
       if (opts.json) return printJson(result);
       process.stdout.write(`${describeSeed(result, clients.endpoint)}\n`);

@@ -39,13 +39,20 @@ export function requireJwtSecret(env: NodeJS.ProcessEnv = process.env): string {
 }
 
 export function serveCommand(): Command {
-  const command = new Command("serve").description("Serve the example API (v1 old model, v2 new model, unversioned by release) on a local HTTP server until Ctrl-C");
+  const command = new Command("serve").description(
+    "Serve the example API (v1 old model, v2 new model, unversioned by release) on a local HTTP server until Ctrl-C",
+  );
   withConnectionFlags(command);
   return command
     .option("--port <port>", "port to listen on (0 picks a free one)", parseInteger(0, 65535), DEFAULT_LOCAL_SERVER_OPTIONS.port)
     .option("--host <host>", "interface to listen on", DEFAULT_LOCAL_SERVER_OPTIONS.hostname)
     .option("--control-table <name>", "ferry's control table with the release configuration (default: FERRY_CONTROL_TABLE or <table>.ferry)")
-    .option("--cache-ms <ms>", "how long the release configuration is cached (a flip reaches the server within it)", parseInteger(0, 5_000), DEFAULT_RELEASE_CACHE_OPTIONS.cacheMs)
+    .option(
+      "--cache-ms <ms>",
+      "how long the release configuration is cached (a flip reaches the server within it)",
+      parseInteger(0, 5_000),
+      DEFAULT_RELEASE_CACHE_OPTIONS.cacheMs,
+    )
     .option("--v1-page-limit <n>", "items v1 reads per Query page (AWS also stops each page at 1 MB)", parseInteger(1, 10_000), DEFAULT_V1_OPTIONS.pageLimit)
     .addHelpText(
       "after",

@@ -18,7 +18,9 @@ import { openConnection } from "./open-migration.ts";
 
 export function statusCommand(name = "status"): Command {
   const command = new Command(name)
-    .description("Show every migration (or one in detail): step, backfill progress and ETA, dual-write lag, verify result, traffic split, shadow agreement, last error")
+    .description(
+      "Show every migration (or one in detail): step, backfill progress and ETA, dual-write lag, verify result, traffic split, shadow agreement, last error",
+    )
     .argument("[migration]", "migration number, name, id or file, e.g. 0001 (default: every migration in the folder)");
   withConnectionFlags(command);
   withBackfillFlags(command);
@@ -58,11 +60,17 @@ export async function showStatus(ref: string | undefined, opts: BackfillFlags): 
     const files = await loadEachMigration(dir);
     const invalid = files.flatMap((f) => ("error" in f ? [{ id: f.id, error: f.error.message }] : []));
     const misnamed = misnamedMigrationFiles(dir);
-    const statuses = await readMigrationStatuses(location, files.flatMap((f) => ("migration" in f ? [f.migration] : [])), connection.runtime);
+    const statuses = await readMigrationStatuses(
+      location,
+      files.flatMap((f) => ("migration" in f ? [f.migration] : [])),
+      connection.runtime,
+    );
     if (opts.json) printJson({ ...where, migrations: statuses, ...(invalid.length ? { invalid } : {}), ...(misnamed.length ? { skipped: misnamed } : {}) });
     else process.stdout.write(`${describeStatusList(statuses, where, invalid)}\n`);
     for (const file of misnamed) {
-      process.stderr.write(`Warning: skipped ${file} in ${dir}: its name does not match NNNN_kebab-name.ts (e.g. 0001_workflow-context-index.ts); rename it to use it.\n`);
+      process.stderr.write(
+        `Warning: skipped ${file} in ${dir}: its name does not match NNNN_kebab-name.ts (e.g. 0001_workflow-context-index.ts); rename it to use it.\n`,
+      );
     }
     if (invalid.length) throw new InvalidMigrationFilesError(invalid.map((i) => i.id));
   } finally {
@@ -132,7 +140,9 @@ export function describeStatusList(
       lagCell(s),
       verifyCell(s),
       s.release ? s.release.split : "-",
-      s.release?.shadow.compared ? `${((100 * s.release.shadow.agreed) / s.release.shadow.compared).toFixed(1)}% of ${formatCount(s.release.shadow.compared)}` : "-",
+      s.release?.shadow.compared
+        ? `${((100 * s.release.shadow.agreed) / s.release.shadow.compared).toFixed(1)}% of ${formatCount(s.release.shadow.compared)}`
+        : "-",
       s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
     ]),
     ...invalid.map((i) => [i.id, "invalid file", "-", "-", "-", "-", "-", "-", oneLine(i.error, 100)]),
@@ -165,13 +175,19 @@ export function describeMigrationStatus(s: MigrationStatus): string {
       ],
       ["progress", `${progressBar(b.progress.ratio)} ${formatCount(totals.scanned)} of ~${formatCount(b.progress.total)} item(s) scanned`],
       ["ETA", b.etaSeconds !== undefined ? formatDuration(b.etaSeconds) : "-"],
-      ["converted", `${formatCount(totals.converted)} of ${formatCount(totals.sources)} source item(s), ${formatCount(totals.recordsWritten)} record(s) written`],
+      [
+        "converted",
+        `${formatCount(totals.converted)} of ${formatCount(totals.sources)} source item(s), ${formatCount(totals.recordsWritten)} record(s) written`,
+      ],
       ["deferred / failed", `${formatCount(totals.deferred)} deferred to the stream, ${formatCount(totals.failed)} failed`],
       ["consumed", `${formatCount(totals.consumedReadUnits)} RCU, ${formatCount(totals.consumedWriteUnits)} WCU`],
     );
     if (b.runtime === "stage" || run.runtime?.kind === "stage") {
       const e = b.execution;
-      rows.push(["execution", e ? `${e.status} ${e.arn}${e.startedAt ? ` since ${iso(e.startedAt)}` : ""}` : `${run.runtime?.executionArn ?? "-"} (pass --stage to describe it)`]);
+      rows.push([
+        "execution",
+        e ? `${e.status} ${e.arn}${e.startedAt ? ` since ${iso(e.startedAt)}` : ""}` : `${run.runtime?.executionArn ?? "-"} (pass --stage to describe it)`,
+      ]);
     } else {
       rows.push(["lock", lockText]);
     }
@@ -181,11 +197,17 @@ export function describeMigrationStatus(s: MigrationStatus): string {
   rows.push(["verify", verifyCell(s)]);
   if (s.dualWrite?.counters) {
     const c = s.dualWrite.counters;
-    rows.push(["dual-write", `${formatCount(c.applied)} applied, ${formatCount(c.unchanged)} unchanged, ${formatCount(s.dualWrite.failedRecords)} failed record(s)`]);
+    rows.push([
+      "dual-write",
+      `${formatCount(c.applied)} applied, ${formatCount(c.unchanged)} unchanged, ${formatCount(s.dualWrite.failedRecords)} failed record(s)`,
+    ]);
   }
   if (s.lastError) rows.push(["last error", `${s.lastError.source}: ${s.lastError.name}: ${oneLine(s.lastError.message, 160)} (${iso(s.lastError.at)})`]);
   if (s.lastDryRun) {
-    rows.push(["last dry run", `${s.lastDryRun.status}, ${formatCount(s.lastDryRun.totals.converted)} item(s) would convert, started ${iso(s.lastDryRun.startedAt)}`]);
+    rows.push([
+      "last dry run",
+      `${s.lastDryRun.status}, ${formatCount(s.lastDryRun.totals.converted)} item(s) would convert, started ${iso(s.lastDryRun.startedAt)}`,
+    ]);
   }
   const parts = [table(rows)];
   if (b && run) {
@@ -196,7 +218,16 @@ export function describeMigrationStatus(s: MigrationStatus): string {
         ...Array.from({ length: run.settings.segments }, (_, segment) => {
           const c = b.checkpoints.find((p) => p.segment === segment);
           if (!c) return [segment, 0, 0, 0, 0, 0, "not started", "-"];
-          return [segment, c.pages, c.counters.scanned, c.counters.converted, c.counters.deferred, c.counters.failed, c.done ? "done" : "in progress", iso(c.updatedAt)];
+          return [
+            segment,
+            c.pages,
+            c.counters.scanned,
+            c.counters.converted,
+            c.counters.deferred,
+            c.counters.failed,
+            c.done ? "done" : "in progress",
+            iso(c.updatedAt),
+          ];
         }),
       ]),
     );
@@ -204,8 +235,16 @@ export function describeMigrationStatus(s: MigrationStatus): string {
   }
   if (s.release) parts.push("", "move:", ...describeReleaseSummary(s.release).map((line) => `  ${line}`));
   if (s.history.length > 0) {
-    parts.push("", "history:", ...s.history.map((h) => `  ${h.at} ${h.step}${h.event && h.event !== "start" ? ` ${h.event}` : ""} by ${h.actor}${h.forced?.length ? ` (forced: ${h.forced.join(", ")}; ${h.reason ?? ""})` : ""}`));
+    parts.push(
+      "",
+      "history:",
+      ...s.history.map(
+        (h) =>
+          `  ${h.at} ${h.step}${h.event && h.event !== "start" ? ` ${h.event}` : ""} by ${h.actor}${h.forced?.length ? ` (forced: ${h.forced.join(", ")}; ${h.reason ?? ""})` : ""}`,
+      ),
+    );
   }
-  if (s.lifecycle && s.lifecycle.status !== "active") parts.push("", `lifecycle: ${s.lifecycle.status}${s.lifecycle.removal?.backup ? `; backup ${JSON.stringify(s.lifecycle.removal.backup)}` : ""}`);
+  if (s.lifecycle && s.lifecycle.status !== "active")
+    parts.push("", `lifecycle: ${s.lifecycle.status}${s.lifecycle.removal?.backup ? `; backup ${JSON.stringify(s.lifecycle.removal.backup)}` : ""}`);
   return parts.join("\n");
 }

@@ -39,7 +39,15 @@ Example: undo a remove whose cleanup ran
       try {
         const outcome = await unretireV1(ctx, forceOf(opts));
         const entry = [...outcome.state.history].reverse().find((h) => h.step === "unretire");
-        if (opts.json) return printJson({ migrationId: ctx.migration.id, status: outcome.state.status, v1Retired: false, release: outcome.release, step: entry, forced: outcome.forced });
+        if (opts.json)
+          return printJson({
+            migrationId: ctx.migration.id,
+            status: outcome.state.status,
+            v1Retired: false,
+            release: outcome.release,
+            step: entry,
+            forced: outcome.forced,
+          });
         process.stdout.write(
           `Unretired v1 of ${ctx.migration.id}: v1 routes serve again.\n${table([
             ["step", describeEntry(entry)],

@@ -32,11 +32,19 @@ export function verifyCommand(): Command {
   withConnectionFlags(command);
   withStageFlag(command, []);
   return command
-    .option("--repair", "when not clean, scan again to put missing and different records and delete orphans (each write guarded by its owner), then verify again")
+    .option(
+      "--repair",
+      "when not clean, scan again to put missing and different records and delete orphans (each write guarded by its owner), then verify again",
+    )
     .option("--segments <n>", "parallel Scan segments", parseInteger(1, 1_000), DEFAULT_VERIFY_OPTIONS.segments)
     .option("--page-size <n>", "items per Scan page", parseInteger(1, 1_000), DEFAULT_VERIFY_OPTIONS.pageSize)
     .option("--examples <n>", "examples shown per kind of defect", parseInteger(0, 10_000), DEFAULT_VERIFY_OPTIONS.examples)
-    .option("--recheck-after <ms>", "on a live table: re-read the items behind each defect after this delay (up to 3 times) and report only what persists; 0 = off", parseInteger(0, 600_000), DEFAULT_VERIFY_OPTIONS.recheckAfterMs)
+    .option(
+      "--recheck-after <ms>",
+      "on a live table: re-read the items behind each defect after this delay (up to 3 times) and report only what persists; 0 = off",
+      parseInteger(0, 600_000),
+      DEFAULT_VERIFY_OPTIONS.recheckAfterMs,
+    )
     .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
     .option("--control-table <name>", "ferry's control table, where the result is kept for `ferry status` (default: FERRY_CONTROL_TABLE or <table>.ferry)")
     .addHelpText(

@@ -4,13 +4,7 @@
  */
 import { DynamoDBClient, type DynamoDBClientConfig } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import {
-  type ConnectionOptions,
-  LOCAL_CREDENTIALS,
-  isLocalEndpoint,
-  resolveDynamoEndpoint,
-  resolveRegion,
-} from "./endpoint.ts";
+import { type ConnectionOptions, LOCAL_CREDENTIALS, isLocalEndpoint, resolveDynamoEndpoint, resolveRegion } from "./endpoint.ts";
 
 export interface DynamoClients {
   /** Low-level client (attribute-value maps); used for streams images and raw calls. */
@@ -31,8 +25,7 @@ export interface DynamoClientOptions extends ConnectionOptions {
 export function createDynamoClients(options: DynamoClientOptions = {}): DynamoClients {
   const endpoint = resolveDynamoEndpoint(options.endpoint);
   const region = resolveRegion(options.region);
-  const useLocalCredentials =
-    isLocalEndpoint(endpoint) && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE;
+  const useLocalCredentials = isLocalEndpoint(endpoint) && !process.env.AWS_ACCESS_KEY_ID && !process.env.AWS_PROFILE;
   const raw = new DynamoDBClient({
     region,
     ...(endpoint ? { endpoint } : {}),

@@ -44,10 +44,7 @@ export function validateEndpoint(endpoint: string, source = "--endpoint"): strin
  * one place every client's endpoint passes, so a bad one fails as a usage error naming
  * where it came from instead of as a credentials or URL error deep in the SDK.
  */
-export function resolveDynamoEndpoint(
-  explicit?: string,
-  env: NodeJS.ProcessEnv = process.env,
-): string | undefined {
+export function resolveDynamoEndpoint(explicit?: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
   for (const [source, value] of [
     ["--endpoint", explicit],
     ["AWS_ENDPOINT_URL_DYNAMODB", env.AWS_ENDPOINT_URL_DYNAMODB],

@@ -46,9 +46,7 @@ export async function runBackfillExecutions(
     });
     const machine = new StateMachine(definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
     const retryIntervalOverrides =
-      options.retryIntervalMs === undefined
-        ? undefined
-        : Object.fromEntries(RETRYING_STATES.map((s) => [s, options.retryIntervalMs as number]));
+      options.retryIntervalMs === undefined ? undefined : Object.fromEntries(RETRYING_STATES.map((s) => [s, options.retryIntervalMs as number]));
     const execution = machine.run(current as never, {
       overrides: {
         taskResourceLocalHandlers: tasks as never,

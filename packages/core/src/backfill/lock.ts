@@ -10,7 +10,6 @@ import { ControlSk, migrationPk } from "../control/keys.ts";
 import { sleep } from "../util/backoff.ts";
 import type { StateStore } from "./state.ts";
 
-
 export interface LockOptions {
   /** Lease length; renewed every third of it. */
   leaseMs: number;
@@ -89,17 +88,20 @@ export async function acquireLock(store: StateStore, owner: string, options: Par
   let released = false;
   let markLost: () => void = () => {};
   const lost = new Promise<void>((resolve) => (markLost = resolve));
-  const renew = setInterval(async () => {
-    if (released) return;
-    try {
-      if (!(await tryTake(store, owner, opts.leaseMs, acquiredAt))) {
-        clearInterval(renew);
-        markLost();
+  const renew = setInterval(
+    async () => {
+      if (released) return;
+      try {
+        if (!(await tryTake(store, owner, opts.leaseMs, acquiredAt))) {
+          clearInterval(renew);
+          markLost();
+        }
+      } catch {
+        // A failed renewal is retried at the next tick; the lease is long enough for that.
       }
-    } catch {
-      // A failed renewal is retried at the next tick; the lease is long enough for that.
-    }
-  }, Math.max(50, Math.floor(opts.leaseMs / 3)));
+    },
+    Math.max(50, Math.floor(opts.leaseMs / 3)),
+  );
   renew.unref();
   return {
     owner,

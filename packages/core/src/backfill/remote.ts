@@ -6,7 +6,14 @@
  * that request plus StopExecution once a short grace period has passed; describe merges
  * DescribeExecution of the run's current execution with the control table's records.
  */
-import { DescribeExecutionCommand, ExecutionAlreadyExists, ExecutionDoesNotExist, type SFNClient, StartExecutionCommand, StopExecutionCommand } from "@aws-sdk/client-sfn";
+import {
+  DescribeExecutionCommand,
+  ExecutionAlreadyExists,
+  ExecutionDoesNotExist,
+  type SFNClient,
+  StartExecutionCommand,
+  StopExecutionCommand,
+} from "@aws-sdk/client-sfn";
 import { RefusalError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { acquireLock } from "./lock.ts";
@@ -98,7 +105,9 @@ export function stageRuntime(options: StageRuntimeOptions): BackfillRuntime {
     } catch (err) {
       if (!(err instanceof ExecutionAlreadyExists)) {
         await updateRun(store(ctx), (r) =>
-          r.runId !== run.runId ? undefined : { ...r, status: "failed", lastError: { name: (err as Error).name, message: (err as Error).message, at: Date.now() } },
+          r.runId !== run.runId
+            ? undefined
+            : { ...r, status: "failed", lastError: { name: (err as Error).name, message: (err as Error).message, at: Date.now() } },
         );
         throw err;
       }
@@ -166,7 +175,9 @@ export function stageRuntime(options: StageRuntimeOptions): BackfillRuntime {
       }
       if (now.active && now.execution) {
         try {
-          await options.sfn.send(new StopExecutionCommand({ executionArn: now.execution.arn, error: "FerryAbort", cause: "ferry abort: the backfill was aborted" }));
+          await options.sfn.send(
+            new StopExecutionCommand({ executionArn: now.execution.arn, error: "FerryAbort", cause: "ferry abort: the backfill was aborted" }),
+          );
         } catch (err) {
           if (!(err instanceof ExecutionDoesNotExist)) throw err;
         }

@@ -65,9 +65,7 @@ export async function readRun(store: StateStore): Promise<BackfillRun | undefine
 }
 
 export async function writeRun(store: StateStore, run: BackfillRun): Promise<void> {
-  await store.doc.send(
-    new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run } }),
-  );
+  await store.doc.send(new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run } }));
 }
 
 /** Applies `change` to the run record (read-modify-write; callers hold the backfill lock or set a request). */
@@ -81,7 +79,11 @@ export async function updateRun(store: StateStore, change: (run: BackfillRun) =>
     return {
       value: next,
       // Optimistic concurrency: pause/abort from another terminal must not be lost.
-      put: { TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run: next }, ...unchangedSince(["run", "updatedAt"], run.updatedAt) },
+      put: {
+        TableName: store.controlTable,
+        Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run: next },
+        ...unchangedSince(["run", "updatedAt"], run.updatedAt),
+      },
     };
   });
 }
@@ -117,7 +119,11 @@ export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpo
 
 export async function readCheckpoint(store: StateStore, segment: number): Promise<SegmentCheckpoint | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(segment) }, ConsistentRead: true }),
+    new GetCommand({
+      TableName: store.controlTable,
+      Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(segment) },
+      ConsistentRead: true,
+    }),
   );
   return out.Item?.checkpoint as SegmentCheckpoint | undefined;
 }
@@ -137,9 +143,7 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
         TableName: store.controlTable,
         Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(next.segment), checkpoint: next },
         ConditionExpression:
-          previousPages === 0
-            ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev"
-            : "#c.#runId = :run AND #c.#pages = :prev",
+          previousPages === 0 ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev" : "#c.#runId = :run AND #c.#pages = :prev",
         ExpressionAttributeNames: { "#c": "checkpoint", "#pages": "pages", "#runId": "runId" },
         ExpressionAttributeValues: { ":prev": previousPages, ":run": next.runId },
       }),
@@ -152,10 +156,7 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
 }
 
 /** Records items a page could not convert (schema/derive failures), with key and reason. */
-export async function recordItemFailures(
-  store: StateStore,
-  failures: { key: { PK: string; SK: string }; error: string; message: string }[],
-): Promise<void> {
+export async function recordItemFailures(store: StateStore, failures: { key: { PK: string; SK: string }; error: string; message: string }[]): Promise<void> {
   for (const f of failures) {
     await store.doc.send(
       new PutCommand({

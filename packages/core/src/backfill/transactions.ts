@@ -45,7 +45,9 @@ export interface TransactionStats {
 /** The run was asked to stop (or replaced) while this page was writing: its writes were refused as a whole. */
 export class RunFencedError extends FerryError {
   constructor() {
-    super("The backfill run was asked to stop while a page was writing; the page's remaining writes were refused. Nothing to do: the page is redone if the run resumes.");
+    super(
+      "The backfill run was asked to stop while a page was writing; the page's remaining writes were refused. Nothing to do: the page is redone if the run resumes.",
+    );
   }
 }
 
@@ -101,7 +103,15 @@ export async function writeUnits(
         }
       : {}),
   });
-  const stats: TransactionStats = { converted: 0, recordsWritten: 0, deferred: [], refused: [], calls: run.calls, retries: run.retries, consumedWriteUnits: run.consumedWriteUnits };
+  const stats: TransactionStats = {
+    converted: 0,
+    recordsWritten: 0,
+    deferred: [],
+    refused: [],
+    calls: run.calls,
+    retries: run.retries,
+    consumedWriteUnits: run.consumedWriteUnits,
+  };
   // The source check comes first: a changed source belongs to the stream, whatever else failed.
   const deferred = new Set([...run.refused].filter(([, r]) => r.index === 0).map(([unit]) => unit));
   const refused = new Map(

@@ -66,7 +66,9 @@ export interface BackupContents {
 /** Reads a backup file; a cut-off last line (a crash mid-append) is ignored. */
 export function readBackupFile(file: string): BackupContents {
   if (!existsSync(file)) throw new InvalidBackupError(file, "no such file");
-  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "");
+  const lines = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => l.trim() !== "");
   const parse = (line: string, index: number): Record<string, unknown> | undefined => {
     try {
       return JSON.parse(line);

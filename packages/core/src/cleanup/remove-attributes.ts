@@ -128,7 +128,11 @@ export function cleanupTask(ctx: CleanupContext): SweepTask<Item> {
 }
 
 /** Runs (or resumes) the cleanup; a migration without `cleanup` has nothing to do. */
-export async function removeOldAttributes(ctx: CleanupContext, settings: Partial<SweepSettings> = {}, options: SweepRunOptions = {}): Promise<SweepResult | undefined> {
+export async function removeOldAttributes(
+  ctx: CleanupContext,
+  settings: Partial<SweepSettings> = {},
+  options: SweepRunOptions = {},
+): Promise<SweepResult | undefined> {
   if (attributesOf(ctx.migration).length === 0) return undefined;
   return runSweep(cleanupTask(ctx), settings, options);
 }

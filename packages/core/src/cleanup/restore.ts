@@ -47,7 +47,13 @@ export interface RestoreResult {
 
 type Item = Record<string, AttributeValue>;
 
-async function restoreItem(raw: DynamoClients["raw"], tableName: string, item: Item, attributes: string[], recreateMissing: boolean): Promise<keyof Pick<RestoreResult, "restored" | "present" | "missing" | "recreated">> {
+async function restoreItem(
+  raw: DynamoClients["raw"],
+  tableName: string,
+  item: Item,
+  attributes: string[],
+  recreateMissing: boolean,
+): Promise<keyof Pick<RestoreResult, "restored" | "present" | "missing" | "recreated">> {
   const kept = attributes.filter((a) => item[a] !== undefined);
   if (kept.length === 0) return "present";
   const names = Object.fromEntries(kept.map((a, i) => [`#a${i}`, a]));
@@ -84,7 +90,16 @@ export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: s
   const o = { ...DEFAULT_RESTORE_OPTIONS, ...options };
   const backup = readBackupFile(file);
   const tableName = o.tableName ?? backup.header.tableName;
-  const result: RestoreResult = { file, migrationId: backup.header.migrationId, tableName, items: backup.items.length, restored: 0, present: 0, missing: 0, recreated: 0 };
+  const result: RestoreResult = {
+    file,
+    migrationId: backup.header.migrationId,
+    tableName,
+    items: backup.items.length,
+    restored: 0,
+    present: 0,
+    missing: 0,
+    recreated: 0,
+  };
   for (let i = 0; i < backup.items.length; i += o.concurrency) {
     const outcomes = await Promise.all(
       backup.items.slice(i, i + o.concurrency).map((item) => restoreItem(clients.raw, tableName, item, backup.header.removeAttributes, o.recreateMissing)),
@@ -99,7 +114,14 @@ export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: s
  * so `ferry unretire` knows the old data is back. Returns whether it was recorded.
  */
 export async function recordRestore(location: ControlLocation, result: RestoreResult, at: Date = new Date()): Promise<boolean> {
-  const restored = { at: at.toISOString(), file: result.file, restored: result.restored, present: result.present, missing: result.missing, recreated: result.recreated };
+  const restored = {
+    at: at.toISOString(),
+    file: result.file,
+    restored: result.restored,
+    present: result.present,
+    missing: result.missing,
+    recreated: result.recreated,
+  };
   // No control table here (a backup loaded into another table): nothing to record.
   const updated = await unlessMissingTable(
     updateState(location, (state) => (state ? { ...state, restored } : undefined)),

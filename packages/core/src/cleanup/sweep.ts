@@ -132,7 +132,12 @@ export async function runSweep<T>(task: SweepTask<T>, settings: Partial<SweepSet
   const resumed = Boolean(existing && existing.status !== "completed" && !options.restart);
   const now = Date.now();
   const run: SweepRun = resumed
-    ? { ...(existing as SweepRun), status: "running", settings: { ...(existing as SweepRun).settings, ...(settings.rate !== undefined ? { rate: settings.rate } : {}) }, updatedAt: now }
+    ? {
+        ...(existing as SweepRun),
+        status: "running",
+        settings: { ...(existing as SweepRun).settings, ...(settings.rate !== undefined ? { rate: settings.rate } : {}) },
+        updatedAt: now,
+      }
     : {
         runId: randomUUID(),
         kind: task.kind,
@@ -151,11 +156,14 @@ export async function runSweep<T>(task: SweepTask<T>, settings: Partial<SweepSet
   const limiter = new RateLimiter(s.rate);
   const checkpoints = await Promise.all(Array.from({ length: s.segments }, (_, i) => readCheckpoint(task as SweepTask<unknown>, run, i)));
   const sum = (): SweepTotals =>
-    checkpoints.reduce((acc, c) => ({ scanned: acc.scanned + c.totals.scanned, processed: acc.processed + c.totals.processed, skipped: acc.skipped + c.totals.skipped }), {
-      scanned: 0,
-      processed: 0,
-      skipped: 0,
-    });
+    checkpoints.reduce(
+      (acc, c) => ({ scanned: acc.scanned + c.totals.scanned, processed: acc.processed + c.totals.processed, skipped: acc.skipped + c.totals.skipped }),
+      {
+        scanned: 0,
+        processed: 0,
+        skipped: 0,
+      },
+    );
 
   await Promise.all(
     checkpoints.map(async (checkpoint, index) => {

@@ -56,4 +56,3 @@ export async function ensureControlTable(client: DynamoDBClient, tableName: stri
     await sleep(100);
   }
 }
-

@@ -154,7 +154,8 @@ function unstorableAttribute(value: unknown, path = ""): string | undefined {
   if (typeof value === "number" && !Number.isFinite(value)) return `${path} is ${value}`;
   if (value === null || typeof value !== "object" || value instanceof Uint8Array) return undefined;
   if (value instanceof Set) {
-    for (const member of value) if (typeof member !== "string" && typeof member !== "number" && !(member instanceof Uint8Array)) return `${path} is a set of ${typeof member}`;
+    for (const member of value)
+      if (typeof member !== "string" && typeof member !== "number" && !(member instanceof Uint8Array)) return `${path} is a set of ${typeof member}`;
     return undefined;
   }
   if (Array.isArray(value)) {

@@ -170,8 +170,12 @@ export async function loadEachMigration(dir = defaultMigrationsDir()): Promise<L
 function loadFailureReason(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
   // Strip terminal colours some transformers add.
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with the ESC control character.
-  const lines = err.message.replace(/\u001b\[[0-9;]*m/g, "").split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = err.message
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: ANSI colour codes start with the ESC control character.
+    .replace(/\u001b\[[0-9;]*m/g, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   const first = lines[0] ?? err.message;
   if (/^Transform failed with \d+ errors?:$/.test(first) && lines[1]) return lines[1].replace(/^.*\//, "");
   return first;

@@ -69,7 +69,12 @@ export function plainItem(item: unknown): Record<string, unknown> | undefined {
   if (!item || typeof item !== "object") return undefined;
   const values = Object.values(item as Record<string, unknown>);
   // Errors are not unmarshalled by the document client: attribute values look like { S: "..." }.
-  const marshalled = values.length > 0 && values.every((v) => v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && /^(S|N|B|SS|NS|BS|M|L|NULL|BOOL)$/.test(Object.keys(v)[0] as string));
+  const marshalled =
+    values.length > 0 &&
+    values.every(
+      (v) =>
+        v && typeof v === "object" && !Array.isArray(v) && Object.keys(v).length === 1 && /^(S|N|B|SS|NS|BS|M|L|NULL|BOOL)$/.test(Object.keys(v)[0] as string),
+    );
   try {
     return marshalled ? unmarshall(item as never) : (item as Record<string, unknown>);
   } catch {

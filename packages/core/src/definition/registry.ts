@@ -45,4 +45,3 @@ export function writeMigrationRegistry(dir: string): boolean {
   writeFileSync(join(dir, REGISTRY_FILE), renderMigrationRegistry(listMigrationIds(dir)));
   return true;
 }
-

@@ -56,9 +56,7 @@ export function estimateItemWriteUnits(sourceItem: Record<string, unknown>, reco
  * Only for comparing a run on DynamoDB Local with the model; it says nothing about AWS.
  */
 export function dynamodbLocalWriteUnits(actions: readonly TransactionAction[]): number {
-  const distinct = new Set(
-    actions.map((a) => (a.kind === "Put" ? 4 * writeUnits(a.bytes) : 4 * Math.max(1, Math.ceil(a.bytes / READ_UNIT_BYTES)))),
-  );
+  const distinct = new Set(actions.map((a) => (a.kind === "Put" ? 4 * writeUnits(a.bytes) : 4 * Math.max(1, Math.ceil(a.bytes / READ_UNIT_BYTES)))));
   return [...distinct].reduce((sum, units) => sum + units, 0);
 }
 

@@ -6,7 +6,17 @@
  */
 import { isSourceItem } from "../backfill/page.ts";
 import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
-import { type DeriveOptions, DeriveError, InvalidDerivedRecordsError, SourceSchemaError, deriveRecords, keyId, keyOf, keyText, sameRecord } from "../definition/derive.ts";
+import {
+  type DeriveOptions,
+  DeriveError,
+  InvalidDerivedRecordsError,
+  SourceSchemaError,
+  deriveRecords,
+  keyId,
+  keyOf,
+  keyText,
+  sameRecord,
+} from "../definition/derive.ts";
 import { DEFAULT_DERIVE_TIMEOUT_MS, TimeBudgetExceededError, withinTimeBudget } from "../definition/time-budget.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
@@ -95,13 +105,13 @@ export class CheckFailedError extends FerryError {
   }
 }
 
-
 /** Checks `migration` on the given items; never throws for a bad item, only reports it. */
 export function checkMigration(migration: Migration, input: CheckInput = {}): CheckReport {
   const limit = input.examples ?? DEFAULT_CHECK_EXAMPLES;
-  const problems = Object.fromEntries(
-    Object.keys(CHECK_CATEGORIES).map((c) => [c, { count: 0, examples: [] as CheckExample[] }]),
-  ) as Record<CheckCategory, CategoryReport>;
+  const problems = Object.fromEntries(Object.keys(CHECK_CATEGORIES).map((c) => [c, { count: 0, examples: [] as CheckExample[] }])) as Record<
+    CheckCategory,
+    CategoryReport
+  >;
   const noted = new Set<string>();
   const note = (category: CheckCategory, origin: CheckOrigin, key: ItemKey, message: string) => {
     const once = `${category}|${keyId(key)}|${origin}`;
@@ -215,7 +225,10 @@ function checkItem(migration: Migration, item: Record<string, unknown>, note: No
       if (!("error" in raw) && !sameRecords(first.records, raw.records)) {
         note("readsOutsideSchema", `records change when derive sees the whole item (fields the schema drops): ${difference(first.records, raw.records)}`);
       } else if (outside.length > 0) {
-        note("readsOutsideSchema", `derive reads ${outside.map((f) => `"${f}"`).join(", ")}, not in the schema: add ${outside.length > 1 ? "them" : "it"} to the schema`);
+        note(
+          "readsOutsideSchema",
+          `derive reads ${outside.map((f) => `"${f}"`).join(", ")}, not in the schema: add ${outside.length > 1 ? "them" : "it"} to the schema`,
+        );
       }
     }
   }

@@ -67,12 +67,7 @@ export class PlanWithoutDerivedItemsError extends FerryError {
 }
 
 /** Plans `migration` on `tableName`. */
-export async function planMigration(
-  clients: DynamoClients,
-  tableName: string,
-  migration: Migration,
-  options: Partial<PlanOptions> = {},
-): Promise<Plan> {
+export async function planMigration(clients: DynamoClients, tableName: string, migration: Migration, options: Partial<PlanOptions> = {}): Promise<Plan> {
   const o = { ...DEFAULT_PLAN_OPTIONS, ...options };
   const sample = await sampleTable(clients, tableName, migration, { size: o.sample });
   const derived = deriveSample(migration, sample.sources);
@@ -179,13 +174,7 @@ interface TableCounts {
 }
 
 /** Items, bytes and source items of the whole table: exact up to `countMaxItems` items, else scaled from the sample. */
-async function tableCounts(
-  clients: DynamoClients,
-  tableName: string,
-  migration: Migration,
-  sample: TableSample,
-  countMaxItems: number,
-): Promise<TableCounts> {
+async function tableCounts(clients: DynamoClients, tableName: string, migration: Migration, sample: TableSample, countMaxItems: number): Promise<TableCounts> {
   if (sample.complete) {
     return { items: sample.scanned, bytes: sample.scannedBytes, sources: sample.sourcesSeen, exact: true, method: "the sample read the whole table" };
   }

@@ -58,7 +58,9 @@ export class KeySchemaMismatchError extends UsageError {
     readonly tableName: string,
     readonly keys: string,
   ) {
-    super(`Table ${tableName} is keyed by ${keys}; ferry's migrations read and write items keyed by PK (string, partition key) and SK (string, sort key). Pass the right --table.`);
+    super(
+      `Table ${tableName} is keyed by ${keys}; ferry's migrations read and write items keyed by PK (string, partition key) and SK (string, sort key). Pass the right --table.`,
+    );
   }
 }
 
@@ -68,18 +70,15 @@ export function requireMigrationKeySchema(table: TableDescription, tableName: st
   const hash = table.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
   const range = table.KeySchema?.find((k) => k.KeyType === "RANGE")?.AttributeName;
   if (hash !== "PK" || range !== "SK" || type("PK") !== "S" || type("SK") !== "S") {
-    const keys = (table.KeySchema ?? []).map((k) => `${k.AttributeName} (${type(k.AttributeName ?? "") ?? "?"}, ${k.KeyType === "HASH" ? "partition" : "sort"} key)`).join(" and ");
+    const keys = (table.KeySchema ?? [])
+      .map((k) => `${k.AttributeName} (${type(k.AttributeName ?? "") ?? "?"}, ${k.KeyType === "HASH" ? "partition" : "sort"} key)`)
+      .join(" and ");
     throw new KeySchemaMismatchError(tableName, keys || "no key schema");
   }
 }
 
 /** Samples `tableName` for `migration`'s source items. */
-export async function sampleTable(
-  clients: DynamoClients,
-  tableName: string,
-  migration: Migration,
-  options: Partial<SampleOptions> = {},
-): Promise<TableSample> {
+export async function sampleTable(clients: DynamoClients, tableName: string, migration: Migration, options: Partial<SampleOptions> = {}): Promise<TableSample> {
   const o = { ...DEFAULT_SAMPLE_OPTIONS, ...options };
   const description = await describeTable(clients.raw, tableName);
   if (!description) throw new TableNotFoundError(tableName);

@@ -97,7 +97,11 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
   const consumer = deps.consumer ?? DUAL_WRITE_CONSUMER;
   const now = deps.now ?? Date.now;
   const logger = deps.logger ?? SILENT;
-  const applyOptions: ApplyOptions = { ...DEFAULT_APPLY_OPTIONS, ...(deps.backoff ? { backoff: deps.backoff } : {}), ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}) };
+  const applyOptions: ApplyOptions = {
+    ...DEFAULT_APPLY_OPTIONS,
+    ...(deps.backoff ? { backoff: deps.backoff } : {}),
+    ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}),
+  };
   const location = { doc: deps.doc, controlTable: deps.controlTable, migrationId: deps.migration.id };
   let pending = emptyCounters();
 
@@ -161,7 +165,13 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
       let failedAt = Number.POSITIVE_INFINITY;
       if (entries.length > 0) {
         windows++;
-        const result = await applyWindow(deps.doc, deps.tableName, deps.migration.id, entries.map((e) => e.plan), applyOptions);
+        const result = await applyWindow(
+          deps.doc,
+          deps.tableName,
+          deps.migration.id,
+          entries.map((e) => e.plan),
+          applyOptions,
+        );
         batch.written += result.written;
         batch.deleted += result.deleted;
         for (const kept of result.keptDeletes) {

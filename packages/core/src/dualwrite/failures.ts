@@ -54,18 +54,12 @@ export interface FailureRecord {
   lastAt: number;
 }
 
-
 export function failureKind(err: unknown): FailureKind {
   return isPoisonError(err) ? "poison" : "transient";
 }
 
 /** Records (or counts again) a failure of `failure.sequenceNumber`; returns the stored record. */
-export async function recordFailure(
-  location: ControlLocation,
-  consumer: string,
-  failure: StreamRecordFailure,
-  now: number,
-): Promise<FailureRecord> {
+export async function recordFailure(location: ControlLocation, consumer: string, failure: StreamRecordFailure, now: number): Promise<FailureRecord> {
   const error = failure.error;
   const fields: Record<string, unknown> = {
     migrationId: location.migrationId,

@@ -75,7 +75,8 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
   const oldImage = stream.OldImage ? fromLambdaImage(stream.OldImage) : undefined;
   const keys = stream.Keys ? fromLambdaImage(stream.Keys) : (newImage ?? oldImage ?? {});
   const latest = newImage ?? oldImage;
-  if (isPingKey(migration, keys)) return { kind: "ping", key: keyOf(keys as unknown as ItemKey), ...(typeof newImage?.nonce === "string" ? { nonce: newImage.nonce } : {}) };
+  if (isPingKey(migration, keys))
+    return { kind: "ping", key: keyOf(keys as unknown as ItemKey), ...(typeof newImage?.nonce === "string" ? { nonce: newImage.nonce } : {}) };
   // Same rule as the backfill's isSourceItem: a stamped record is derived, never a source.
   if (!isSourceKey(migration, keys) || (latest && OWNER_ATTRIBUTE in latest)) return { kind: "ignored", key: keys };
   const key = keyOf(keys as unknown as ItemKey);

@@ -72,12 +72,7 @@ function projection(attributes: string[] | undefined) {
   };
 }
 
-async function getChunk(
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  keys: ItemKey[],
-  options: BatchGetOptions,
-): Promise<Record<string, unknown>[]> {
+async function getChunk(doc: DynamoDBDocumentClient, tableName: string, keys: ItemKey[], options: BatchGetOptions): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
   const shape = projection(options.attributes);
   let pending: Record<string, unknown>[] = keys as unknown as Record<string, unknown>[];

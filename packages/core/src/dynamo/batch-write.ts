@@ -9,9 +9,7 @@ import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../ut
 /** DynamoDB's limit of put/delete requests per BatchWriteItem. */
 export const BATCH_WRITE_MAX = 25;
 
-export type WriteRequest =
-  | { PutRequest: { Item: Record<string, unknown> } }
-  | { DeleteRequest: { Key: Record<string, unknown> } };
+export type WriteRequest = { PutRequest: { Item: Record<string, unknown> } } | { DeleteRequest: { Key: Record<string, unknown> } };
 
 export interface BatchWriteOptions {
   /** Calls in flight at once. */
@@ -60,9 +58,7 @@ export async function writeBatch(
       if (stats) stats.retries++;
       await sleep(backoffDelay(attempt - 1, backoff));
     }
-    const out = await doc.send(
-      new BatchWriteCommand({ RequestItems: { [tableName]: pending }, ReturnConsumedCapacity: "TOTAL" }),
-    );
+    const out = await doc.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending }, ReturnConsumedCapacity: "TOTAL" }));
     if (stats) {
       stats.calls++;
       for (const c of out.ConsumedCapacity ?? []) stats.consumedWriteUnits += c.CapacityUnits ?? 0;

@@ -15,7 +15,12 @@ export const TRANSACTION_MAX_ACTIONS = 100;
 export const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
 
 /** Cancellation reasons that heal by waiting: contention with another transaction, throttling. */
-export const RETRYABLE_REASONS: ReadonlySet<string> = new Set(["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"]);
+export const RETRYABLE_REASONS: ReadonlySet<string> = new Set([
+  "TransactionConflict",
+  "ThrottlingError",
+  "ProvisionedThroughputExceeded",
+  "RequestLimitExceeded",
+]);
 
 /** The reason a unit's condition (its ConditionCheck or a write's condition) did not hold. */
 export const REFUSED_REASON = "ConditionalCheckFailed";

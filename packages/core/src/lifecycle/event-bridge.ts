@@ -128,7 +128,9 @@ export function eventBridgePublisher(options: EventBridgePublisherOptions): Even
         clearTimeout(timer);
         if (timedOut) {
           const waiting = queue.length;
-          warn(`Warning: gave up waiting for the EventBridge bus ${options.eventBusName} after ${options.flushTimeoutMs ?? DEFAULT_EVENT_BRIDGE_OPTIONS.flushTimeoutMs} ms; ${waiting} step event(s) not yet sent may be lost.`);
+          warn(
+            `Warning: gave up waiting for the EventBridge bus ${options.eventBusName} after ${options.flushTimeoutMs ?? DEFAULT_EVENT_BRIDGE_OPTIONS.flushTimeoutMs} ms; ${waiting} step event(s) not yet sent may be lost.`,
+          );
           return;
         }
         if (current === tail && queue.length === 0) return;

@@ -122,7 +122,9 @@ export class ConvertIncompleteError extends GuardRefusedError {
     readonly migrationId: string,
     readonly runStatus: string | undefined,
   ) {
-    super(`move of ${migrationId} needs the backfill completed, but it is ${runStatus ?? "not started"}. ${nextBackfillStep(migrationId, runStatus)}, or override with --force --reason "...".`);
+    super(
+      `move of ${migrationId} needs the backfill completed, but it is ${runStatus ?? "not started"}. ${nextBackfillStep(migrationId, runStatus)}, or override with --force --reason "...".`,
+    );
   }
 }
 
@@ -144,7 +146,9 @@ function nextBackfillStep(id: string, runStatus: string | undefined): string {
 export class NeverAddedError extends GuardRefusedError {
   readonly guard = "added";
   constructor(readonly migrationId: string) {
-    super(`${migrationId} was never added (\`ferry add\` has no record of it), so there is nothing to roll back; nothing was changed. Check the migration and --table / --control-table.`);
+    super(
+      `${migrationId} was never added (\`ferry add\` has no record of it), so there is nothing to roll back; nothing was changed. Check the migration and --table / --control-table.`,
+    );
   }
 }
 

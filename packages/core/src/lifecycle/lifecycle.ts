@@ -80,12 +80,7 @@ export interface RollbackStepOptions extends RollbackOptions {
 }
 
 export const rollbackStep = (ctx: LifecycleContext, options: RollbackStepOptions = {}, force: ForceOptions = {}) =>
-  rollbackMigration(
-    ctx,
-    { phases: rollbackPhases(options.runtime), guard: addPhase },
-    options,
-    force,
-  );
+  rollbackMigration(ctx, { phases: rollbackPhases(options.runtime), guard: addPhase }, options, force);
 
 /** What `ferry remove` without --confirm shows: the guards as they stand and what it would do. */
 export async function removePlan(ctx: LifecycleContext, options: Partial<RemovePhaseOptions> = {}) {

@@ -54,7 +54,12 @@ export function parseDuration(value: string): number {
 
 /** 7d, 1.5h, 15m, 30s, 500ms: the largest unit that fits, to one decimal. */
 export function formatDurationMs(ms: number): string {
-  for (const [unit, size] of [["d", DAY], ["h", HOUR], ["m", MINUTE], ["s", 1_000]] as const) {
+  for (const [unit, size] of [
+    ["d", DAY],
+    ["h", HOUR],
+    ["m", MINUTE],
+    ["s", 1_000],
+  ] as const) {
     if (ms >= size) return `${Number((ms / size).toFixed(1))}${unit}`;
   }
   return `${Math.round(ms)}ms`;

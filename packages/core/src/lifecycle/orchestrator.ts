@@ -99,7 +99,12 @@ export async function runStep<Options, Result>(
 }
 
 /** Records that `step` is done (history entry "complete", `completed[step]`). */
-export async function completeStep(ctx: LifecycleContext, step: StepName, patch: Partial<MigrationState> = {}, detail?: Record<string, unknown>): Promise<MigrationState> {
+export async function completeStep(
+  ctx: LifecycleContext,
+  step: StepName,
+  patch: Partial<MigrationState> = {},
+  detail?: Record<string, unknown>,
+): Promise<MigrationState> {
   const state = await recordStep(controlLocation(ctx), { step, actor: ctx.actor, event: "complete" }, () => patch, clockOf(ctx));
   emit(ctx, step, "complete", detail ? { detail } : {});
   return state;

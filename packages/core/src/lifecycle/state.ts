@@ -15,7 +15,14 @@ export function verificationOf(
   report: { clean: boolean; missing: number; orphans: number; different: number; invalidSources: number },
   at: Date,
 ): Verification {
-  return { at: at.toISOString(), clean: report.clean, missing: report.missing, orphans: report.orphans, different: report.different, invalidSources: report.invalidSources };
+  return {
+    at: at.toISOString(),
+    clean: report.clean,
+    missing: report.missing,
+    orphans: report.orphans,
+    different: report.different,
+    invalidSources: report.invalidSources,
+  };
 }
 
 /**

@@ -158,13 +158,7 @@ export async function startDynamoDBLocal(options: Partial<DynamoDBLocalOptions> 
   }
 }
 
-async function launch(
-  java: string,
-  jar: string,
-  installDir: string,
-  port: number,
-  opts: DynamoDBLocalOptions,
-): Promise<DynamoDBLocal> {
+async function launch(java: string, jar: string, installDir: string, port: number, opts: DynamoDBLocalOptions): Promise<DynamoDBLocal> {
   const args = [
     `-Xmx${opts.heap}`,
     `-Djava.library.path=${join(installDir, "DynamoDBLocal_lib")}`,

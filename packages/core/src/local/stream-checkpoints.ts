@@ -3,7 +3,7 @@
  * `ControlSk.shard(streamArn, shardId)`: the last sequence number whose record is done
  * (delivered, filtered or dead-lettered) and whether a closed shard was read to its end.
  */
-import { GetCommand, PutCommand, } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
 import { controlRecords } from "../control/control-table.ts";
 
@@ -25,7 +25,6 @@ export interface CheckpointStore {
   load(streamArn: string): Promise<Map<string, ShardCheckpoint>>;
   save(checkpoint: ShardCheckpoint): Promise<void>;
 }
-
 
 /** Checkpoints in the control table, under the migration's partition. */
 export function controlTableCheckpoints(location: ControlLocation): CheckpointStore {
@@ -51,11 +50,7 @@ export function controlTableCheckpoints(location: ControlLocation): CheckpointSt
 }
 
 /** One shard's checkpoint, or undefined when the shard was never processed. */
-export async function readShardCheckpoint(
-  location: ControlLocation,
-  streamArn: string,
-  shardId: string,
-): Promise<ShardCheckpoint | undefined> {
+export async function readShardCheckpoint(location: ControlLocation, streamArn: string, shardId: string): Promise<ShardCheckpoint | undefined> {
   const out = await location.doc.send(
     new GetCommand({
       TableName: location.controlTable,

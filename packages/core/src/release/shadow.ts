@@ -53,7 +53,9 @@ export async function recordShadow(
 ): Promise<void> {
   const key = { PK: migrationPk(location.migrationId), SK: ControlSk.shadow };
   if (outcome.kind === "error") {
-    await location.doc.send(new UpdateCommand({ TableName: location.controlTable, Key: key, UpdateExpression: "ADD errors :one", ExpressionAttributeValues: { ":one": 1 } }));
+    await location.doc.send(
+      new UpdateCommand({ TableName: location.controlTable, Key: key, UpdateExpression: "ADD errors :one", ExpressionAttributeValues: { ":one": 1 } }),
+    );
     return;
   }
   const agreed = outcome.disagreement ? 0 : 1;

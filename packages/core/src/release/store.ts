@@ -114,7 +114,10 @@ export function checkMoveRequest(request: Pick<MoveRequest, "to" | "percent" | "
     throw new InvalidMoveError("--to v1 flips every tenant back to v1; to keep some on v2 use --to v2 --percent N.");
   }
   const percent = request.to === "v1" ? 0 : (request.percent ?? 100);
-  for (const [name, value] of [["percent", percent], ["shadow", request.shadow]] as const) {
+  for (const [name, value] of [
+    ["percent", percent],
+    ["shadow", request.shadow],
+  ] as const) {
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > 100)) {
       throw new InvalidMoveError(`--${name} must be an integer from 0 to 100 (got ${value}).`);
     }
@@ -155,7 +158,9 @@ export async function moveRelease(location: ControlLocation, request: MoveReques
 export class V1RetiredError extends RefusalError {
   readonly guard = "v1-retired";
   constructor(readonly migrationId: string) {
-    super(`v1 of ${migrationId} was retired by \`ferry remove\`; it cannot serve traffic again. Restore the old data first (\`ferry restore <backup>\`), then \`ferry unretire ${migrationId} --reason "..."\`, then move.`);
+    super(
+      `v1 of ${migrationId} was retired by \`ferry remove\`; it cannot serve traffic again. Restore the old data first (\`ferry restore <backup>\`), then \`ferry unretire ${migrationId} --reason "..."\`, then move.`,
+    );
   }
 }
 

@@ -22,7 +22,10 @@ export interface ReleaseSummary {
 /** Default usage window shown by status: the last hour. */
 export const DEFAULT_USAGE_WINDOW_MS = 3_600_000;
 
-export async function readReleaseSummary(location: ControlLocation, options: { windowMs?: number; changes?: number; now?: number } = {}): Promise<ReleaseSummary> {
+export async function readReleaseSummary(
+  location: ControlLocation,
+  options: { windowMs?: number; changes?: number; now?: number } = {},
+): Promise<ReleaseSummary> {
   const windowMs = options.windowMs ?? DEFAULT_USAGE_WINDOW_MS;
   const since = (options.now ?? Date.now()) - windowMs;
   const [config, shadow, v1, v2] = await Promise.all([
@@ -47,10 +50,14 @@ export function describeReleaseSummary(summary: ReleaseSummary): string[] {
   ];
   if (summary.config.v1RetiredAt) lines.push(`v1 retired at ${summary.config.v1RetiredAt}`);
   for (const change of summary.recentChanges) {
-    lines.push(`  ${change.at} ${change.actor}: ${change.action} v2 ${change.from.v2Percent}% -> ${change.to.v2Percent}%, shadow ${change.from.shadowPercent}% -> ${change.to.shadowPercent}%${change.reason ? ` (${change.reason})` : ""}`);
+    lines.push(
+      `  ${change.at} ${change.actor}: ${change.action} v2 ${change.from.v2Percent}% -> ${change.to.v2Percent}%, shadow ${change.from.shadowPercent}% -> ${change.to.shadowPercent}%${change.reason ? ` (${change.reason})` : ""}`,
+    );
   }
   for (const d of shadow.disagreements.slice(0, 3)) {
-    lines.push(`  disagreement ${d.at} ${d.route} tenant ${d.tenant}: only ${d.primary} ${JSON.stringify(d.onlyPrimary.slice(0, 3))}, only the other ${JSON.stringify(d.onlyShadow.slice(0, 3))}`);
+    lines.push(
+      `  disagreement ${d.at} ${d.route} tenant ${d.tenant}: only ${d.primary} ${JSON.stringify(d.onlyPrimary.slice(0, 3))}, only the other ${JSON.stringify(d.onlyShadow.slice(0, 3))}`,
+    );
   }
   return lines;
 }

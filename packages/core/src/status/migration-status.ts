@@ -77,10 +77,12 @@ export interface MigrationStatus {
 }
 
 /** Reading records of a control table that does not exist yet: nothing was added or converted. */
-const missingTable = <T>(fallback: T) => (err: unknown): T => {
-  if (isMissingTable(err)) return fallback;
-  throw err;
-};
+const missingTable =
+  <T>(fallback: T) =>
+  (err: unknown): T => {
+    if (isMissingTable(err)) return fallback;
+    throw err;
+  };
 
 /** The status of one migration; `runtime` decides how the backfill's execution is described (default local). */
 export async function readMigrationStatus(

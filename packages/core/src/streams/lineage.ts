@@ -6,11 +6,7 @@
 import type { StreamShard } from "./shards.ts";
 
 /** The listed shards that are neither started nor finished and whose parent allows them to start. */
-export function readyShards(
-  listed: readonly StreamShard[],
-  finished: ReadonlySet<string>,
-  started: ReadonlySet<string>,
-): StreamShard[] {
+export function readyShards(listed: readonly StreamShard[], finished: ReadonlySet<string>, started: ReadonlySet<string>): StreamShard[] {
   const listedIds = new Set(listed.map((s) => s.shardId));
   return listed.filter((shard) => {
     if (started.has(shard.shardId) || finished.has(shard.shardId)) return false;

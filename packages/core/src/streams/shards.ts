@@ -60,11 +60,7 @@ export class ShardListingLoopError extends FerryError {
 }
 
 /** Every shard of the stream, following LastEvaluatedShardId to the end. */
-export async function describeStreamShards(
-  client: StreamsClient,
-  streamArn: string,
-  signal?: AbortSignal,
-): Promise<StreamDescriptionSummary> {
+export async function describeStreamShards(client: StreamsClient, streamArn: string, signal?: AbortSignal): Promise<StreamDescriptionSummary> {
   const summary: StreamDescriptionSummary = { streamArn, shards: [] };
   const seen = new Set<string>();
   let start: string | undefined;

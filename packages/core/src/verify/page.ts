@@ -178,7 +178,11 @@ async function checkSources(
   }
   if (claimed.length === 0) return;
   // The key is stamped for another owner: if that owner still derives it, two sources derive one key.
-  await judgeOwners(ctx, claimed.map((c) => c.holder), owners);
+  await judgeOwners(
+    ctx,
+    claimed.map((c) => c.holder),
+    owners,
+  );
   for (const { source, record, holder } of claimed) {
     const state = owners.get(keyId(holder));
     const key = keyOf(record);
@@ -216,7 +220,11 @@ async function checkRecords(
 ): Promise<Map<string, { guard: OwnerGuard; records: Record<string, unknown>[] }>> {
   const deletes = new Map<string, { guard: OwnerGuard; records: Record<string, unknown>[] }>();
   if (stamped.length === 0) return deletes;
-  await judgeOwners(ctx, stamped.map((s) => s.owner), owners);
+  await judgeOwners(
+    ctx,
+    stamped.map((s) => s.owner),
+    owners,
+  );
   for (const { item, owner } of stamped) {
     const state = owners.get(keyId(owner)) ?? { state: "absent" };
     const key = keyOf(item as unknown as ItemKey);

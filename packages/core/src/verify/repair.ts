@@ -98,12 +98,7 @@ function pack(units: RepairUnit[]): Part[][] {
 }
 
 /** Runs the units (several per call); returns what was written and what was skipped. */
-export async function runRepairs(
-  doc: DynamoDBDocumentClient,
-  units: RepairUnit[],
-  backoff: BackoffOptions,
-  stats: ReadStats,
-): Promise<RepairCounts> {
+export async function runRepairs(doc: DynamoDBDocumentClient, units: RepairUnit[], backoff: BackoffOptions, stats: ReadStats): Promise<RepairCounts> {
   // A refused unit is skipped: the stream owns that item, the next verify shows the outcome.
   const run = await runTransactions(doc, pack(units.filter((u) => u.writes.length > 0)), {
     backoff,

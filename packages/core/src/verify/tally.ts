@@ -94,9 +94,7 @@ export class VerifyTally {
   /** Examples in a stable order: by kind, then key (segments finish in any order). */
   examples(): VerifyExample[] {
     const order = Object.keys(VERIFY_DEFECTS) as VerifyDefect[];
-    return order.flatMap((kind) =>
-      [...(this.kept.get(kind) ?? [])].sort((a, b) => (keyId(a.key) < keyId(b.key) ? -1 : keyId(a.key) > keyId(b.key) ? 1 : 0)),
-    );
+    return order.flatMap((kind) => [...(this.kept.get(kind) ?? [])].sort((a, b) => (keyId(a.key) < keyId(b.key) ? -1 : keyId(a.key) > keyId(b.key) ? 1 : 0)));
   }
 
   /** Items to re-read to re-judge every defect, or undefined when there were too many to remember. */

@@ -8,7 +8,14 @@
  * stage: the control request, then StopExecution) and waits until it has stopped (lease
  * released, execution ended), so no page writes after the rollback deleted records.
  */
-import { BackfillUnfinishedError, type ConversionResult, type ConvertContext, type ConvertRunOptions, NoBackfillError, conversionStatus } from "../../backfill/control.ts";
+import {
+  BackfillUnfinishedError,
+  type ConversionResult,
+  type ConvertContext,
+  type ConvertRunOptions,
+  NoBackfillError,
+  conversionStatus,
+} from "../../backfill/control.ts";
 import { BackfillLockedError } from "../../backfill/lock.ts";
 import { BackfillExecutionRunningError } from "../../backfill/remote.ts";
 import { type BackfillRuntime, localRuntime } from "../../backfill/runtime.ts";
@@ -55,9 +62,15 @@ export type ConvertAction = { kind: "change-rate"; rate: number } | { kind: "dry
  * A dry run writes nothing, so it is not a step either (no guard, no history entry). Anything
  * else is the convert step.
  */
-export async function convertAction(base: ConvertContext, runtime: BackfillRuntime, request: { settings: Partial<BackfillSettings>; restart?: boolean }): Promise<ConvertAction> {
+export async function convertAction(
+  base: ConvertContext,
+  runtime: BackfillRuntime,
+  request: { settings: Partial<BackfillSettings>; restart?: boolean },
+): Promise<ConvertAction> {
   if (request.settings.dryRun) return { kind: "dry-run" };
-  const given = Object.entries(request.settings).filter(([, v]) => v !== undefined).map(([k]) => k);
+  const given = Object.entries(request.settings)
+    .filter(([, v]) => v !== undefined)
+    .map(([k]) => k);
   const rate = request.settings.rate;
   if (rate === undefined || request.restart || given.length !== 1) return { kind: "step" };
   // Before the first convert the control table does not exist yet: nothing is running.
@@ -119,7 +132,8 @@ export const convertPhase: Phase<ConvertPhaseOptions, ConvertStepResult> = {
     if (!stop && age !== undefined && age <= ctx.guards.maxHeartbeatAgeMs) return [];
     // No recent change applied: an idle table looks the same as a stopped dual-write, so ask it
     // (unless --force overrides the guard anyway, or probes are off).
-    if (options.force || ctx.guards.probeTimeoutMs <= 0) return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs, undefined, stop)];
+    if (options.force || ctx.guards.probeTimeoutMs <= 0)
+      return [new DualWriteNotLiveError(ctx.migration.id, age, ctx.guards.maxHeartbeatAgeMs, undefined, stop)];
     const target = { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration };
     options.onProbe?.(ctx.guards.probeTimeoutMs);
     const probe = await probeDualWrite(target, { timeoutMs: ctx.guards.probeTimeoutMs });

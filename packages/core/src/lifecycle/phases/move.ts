@@ -79,7 +79,9 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
     const location = controlLocation(ctx);
     const release = await unlessMissingTable(readRelease(location), undefined);
     if (!release) return { flipped: false };
-    const v2Pins = Object.entries(release.pins).filter(([, v]) => v === "v2").map(([tenant]) => tenant);
+    const v2Pins = Object.entries(release.pins)
+      .filter(([, v]) => v === "v2")
+      .map(([tenant]) => tenant);
     for (const tenant of v2Pins) await pinTenant(location, tenant, undefined, ctx.actor);
     const flipped = release.v2Percent > 0;
     if (flipped) await moveRelease(location, { to: "v1", actor: ctx.actor, reason: "rollback", now: () => new Date(ctx.guards.now()) });

@@ -20,15 +20,7 @@ import { readRelease, setV1Retired } from "../../release/store.ts";
 import { type ServerRecord, readServerRecords, uncountedV1Window } from "../../release/server-record.ts";
 import { readUsage } from "../../release/usage.ts";
 import type { MigrationState } from "../../control/migration-state.ts";
-import {
-  MigrationRemovedError,
-  GuardRefusedError,
-  NotFullyMovedError,
-  SoakNotOverError,
-  V1StillUsedError,
-  V1UncountedError,
-  orderGuards,
-} from "../guards.ts";
+import { MigrationRemovedError, GuardRefusedError, NotFullyMovedError, SoakNotOverError, V1StillUsedError, V1UncountedError, orderGuards } from "../guards.ts";
 import { type LifecycleContext, type Phase, controlLocation, patchStateOf } from "../phase.ts";
 
 export type BackupKind = "file" | "aws" | "none";
@@ -68,7 +60,9 @@ export async function removeGuards(ctx: LifecycleContext, state: MigrationState 
   // Retired by an earlier (interrupted) remove: its guards passed then.
   if (release.v1RetiredAt) return [];
   const failures: GuardRefusedError[] = [];
-  const v1Pins = Object.entries(release.pins).filter(([, v]) => v === "v1").map(([t]) => t);
+  const v1Pins = Object.entries(release.pins)
+    .filter(([, v]) => v === "v1")
+    .map(([t]) => t);
   if (release.v2Percent !== 100 || v1Pins.length) failures.push(new NotFullyMovedError(ctx.migration.id, release.v2Percent, v1Pins));
   const now = ctx.guards.now();
   const since = fullSince(release);
@@ -85,7 +79,13 @@ export async function removeGuards(ctx: LifecycleContext, state: MigrationState 
   if (latest) {
     const { record, window } = latest;
     failures.push(
-      new V1UncountedError(ctx.migration.id, { serverId: record.serverId, host: record.host, pid: record.pid, holdsV1Since: window.from, until: window.to }, ctx.guards.v1QuietWindowMs, window.to < now, holding.length),
+      new V1UncountedError(
+        ctx.migration.id,
+        { serverId: record.serverId, host: record.host, pid: record.pid, holdsV1Since: window.from, until: window.to },
+        ctx.guards.v1QuietWindowMs,
+        window.to < now,
+        holding.length,
+      ),
     );
   }
   const usage = await readUsage(controlLocation(ctx), "v1", quietFrom);
@@ -118,7 +118,12 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
       const kind = options.backup ?? defaultBackupKind(ctx);
       if (kind === "file") {
         const path = backupFileName(options.backupDir, ctx.migration.id, ctx.tableName, at);
-        openBackupFile(path, { migrationId: ctx.migration.id, tableName: ctx.tableName, createdAt: at.toISOString(), removeAttributes: ctx.migration.cleanup.removeAttributes });
+        openBackupFile(path, {
+          migrationId: ctx.migration.id,
+          tableName: ctx.tableName,
+          createdAt: at.toISOString(),
+          removeAttributes: ctx.migration.cleanup.removeAttributes,
+        });
         backup = { kind: "file", path, at: at.toISOString() };
       } else if (kind === "aws") {
         const { arn, name } = await createTableBackup(ctx.clients.raw, ctx.tableName, ctx.migration.id, at);
@@ -127,7 +132,13 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
       await patchStateOf(ctx, { removal: { ...state.removal, backup } });
     }
     const cleanup = await removeOldAttributes(
-      { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migration: ctx.migration, ...(backup.kind === "file" ? { backupFile: backup.path } : {}) },
+      {
+        clients: ctx.clients,
+        tableName: ctx.tableName,
+        controlTable: ctx.controlTable,
+        migration: ctx.migration,
+        ...(backup.kind === "file" ? { backupFile: backup.path } : {}),
+      },
       options.cleanup,
       { ...(options.signal ? { signal: options.signal } : {}) },
     );
@@ -157,7 +168,9 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
 export class V1NotRetiredError extends GuardRefusedError {
   readonly guard = "v1-retired";
   constructor(readonly migrationId: string) {
-    super(`unretire of ${migrationId} needs v1 retired by \`ferry remove\`, but it is not: v1 can serve traffic already (\`ferry move ${migrationId} --to v1\`).`);
+    super(
+      `unretire of ${migrationId} needs v1 retired by \`ferry remove\`, but it is not: v1 can serve traffic already (\`ferry move ${migrationId} --to v1\`).`,
+    );
   }
 }
 
@@ -204,4 +217,3 @@ export async function unretireGuards(ctx: LifecycleContext, state: MigrationStat
   if (restoredAt !== undefined && restoredAt >= run.updatedAt) return [];
   return [new OldDataGoneError(ctx.migration.id, new Date(run.updatedAt).toISOString(), state?.removal?.backup)];
 }
-
