@@ -123,6 +123,19 @@ function runChild(args: string[], latencyMs = 0): Promise<ChildResult> {
   });
 }
 
+/** Derives a page's source items and puts their records unconditionally, 25 per BatchWriteItem; returns the source items seen. */
+async function putDerived(clients: DynamoClients, table: string, items: Record<string, unknown>[]): Promise<number> {
+  const sources = items.filter((item) => isSourceItem(migration, item));
+  const records = sources.flatMap((item) => deriveRecords(migration, item));
+  for (let i = 0; i < records.length; i += 25)
+    await writeBatch(
+      clients.doc,
+      table,
+      records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
+    );
+  return sources.length;
+}
+
 async function unconditional(clients: DynamoClients, table: string, segments: number, pageSize: number): Promise<number> {
   let sources = 0;
   await Promise.all(
@@ -132,18 +145,9 @@ async function unconditional(clients: DynamoClients, table: string, segments: nu
         const page = await clients.doc.send(
           new ScanCommand({ TableName: table, Segment: segment, TotalSegments: segments, Limit: pageSize, ExclusiveStartKey: start, ConsistentRead: true }),
         );
-        const records = (page.Items ?? [])
-          .filter((item) => isSourceItem(migration, item))
-          .flatMap((item) => {
-            sources++;
-            return deriveRecords(migration, item);
-          });
-        for (let i = 0; i < records.length; i += 25)
-          await writeBatch(
-            clients.doc,
-            table,
-            records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
-          );
+        // Not `sources += await ...`: that reads `sources` before the await, racing the other segments.
+        const seen = await putDerived(clients, table, page.Items ?? []);
+        sources += seen;
         start = page.LastEvaluatedKey;
       } while (start);
     }),
@@ -156,18 +160,7 @@ async function naive(clients: DynamoClients, table: string): Promise<number> {
   let start: Record<string, unknown> | undefined;
   do {
     const page = await clients.doc.send(new ScanCommand({ TableName: table, Limit: 25, ExclusiveStartKey: start }));
-    const records = (page.Items ?? [])
-      .filter((item) => isSourceItem(migration, item))
-      .flatMap((item) => {
-        sources++;
-        return deriveRecords(migration, item);
-      });
-    for (let i = 0; i < records.length; i += 25)
-      await writeBatch(
-        clients.doc,
-        table,
-        records.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })),
-      );
+    sources += await putDerived(clients, table, page.Items ?? []);
     start = page.LastEvaluatedKey;
   } while (start);
   return sources;
