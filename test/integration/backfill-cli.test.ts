@@ -16,7 +16,7 @@ import { readMigrationState } from "@ferry/core/control/migration-state";
 import { ensureControlTable } from "@ferry/core/control/control-table";
 import type { PageTrace } from "@ferry/core/backfill/tasks";
 import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, onTestFinished, vi } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { abortCommand } from "../../packages/cli/src/commands/abort.ts";
 import { BackfillAbortedError, BackfillNotCompletedError } from "@ferry/core/backfill/errors";
 import { backfillStatusCommand } from "../../packages/cli/src/commands/backfill-status.ts";
@@ -24,6 +24,7 @@ import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { pauseCommand } from "../../packages/cli/src/commands/pause.ts";
 import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
 import { statusCommand } from "../../packages/cli/src/commands/status.ts";
+import { captureOutput } from "../support/cli.ts";
 import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
 import { beat, markAdded } from "../support/lifecycle.ts";
@@ -33,22 +34,8 @@ const m1 = await loadMigration("0001");
 const EXACT = { missing: [], orphans: [], different: [] };
 const commands = () => [convertCommand(), resumeCommand(), pauseCommand(), abortCommand(), statusCommand(), backfillStatusCommand()];
 
-let stdout: string[] = [];
-let stderr: string[] = [];
-beforeEach(() => {
-  stdout = [];
-  stderr = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation((chunk) => {
-    stderr.push(String(chunk));
-    return true;
-  });
-});
+const { stdout, stderr } = captureOutput();
 afterEach(() => {
-  vi.restoreAllMocks();
   delete process.env.FERRY_BACKFILL_TRACE;
 });
 
@@ -135,7 +122,7 @@ describe("ferry convert", () => {
     expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
 
     // A completed run can be converted again (a new run, same records); now on a "terminal".
-    stdout = [];
+    stdout.length = 0;
     const tty = Object.getOwnPropertyDescriptor(process.stderr, "isTTY");
     Object.defineProperty(process.stderr, "isTTY", { value: true, configurable: true });
     try {
@@ -210,7 +197,7 @@ describe("ferry pause, resume, abort and status", () => {
     expect((err as FerryError).exitCode).toBe(1);
     expect((err as BackfillNotCompletedError).run.status).toBe("paused");
 
-    stdout = [];
+    stdout.length = 0;
     await ferry("status", "0001", ...conn);
     expect(text()).toMatch(/backfill\s+paused, run /);
     expect(text()).toMatch(/segment\s+pages\s+scanned/);
@@ -222,12 +209,12 @@ describe("ferry pause, resume, abort and status", () => {
     expect(paused.totals.scanned).toBeGreaterThan(0);
     expect(paused.totals.scanned).toBeLessThan(400);
     // The old name still answers, with a deprecation line.
-    stderr = [];
+    stderr.length = 0;
     await ferry("backfill-status", "0001", ...conn, "--json");
     expect(lastJson().backfill.run.status).toBe("paused");
     expect(stderr.join("")).toMatch(/`backfill-status` is deprecated; use `ferry status 0001`/);
 
-    stdout = [];
+    stdout.length = 0;
     await ferry("resume", "0001", ...conn, "--rate", "100000", "--json");
     const done = lastJson();
     expect(done).toMatchObject({ status: "completed", runId: paused.run.runId, totals: { sources: 400, converted: 400 } });
@@ -263,7 +250,7 @@ describe("ferry pause, resume, abort and status", () => {
     expect(partial.missing.length).toBeLessThan(partial.expected);
 
     await expect(ferry("resume", "0001", ...conn)).rejects.toBeInstanceOf(BackfillAbortedError);
-    stdout = [];
+    stdout.length = 0;
     await ferry("convert", "0001", ...conn, "--rate", "100000", "--json");
     expect(lastJson()).toMatchObject({ status: "completed", totals: { sources: 400 } });
     expect(lastJson().runId).not.toBe(aborted);

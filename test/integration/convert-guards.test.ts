@@ -9,24 +9,15 @@ import { DualWriteNotLiveError, ForceWithoutReasonError, StepOrderError } from "
 import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
 import { readMigrationState } from "@ferry/core/control/migration-state";
 import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { ferryBin } from "../support/cli.ts";
+import { describe, expect, it } from "vitest";
+import { captureOutput, ferryBin } from "../support/cli.ts";
 import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { endpoint } from "../support/dynamo.ts";
 import { beat, clients, derivedOf, m1, markAdded, seededTable, snapshot } from "../support/lifecycle.ts";
 
 const MINUTE = 60_000;
 
-let stdout: string[] = [];
-beforeEach(() => {
-  stdout = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-});
-afterEach(() => vi.restoreAllMocks());
+const { stdout } = captureOutput();
 
 /** `ferry convert <args>` in this process. */
 async function convert(...args: string[]): Promise<void> {

@@ -5,14 +5,14 @@
 import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { addCommand } from "../../packages/cli/src/commands/add.ts";
 import { checkCommand } from "../../packages/cli/src/commands/check.ts";
 import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { planCommand } from "../../packages/cli/src/commands/plan.ts";
 import { statusCommand } from "../../packages/cli/src/commands/status.ts";
 import { verifyCommand } from "../../packages/cli/src/commands/verify.ts";
-import { ferryBin } from "../support/cli.ts";
+import { captureOutput, ferryBin } from "../support/cli.ts";
 import { endpoint, freshExampleTable, testClients, uniqueTableName } from "../support/dynamo.ts";
 import { batchPutAll } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
@@ -96,18 +96,9 @@ describe("never OK on data the command could not read", () => {
   }, 120_000);
 
   describe("reads denied (AccessDeniedException at the middleware)", () => {
-    let stdout: string[] = [];
-    beforeEach(() => {
-      stdout = [];
-      vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-        stdout.push(String(chunk));
-        return true;
-      });
-      vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-    });
+    const { stdout } = captureOutput();
     afterEach(() => {
       denied.on = false;
-      vi.restoreAllMocks();
     });
 
     it("check, plan, verify, status, add and convert --dry-run all fail, none says OK or clean", async () => {
@@ -117,7 +108,7 @@ describe("never OK on data the command could not read", () => {
       denied.on = true;
       const outcomes: { command: string; error?: unknown; out: string }[] = [];
       for (const args of [...commands(conn), ["status", "0001", ...conn]]) {
-        stdout = [];
+        stdout.length = 0;
         const program = new Command("ferry").exitOverride();
         for (const c of [checkCommand(), planCommand(), verifyCommand(), addCommand(), convertCommand(), statusCommand()]) program.addCommand(c.exitOverride());
         const error = await program.parseAsync(args, { from: "user" }).then(

@@ -8,23 +8,15 @@ import { startAdd } from "@ferry/core/lifecycle/phases/add";
 import { emptyCounters, writeHeartbeat } from "@ferry/core/dualwrite/heartbeat";
 import { readMigrationStatus } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
-import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import { statusCommand } from "../../packages/cli/src/commands/status.ts";
 import { verifyCommand } from "../../packages/cli/src/commands/verify.ts";
+import { captureOutput } from "../support/cli.ts";
 import { endpoint, freshExampleTable, testClients } from "../support/dynamo.ts";
 
 const m1 = await loadMigration("0001");
 
-let stdout: string[] = [];
-beforeEach(() => {
-  stdout = [];
-  vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
-    stdout.push(String(chunk));
-    return true;
-  });
-  vi.spyOn(process.stderr, "write").mockImplementation(() => true);
-});
-afterEach(() => vi.restoreAllMocks());
+const { stdout } = captureOutput();
 
 async function ferry(...args: string[]): Promise<void> {
   const program = new Command("ferry").exitOverride();
@@ -69,7 +61,7 @@ describe("ferry status", () => {
     // verify keeps its result with the added migration; 0002 was never added and gets none.
     await ferry("verify", "0001", ...conn, "--json");
     await ferry("verify", "0002", ...conn, "--json").catch(() => undefined);
-    stdout = [];
+    stdout.length = 0;
     const now = Date.now();
     await writeHeartbeat(clients.doc, controlTable, m1.id, "dual-write", {
       newestCreatedAt: now - 1_500,
@@ -94,7 +86,7 @@ describe("ferry status", () => {
     expect(second.lifecycle).toBeNull();
     expect(second).toMatchObject({ migrationId: "0002_split-workflow-tasks", step: null, backfill: null });
 
-    stdout = [];
+    stdout.length = 0;
     await ferry("status", ...conn);
     const text = stdout.join("");
     expect(text).toMatch(/migration\s+step\s+backfill\s+ETA\s+dual-write lag\s+verify\s+traffic\s+shadow\s+last error/);
@@ -106,10 +98,10 @@ describe("ferry status", () => {
     const release = { doc: clients.doc, controlTable, migrationId: m1.id };
     await moveRelease(release, { to: "v2", percent: 25, shadow: 10, actor: "bob" });
     await recordShadow(release, { kind: "compared" });
-    stdout = [];
+    stdout.length = 0;
     await ferry("status", ...conn, "--json");
     expect(json().migrations[0].release).toMatchObject({ split: "v2 for 25% of tenants, v1 for the rest", shadow: { compared: 1, agreed: 1 } });
-    stdout = [];
+    stdout.length = 0;
     await ferry("status", "0001", ...conn);
     expect(stdout.join("")).toMatch(/move:\n\s+traffic: v2 for 25% of tenants[^\n]*\n\s+shadow agreement: 100\.0% of 1 comparisons/);
     expect(stdout.join("")).toMatch(/bob: move v2 0% -> 25%/);

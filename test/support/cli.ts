@@ -22,13 +22,11 @@ export function ferryBin(args: string[], env: NodeJS.ProcessEnv = process.env): 
 }
 
 /**
- * Hooks for commands run in this process against a stage: each test gets empty `stdout`/`stderr`
- * captures (the same arrays, cleared), FERRY_SST_OUTPUTS pointing into a fresh temporary folder,
- * and DynamoDB Local as the stage's DynamoDB (--stage itself refuses --endpoint). `restore` puts
- * back whatever client the test replaced (Step Functions, EventBridge).
+ * Hooks that capture what commands run in this process write: each test starts with empty
+ * `stdout`/`stderr` arrays (the same arrays, cleared; clear them mid-test with `.length = 0`),
+ * and every mock is restored after it.
  */
-export function stageCli(prefix: string, commands: () => Command[], restore: () => void = () => {}) {
-  const saved = { ...process.env };
+export function captureOutput(): { stdout: string[]; stderr: string[] } {
   const stdout: string[] = [];
   const stderr: string[] = [];
   beforeEach(() => {
@@ -42,11 +40,25 @@ export function stageCli(prefix: string, commands: () => Command[], restore: () 
       stderr.push(String(chunk));
       return true;
     });
+  });
+  afterEach(() => vi.restoreAllMocks());
+  return { stdout, stderr };
+}
+
+/**
+ * Hooks for commands run in this process against a stage: each test gets empty `stdout`/`stderr`
+ * captures (the same arrays, cleared), FERRY_SST_OUTPUTS pointing into a fresh temporary folder,
+ * and DynamoDB Local as the stage's DynamoDB (--stage itself refuses --endpoint). `restore` puts
+ * back whatever client the test replaced (Step Functions, EventBridge).
+ */
+export function stageCli(prefix: string, commands: () => Command[], restore: () => void = () => {}) {
+  const saved = { ...process.env };
+  const { stdout, stderr } = captureOutput();
+  beforeEach(() => {
     process.env.FERRY_SST_OUTPUTS = join(mkdtempSync(join(tmpdir(), `${prefix}-`)), "outputs.json");
     process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint();
   });
   afterEach(() => {
-    vi.restoreAllMocks();
     rmSync(join(String(process.env.FERRY_SST_OUTPUTS), ".."), { recursive: true, force: true });
     process.env = { ...saved };
     restore();
