@@ -5,7 +5,7 @@
  */
 import { type MigrationState, updateState } from "../control/migration-state.ts";
 import type { ControlLocation } from "../control/keys.ts";
-import { isMissingTable } from "../dynamo/missing-table.ts";
+import { unlessMissingTable } from "../dynamo/missing-table.ts";
 
 /** A verify result as the state record keeps it (the move guard reads it, `ferry status` shows it). */
 export type Verification = NonNullable<MigrationState["verification"]>;
@@ -30,10 +30,10 @@ export function verificationOf(
  * it); a migration never added gets none. Returns whether it was recorded.
  */
 export async function recordVerification(location: ControlLocation, verification: Verification): Promise<boolean> {
-  const updated = await updateState(location, (state) => (state ? { ...state, verification } : undefined)).catch((err: unknown) => {
-    // No control table yet: nothing was added.
-    if (isMissingTable(err)) return undefined;
-    throw err;
-  });
+  // No control table yet: nothing was added.
+  const updated = await unlessMissingTable(
+    updateState(location, (state) => (state ? { ...state, verification } : undefined)),
+    undefined,
+  );
   return updated !== undefined;
 }

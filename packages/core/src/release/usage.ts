@@ -10,6 +10,7 @@
 import { QueryCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { FerryError } from "../errors.ts";
 import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { isMissingTable } from "../dynamo/missing-table.ts";
 import type { ApiVersion } from "./config.ts";
 import { USAGE_RETENTION_SECONDS, newServerId, writeServerRecord } from "./server-record.ts";
 
@@ -221,7 +222,7 @@ export class UsageCounter {
       if (this.declared === declaration) this.declared = undefined; // the next v1 request writes anew
       this.recordStale = true; // and the next flush, whatever it holds: the table may still say "holds v1"
       // No control table: no migration was added, so there is no remove guard to inform (the counts stay pending).
-      const missingTable = err instanceof Error && err.name === "ResourceNotFoundException";
+      const missingTable = isMissingTable(err);
       declaration.settle(missingTable);
       if (!missingTable) this.options.onError(err);
       return missingTable;

@@ -17,6 +17,7 @@ import { RefusalError } from "../../errors.ts";
 import { type StreamsClient, createStreamsClient, describeStreamShards } from "../../streams/shards.ts";
 import { defaultControlTableName, ensureControlTable } from "../../control/control-table.ts";
 import { describeTable } from "../../dynamo/table.ts";
+import { unlessMissingTable } from "../../dynamo/missing-table.ts";
 import { deleteDerivedRecords } from "../../cleanup/delete-derived.ts";
 import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../guards.ts";
 import { type AddRollback, type Phase, type RollbackGuard, controlLocation, emit, patchStateOf } from "../phase.ts";
@@ -161,7 +162,8 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
     return report.ok ? [] : [new PlanInvalidError(ctx.migration.id, planProblems(report), planExamples(report), ctx.tableName)];
   },
   async start(ctx, options, record) {
-    const before = await readMigrationState(controlLocation(ctx)).catch(() => undefined);
+    // The first add creates the control table: before it, no state to read.
+    const before = await unlessMissingTable(readMigrationState(controlLocation(ctx)), undefined);
     const result = await startAdd(ctx.clients, ctx.migration, {
       tableName: ctx.tableName,
       controlTable: ctx.controlTable,

@@ -27,6 +27,7 @@ import { readHeartbeat, stoppedSinceApplied } from "../../dualwrite/heartbeat.ts
 import { probeDualWrite } from "../../dualwrite/liveness.ts";
 import { FerryError, UsageError } from "../../errors.ts";
 import { sleep } from "../../util/backoff.ts";
+import { unlessMissingTable } from "../../dynamo/missing-table.ts";
 
 export interface ConvertPhaseOptions {
   settings?: Partial<BackfillSettings>;
@@ -74,7 +75,7 @@ export async function convertAction(
   const rate = request.settings.rate;
   if (rate === undefined || request.restart || given.length !== 1) return { kind: "step" };
   // Before the first convert the control table does not exist yet: nothing is running.
-  const status = await runtime.describe(base).catch(() => undefined);
+  const status = await unlessMissingTable(runtime.describe(base), undefined);
   return status?.run?.status === "running" && status.active ? { kind: "change-rate", rate } : { kind: "step" };
 }
 
