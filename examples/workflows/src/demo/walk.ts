@@ -23,6 +23,8 @@ import {
   moveStep,
   removeStep,
   readShadowStats,
+  describeShadowAgreement,
+  type ShadowStats,
   readHeartbeat,
   startLocalDualWrite,
   type StreamHandler,
@@ -69,7 +71,8 @@ export interface DemoResult {
   convert: { ms: number; converted: number; written: number; deferred: number; failed: number };
   verify: { clean: boolean; missing: number; orphans: number; different: number; settled: number };
   final: { clean: boolean; missing: number; orphans: number; different: number; writes: number };
-  shadow: { compared: number; agreed: number; agreement?: number };
+  /** Raw agreement and agreement after re-check (lagged disagreements resolved, persistent ones counted). */
+  shadow: Pick<ShadowStats, "compared" | "agreed" | "lagged" | "persistent" | "unsettled" | "agreement" | "agreementAfterRecheck">;
   latency: Record<"v1" | "v2", LatencyStats> & { ratioP50: number };
   v1AfterRemove: number;
   totalMs: number;
@@ -204,7 +207,7 @@ export async function walkDemo(
       }
       await server.deps.background.drain();
       const s = await readShadowStats(location);
-      log(`  ${percent}% of tenants on v2: shadow agreement ${s.compared ? ((100 * s.agreed) / s.compared).toFixed(1) : "-"}% of ${s.compared} comparisons`);
+      log(`  ${percent}% of tenants on v2: shadow agreement ${describeShadowAgreement(s)}`);
     }
     const contexts = data.contextIds(data.largeTenant).slice(0, o.latencyContexts);
     const latency = await measureByContext(server.url, token, contexts);
@@ -253,7 +256,15 @@ export async function walkDemo(
         different: final.report.different,
         writes: writes.updates + writes.inserts + writes.deletes,
       },
-      shadow: { compared: shadow.compared, agreed: shadow.agreed, ...(shadow.agreement !== undefined ? { agreement: shadow.agreement } : {}) },
+      shadow: {
+        compared: shadow.compared,
+        agreed: shadow.agreed,
+        lagged: shadow.lagged,
+        persistent: shadow.persistent,
+        unsettled: shadow.unsettled,
+        ...(shadow.agreement !== undefined ? { agreement: shadow.agreement } : {}),
+        ...(shadow.agreementAfterRecheck !== undefined ? { agreementAfterRecheck: shadow.agreementAfterRecheck } : {}),
+      },
       latency: { ...latency, ratioP50 },
       v1AfterRemove: gone.status,
       totalMs: Date.now() - started,
