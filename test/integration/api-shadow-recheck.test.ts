@@ -2,12 +2,14 @@
 // re-checked after a delay (both versions read again) in the background, never before the answer.
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { batchPutAll, deriveRecords, loadMigration } from "@ferry/core";
-import { type ShadowStats, readShadowStats } from "@ferry/core/release/shadow";
+import { InvalidShadowRecheckOptionsError, type ShadowStats, readShadowStats, shadowRecheckOptions } from "@ferry/core/release/shadow";
 import { moveRelease } from "@ferry/core/release/store";
 import { contextId, tenantId } from "@ferry/example-workflows";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { ApiOptions } from "../../examples/workflows/src/api/deps.ts";
 import { type ConvertedTable, type Item, apiServer, convertedTable, expectedByContext, get } from "../support/api.ts";
+import { ferryBin } from "../support/cli.ts";
+import { endpoint } from "../support/dynamo.ts";
 
 const A = tenantId(0);
 const m1 = await loadMigration("0001");
@@ -123,5 +125,16 @@ describe("shadow re-check", () => {
     } finally {
       await server.close();
     }
+  });
+
+  it("the re-check is bounded: a delay or count over the limits is refused, by the API options and by ferry serve (exit 2)", async () => {
+    expect(() => shadowRecheckOptions({ rechecks: 11 })).toThrow(InvalidShadowRecheckOptionsError);
+    expect(() => shadowRecheckOptions({ recheckAfterMs: 60_000 })).toThrow(/recheckAfterMs must be an integer from 0 to 30000 \(got 60000\)/);
+    const out = await ferryBin(["serve", "--table", t.table, "--endpoint", endpoint(), "--shadow-rechecks", "50"], {
+      ...process.env,
+      FERRY_JWT_SECRET: "test-secret-0123456789",
+    });
+    expect(out.code).toBe(2);
+    expect(out.stderr).toMatch(/--shadow-rechecks.*expected an integer from 0 to 10, got "50"/);
   });
 });
