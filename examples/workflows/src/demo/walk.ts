@@ -213,6 +213,8 @@ export async function walkDemo(
     const latency = await measureByContext(server.url, token, contexts);
     const ratioP50 = latency.v1.p50Ms / latency.v2.p50Ms;
     await moveStep(lifecycle, { to: "v2", percent: 100, shadow: 0, reason: "demo: canary clean" });
+    // The latency requests were shadowed too: let their re-checks settle before the figures are read.
+    await server.deps.background.drain();
     const shadow = await readShadowStats(location);
     log(
       `  100% on v2. workflows by context (large tenant): v1 p50 ${latency.v1.p50Ms.toFixed(0)} ms, v2 p50 ${latency.v2.p50Ms.toFixed(1)} ms (${ratioP50.toFixed(0)}x)`,
