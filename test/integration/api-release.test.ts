@@ -126,14 +126,14 @@ describe("the canary split", () => {
 describe("shadow reads", () => {
   it("record agreement, then detect a planted disagreement naming the workflow", async () => {
     const location = { ...release, migrationId: "shadow-test" };
-    const server = await apiServer(t, { migrations: { byContext: "shadow-test" }, random: () => 0 });
+    const server = await apiServer(t, { migrations: { byContext: "shadow-test" }, random: () => 0, shadowRecheck: { recheckAfterMs: 50, rechecks: 2 } });
     try {
       await moveRelease(location, { to: "v2", percent: 100, shadow: 100, actor: "test" });
       // Act 1: a consistent table agrees.
       for (const ctx of [contextId(0), contextId(1), contextId(2)]) expect((await get(server, byContext(ctx), A)).status).toBe(200);
       await server.deps.background.drain();
       const agreed = await readShadowStats(location);
-      expect(agreed).toMatchObject({ compared: 3, agreed: 3, disagreed: 0, errors: 0, agreement: 1 });
+      expect(agreed).toMatchObject({ compared: 3, agreed: 3, disagreed: 0, errors: 0, agreement: 1, agreementAfterRecheck: 1 });
 
       // Act 2: plant a defect: one index record missing, so v2 misses a workflow v1 finds.
       const ctx = contextId(4);
@@ -144,8 +144,8 @@ describe("shadow reads", () => {
 
       // Assert
       const stats = await readShadowStats(location);
-      expect(stats).toMatchObject({ compared: 4, agreed: 3, disagreed: 1 });
-      expect(stats.disagreements[0]).toMatchObject({ tenant: A, primary: "v2", onlyPrimary: [], onlyShadow: [victim] });
+      expect(stats).toMatchObject({ compared: 4, agreed: 3, disagreed: 1, lagged: 0, persistent: 1 });
+      expect(stats.disagreements[0]).toMatchObject({ tenant: A, primary: "v2", onlyPrimary: [], onlyShadow: [victim], rechecks: 2 });
     } finally {
       await server.close();
     }

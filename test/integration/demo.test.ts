@@ -39,6 +39,8 @@ describe("ferry demo (npm start) at CI size", () => {
     expect(result.convert.failed).toBe(0);
     expect(result.convert.converted).toBeGreaterThan(400);
     expect(result.shadow.compared).toBeGreaterThan(0);
+    // Disagreements met while a change was in the stream resolve on re-check: no divergence.
+    expect(result.shadow).toMatchObject({ persistent: 0, unsettled: 0, agreementAfterRecheck: 1 });
     expect(result.v1AfterRemove).toBe(410);
     expect(result.latency.v1.requests).toBe(4);
     // The engine, dual-write and server are gone: the watchdog owns java, and this process exited.

@@ -97,13 +97,24 @@ describe("ferry status", () => {
     const { recordShadow } = await import("@ferry/core/release/shadow");
     const release = { doc: clients.doc, controlTable, migrationId: m1.id };
     await moveRelease(release, { to: "v2", percent: 25, shadow: 10, actor: "bob" });
-    await recordShadow(release, { kind: "compared" });
+    // One comparison agreed, one disagreed and agreed on its re-check (the dual-write's lag).
+    await recordShadow(release, { kind: "compared", agreed: true });
+    await recordShadow(release, { kind: "compared", agreed: false });
+    await recordShadow(release, { kind: "lagged" });
     stdout.length = 0;
     await ferry("status", ...conn, "--json");
-    expect(json().migrations[0].release).toMatchObject({ split: "v2 for 25% of tenants, v1 for the rest", shadow: { compared: 1, agreed: 1 } });
+    expect(json().migrations[0].release).toMatchObject({
+      split: "v2 for 25% of tenants, v1 for the rest",
+      shadow: { compared: 2, agreed: 1, disagreed: 1, lagged: 1, persistent: 0, agreement: 0.5, agreementAfterRecheck: 1 },
+    });
+    stdout.length = 0;
+    await ferry("status", ...conn);
+    expect(stdout.join("")).toMatch(/50\.0% raw, 100\.0% re-checked of 2/);
     stdout.length = 0;
     await ferry("status", "0001", ...conn);
-    expect(stdout.join("")).toMatch(/move:\n\s+traffic: v2 for 25% of tenants[^\n]*\n\s+shadow agreement: 100\.0% of 1 comparisons/);
+    expect(stdout.join("")).toMatch(
+      /move:\n\s+traffic: v2 for 25% of tenants[^\n]*\n\s+shadow agreement: 50\.0% raw, 100\.0% after re-check of 2 comparisons \(1 lagged, 0 persistent\)/,
+    );
     expect(stdout.join("")).toMatch(/bob: move v2 0% -> 25%/);
     expect(text).toMatch(/0002_split-workflow-tasks\s+not added\s+no backfill/);
   });

@@ -160,7 +160,23 @@ export { type VerifyOptions, type VerifyReport, DEFAULT_VERIFY_OPTIONS, VerifyFa
 // ---- Step 4, move: the release of each API version, and the API's shared parts ----
 export { type ApiVersion, type ReleaseConfig, type VersionReason, versionFor } from "./release/config.ts";
 export { type ReleaseCacheOptions, DEFAULT_RELEASE_CACHE_OPTIONS, ReleaseCache } from "./release/cache.ts";
-export { type ShadowStats, compareIds, recordShadow, readShadowStats } from "./release/shadow.ts";
+export {
+  type Disagreement,
+  type ShadowComparison,
+  type ShadowOutcome,
+  type ShadowRecheckOptions,
+  type ShadowStats,
+  type ShadowVerdict,
+  DEFAULT_SHADOW_RECHECK,
+  InvalidShadowRecheckOptionsError,
+  SHADOW_RECHECK_LIMITS,
+  compareIds,
+  describeShadowAgreement,
+  readShadowStats,
+  recordShadow,
+  runShadowComparison,
+  shadowRecheckOptions,
+} from "./release/shadow.ts";
 export {
   ApiError,
   BadRequestError,

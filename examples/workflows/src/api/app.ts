@@ -14,8 +14,8 @@ import {
   verifyNextToken,
   type ApiVersion,
   type ReleaseCache,
-  compareIds,
-  recordShadow,
+  type ShadowRecheckOptions,
+  runShadowComparison,
 } from "@ferry/core";
 import { WorkflowNotFoundError } from "./errors.ts";
 import { type ApiItem, type WorkflowReader, parseId, parseLimit } from "../reads/view.ts";
@@ -33,6 +33,8 @@ export interface ApiDeps {
   /** HMAC secret of nextToken. */
   tokenSecret: string;
   background: Background;
+  /** How a shadow disagreement is re-checked (after the dual-write's lag) before it counts as a divergence. */
+  shadowRecheck: ShadowRecheckOptions;
   /** Decides shadow sampling; injectable for tests. */
   random: () => number;
   /** Unexpected errors (answered as 500 without details). */
@@ -41,8 +43,6 @@ export interface ApiDeps {
 
 /** The only methods the routes answer (HEAD: Hono answers it with the GET route). */
 const ALLOWED_METHODS = "GET, HEAD";
-
-const other = (version: ApiVersion): ApiVersion => (version === "v1" ? "v2" : "v1");
 
 function pathVersion(c: Context): ApiVersion | undefined {
   const segment = c.req.param("version");
@@ -72,7 +72,10 @@ export function createApiApp(deps: ApiDeps): Hono {
     return { tenant, config, version: chosen.version };
   }
 
-  /** Runs the other version after the answer and records whether the ids agree. */
+  /**
+   * Runs the other version after the answer and records whether the ids agree; a
+   * disagreement is re-checked there too (both versions read again), never before the answer.
+   */
   function shadow(
     release: ReleaseCache,
     route: string,
@@ -82,16 +85,7 @@ export function createApiApp(deps: ApiDeps): Hono {
     run: (reader: WorkflowReader) => Promise<string[]>,
   ) {
     deps.background.run(async () => {
-      try {
-        const shadowIds = await run(deps.readers[other(primary)]);
-        const diff = compareIds(primaryIds, shadowIds);
-        await recordShadow(release.location, {
-          kind: "compared",
-          ...(diff.agreed ? {} : { disagreement: { route, tenant, primary, onlyPrimary: diff.onlyPrimary, onlyShadow: diff.onlyShadow } }),
-        });
-      } catch {
-        await recordShadow(release.location, { kind: "error" });
-      }
+      await runShadowComparison(release.location, { route, tenant, primary, primaryIds, readIds: (version) => run(deps.readers[version]) }, deps.shadowRecheck);
     });
   }
 

@@ -7,7 +7,7 @@ import { createHmac } from "node:crypto";
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { createV1Reader, type V1Options } from "../reads/v1.ts";
 import { createV2Reader, type V2Options } from "../reads/v2.ts";
-import { ReleaseCache, type ReleaseCacheOptions } from "@ferry/core";
+import { ReleaseCache, type ReleaseCacheOptions, type ShadowRecheckOptions, shadowRecheckOptions } from "@ferry/core";
 import type { ApiDeps } from "./app.ts";
 import type { TenantResolver } from "./auth.ts";
 import { Background } from "./background.ts";
@@ -30,6 +30,8 @@ export interface ApiOptions {
   release?: Partial<ReleaseCacheOptions>;
   v1?: Partial<V1Options>;
   v2?: Partial<V2Options>;
+  /** Shadow re-check delay and count (DEFAULT_SHADOW_RECHECK when omitted). */
+  shadowRecheck?: Partial<ShadowRecheckOptions>;
   random?: () => number;
   logError?: ApiDeps["logError"];
 }
@@ -53,6 +55,7 @@ export function buildApiDeps(options: ApiOptions): ApiDeps {
     tenant: options.tenant,
     tokenSecret: options.tokenSecret,
     background: new Background((err) => logError(err)),
+    shadowRecheck: shadowRecheckOptions(options.shadowRecheck),
     random: options.random ?? Math.random,
     logError,
   };

@@ -23,6 +23,8 @@ import {
   moveStep,
   removeStep,
   readShadowStats,
+  describeShadowAgreement,
+  type ShadowStats,
   readHeartbeat,
   startLocalDualWrite,
   type StreamHandler,
@@ -69,7 +71,8 @@ export interface DemoResult {
   convert: { ms: number; converted: number; written: number; deferred: number; failed: number };
   verify: { clean: boolean; missing: number; orphans: number; different: number; settled: number };
   final: { clean: boolean; missing: number; orphans: number; different: number; writes: number };
-  shadow: { compared: number; agreed: number; agreement?: number };
+  /** Raw agreement and agreement after re-check (lagged disagreements resolved, persistent ones counted). */
+  shadow: Pick<ShadowStats, "compared" | "agreed" | "lagged" | "persistent" | "unsettled" | "agreement" | "agreementAfterRecheck">;
   latency: Record<"v1" | "v2", LatencyStats> & { ratioP50: number };
   v1AfterRemove: number;
   totalMs: number;
@@ -204,12 +207,14 @@ export async function walkDemo(
       }
       await server.deps.background.drain();
       const s = await readShadowStats(location);
-      log(`  ${percent}% of tenants on v2: shadow agreement ${s.compared ? ((100 * s.agreed) / s.compared).toFixed(1) : "-"}% of ${s.compared} comparisons`);
+      log(`  ${percent}% of tenants on v2: shadow agreement ${describeShadowAgreement(s)}`);
     }
     const contexts = data.contextIds(data.largeTenant).slice(0, o.latencyContexts);
     const latency = await measureByContext(server.url, token, contexts);
     const ratioP50 = latency.v1.p50Ms / latency.v2.p50Ms;
     await moveStep(lifecycle, { to: "v2", percent: 100, shadow: 0, reason: "demo: canary clean" });
+    // The latency requests were shadowed too: let their re-checks settle before the figures are read.
+    await server.deps.background.drain();
     const shadow = await readShadowStats(location);
     log(
       `  100% on v2. workflows by context (large tenant): v1 p50 ${latency.v1.p50Ms.toFixed(0)} ms, v2 p50 ${latency.v2.p50Ms.toFixed(1)} ms (${ratioP50.toFixed(0)}x)`,
@@ -253,7 +258,15 @@ export async function walkDemo(
         different: final.report.different,
         writes: writes.updates + writes.inserts + writes.deletes,
       },
-      shadow: { compared: shadow.compared, agreed: shadow.agreed, ...(shadow.agreement !== undefined ? { agreement: shadow.agreement } : {}) },
+      shadow: {
+        compared: shadow.compared,
+        agreed: shadow.agreed,
+        lagged: shadow.lagged,
+        persistent: shadow.persistent,
+        unsettled: shadow.unsettled,
+        ...(shadow.agreement !== undefined ? { agreement: shadow.agreement } : {}),
+        ...(shadow.agreementAfterRecheck !== undefined ? { agreementAfterRecheck: shadow.agreementAfterRecheck } : {}),
+      },
       latency: { ...latency, ratioP50 },
       v1AfterRemove: gone.status,
       totalMs: Date.now() - started,

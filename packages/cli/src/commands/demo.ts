@@ -102,7 +102,11 @@ function describeResult(r: DemoResult): string {
     ],
     ["convert time", `${(r.convert.ms / 1000).toFixed(1)} s`],
     ["verify after convert", r.verify.clean ? "clean" : `missing ${r.verify.missing}, orphans ${r.verify.orphans}, different ${r.verify.different}`],
-    ["shadow agreement", `${pct(r.shadow.agreement)} of ${r.shadow.compared} comparisons`],
+    ["shadow agreement (raw)", `${pct(r.shadow.agreement)} of ${r.shadow.compared} comparisons`],
+    [
+      "shadow agreement (re-checked)",
+      `${pct(r.shadow.agreementAfterRecheck)} (${r.shadow.lagged} lagged, ${r.shadow.persistent} persistent${r.shadow.unsettled ? `, ${r.shadow.unsettled} unsettled` : ""})`,
+    ],
     ["GET /v1 by context p50 / p95", `${r.latency.v1.p50Ms.toFixed(0)} / ${r.latency.v1.p95Ms.toFixed(0)} ms`],
     ["GET /v2 by context p50 / p95", `${r.latency.v2.p50Ms.toFixed(1)} / ${r.latency.v2.p95Ms.toFixed(1)} ms`],
     ["v2 faster at p50", `${r.latency.ratioP50.toFixed(0)}x`],

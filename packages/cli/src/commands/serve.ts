@@ -5,6 +5,7 @@
 import { UsageError, createDynamoClients, defaultControlTableName, describeTable } from "@ferry/core";
 import { TableNotFoundError } from "@ferry/core/design/sample";
 import { DEFAULT_RELEASE_CACHE_OPTIONS } from "@ferry/core/release/cache";
+import { DEFAULT_SHADOW_RECHECK, SHADOW_RECHECK_LIMITS } from "@ferry/core/release/shadow";
 import {
   DEFAULT_LOCAL_SERVER_OPTIONS,
   DEFAULT_ROUTE_MIGRATIONS,
@@ -24,6 +25,8 @@ interface ServeFlags extends ConnectionFlags {
   controlTable?: string;
   cacheMs: number;
   v1PageLimit: number;
+  shadowRecheckAfter: number;
+  shadowRechecks: number;
 }
 
 /** The JWT secret of local tokens, or the error saying how to set one. */
@@ -54,6 +57,18 @@ export function serveCommand(): Command {
       DEFAULT_RELEASE_CACHE_OPTIONS.cacheMs,
     )
     .option("--v1-page-limit <n>", "items v1 reads per Query page (AWS also stops each page at 1 MB)", parseInteger(1, 10_000), DEFAULT_V1_OPTIONS.pageLimit)
+    .option(
+      "--shadow-recheck-after <ms>",
+      "delay before a shadow disagreement is read again on both versions (the dual-write lag it allows)",
+      parseInteger(0, SHADOW_RECHECK_LIMITS.recheckAfterMs),
+      DEFAULT_SHADOW_RECHECK.recheckAfterMs,
+    )
+    .option(
+      "--shadow-rechecks <n>",
+      "re-reads before a shadow disagreement counts as persistent (0: at once)",
+      parseInteger(0, SHADOW_RECHECK_LIMITS.rechecks),
+      DEFAULT_SHADOW_RECHECK.rechecks,
+    )
     .addHelpText(
       "after",
       `
@@ -86,6 +101,7 @@ Example:
           tokenSecret: process.env.FERRY_TOKEN_SECRET ?? deriveTokenSecret(secret),
           release: { cacheMs: opts.cacheMs },
           v1: { pageLimit: opts.v1PageLimit },
+          shadowRecheck: { recheckAfterMs: opts.shadowRecheckAfter, rechecks: opts.shadowRechecks },
           logError: (err) => process.stderr.write(`ferry serve: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`),
         }),
         { port: opts.port, hostname: opts.host },

@@ -9,6 +9,7 @@ import { TableNotFoundError } from "@ferry/core/design/sample";
 import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
 import { describeReleaseSummary } from "@ferry/core/release/summary";
+import type { ShadowStats } from "@ferry/core/release/shadow";
 import { type MigrationStatus, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
@@ -123,6 +124,13 @@ function verifyCell(s: MigrationStatus): string {
   return `${v.clean ? "clean" : defects.join(", ") || "not clean"} (${ago} ago)`;
 }
 
+/** Raw agreement, then agreement after re-check (lagged disagreements resolved, persistent ones counted). */
+function shadowCell(s: ShadowStats): string {
+  const pct = (x?: number) => (x === undefined ? "-" : `${(100 * x).toFixed(1)}%`);
+  const tail = [s.persistent ? `${formatCount(s.persistent)} persistent` : "", s.unsettled ? `${formatCount(s.unsettled)} unsettled` : ""].filter(Boolean);
+  return `${pct(s.agreement)} raw, ${pct(s.agreementAfterRecheck)} re-checked of ${formatCount(s.compared)}${tail.length ? ` (${tail.join(", ")})` : ""}`;
+}
+
 /** The list view: one row per migration. */
 export function describeStatusList(
   statuses: MigrationStatus[],
@@ -140,9 +148,7 @@ export function describeStatusList(
       lagCell(s),
       verifyCell(s),
       s.release ? s.release.split : "-",
-      s.release?.shadow.compared
-        ? `${((100 * s.release.shadow.agreed) / s.release.shadow.compared).toFixed(1)}% of ${formatCount(s.release.shadow.compared)}`
-        : "-",
+      s.release?.shadow.compared ? shadowCell(s.release.shadow) : "-",
       s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
     ]),
     ...invalid.map((i) => [i.id, "invalid file", "-", "-", "-", "-", "-", "-", oneLine(i.error, 100)]),

@@ -3,7 +3,7 @@
  * when each version was last used, and the latest audit entries.
  */
 import { type ReleaseChange, type ReleaseConfig, describeSplit } from "./config.ts";
-import { type ShadowStats, readShadowStats } from "./shadow.ts";
+import { type ShadowStats, describeShadowAgreement, readShadowStats } from "./shadow.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { readRelease } from "./store.ts";
 import { type VersionUsage, readUsage } from "./usage.ts";
@@ -43,9 +43,7 @@ export function describeReleaseSummary(summary: ReleaseSummary): string[] {
   const ago = (ms?: number) => (ms === undefined ? "never" : `${Math.max(0, Math.round((Date.now() - ms) / 1000))} s ago`);
   const lines = [
     `traffic: ${summary.split}${Object.keys(summary.config.pins).length ? ` (${Object.keys(summary.config.pins).length} pinned tenants)` : ""}; shadow reads ${summary.config.shadowPercent}%`,
-    shadow.compared > 0
-      ? `shadow agreement: ${((100 * shadow.agreed) / shadow.compared).toFixed(1)}% of ${shadow.compared} comparisons (${shadow.disagreed} disagreed, ${shadow.errors} errors)`
-      : "shadow agreement: no comparisons yet",
+    shadow.compared > 0 ? `shadow agreement: ${describeShadowAgreement(shadow)}; ${shadow.errors} errors` : "shadow agreement: no comparisons yet",
     `requests in the last ${Math.round(usage.windowMs / 60_000)} min: v1 ${usage.v1.requestsSince} (last ${ago(usage.v1.lastUsedAt)}), v2 ${usage.v2.requestsSince} (last ${ago(usage.v2.lastUsedAt)})`,
   ];
   if (summary.config.v1RetiredAt) lines.push(`v1 retired at ${summary.config.v1RetiredAt}`);
@@ -56,7 +54,7 @@ export function describeReleaseSummary(summary: ReleaseSummary): string[] {
   }
   for (const d of shadow.disagreements.slice(0, 3)) {
     lines.push(
-      `  disagreement ${d.at} ${d.route} tenant ${d.tenant}: only ${d.primary} ${JSON.stringify(d.onlyPrimary.slice(0, 3))}, only the other ${JSON.stringify(d.onlyShadow.slice(0, 3))}`,
+      `  persistent disagreement ${d.at} ${d.route} tenant ${d.tenant}${d.rechecks ? ` (${d.rechecks} re-checks)` : ""}: only ${d.primary} ${JSON.stringify(d.onlyPrimary.slice(0, 3))}, only the other ${JSON.stringify(d.onlyShadow.slice(0, 3))}`,
     );
   }
   return lines;
