@@ -178,7 +178,8 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
   },
   isComplete: (_ctx, result) => result.created || result.state.status === "active",
   async validateRollback(ctx) {
-    const beat = await readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id).catch(() => undefined);
+    // No control table: no dual-write ever ran. Any other failed read stops the rollback (it must not pass for a stopped dual-write).
+    const beat = await unlessMissingTable(readHeartbeat(ctx.clients.doc, ctx.controlTable, ctx.migration.id), undefined);
     // Stopped cleanly after its last change (Ctrl-C of `ferry dual-write`): not running.
     if (!beat || stoppedSinceApplied(beat)) return [];
     const age = ctx.guards.now() - beat.appliedAt;

@@ -99,8 +99,9 @@ export class BackfillRunsOnStageError extends UsageError {
 
 /** Throws what the runtime's start would throw when a backfill runs, or (without restart) an unfinished run is in the way. */
 async function refuseIfBusy(ctx: LifecycleContext, runtime: BackfillRuntime, base: ConvertContext, restart: boolean): Promise<void> {
-  // Before the first convert the control table may not exist: nothing is in the way.
-  const described = await runtime.describe(base).catch(() => undefined);
+  // Before the first convert the control table may not exist: nothing is in the way. Any other
+  // failed read stops the command: passing on it could start a second backfill beside a running one.
+  const described = await unlessMissingTable(runtime.describe(base), undefined);
   const run = described?.run;
   if (!described || !run) return;
   if (described.active && described.execution) throw new BackfillExecutionRunningError(ctx.migration.id, described.execution);
