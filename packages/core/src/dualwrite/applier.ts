@@ -18,7 +18,6 @@ import { keyId, keyOf } from "../definition/derive.ts";
 import type { ItemKey } from "../definition/define-migration.ts";
 import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import type { BatchWriteStats } from "../dynamo/batch-write.ts";
-import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import type { RecordPlan } from "./plan.ts";
 
 export type ApplyPlan = Extract<RecordPlan, { kind: "apply" }>;
@@ -27,11 +26,10 @@ export type ApplyPlan = Extract<RecordPlan, { kind: "apply" }>;
 export interface ApplyOptions {
   /** Conditional writes in flight at once (100 matched the old 4 BatchWriteItem calls of 25). */
   concurrency: number;
-  /** Kept for callers that pass it; throttled writes are retried by the SDK's own retry strategy. */
-  backoff: BackoffOptions;
 }
 
-export const DEFAULT_APPLY_OPTIONS: ApplyOptions = { concurrency: 100, backoff: DEFAULT_BACKOFF };
+// Throttled writes are retried by the SDK's own retry strategy: no backoff of ours here.
+export const DEFAULT_APPLY_OPTIONS: ApplyOptions = { concurrency: 100 };
 
 /** What applying a window did. Plans before `failure.index` are fully written; it and later ones may be partly written. */
 export interface WindowResult {

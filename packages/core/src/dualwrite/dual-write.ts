@@ -13,7 +13,6 @@ import type { DynamoDBRecord } from "aws-lambda";
 import type { Migration } from "../definition/define-migration.ts";
 import { keyText } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
-import type { BackoffOptions } from "../util/backoff.ts";
 import { addCounts } from "../util/counters.ts";
 import { type ApplyOptions, ApplyWindow, DEFAULT_APPLY_OPTIONS, applyWindow } from "./applier.ts";
 import { type RecordPlan, planStreamRecord } from "./plan.ts";
@@ -43,8 +42,6 @@ export interface DualWriteDeps {
   /** Clock in ms since the epoch (default Date.now). */
   now?: () => number;
   logger?: DualWriteLogger;
-  /** Retries of unprocessed BatchWriteItem requests. */
-  backoff?: BackoffOptions;
   /** Conditional writes in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
   writeConcurrency?: number;
 }
@@ -99,7 +96,6 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
   const logger = deps.logger ?? SILENT;
   const applyOptions: ApplyOptions = {
     ...DEFAULT_APPLY_OPTIONS,
-    ...(deps.backoff ? { backoff: deps.backoff } : {}),
     ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}),
   };
   const location = { doc: deps.doc, controlTable: deps.controlTable, migrationId: deps.migration.id };
