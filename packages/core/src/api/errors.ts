@@ -7,7 +7,7 @@ import { FerryError } from "../errors.ts";
 /** An error with an HTTP status and a machine-readable code. */
 export class ApiError extends FerryError {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 406 | 410 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 406 | 409 | 410 | 413 | 500 | 503,
     readonly code: string,
     message: string,
     options?: { cause?: unknown },
