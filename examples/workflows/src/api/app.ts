@@ -23,10 +23,14 @@ import { type Context, Hono } from "hono";
 import type { TenantResolver } from "./auth.ts";
 import type { Background } from "./background.ts";
 import { chooseVersion, setVersionHeaders } from "./versioning.ts";
+import { ALLOWED_METHODS_BY_PATH, writeRoutes } from "./write-routes.ts";
+import type { WorkflowWriter } from "../writes/writer.ts";
 
 /** Everything the routes need, built by ./deps.ts from the environment or by a test. */
 export interface ApiDeps {
   readers: Record<ApiVersion, WorkflowReader>;
+  /** The writes of both versions (./write-routes.ts). */
+  writer: WorkflowWriter;
   /** The release of the migration owning each route family. */
   releases: { byContext: ReleaseCache; workflow: ReleaseCache };
   tenant: TenantResolver;
@@ -40,9 +44,6 @@ export interface ApiDeps {
   /** Unexpected errors (answered as 500 without details). */
   logError: (err: unknown, c?: Context) => void;
 }
-
-/** The only methods the routes answer (HEAD: Hono answers it with the GET route). */
-const ALLOWED_METHODS = "GET, HEAD";
 
 function pathVersion(c: Context): ApiVersion | undefined {
   const segment = c.req.param("version");
@@ -144,18 +145,23 @@ export function createApiApp(deps: ApiDeps): Hono {
     return c.json({ items: tasks, nextToken: null });
   };
 
+  const writes = writeRoutes(deps.writer);
   for (const prefix of ["/:version", ""]) {
     app.get(`${prefix}/workflows`, listByContext);
     app.get(`${prefix}/workflows/:id`, getWorkflow);
     app.get(`${prefix}/workflows/:id/tasks`, listTasks);
-    // The routes exist, only for reading: other methods get 405 with Allow, not 404.
-    for (const path of [`${prefix}/workflows`, `${prefix}/workflows/:id`, `${prefix}/workflows/:id/tasks`]) {
-      app.all(path, (c) => {
-        c.header("Allow", ALLOWED_METHODS);
-        return c.json(
-          { error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}; this API only reads: use ${ALLOWED_METHODS}.` } },
-          405,
-        );
+    // Writes follow the task split's release (0002): the version, its usage and 410 as for the reads.
+    for (const route of writes) {
+      app.on(route.method, `${prefix}${route.path}`, async (c) => {
+        const { tenant, version } = await begin(c, deps.releases.workflow);
+        return route[version](c, { tenant });
+      });
+    }
+    // Other methods on these routes get 405 with Allow, not 404 (HEAD: Hono answers it with the GET route).
+    for (const [path, allowed] of Object.entries(ALLOWED_METHODS_BY_PATH)) {
+      app.all(`${prefix}${path}`, (c) => {
+        c.header("Allow", allowed);
+        return c.json({ error: { code: "method_not_allowed", message: `${c.req.method} is not allowed on ${c.req.path}; use ${allowed}.` } }, 405);
       });
     }
   }

@@ -11,6 +11,7 @@ import { ReleaseCache, type ReleaseCacheOptions, type ShadowRecheckOptions, shad
 import type { ApiDeps } from "./app.ts";
 import type { TenantResolver } from "./auth.ts";
 import { Background } from "./background.ts";
+import { type WriterOptions, createWorkflowWriter } from "../writes/writer.ts";
 
 /** Which migration's release decides the version of each route family. */
 export const DEFAULT_ROUTE_MIGRATIONS = {
@@ -30,6 +31,7 @@ export interface ApiOptions {
   release?: Partial<ReleaseCacheOptions>;
   v1?: Partial<V1Options>;
   v2?: Partial<V2Options>;
+  writer?: Partial<WriterOptions>;
   /** Shadow re-check delay and count (DEFAULT_SHADOW_RECHECK when omitted). */
   shadowRecheck?: Partial<ShadowRecheckOptions>;
   random?: () => number;
@@ -46,12 +48,20 @@ export function buildApiDeps(options: ApiOptions): ApiDeps {
   const migrations = { ...DEFAULT_ROUTE_MIGRATIONS, ...options.migrations };
   const releaseOptions = { ...options.release, usage: { onError: logError, ...options.release?.usage } };
   const release = (migrationId: string) => new ReleaseCache({ doc: options.doc, controlTable: options.controlTable, migrationId }, releaseOptions);
+  const releases = { byContext: release(migrations.byContext), workflow: release(migrations.workflow) };
+  // Where tasks are written depends on the task split's retirement; a rare case reads it uncached.
+  const uncached = new ReleaseCache(releases.workflow.location, { ...releaseOptions, cacheMs: 0 });
+  const writeRelease = {
+    v1Retired: async () => Boolean((await releases.workflow.get()).v1RetiredAt),
+    v1RetiredNow: async () => Boolean((await uncached.get()).v1RetiredAt),
+  };
   return {
+    writer: createWorkflowWriter({ doc: options.doc, tableName: options.tableName }, writeRelease, options.writer),
     readers: {
       v1: createV1Reader(options.doc, options.tableName, options.v1),
       v2: createV2Reader(options.doc, options.tableName, options.v2),
     },
-    releases: { byContext: release(migrations.byContext), workflow: release(migrations.workflow) },
+    releases,
     tenant: options.tenant,
     tokenSecret: options.tokenSecret,
     background: new Background((err) => logError(err)),
