@@ -196,15 +196,15 @@ describe("bad input gets a 4xx JSON error naming the problem", () => {
   });
 
   it("answers other methods on existing routes with 405 and Allow, as JSON", async () => {
-    for (const [method, path] of [
-      ["POST", "/v1/workflows"],
-      ["DELETE", "/v2/workflows/wf-1"],
-      ["PUT", "/workflows/wf-1/tasks"],
-      ["PATCH", "/workflows"],
+    for (const [method, path, allow] of [
+      ["PUT", "/v1/workflows", "GET, HEAD, POST"],
+      ["PUT", "/v2/workflows/wf-1", "GET, HEAD, PATCH, DELETE"],
+      ["PUT", "/workflows/wf-1/tasks", "GET, HEAD, POST"],
+      ["GET", "/workflows/wf-1/tasks/t-1", "PATCH, DELETE"],
     ] as const) {
       const res = await fetch(`${server.url}${path}`, { method, headers: { authorization: `Bearer ${await tokenFor(A)}` } });
       expect(res.status, `${method} ${path}`).toBe(405);
-      expect(res.headers.get("allow")).toBe("GET, HEAD");
+      expect(res.headers.get("allow")).toBe(allow);
       expect(await res.json()).toMatchObject({
         error: { code: "method_not_allowed", message: expect.stringContaining(`${method} is not allowed on ${path}`) },
       });
