@@ -158,7 +158,7 @@ export { BackfillLockedError } from "./backfill/lock.ts";
 export { type VerifyOptions, type VerifyReport, DEFAULT_VERIFY_OPTIONS, VerifyFailedError, verifyMigration } from "./verify/verifier.ts";
 
 // ---- Step 4, move: the release of each API version, and the API's shared parts ----
-export { type ApiVersion, type ReleaseConfig, type VersionReason, versionFor } from "./release/config.ts";
+export { type ApiVersion, type ReleaseConfig, type VersionReason, INITIAL_RELEASE, tenantBucket, versionFor } from "./release/config.ts";
 export { type ReleaseCacheOptions, DEFAULT_RELEASE_CACHE_OPTIONS, ReleaseCache } from "./release/cache.ts";
 export {
   type Disagreement,
@@ -179,6 +179,7 @@ export {
 } from "./release/shadow.ts";
 export {
   ApiError,
+  type ApiErrorStatus,
   BadRequestError,
   InvalidNextTokenError,
   UnauthorizedError,
@@ -195,6 +196,34 @@ export {
   decodeNextToken,
   checkTokenScope,
 } from "./api/next-token.ts";
+
+// ---- The versioning library: v1/v2 routes following a release, on Hono or a plain Lambda handler ----
+export { Background } from "./versioning/background.ts";
+export { type VersionedRequest, type VersionedResult, type PathMatch, Answer, answer, matchPath } from "./versioning/request.ts";
+export { type TenantResolver, DEFAULT_TENANT_CLAIM, MAX_TENANT_LENGTH, claimTenant, tenantFromClaims, tenantProblem } from "./versioning/tenant.ts";
+export { type ChoiceReason, type ChosenVersion, type ExplicitVersion, chooseVersion, parseAcceptVersion, parseVersionSegment } from "./versioning/choose.ts";
+export { refuseRetired, successorPath } from "./versioning/retirement.ts";
+export { versionHeaders } from "./versioning/headers.ts";
+export { countRequest } from "./versioning/usage-gate.ts";
+export { type ShadowSpec, defaultIds, wantsShadow } from "./versioning/shadow-schedule.ts";
+export { PageTokens, UNBOUND_QUERY_PARAMETERS, tokenQuery } from "./versioning/page-token.ts";
+export {
+  type RouteMatch,
+  type VersionHandler,
+  type VersionedCall,
+  type VersionedRoute,
+  type VersioningOptions,
+  Versioning,
+} from "./versioning/versioning.ts";
+export { type HonoRoute, type VersionedRoutes, DuplicateVersionedRouteError, honoRequest, versionedRoutes } from "./versioning/hono.ts";
+export {
+  type LambdaHttpEvent,
+  type LambdaRoute,
+  type LambdaRouteOptions,
+  DEFAULT_LAMBDA_ROUTE_OPTIONS,
+  lambdaRequest,
+  versionedLambda,
+} from "./versioning/lambda.ts";
 
 // ---- Running locally: DynamoDB Local and the local stream mapping ----
 export {

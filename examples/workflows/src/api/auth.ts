@@ -3,7 +3,7 @@
  * request. On AWS the HTTP API's JWT authorizer has already verified the token and the
  * handler reads its claims; locally (`ferry serve`) tokens are HS256 with FERRY_JWT_SECRET.
  */
-import { UnauthorizedError } from "@ferry/core";
+import { MAX_TENANT_LENGTH, UnauthorizedError, tenantFromClaims, tenantProblem } from "@ferry/core";
 import type { Context } from "hono";
 import { sign, verify } from "hono/jwt";
 
@@ -12,21 +12,8 @@ export type TenantResolver = (c: Context) => Promise<string>;
 
 /** Longest lifetime of a token the local server accepts (and `ferry token --ttl` issues). */
 export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 86_400;
-/** Longest tenant id a token may name. */
-export const MAX_TENANT_LENGTH = 256;
-
-/** Why a tenant id cannot be served (undefined: it can); `ferry token` refuses the same ids. */
-export function tenantProblem(tenant: unknown): string | undefined {
-  if (typeof tenant !== "string" || tenant === "") return "is empty";
-  if (tenant.length > MAX_TENANT_LENGTH) return `is longer than ${MAX_TENANT_LENGTH} characters`;
-  return undefined;
-}
-
-function tenantClaim(claims: Record<string, unknown> | undefined): string {
-  const tenant = claims?.tenant;
-  if (tenantProblem(tenant) !== undefined) throw new UnauthorizedError('the token has no "tenant" claim');
-  return tenant as string;
-}
+/** Longest tenant id a token may name, and why one cannot be served; `ferry token` refuses the same ids. */
+export { MAX_TENANT_LENGTH, tenantProblem };
 
 /** A token without `exp` would be valid forever; one expiring too far ahead nearly so. */
 function requireExpiry(claims: Record<string, unknown>, nowSeconds: number): void {
@@ -58,7 +45,7 @@ export function hs256Tenant(secret: string, verification: { issuer?: string; aud
       throw new UnauthorizedError(`invalid token (${err instanceof Error ? err.name : "unverifiable"})`);
     }
     requireExpiry(claims, Math.floor(Date.now() / 1000));
-    return tenantClaim(claims);
+    return tenantFromClaims(claims);
   };
 }
 
@@ -68,7 +55,7 @@ export function authorizerTenant(): TenantResolver {
     const event = (c.env as { event?: { requestContext?: { authorizer?: { jwt?: { claims?: Record<string, unknown> } } } } } | undefined)?.event;
     const claims = event?.requestContext?.authorizer?.jwt?.claims;
     if (!claims) throw new UnauthorizedError("no verified JWT claims on the request (is the route behind the JWT authorizer?)");
-    return tenantClaim(claims);
+    return tenantFromClaims(claims);
   };
 }
 

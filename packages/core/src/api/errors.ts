@@ -4,10 +4,13 @@
  */
 import { FerryError } from "../errors.ts";
 
+/** The statuses an ApiError answers with. */
+export type ApiErrorStatus = 400 | 401 | 403 | 404 | 405 | 406 | 409 | 410 | 412 | 413 | 415 | 422 | 428 | 429 | 500 | 503;
+
 /** An error with an HTTP status and a machine-readable code. */
 export class ApiError extends FerryError {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 406 | 409 | 410 | 413 | 500 | 503,
+    readonly status: ApiErrorStatus,
     readonly code: string,
     message: string,
     options?: { cause?: unknown },
