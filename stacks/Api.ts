@@ -21,8 +21,8 @@ export const DEFAULT_JWT_AUDIENCE = "ferry-api";
  */
 export const DEV_JWT_ISSUER = "https://issuer.invalid/ferry";
 
-/** The HTTP API's routes, all on the Hono handler. */
-export const API_ROUTES = ["GET /v1/{proxy+}", "GET /v2/{proxy+}", "GET /workflows", "GET /workflows/{proxy+}"] as const;
+/** The HTTP API's routes, all on the Hono handler: reads and writes (the app answers 405 for a method a path does not take). */
+export const API_ROUTES = ["ANY /v1/{proxy+}", "ANY /v2/{proxy+}", "ANY /workflows", "ANY /workflows/{proxy+}"] as const;
 
 /** A non-dev stage is deployed without its identity provider configured. */
 export class MissingJwtIssuerError extends FerryError {
@@ -41,8 +41,19 @@ export function jwtConfig(stage: string, env: NodeJS.ProcessEnv = process.env): 
   return { issuer, audience: env.FERRY_JWT_AUDIENCE || DEFAULT_JWT_AUDIENCE };
 }
 
-/** What the API reads: the workflows (v1 and v2 models), never writes them. */
-export const API_TABLE_ACTIONS = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"];
+/**
+ * What the API does to the workflows: reads both models; writes the old model while v1 is
+ * served and, after remove, the task records (conditional single writes and transactions).
+ */
+export const API_TABLE_ACTIONS = [
+  "dynamodb:Query",
+  "dynamodb:GetItem",
+  "dynamodb:BatchGetItem",
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:ConditionCheckItem",
+];
 /** Release configuration (read), usage counters and shadow statistics (write). */
 export const API_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"];
 

@@ -155,7 +155,7 @@ describe("Api stack", () => {
     });
   });
 
-  it("reads the data table only and writes only the control table", () => {
+  it("reads both models and writes the workflows item by item (no Scan, no batch writes); writes the control table", () => {
     const own = statements(api(), "ApiHandler");
     expect(own).toEqual(
       expect.arrayContaining([
@@ -164,7 +164,15 @@ describe("Api stack", () => {
       ]),
     );
     const onTable = own.filter((s) => JSON.stringify(s.Resource).includes("WorkflowsTable")).flatMap(actions);
-    expect(onTable.sort()).toEqual(["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"]);
+    expect(onTable.sort()).toEqual([
+      "dynamodb:BatchGetItem",
+      "dynamodb:ConditionCheckItem",
+      "dynamodb:DeleteItem",
+      "dynamodb:GetItem",
+      "dynamodb:PutItem",
+      "dynamodb:Query",
+      "dynamodb:UpdateItem",
+    ]);
   });
 });
 
