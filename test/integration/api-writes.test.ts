@@ -237,6 +237,10 @@ describe("bad bodies", () => {
       expect(res.body.error.message).toMatch(message);
       expect(JSON.stringify(res.body)).not.toMatch(/at .*\.ts:\d+/);
     }
+    // Larger than any item can be: 413, also unread.
+    const huge = await send(live.server, "PATCH", `/v2/workflows/${id}`, A, { description: "x".repeat(500_000) });
+    expect(huge.status).toBe(413);
+    expect(huge.body.error).toMatchObject({ code: "too_large", message: expect.stringMatching(/larger than 409600 bytes/) });
     expect(await snapshot(live.clients, live.table)).toEqual(before);
   });
 });

@@ -25,6 +25,11 @@ export { type V1Options, DEFAULT_V1_OPTIONS, createV1Reader } from "./reads/v1.t
 export { type V2Options, DEFAULT_V2_OPTIONS, createV2Reader } from "./reads/v2.ts";
 export { type ApiItem, type ListByContextRequest, type ListResult, type WorkflowReader, WORKFLOW_SUMMARY_ATTRIBUTES } from "./reads/view.ts";
 export { type ApiDeps, createApiApp } from "./api/app.ts";
+export { parseIfMatch, registerWrites } from "./api/write-routes.ts";
+export { type TaskWrite, type WorkflowWriter, type WriteRelease, type WriterOptions, DEFAULT_WRITER_OPTIONS, createWorkflowWriter } from "./writes/writer.ts";
+export { MAX_BODY_BYTES, MAX_CONTEXTS, MAX_TASKS, NewTaskBody, NewV1WorkflowBody, NewWorkflowBody, TaskPatchBody, WorkflowPatchBody } from "./writes/bodies.ts";
+export { BodyTooLargeError, InvalidIfMatchError, TaskNotFoundError, WorkflowLimitError, WriteConflictError } from "./writes/errors.ts";
+export { REVISION_ATTRIBUTE } from "./writes/revision.ts";
 export { type ApiOptions, DEFAULT_ROUTE_MIGRATIONS, buildApiDeps, deriveTokenSecret } from "./api/deps.ts";
 export {
   type TenantResolver,

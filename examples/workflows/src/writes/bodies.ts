@@ -7,6 +7,7 @@ import { BadRequestError, MAX_ITEM_BYTES } from "@ferry/core";
 import type { Context } from "hono";
 import { z } from "zod";
 import { WorkflowStatus } from "../model/workflow.ts";
+import { BodyTooLargeError } from "./errors.ts";
 
 /**
  * Most tasks a workflow may hold: the migrations' `maxRecordsPerItem` (100). A workflow with
@@ -113,8 +114,10 @@ function fieldOf(path: readonly PropertyKey[]): string {
 
 /** Reads and validates the JSON body; a problem is a BadRequestError naming the field. */
 export async function parseBody<S extends z.ZodType>(c: Context, schema: S): Promise<z.output<S>> {
+  // Refused before it is read when the client says how large it is.
+  if (Number(c.req.header("content-length") ?? 0) > MAX_BODY_BYTES) throw new BodyTooLargeError(MAX_BODY_BYTES);
   const text = await c.req.text();
-  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new BadRequestError("body", `The body is larger than ${MAX_BODY_BYTES} bytes; a workflow item cannot be.`);
+  if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw new BodyTooLargeError(MAX_BODY_BYTES);
   if (text.trim() === "") throw new BadRequestError("body", "The body is empty; send a JSON object.");
   let json: unknown;
   try {

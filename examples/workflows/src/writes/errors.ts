@@ -47,3 +47,10 @@ export class InvalidIfMatchError extends ApiError {
     super(400, "bad_request", `If-Match must be a revision in quotes, e.g. If-Match: "3" (got ${JSON.stringify(header.slice(0, 40))}).`);
   }
 }
+
+/** A body larger than any workflow item can be. */
+export class BodyTooLargeError extends ApiError {
+  constructor(readonly limit: number) {
+    super(413, "too_large", `The body is larger than ${limit} bytes, which no workflow item can be; send a smaller one.`);
+  }
+}
