@@ -57,68 +57,74 @@ async function v2SeesWithinLag(what: string, recordDone: () => Promise<boolean>,
 }
 
 describe("every write route on both versions", () => {
-  it.each(["v1", "v2"] as const)("%s: create, update, add/update/delete a task and delete a workflow; v1 sees each at once, v2 within the dual-write's lag", async (version) => {
-    // Act 1: create, with a context (0001 derives its index record).
-    const ctx = `ctx-w-${version}`;
-    const created = await send(live.server, "POST", `/${version}/workflows`, A, workflowBody(`made on ${version}`, [ctx]));
-    expect(created.status).toBe(201);
-    const id = String(created.body.id);
-    expect(created.headers.get("location")).toBe(`/${version}/workflows/${id}`);
-    expect(created.headers.get("etag")).toBe('"1"');
-    expect(created.body).toMatchObject({ id, name: `made on ${version}`, status: "IN_PROGRESS", revision: 1 });
-    expect("tasks" in created.body).toBe(version === "v1");
-    // Assert: the old model holds it (v1 at once), v2's list by context after the dual-write.
-    expect((await get(live.server, `/v1/workflows/${id}`, A)).body).toMatchObject({ id, name: `made on ${version}`, tasks: [] });
-    await v2SeesWithinLag(
-      `${version} create in v2's context list`,
-      async () => Boolean(await stored(A, `CTX#${ctx}#WF#${id}`)),
-      async () => (await get(live.server, `/v2/workflows?context=${ctx}`, A)).body.items?.some((w: Item) => w.id === id),
-    );
+  it.each(["v1", "v2"] as const)(
+    "%s: create, update, add/update/delete a task and delete a workflow; v1 sees each at once, v2 within the dual-write's lag",
+    async (version) => {
+      // Act 1: create, with a context (0001 derives its index record).
+      const ctx = `ctx-w-${version}`;
+      const created = await send(live.server, "POST", `/${version}/workflows`, A, workflowBody(`made on ${version}`, [ctx]));
+      expect(created.status).toBe(201);
+      const id = String(created.body.id);
+      expect(created.headers.get("location")).toBe(`/${version}/workflows/${id}`);
+      expect(created.headers.get("etag")).toBe('"1"');
+      expect(created.body).toMatchObject({ id, name: `made on ${version}`, status: "IN_PROGRESS", revision: 1 });
+      expect("tasks" in created.body).toBe(version === "v1");
+      // Assert: the old model holds it (v1 at once), v2's list by context after the dual-write.
+      expect((await get(live.server, `/v1/workflows/${id}`, A)).body).toMatchObject({ id, name: `made on ${version}`, tasks: [] });
+      await v2SeesWithinLag(
+        `${version} create in v2's context list`,
+        async () => Boolean(await stored(A, `CTX#${ctx}#WF#${id}`)),
+        async () => (await get(live.server, `/v2/workflows?context=${ctx}`, A)).body.items?.some((w: Item) => w.id === id),
+      );
 
-    // Act 2: update the workflow's fields.
-    const updated = await send(live.server, "PATCH", `/${version}/workflows/${id}`, A, { name: "renamed", description: "d" });
-    expect(updated.status).toBe(200);
-    expect(updated.body).toMatchObject({ id, name: "renamed", description: "d", revision: 2 });
-    expect((await get(live.server, `/v2/workflows/${id}`, A)).body).toMatchObject({ name: "renamed", description: "d" });
+      // Act 2: update the workflow's fields.
+      const updated = await send(live.server, "PATCH", `/${version}/workflows/${id}`, A, { name: "renamed", description: "d" });
+      expect(updated.status).toBe(200);
+      expect(updated.body).toMatchObject({ id, name: "renamed", description: "d", revision: 2 });
+      expect((await get(live.server, `/v2/workflows/${id}`, A)).body).toMatchObject({ name: "renamed", description: "d" });
 
-    // Act 3: add two tasks, update one, delete the other.
-    const first = await send(live.server, "POST", `/${version}/workflows/${id}/tasks`, A, taskBody("Buy"));
-    const second = await send(live.server, "POST", `/${version}/workflows/${id}/tasks`, A, taskBody("Ship"));
-    expect([first.status, second.status]).toEqual([201, 201]);
-    expect(first.body).toMatchObject({ id: expect.any(String), name: "Buy", status: "TO_DO", assignees: ["202"] });
-    expect(second.headers.get("etag")).toBe('"4"');
-    const [t1, t2] = [String(first.body.id), String(second.body.id)];
-    expect(await taskIds("v1", A, id)).toEqual([t1, t2]);
-    await v2SeesWithinLag(
-      `${version} tasks added, on v2`,
-      async () => Boolean((await stored(A, `WF#${id}#TASK#${t1}`)) && (await stored(A, `WF#${id}#TASK#${t2}`))),
-      async () => JSON.stringify(await taskIds("v2", A, id)) === JSON.stringify([t1, t2]),
-    );
-    const patched = await send(live.server, "PATCH", `/${version}/workflows/${id}/tasks/${t1}`, A, { status: "COMPLETED", completed_at: "2027-01-02T00:00:00Z" });
-    expect(patched.status).toBe(200);
-    expect(patched.body).toMatchObject({ id: t1, name: "Buy", status: "COMPLETED", completed_at: "2027-01-02T00:00:00Z" });
-    const dropped = await send(live.server, "DELETE", `/${version}/workflows/${id}/tasks/${t2}`, A);
-    expect(dropped.status).toBe(204);
-    expect((await get(live.server, `/v1/workflows/${id}/tasks`, A)).body.items).toEqual([expect.objectContaining({ id: t1, status: "COMPLETED" })]);
-    await v2SeesWithinLag(
-      `${version} task updated and deleted, on v2`,
-      async () => (await stored(A, `WF#${id}#TASK#${t1}`))?.status === "COMPLETED" && !(await stored(A, `WF#${id}#TASK#${t2}`)),
-      async () => {
-        const items = (await get(live.server, `/v2/workflows/${id}/tasks`, A)).body.items as Item[];
-        return items.length === 1 && items[0]?.status === "COMPLETED";
-      },
-    );
+      // Act 3: add two tasks, update one, delete the other.
+      const first = await send(live.server, "POST", `/${version}/workflows/${id}/tasks`, A, taskBody("Buy"));
+      const second = await send(live.server, "POST", `/${version}/workflows/${id}/tasks`, A, taskBody("Ship"));
+      expect([first.status, second.status]).toEqual([201, 201]);
+      expect(first.body).toMatchObject({ id: expect.any(String), name: "Buy", status: "TO_DO", assignees: ["202"] });
+      expect(second.headers.get("etag")).toBe('"4"');
+      const [t1, t2] = [String(first.body.id), String(second.body.id)];
+      expect(await taskIds("v1", A, id)).toEqual([t1, t2]);
+      await v2SeesWithinLag(
+        `${version} tasks added, on v2`,
+        async () => Boolean((await stored(A, `WF#${id}#TASK#${t1}`)) && (await stored(A, `WF#${id}#TASK#${t2}`))),
+        async () => JSON.stringify(await taskIds("v2", A, id)) === JSON.stringify([t1, t2]),
+      );
+      const patched = await send(live.server, "PATCH", `/${version}/workflows/${id}/tasks/${t1}`, A, {
+        status: "COMPLETED",
+        completed_at: "2027-01-02T00:00:00Z",
+      });
+      expect(patched.status).toBe(200);
+      expect(patched.body).toMatchObject({ id: t1, name: "Buy", status: "COMPLETED", completed_at: "2027-01-02T00:00:00Z" });
+      const dropped = await send(live.server, "DELETE", `/${version}/workflows/${id}/tasks/${t2}`, A);
+      expect(dropped.status).toBe(204);
+      expect((await get(live.server, `/v1/workflows/${id}/tasks`, A)).body.items).toEqual([expect.objectContaining({ id: t1, status: "COMPLETED" })]);
+      await v2SeesWithinLag(
+        `${version} task updated and deleted, on v2`,
+        async () => (await stored(A, `WF#${id}#TASK#${t1}`))?.status === "COMPLETED" && !(await stored(A, `WF#${id}#TASK#${t2}`)),
+        async () => {
+          const items = (await get(live.server, `/v2/workflows/${id}/tasks`, A)).body.items as Item[];
+          return items.length === 1 && items[0]?.status === "COMPLETED";
+        },
+      );
 
-    // Act 4: delete the workflow.
-    expect((await send(live.server, "DELETE", `/${version}/workflows/${id}`, A)).status).toBe(204);
-    expect((await get(live.server, `/v1/workflows/${id}`, A)).status).toBe(404);
-    await v2SeesWithinLag(
-      `${version} delete, on v2`,
-      async () => !(await stored(A, `WF#${id}#TASK#${t1}`)) && !(await stored(A, `CTX#${ctx}#WF#${id}`)),
-      async () => (await get(live.server, `/v2/workflows/${id}/tasks`, A)).status === 404,
-    );
-    expect((await send(live.server, "DELETE", `/${version}/workflows/${id}`, A)).status).toBe(404);
-  });
+      // Act 4: delete the workflow.
+      expect((await send(live.server, "DELETE", `/${version}/workflows/${id}`, A)).status).toBe(204);
+      expect((await get(live.server, `/v1/workflows/${id}`, A)).status).toBe(404);
+      await v2SeesWithinLag(
+        `${version} delete, on v2`,
+        async () => !(await stored(A, `WF#${id}#TASK#${t1}`)) && !(await stored(A, `CTX#${ctx}#WF#${id}`)),
+        async () => (await get(live.server, `/v2/workflows/${id}/tasks`, A)).status === 404,
+      );
+      expect((await send(live.server, "DELETE", `/${version}/workflows/${id}`, A)).status).toBe(404);
+    },
+  );
 
   it("v1 creates a workflow with embedded tasks; v2 refuses tasks in its create body", async () => {
     const v1 = await send(live.server, "POST", "/v1/workflows", B, { ...workflowBody("with tasks"), tasks: [taskBody("a"), taskBody("b")] });
@@ -214,7 +220,18 @@ describe("bad bodies", () => {
       ["POST", "/v2/workflows", { name: "" }, /name: must not be empty/],
       ["POST", "/v1/workflows", { name: "x", status: "DONE" }, /status: /],
       ["POST", "/v2/workflows", { name: "x", contexts: [{ id: "a#b", name: "n" }] }, /contexts\[0\]\.id: must be 1-128 characters/],
-      ["POST", "/v2/workflows", { name: "x", contexts: [{ id: "c", name: "1" }, { id: "c", name: "2" }] }, /contexts: lists a context id twice/],
+      [
+        "POST",
+        "/v2/workflows",
+        {
+          name: "x",
+          contexts: [
+            { id: "c", name: "1" },
+            { id: "c", name: "2" },
+          ],
+        },
+        /contexts: lists a context id twice/,
+      ],
       ["POST", "/v1/workflows", { name: "x", tasks: [{ name: "t" }] }, /tasks\[0\]\.dueDate: /],
       ["POST", "/v2/workflows", { name: "x", owner: "me" }, /owner: not a field of this body/],
       ["POST", "/v2/workflows", "{not json", /not valid JSON/],
@@ -283,7 +300,9 @@ describe("a ramp from 0% to 100% of tenants on v2 and a flip back", () => {
     for (const tenant of tenants) {
       const id = ids.get(tenant) as string;
       expect(await taskIds("v1", tenant, id)).toEqual(expected.get(tenant));
-      await eventually(`${tenant}'s tasks on v2`, async () => (JSON.stringify(await taskIds("v2", tenant, id)) === JSON.stringify(expected.get(tenant)) ? true : undefined));
+      await eventually(`${tenant}'s tasks on v2`, async () =>
+        JSON.stringify(await taskIds("v2", tenant, id)) === JSON.stringify(expected.get(tenant)) ? true : undefined,
+      );
       expect((await get(live.server, `/v2/workflows/${id}`, tenant)).body.name).toBe(`${tenant} at 0%`);
     }
     await converged(live.clients, live.table);
@@ -299,7 +318,9 @@ describe("after remove", () => {
     const oldTask = String((await get(live.server, `/v1/workflows/${id}/tasks`, A)).body.items[0].id);
     await moveRelease(release, { to: "v2", actor: "test" });
     await setV1Retired(release, true, "test", "remove step");
-    await eventually("v1 to be retired on the server", async () => ((await send(live.server, "POST", "/v1/workflows", A, workflowBody("x"))).status === 410 ? true : undefined));
+    await eventually("v1 to be retired on the server", async () =>
+      (await send(live.server, "POST", "/v1/workflows", A, workflowBody("x"))).status === 410 ? true : undefined,
+    );
 
     // Act 1: a v2 write before the cleanup reached the item: it still holds the embedded tasks.
     const early = await send(live.server, "POST", `/v2/workflows/${id}/tasks`, A, taskBody("before cleanup"));

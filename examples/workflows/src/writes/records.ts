@@ -139,9 +139,7 @@ export async function deleteWorkflowWithRecords(table: TableRef, tenant: string,
 export async function deleteLeftoverRecords(table: TableRef, tenant: string, workflowId: string, known?: Item[]): Promise<number> {
   const records = known ?? (await readTaskRecords(table, tenant, workflowId));
   for (let i = 0; i < records.length; i += 16) {
-    await Promise.all(
-      records.slice(i, i + 16).map((r) => table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { PK: tenant, SK: r.SK } }))),
-    );
+    await Promise.all(records.slice(i, i + 16).map((r) => table.doc.send(new DeleteCommand({ TableName: table.tableName, Key: { PK: tenant, SK: r.SK } }))));
   }
   return records.length;
 }
