@@ -2,14 +2,15 @@
 // on v1 and v2, read-your-writes across versions within the dual-write's lag, concurrent
 // updates (409, nothing lost), tenant isolation, bad bodies, a ramp and a flip back, and
 // writes after remove (v2 on the task records directly).
-import { GetCommand } from "@aws-sdk/lib-dynamodb";
+import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { OWNER_ATTRIBUTE } from "@ferry/core";
 import { tenantId } from "@ferry/example-workflows";
 import { removeOldAttributes } from "@ferry/core/cleanup/remove-attributes";
 import { tenantBucket } from "@ferry/core/release/config";
 import { moveRelease, setV1Retired } from "@ferry/core/release/store";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { get } from "../support/api.ts";
+import { apiServer, get } from "../support/api.ts";
+import { testClients } from "../support/dynamo.ts";
 import { type Item, type LiveApi, converged, eventually, liveApi, m2, send, snapshot, taskBody, workflowBody } from "../support/writes.ts";
 
 const A = tenantId(0);
@@ -311,7 +312,7 @@ describe("a ramp from 0% to 100% of tenants on v2 and a flip back", () => {
 });
 
 describe("after remove", () => {
-  it("v1 writes are 410; v2 writes an item the cleanup has not reached through the old model, then the task records directly, unstamped", async () => {
+  it("v1 writes are 410; v2 writes an item the cleanup has not reached through the old model (a cleanup racing the write is a 409), then the task records directly, unstamped", async () => {
     // Arrange: everyone on v2, v1 retired (the remove step's first act), the cleanup not run yet.
     const release = { doc: live.clients.doc, controlTable: live.controlTable, migrationId: M2 };
     const id = String((await send(live.server, "POST", "/v1/workflows", A, { ...workflowBody("kept"), tasks: [taskBody("old one")] })).body.id);
@@ -331,8 +332,45 @@ describe("after remove", () => {
       async () => Boolean(await stored(A, `WF#${id}#TASK#${early.body.id}`)),
       async () => ((await taskIds("v2", A, id)) as string[]).length === 2,
     );
-    // The cleanup (remove's second act) drops every embedded `tasks`; the dual-write keeps the records.
     await converged(live.clients, live.table);
+    // The cleanup racing a write: it drops an item's `tasks` between the write's read and its
+    // UpdateItem. The write's condition (`tasks` still there) refuses it: a 409 with nothing
+    // written, and the retry finds no `tasks` and writes a task record instead.
+    const victim = live.workflows.find((w) => w.PK === B) as Item;
+    const victimId = String(victim.SK).slice(3);
+    const racing = testClients();
+    let raced = false;
+    racing.raw.middlewareStack.add(
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) =>
+        async (args: { input: { TableName?: string; Key?: { SK?: { S?: string } } } }) => {
+          if (
+            !raced &&
+            context.commandName === "UpdateItemCommand" &&
+            args.input.TableName === live.table &&
+            [args.input.Key?.SK, args.input.Key?.SK?.S].includes(victim.SK as never)
+          ) {
+            raced = true;
+            await live.clients.doc.send(new UpdateCommand({ TableName: live.table, Key: { PK: B, SK: victim.SK }, UpdateExpression: "REMOVE tasks" }));
+          }
+          return next(args);
+        }) as never,
+      { step: "initialize", priority: "high", name: "test-cleanup-races-write" },
+    );
+    const racingServer = await apiServer({ ...live, clients: racing });
+    try {
+      const { tasks: _dropped, ...cleaned } = (await stored(B, String(victim.SK))) as Item;
+      const refused = await send(racingServer, "POST", `/v2/workflows/${victimId}/tasks`, B, taskBody("raced"));
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.code).toBe("conflict");
+      expect(await stored(B, String(victim.SK))).toEqual(cleaned);
+      const retried = await send(racingServer, "POST", `/v2/workflows/${victimId}/tasks`, B, taskBody("raced"));
+      expect(retried.status).toBe(201);
+      expect(await stored(B, `WF#${victimId}#TASK#${retried.body.id}`)).toMatchObject({ name: "raced", position: 2 });
+      expect(await taskIds("v2", B, victimId)).toEqual([...(victim.tasks as Item[]).map((t) => t.id), retried.body.id]);
+    } finally {
+      await racingServer.close();
+    }
+    // The cleanup (remove's second act) drops every embedded `tasks`; the dual-write keeps the records.
     await removeOldAttributes({ clients: live.clients, tableName: live.table, controlTable: live.controlTable, migration: m2 }, { segments: 1, rate: 100_000 });
     expect((await snapshot(live.clients, live.table)).filter((i) => /^WF#[^#]+$/.test(String(i.SK)) && "tasks" in i)).toEqual([]);
 
