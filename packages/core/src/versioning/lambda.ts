@@ -17,7 +17,7 @@ export type LambdaHttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2["requestContext"] & { authorizer?: { jwt?: { claims?: Record<string, unknown> } } };
 };
 
-export type LambdaRoute<Out = unknown> = VersionedRoute<LambdaHttpEvent, Out>;
+export type LambdaRoute<V1 = unknown, V2 = V1> = VersionedRoute<LambdaHttpEvent, V1, V2>;
 
 export interface LambdaRouteOptions {
   /** The path parameter holding the version (default `version`). */
@@ -51,9 +51,9 @@ export function lambdaRequest(event: LambdaHttpEvent): VersionedRequest {
 }
 
 /** The handler serving `route` with `versioning` (share one Versioning between the routes of a release). */
-export function versionedLambda<Out>(
+export function versionedLambda<V1, V2>(
   versioning: Versioning<LambdaHttpEvent>,
-  route: LambdaRoute<Out>,
+  route: LambdaRoute<V1, V2>,
   options: Partial<LambdaRouteOptions> = {},
 ): (event: LambdaHttpEvent) => Promise<APIGatewayProxyStructuredResultV2> {
   const o = { ...DEFAULT_LAMBDA_ROUTE_OPTIONS, ...options };

@@ -38,12 +38,12 @@ export interface VersionedCall {
 /** One version's handler: the framework's request in, the JSON body (or an {@link Answer}) out; throw an ApiError for 4xx. */
 export type VersionHandler<In, Out> = (input: In, call: VersionedCall) => Out | Answer<Out> | Promise<Out | Answer<Out>>;
 
-/** A versioned route: its two handlers, and for reads what a shadow comparison compares. */
-export interface VersionedRoute<In, Out = unknown> {
-  v1: VersionHandler<In, Out>;
-  v2: VersionHandler<In, Out>;
+/** A versioned route: its two handlers (each with its own body type), and for reads what a shadow comparison compares. */
+export interface VersionedRoute<In, V1 = unknown, V2 = V1> {
+  v1: VersionHandler<In, V1>;
+  v2: VersionHandler<In, V2>;
   /** Reads only (writes never run twice); default: ids of `items` or `id`. */
-  shadow?: ShadowSpec<Out>;
+  shadow?: ShadowSpec<V1 | V2>;
 }
 
 export interface VersioningOptions<In = unknown> {
@@ -104,7 +104,7 @@ export class Versioning<In = unknown> {
   }
 
   /** Answers one request routed to `route`; never throws. */
-  async handle<Out>(input: In, request: VersionedRequest, route: VersionedRoute<In, Out>, match: RouteMatch): Promise<VersionedResult> {
+  async handle<V1, V2>(input: In, request: VersionedRequest, route: VersionedRoute<In, V1, V2>, match: RouteMatch): Promise<VersionedResult> {
     let headers: Record<string, string> = {};
     try {
       const tenant = await this.tenant(input, request);
@@ -122,15 +122,15 @@ export class Versioning<In = unknown> {
         const scope: TokenScope = { tenant, version, query: bound };
         return { tenant, version, reason: chosen.reason, config, start: () => own.start(scope), nextToken: (key) => own.next(scope, key) };
       };
-      const run = async (version: ApiVersion, own: PageTokens): Promise<Answer<Out>> => {
-        const out = await route[version](input, callFor(version, own));
+      const run = async (version: ApiVersion, own: PageTokens): Promise<Answer<V1 | V2>> => {
+        const out: V1 | V2 | Answer<V1> | Answer<V2> = await route[version](input, callFor(version, own));
         return out instanceof Answer ? out : new Answer(out);
       };
 
       // Reads only, first pages only (a nextToken belongs to one version).
       const shadowing = route.shadow !== false && match.method === "GET" && tokens.raw === undefined && wantsShadow(config, this.random);
       const spec = route.shadow || undefined;
-      let answered: Answer<Out>;
+      let answered: Answer<V1 | V2>;
       try {
         answered = await run(chosen.version, tokens);
       } catch (err) {
