@@ -42,8 +42,8 @@ beforeAll(async () => {
 }, 60_000);
 
 /** The products app on a free port, following its own migration's release. */
-async function startApp(migrationId: string, extra: Partial<Parameters<typeof createProductsApp>[0]> = {}) {
-  const release = { doc: clients.doc, controlTable, migrationId };
+async function startApp(migrationId: string, extra: Partial<Parameters<typeof createProductsApp>[0]> = {}, doc = clients.doc) {
+  const release = { doc, controlTable, migrationId };
   const { app, versioning } = createProductsApp({ store: { doc: clients.doc, table }, release, tokenSecret: "products-token-secret", apiKeys: KEYS, ...extra });
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(s));
@@ -158,6 +158,39 @@ describe("the library on a Hono app of its own", () => {
     const [closed] = await readServerRecords(a.release);
     expect(closed).toMatchObject({ stoppedAt: expect.any(Number) });
     expect(closed?.holdsV1Since).toBeUndefined();
+  });
+
+  it("refuses a v1 request with 503 and Retry-After while its server record cannot be written; v2 is unaffected", async () => {
+    // Arrange: server-record writes fail while `broken` is set.
+    const faulty = testClients();
+    let broken = true;
+    faulty.raw.middlewareStack.add(
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: { Item?: { SK?: string | { S?: string } } } }) => {
+        const sk = args.input.Item?.SK;
+        if (broken && /^Put(Item)?Command$/.test(context.commandName ?? "") && (typeof sk === "string" ? sk : sk?.S)?.startsWith("server#")) {
+          throw Object.assign(new Error("injected: control table unavailable"), { name: "InternalServerError" });
+        }
+        return next(args);
+      }) as never,
+      { step: "initialize", priority: "high", name: "test-break-server-record" },
+    );
+    const a = await startApp("0007_products-unrecorded", {}, faulty.doc);
+    try {
+      // Act
+      const refused = await a.get("/api/v1/products/sku-007");
+      const v2 = await a.get("/api/v2/products/sku-007");
+      broken = false;
+      const served = await a.get("/api/v1/products/sku-007");
+
+      // Assert
+      expect(refused.status).toBe(503);
+      expect(refused.headers.get("retry-after")).toBe("1");
+      expect(refused.body.error).toMatchObject({ code: "usage_unrecorded", message: expect.stringMatching(/could not be recorded/) });
+      expect(v2.status).toBe(200);
+      expect(served.status).toBe(200);
+    } finally {
+      await a.close();
+    }
   });
 
   it("signs nextToken per tenant, version and query: both versions page through the same set, and a v1 token on v2 is a 400 naming both", async () => {
