@@ -237,7 +237,13 @@ describe("the library on a Hono app of its own", () => {
       expect(res.headers.get("x-api-version")).toBe("v2");
       const stats = await readShadowStats(a.release);
       expect(stats).toMatchObject({ compared: 1, disagreed: 1, persistent: 1 });
-      expect(stats.disagreements[0]).toMatchObject({ route: "GET /products?category", tenant: "shop-a", primary: "v2", onlyPrimary: ["sku-004:999"], onlyShadow: ["sku-004:104"] });
+      expect(stats.disagreements[0]).toMatchObject({
+        route: "GET /products?category",
+        tenant: "shop-a",
+        primary: "v2",
+        onlyPrimary: ["sku-004:999"],
+        onlyShadow: ["sku-004:104"],
+      });
     } finally {
       await clients.doc.send(new PutCommand({ TableName: table, Item: product("shop-a", 4) }));
       await a.close();

@@ -73,8 +73,8 @@ function allowed(methods: Map<string, Declared>): string {
 }
 
 function register(app: AnyHono, path: string): Map<string, Declared> {
-  let paths = registries.get(app);
-  if (!paths) registries.set(app, (paths = new Map()));
+  const paths = registries.get(app) ?? new Map<string, Map<string, Declared>>();
+  registries.set(app, paths);
   const existing = paths.get(path);
   if (existing) return existing;
   const methods = new Map<string, Declared>();

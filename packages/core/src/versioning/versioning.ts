@@ -7,7 +7,7 @@
  * shadow comparison (./shadow-schedule.ts). Errors become `{ "error": { "code", "message" } }`
  * answers. The Hono adapter (./hono.ts) and the Lambda adapter (./lambda.ts) call `handle`.
  */
-import { ApiError, UsageUnrecordedError, VersionGoneError } from "../api/errors.ts";
+import { ApiError, UnauthorizedError, UsageUnrecordedError, VersionGoneError } from "../api/errors.ts";
 import type { ResumeKey, TokenScope } from "../api/next-token.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { ReleaseCache, type ReleaseCacheOptions } from "../release/cache.ts";
@@ -20,7 +20,7 @@ import { PageTokens, UNBOUND_QUERY_PARAMETERS, tokenQuery } from "./page-token.t
 import { Answer, type PathMatch, type VersionedRequest, type VersionedResult } from "./request.ts";
 import { refuseRetired } from "./retirement.ts";
 import { type ShadowSpec, defaultIds, idsOf, scheduleShadow, wantsShadow } from "./shadow-schedule.ts";
-import { type TenantResolver, claimTenant } from "./tenant.ts";
+import { type TenantResolver, claimTenant, tenantProblem } from "./tenant.ts";
 import { countRequest } from "./usage-gate.ts";
 
 /** What a handler knows of its request's version. */
@@ -108,6 +108,8 @@ export class Versioning<In = unknown> {
     let headers: Record<string, string> = {};
     try {
       const tenant = await this.tenant(input, request);
+      const problem = tenantProblem(tenant);
+      if (problem) throw new UnauthorizedError(`the tenant this request resolves to ${problem}`);
       const config = await this.release.get();
       const query = request.query();
       const tokens = new PageTokens(this.options.tokenSecret, query.nextToken);
@@ -117,10 +119,20 @@ export class Versioning<In = unknown> {
       headers = versionHeaders(config, chosen, match);
       await countRequest(this.release, chosen.version, this.background, this.logError);
 
-      const bound = tokenQuery(match.resource, query);
+      let bound: string | undefined;
       const callFor = (version: ApiVersion, own: PageTokens): VersionedCall => {
-        const scope: TokenScope = { tenant, version, query: bound };
-        return { tenant, version, reason: chosen.reason, config, start: () => own.start(scope), nextToken: (key) => own.next(scope, key) };
+        const scope = (): TokenScope => {
+          bound ??= tokenQuery(match.resource, query);
+          return { tenant, version, query: bound };
+        };
+        return {
+          tenant,
+          version,
+          reason: chosen.reason,
+          config,
+          start: () => (own.raw === undefined ? undefined : own.start(scope())),
+          nextToken: (key) => (key ? own.next(scope(), key) : null),
+        };
       };
       const run = async (version: ApiVersion, own: PageTokens): Promise<Answer<V1 | V2>> => {
         const out: V1 | V2 | Answer<V1> | Answer<V2> = await route[version](input, callFor(version, own));
