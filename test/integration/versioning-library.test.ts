@@ -174,7 +174,7 @@ describe("the library on a Hono app of its own", () => {
       }) as never,
       { step: "initialize", priority: "high", name: "test-break-server-record" },
     );
-    const a = await startApp("0007_products-unrecorded", {}, faulty.doc);
+    const a = await startApp("0007_products-unrecorded", { logError: () => {} }, faulty.doc);
     try {
       // Act
       const refused = await a.get("/api/v1/products/sku-007");
@@ -281,12 +281,13 @@ describe("the library in a plain Lambda handler", () => {
   it("serves the tenant of the authorizer's claims on the path's version, declares v1 before answering, and answers 410 after retire", async () => {
     // Arrange: a fresh instance (its first flush is 5 s away, so the record is what declares the v1 request).
     const release = { doc: clients.doc, controlTable, migrationId: "0006_products-lambda" };
-    const { handler } = createProductHandler({ doc: clients.doc, table }, release, "lambda-secret");
+    const { handler, router } = createProductHandler({ doc: clients.doc, table }, release, "lambda-secret");
     const since = Date.now();
     // Act
     const v1 = await handler(event("/v1/products/sku-005", { version: "v1", sku: "sku-005" }, { tenant: "shop-a" }));
     const records = await readServerRecords(release);
-    const v2 = await handler(event("/products/sku-005", { sku: "sku-005" }, { tenant: "shop-a" }, { "accept-version": "2" }));
+    const v2 = await router(event("/products/sku-005", { sku: "sku-005" }, { tenant: "shop-a" }, { "accept-version": "2" }));
+    const unrouted = await router({ ...event("/products", {}, { tenant: "shop-a" }), routeKey: "GET /products" });
     const noClaims = await handler(event("/v2/products/sku-005", { version: "v2", sku: "sku-005" }));
     const otherShop = await handler(event("/v2/products/sku-020", { version: "v2", sku: "sku-020" }, { tenant: "shop-b" }));
     await moveRelease(release, { to: "v2", actor: "test" });
@@ -300,6 +301,7 @@ describe("the library in a plain Lambda handler", () => {
     expect(JSON.parse(v1.body as string)).toEqual({ id: "sku-005", title: "Product 5", priceCents: 105 });
     expect(records.filter((r) => r.holdsV1Since !== undefined && r.holdsV1Since >= since)).toHaveLength(1);
     expect(JSON.parse(v2.body as string)).toMatchObject({ id: "sku-005", name: "Product 5" });
+    expect(unrouted.statusCode).toBe(404);
     expect(noClaims.statusCode).toBe(401);
     expect(otherShop.statusCode).toBe(404);
     expect(gone.statusCode).toBe(410);

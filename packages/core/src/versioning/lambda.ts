@@ -80,3 +80,28 @@ export function versionedLambda<V1, V2>(
     }
   };
 }
+
+/** No route for the event's route key (API Gateway routed an event the handler does not serve). */
+const NO_ROUTE = (routeKey: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: 404,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ error: { code: "not_found", message: `No route ${routeKey} in this handler; check the API's routes.` } }),
+});
+
+/**
+ * One handler for several routes of a release, by API Gateway's route key; list both keys
+ * of a route that is served versioned and unversioned:
+ * `{ "GET /{version}/products/{sku}": product, "GET /products/{sku}": product }`.
+ */
+export function versionedLambdaRoutes(
+  versioning: Versioning<LambdaHttpEvent>,
+  // biome-ignore lint/suspicious/noExplicitAny: each route has its own body types.
+  routes: Record<string, LambdaRoute<any, any>>,
+  options: Partial<LambdaRouteOptions> = {},
+): (event: LambdaHttpEvent) => Promise<APIGatewayProxyStructuredResultV2> {
+  const handlers = new Map(Object.entries(routes).map(([key, route]) => [key, versionedLambda(versioning, route, options)]));
+  return async (event) => {
+    const handler = handlers.get(event.routeKey);
+    return handler ? handler(event) : NO_ROUTE(event.routeKey);
+  };
+}
