@@ -223,6 +223,7 @@ export {
   DEFAULT_LAMBDA_ROUTE_OPTIONS,
   lambdaRequest,
   versionedLambda,
+  versionedLambdaRoutes,
 } from "./versioning/lambda.ts";
 
 // ---- Running locally: DynamoDB Local and the local stream mapping ----

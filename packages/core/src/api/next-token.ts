@@ -65,6 +65,7 @@ export function decodeNextToken(secret: string, scope: TokenScope, token: string
 export function checkTokenScope(verified: { scope: TokenScope; key: ResumeKey }, scope: TokenScope): ResumeKey {
   if (verified.scope.tenant !== scope.tenant) throw new InvalidNextTokenError("issued to another tenant");
   if (verified.scope.query !== scope.query) throw new InvalidNextTokenError("issued for another query");
-  if (verified.scope.version !== scope.version) throw new InvalidNextTokenError(`issued by ${verified.scope.version}, this request is served by ${scope.version}`);
+  if (verified.scope.version !== scope.version)
+    throw new InvalidNextTokenError(`issued by ${verified.scope.version}, this request is served by ${scope.version}`);
   return verified.key;
 }

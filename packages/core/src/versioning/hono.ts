@@ -36,21 +36,21 @@ type AnyHono = Hono<any, any, any>;
 interface Declared {
   versioning: Versioning<Context>;
   // biome-ignore lint/suspicious/noExplicitAny: each route has its own body type.
-  route: VersionedRoute<Context, any>;
+  route: VersionedRoute<Context, any, any>;
 }
 
 /** Per app: path -> method -> declaration. */
 const registries = new WeakMap<AnyHono, Map<string, Map<string, Declared>>>();
 
-export type HonoRoute<Out = unknown> = VersionedRoute<Context, Out>;
+export type HonoRoute<V1 = unknown, V2 = V1> = VersionedRoute<Context, V1, V2>;
 
 export interface VersionedRoutes {
   readonly versioning: Versioning<Context>;
-  get<Out>(path: string, route: HonoRoute<Out>): VersionedRoutes;
-  post<Out>(path: string, route: HonoRoute<Out>): VersionedRoutes;
-  put<Out>(path: string, route: HonoRoute<Out>): VersionedRoutes;
-  patch<Out>(path: string, route: HonoRoute<Out>): VersionedRoutes;
-  delete<Out>(path: string, route: HonoRoute<Out>): VersionedRoutes;
+  get<V1, V2>(path: string, route: HonoRoute<V1, V2>): VersionedRoutes;
+  post<V1, V2>(path: string, route: HonoRoute<V1, V2>): VersionedRoutes;
+  put<V1, V2>(path: string, route: HonoRoute<V1, V2>): VersionedRoutes;
+  patch<V1, V2>(path: string, route: HonoRoute<V1, V2>): VersionedRoutes;
+  delete<V1, V2>(path: string, route: HonoRoute<V1, V2>): VersionedRoutes;
 }
 
 /** The library's view of a Hono request (claims: those of API Gateway's JWT authorizer when behind hono/aws-lambda). */
@@ -73,8 +73,8 @@ function allowed(methods: Map<string, Declared>): string {
 }
 
 function register(app: AnyHono, path: string): Map<string, Declared> {
-  let paths = registries.get(app);
-  if (!paths) registries.set(app, (paths = new Map()));
+  const paths = registries.get(app) ?? new Map<string, Map<string, Declared>>();
+  registries.set(app, paths);
   const existing = paths.get(path);
   if (existing) return existing;
   const methods = new Map<string, Declared>();
@@ -106,7 +106,7 @@ export function versionedRoutes(app: AnyHono, versioning: Versioning<Context> | 
   const v = versioning instanceof Versioning ? versioning : new Versioning<Context>(versioning);
   const declare =
     (method: string) =>
-    <Out>(path: string, route: HonoRoute<Out>): VersionedRoutes => {
+    <V1, V2>(path: string, route: HonoRoute<V1, V2>): VersionedRoutes => {
       const methods = register(app, path);
       if (methods.has(method)) throw new DuplicateVersionedRouteError(method, path);
       methods.set(method, { versioning: v, route });

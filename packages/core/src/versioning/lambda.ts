@@ -17,7 +17,7 @@ export type LambdaHttpEvent = APIGatewayProxyEventV2 & {
   requestContext: APIGatewayProxyEventV2["requestContext"] & { authorizer?: { jwt?: { claims?: Record<string, unknown> } } };
 };
 
-export type LambdaRoute<Out = unknown> = VersionedRoute<LambdaHttpEvent, Out>;
+export type LambdaRoute<V1 = unknown, V2 = V1> = VersionedRoute<LambdaHttpEvent, V1, V2>;
 
 export interface LambdaRouteOptions {
   /** The path parameter holding the version (default `version`). */
@@ -51,9 +51,9 @@ export function lambdaRequest(event: LambdaHttpEvent): VersionedRequest {
 }
 
 /** The handler serving `route` with `versioning` (share one Versioning between the routes of a release). */
-export function versionedLambda<Out>(
+export function versionedLambda<V1, V2>(
   versioning: Versioning<LambdaHttpEvent>,
-  route: LambdaRoute<Out>,
+  route: LambdaRoute<V1, V2>,
   options: Partial<LambdaRouteOptions> = {},
 ): (event: LambdaHttpEvent) => Promise<APIGatewayProxyStructuredResultV2> {
   const o = { ...DEFAULT_LAMBDA_ROUTE_OPTIONS, ...options };
@@ -78,5 +78,30 @@ export function versionedLambda<Out>(
     } finally {
       await versioning.background.drain();
     }
+  };
+}
+
+/** No route for the event's route key (API Gateway routed an event the handler does not serve). */
+const NO_ROUTE = (routeKey: string): APIGatewayProxyStructuredResultV2 => ({
+  statusCode: 404,
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ error: { code: "not_found", message: `No route ${routeKey} in this handler; check the API's routes.` } }),
+});
+
+/**
+ * One handler for several routes of a release, by API Gateway's route key; list both keys
+ * of a route that is served versioned and unversioned:
+ * `{ "GET /{version}/products/{sku}": product, "GET /products/{sku}": product }`.
+ */
+export function versionedLambdaRoutes(
+  versioning: Versioning<LambdaHttpEvent>,
+  // biome-ignore lint/suspicious/noExplicitAny: each route has its own body types.
+  routes: Record<string, LambdaRoute<any, any>>,
+  options: Partial<LambdaRouteOptions> = {},
+): (event: LambdaHttpEvent) => Promise<APIGatewayProxyStructuredResultV2> {
+  const handlers = new Map(Object.entries(routes).map(([key, route]) => [key, versionedLambda(versioning, route, options)]));
+  return async (event) => {
+    const handler = handlers.get(event.routeKey);
+    return handler ? handler(event) : NO_ROUTE(event.routeKey);
   };
 }

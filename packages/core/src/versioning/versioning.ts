@@ -7,7 +7,7 @@
  * shadow comparison (./shadow-schedule.ts). Errors become `{ "error": { "code", "message" } }`
  * answers. The Hono adapter (./hono.ts) and the Lambda adapter (./lambda.ts) call `handle`.
  */
-import { ApiError, UsageUnrecordedError, VersionGoneError } from "../api/errors.ts";
+import { ApiError, UnauthorizedError, UsageUnrecordedError, VersionGoneError } from "../api/errors.ts";
 import type { ResumeKey, TokenScope } from "../api/next-token.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { ReleaseCache, type ReleaseCacheOptions } from "../release/cache.ts";
@@ -20,7 +20,7 @@ import { PageTokens, UNBOUND_QUERY_PARAMETERS, tokenQuery } from "./page-token.t
 import { Answer, type PathMatch, type VersionedRequest, type VersionedResult } from "./request.ts";
 import { refuseRetired } from "./retirement.ts";
 import { type ShadowSpec, defaultIds, idsOf, scheduleShadow, wantsShadow } from "./shadow-schedule.ts";
-import { type TenantResolver, claimTenant } from "./tenant.ts";
+import { type TenantResolver, claimTenant, tenantProblem } from "./tenant.ts";
 import { countRequest } from "./usage-gate.ts";
 
 /** What a handler knows of its request's version. */
@@ -38,12 +38,12 @@ export interface VersionedCall {
 /** One version's handler: the framework's request in, the JSON body (or an {@link Answer}) out; throw an ApiError for 4xx. */
 export type VersionHandler<In, Out> = (input: In, call: VersionedCall) => Out | Answer<Out> | Promise<Out | Answer<Out>>;
 
-/** A versioned route: its two handlers, and for reads what a shadow comparison compares. */
-export interface VersionedRoute<In, Out = unknown> {
-  v1: VersionHandler<In, Out>;
-  v2: VersionHandler<In, Out>;
+/** A versioned route: its two handlers (each with its own body type), and for reads what a shadow comparison compares. */
+export interface VersionedRoute<In, V1 = unknown, V2 = V1> {
+  v1: VersionHandler<In, V1>;
+  v2: VersionHandler<In, V2>;
   /** Reads only (writes never run twice); default: ids of `items` or `id`. */
-  shadow?: ShadowSpec<Out>;
+  shadow?: ShadowSpec<V1 | V2>;
 }
 
 export interface VersioningOptions<In = unknown> {
@@ -104,10 +104,12 @@ export class Versioning<In = unknown> {
   }
 
   /** Answers one request routed to `route`; never throws. */
-  async handle<Out>(input: In, request: VersionedRequest, route: VersionedRoute<In, Out>, match: RouteMatch): Promise<VersionedResult> {
+  async handle<V1, V2>(input: In, request: VersionedRequest, route: VersionedRoute<In, V1, V2>, match: RouteMatch): Promise<VersionedResult> {
     let headers: Record<string, string> = {};
     try {
       const tenant = await this.tenant(input, request);
+      const problem = tenantProblem(tenant);
+      if (problem) throw new UnauthorizedError(`the tenant this request resolves to ${problem}`);
       const config = await this.release.get();
       const query = request.query();
       const tokens = new PageTokens(this.options.tokenSecret, query.nextToken);
@@ -117,20 +119,30 @@ export class Versioning<In = unknown> {
       headers = versionHeaders(config, chosen, match);
       await countRequest(this.release, chosen.version, this.background, this.logError);
 
-      const bound = tokenQuery(match.resource, query);
+      let bound: string | undefined;
       const callFor = (version: ApiVersion, own: PageTokens): VersionedCall => {
-        const scope: TokenScope = { tenant, version, query: bound };
-        return { tenant, version, reason: chosen.reason, config, start: () => own.start(scope), nextToken: (key) => own.next(scope, key) };
+        const scope = (): TokenScope => {
+          bound ??= tokenQuery(match.resource, query);
+          return { tenant, version, query: bound };
+        };
+        return {
+          tenant,
+          version,
+          reason: chosen.reason,
+          config,
+          start: () => (own.raw === undefined ? undefined : own.start(scope())),
+          nextToken: (key) => (key ? own.next(scope(), key) : null),
+        };
       };
-      const run = async (version: ApiVersion, own: PageTokens): Promise<Answer<Out>> => {
-        const out = await route[version](input, callFor(version, own));
+      const run = async (version: ApiVersion, own: PageTokens): Promise<Answer<V1 | V2>> => {
+        const out: V1 | V2 | Answer<V1> | Answer<V2> = await route[version](input, callFor(version, own));
         return out instanceof Answer ? out : new Answer(out);
       };
 
       // Reads only, first pages only (a nextToken belongs to one version).
       const shadowing = route.shadow !== false && match.method === "GET" && tokens.raw === undefined && wantsShadow(config, this.random);
       const spec = route.shadow || undefined;
-      let answered: Answer<Out>;
+      let answered: Answer<V1 | V2>;
       try {
         answered = await run(chosen.version, tokens);
       } catch (err) {
