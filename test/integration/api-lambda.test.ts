@@ -10,10 +10,11 @@ let t: ConvertedTable;
 let handler: (event: unknown, context?: unknown) => Promise<{ statusCode: number; headers?: Record<string, string>; body: string }>;
 
 /** An HTTP API (payload 2.0) event as API Gateway sends it after its JWT authorizer accepted the token. */
-function event(path: string, query: Record<string, string>, claims?: Record<string, string>) {
+function event(path: string, query: Record<string, string>, claims?: Record<string, string>, write?: { method: string; body: unknown }) {
+  const method = write?.method ?? "GET";
   return {
     version: "2.0",
-    routeKey: "GET /v2/{proxy+}",
+    routeKey: `${method} /v2/{proxy+}`,
     rawPath: path,
     rawQueryString: new URLSearchParams(query).toString(),
     queryStringParameters: query,
@@ -22,15 +23,16 @@ function event(path: string, query: Record<string, string>, claims?: Record<stri
       accountId: "123456789012",
       apiId: "api",
       domainName: "api.example.com",
-      http: { method: "GET", path, protocol: "HTTP/1.1", sourceIp: "203.0.113.1", userAgent: "test" },
+      http: { method, path, protocol: "HTTP/1.1", sourceIp: "203.0.113.1", userAgent: "test" },
       requestId: "r1",
-      routeKey: "GET /v2/{proxy+}",
+      routeKey: `${method} /v2/{proxy+}`,
       stage: "$default",
       time: "23/Nov/2026:07:00:00 +0000",
       timeEpoch: Date.now(),
       ...(claims ? { authorizer: { jwt: { claims, scopes: [] } } } : {}),
     },
     isBase64Encoded: false,
+    ...(write ? { body: JSON.stringify(write.body) } : {}),
   };
 }
 
@@ -51,6 +53,22 @@ describe("API Lambda entry", () => {
     expect(res.headers?.["x-api-version"]).toBe("v2");
     const body = JSON.parse(res.body) as { items: { id: string }[] };
     expect(body.items.map((i) => i.id)).toEqual(expectedByContext(t.workflows, tenantId(1), ctx));
+  });
+
+  it("writes through the same app: a v2 task add lands in the old model, which v1 reads at once", async () => {
+    const wf = t.workflows.find((w) => w.PK === tenantId(1)) as { SK: string; tasks: { id: string }[] };
+    const id = wf.SK.slice(3);
+    const claims = { tenant: tenantId(1), sub: "u1" };
+    const added = await handler(
+      event(`/v2/workflows/${id}/tasks`, {}, claims, { method: "POST", body: { name: "From Lambda", dueDate: "2027-01-15T12:00:00Z" } }),
+    );
+    expect(added.statusCode).toBe(201);
+    const task = JSON.parse(added.body) as { id: string; name: string };
+    expect(task.name).toBe("From Lambda");
+    const v1 = await handler(event(`/v1/workflows/${id}/tasks`, {}, claims));
+    expect((JSON.parse(v1.body) as { items: { id: string }[] }).items.map((x) => x.id)).toEqual([...wf.tasks.map((x) => x.id), task.id]);
+    const refused = await handler(event(`/v2/workflows/${id}/tasks`, {}, claims, { method: "POST", body: { name: "" } }));
+    expect(refused.statusCode).toBe(400);
   });
 
   it("answers 401 when the event carries no verified claims (route not behind the authorizer)", async () => {
