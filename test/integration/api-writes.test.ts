@@ -186,6 +186,37 @@ describe("concurrent writers", () => {
   });
 });
 
+describe("a write whose answer is lost", () => {
+  it("is retried by the SDK and answered as the success it was: one task added, no 409", async () => {
+    // Arrange: the first UpdateItem's answer is lost after DynamoDB applied it (a timeout the SDK retries).
+    const id = String((await send(live.server, "POST", "/v1/workflows", A, workflowBody("lossy"))).body.id);
+    const lossy = testClients();
+    let lost = 0;
+    lossy.raw.middlewareStack.add(
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        const out = await next(args);
+        if (context.commandName === "UpdateItemCommand" && lost === 0) {
+          lost++;
+          throw Object.assign(new Error("injected: the answer was lost"), { name: "TimeoutError", $metadata: {} });
+        }
+        return out;
+      }) as never,
+      { step: "deserialize", name: "test-lose-first-update-answer" },
+    );
+    const server = await apiServer({ ...live, clients: lossy });
+    try {
+      // Act
+      const added = await send(server, "POST", `/v2/workflows/${id}/tasks`, A, taskBody("once"));
+      // Assert
+      expect(lost).toBe(1);
+      expect(added.status).toBe(201);
+      expect(await taskIds("v1", A, id)).toEqual([added.body.id]);
+    } finally {
+      await server.close();
+    }
+  });
+});
+
 describe("tenant isolation", () => {
   it("another tenant's workflow id is a 404 on every write route and version, and nothing is written anywhere", async () => {
     const ofA = live.workflows.find((w) => w.PK === A) as Item;

@@ -6,11 +6,11 @@
  * records from the stream, so v2 readers see the change after the dual-write's lag.
  */
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { MAX_ITEM_BYTES, itemSize } from "@ferry/core";
+import { MAX_ITEM_BYTES, itemSize, sameRecord } from "@ferry/core";
 import type { WorkflowTask } from "../model/workflow.ts";
 import { MAX_TASKS } from "./bodies.ts";
 import { WorkflowLimitError } from "./errors.ts";
-import { type Item, REVISION_ATTRIBUTE, explainRefusal, revisionOf, tasksAttributeOf, unchangedSince } from "./revision.ts";
+import { type Item, REVISION_ATTRIBUTE, explainRefusal, isConditionFailure, readWorkflow, revisionOf, tasksAttributeOf, unchangedSince } from "./revision.ts";
 
 export interface TableRef {
   doc: DynamoDBDocumentClient;
@@ -58,6 +58,12 @@ export async function rewriteEmbeddedTasks(
     );
     return out.Attributes ?? next;
   } catch (err) {
+    // The SDK retries a write whose answer was lost; if the first attempt landed, the retry's
+    // refusal is our own write: the item holds exactly these tasks at the next revision.
+    if (isConditionFailure(err)) {
+      const now = await readWorkflow(table.doc, table.tableName, tenant, workflowId);
+      if (now && revisionOf(now) === revision + 1 && sameRecord({ tasks: now.tasks }, { tasks })) return now;
+    }
     return explainRefusal(err, table.doc, table.tableName, tenant, workflowId, revision);
   }
 }

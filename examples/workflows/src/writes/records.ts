@@ -12,6 +12,7 @@
  * rollback delete data that exists nowhere else. Unstamped, they are the application's, which
  * every ferry write is conditional against.
  */
+import { randomUUID } from "node:crypto";
 import { DeleteCommand, QueryCommand, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { OWNER_ATTRIBUTE } from "@ferry/core";
 import { type WorkflowTask, workflowSk } from "../model/workflow.ts";
@@ -68,7 +69,8 @@ function bumpParent(table: TableRef, tenant: string, item: Item) {
 
 async function commit(table: TableRef, tenant: string, workflowId: string, item: Item, actions: object[]): Promise<Item> {
   try {
-    await table.doc.send(new TransactWriteCommand({ TransactItems: [bumpParent(table, tenant, item), ...actions] as never }));
+    // The token makes the SDK's retry of a transaction whose answer was lost a success, not a 409.
+    await table.doc.send(new TransactWriteCommand({ TransactItems: [bumpParent(table, tenant, item), ...actions] as never, ClientRequestToken: randomUUID() }));
   } catch (err) {
     return explainRefusal(err, table.doc, table.tableName, tenant, workflowId, revisionOf(item));
   }
@@ -125,7 +127,7 @@ export async function deleteWorkflowWithRecords(table: TableRef, tenant: string,
   try {
     if (records.length <= TRANSACTION_TASKS) {
       const actions = [{ Delete: deleteParent }, ...records.map((r) => ({ Delete: { TableName: table.tableName, Key: recordKey(r) } }))];
-      await table.doc.send(new TransactWriteCommand({ TransactItems: actions as never }));
+      await table.doc.send(new TransactWriteCommand({ TransactItems: actions as never, ClientRequestToken: randomUUID() }));
       return;
     }
     await table.doc.send(new DeleteCommand(deleteParent as never));
