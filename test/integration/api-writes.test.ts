@@ -187,30 +187,33 @@ describe("concurrent writers", () => {
 });
 
 describe("a write whose answer is lost", () => {
-  it("is retried by the SDK and answered as the success it was: one task added, no 409", async () => {
-    // Arrange: the first UpdateItem's answer is lost after DynamoDB applied it (a timeout the SDK retries).
-    const id = String((await send(live.server, "POST", "/v1/workflows", A, workflowBody("lossy"))).body.id);
+  it("is retried by the SDK and answered as the success it was: one workflow created, one task added, no 409 or 500", async () => {
+    // Arrange: the first PutItem and UpdateItem answers on the data table are lost after DynamoDB applied them (timeouts the SDK retries).
     const lossy = testClients();
-    let lost = 0;
+    const lost = new Set<string>();
     lossy.raw.middlewareStack.add(
-      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: { TableName?: string } }) => {
         const out = await next(args);
-        if (context.commandName === "UpdateItemCommand" && lost === 0) {
-          lost++;
+        const name = context.commandName ?? "";
+        if (/^(PutItem|UpdateItem)Command$/.test(name) && args.input.TableName === live.table && !lost.has(name)) {
+          lost.add(name);
           throw Object.assign(new Error("injected: the answer was lost"), { name: "TimeoutError", $metadata: {} });
         }
         return out;
       }) as never,
-      { step: "deserialize", name: "test-lose-first-update-answer" },
+      { step: "deserialize", name: "test-lose-first-answers" },
     );
     const server = await apiServer({ ...live, clients: lossy });
     try {
       // Act
-      const added = await send(server, "POST", `/v2/workflows/${id}/tasks`, A, taskBody("once"));
+      const created = await send(server, "POST", "/v2/workflows", A, workflowBody("lossy"));
+      const added = await send(server, "POST", `/v2/workflows/${created.body.id}/tasks`, A, taskBody("once"));
       // Assert
-      expect(lost).toBe(1);
-      expect(added.status).toBe(201);
-      expect(await taskIds("v1", A, id)).toEqual([added.body.id]);
+      expect([...lost].sort()).toEqual(["PutItemCommand", "UpdateItemCommand"]);
+      expect([created.status, added.status]).toEqual([201, 201]);
+      expect(await taskIds("v1", A, String(created.body.id))).toEqual([added.body.id]);
+      const named = (await snapshot(live.clients, live.table)).filter((i) => i.PK === A && i.name === "lossy" && /^WF#[^#]+$/.test(String(i.SK)));
+      expect(named).toHaveLength(1);
     } finally {
       await server.close();
     }

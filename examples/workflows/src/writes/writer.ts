@@ -10,7 +10,8 @@
 import { randomBytes } from "node:crypto";
 import { GetCommand, DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { WorkflowNotFoundError } from "../api/errors.ts";
-import { type WorkflowTask, workflowSk } from "../model/workflow.ts";
+import { sameRecord } from "@ferry/core";
+import { type WorkflowTask, workflowIdOf, workflowSk } from "../model/workflow.ts";
 import type { NewTaskBody, NewV1WorkflowBody, NewWorkflowBody, TaskPatchBody, WorkflowPatchBody } from "./bodies.ts";
 import { type TableRef, checkLimits, embeddedTasks, rewriteEmbeddedTasks } from "./embedded.ts";
 import { TaskNotFoundError, WorkflowLimitError, WriteConflictError } from "./errors.ts";
@@ -20,6 +21,7 @@ import {
   type TaskHome,
   REVISION_ATTRIBUTE,
   explainRefusal,
+  isConditionFailure,
   readForWrite,
   readWorkflow,
   revisionOf,
@@ -115,7 +117,14 @@ export function createWorkflowWriter(table: TableRef, release: WriteRelease, opt
         [REVISION_ATTRIBUTE]: 1,
       };
       checkLimits(String(item.SK), item, tasks.length);
-      await table.doc.send(new PutCommand({ TableName: table.tableName, Item: item, ConditionExpression: "attribute_not_exists(PK)" }));
+      try {
+        await table.doc.send(new PutCommand({ TableName: table.tableName, Item: item, ConditionExpression: "attribute_not_exists(PK)" }));
+      } catch (err) {
+        if (!isConditionFailure(err)) throw err;
+        // The SDK's retry of a put whose answer was lost finds our own item: that is the success.
+        const now = await readWorkflow(table.doc, table.tableName, tenant, workflowIdOf(String(item.SK)));
+        if (!now || !sameRecord(now, item)) throw new WriteConflictError(workflowIdOf(String(item.SK)), 0, now ? revisionOf(now) : undefined);
+      }
       return item;
     },
 
