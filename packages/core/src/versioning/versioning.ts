@@ -12,6 +12,7 @@ import type { ResumeKey, TokenScope } from "../api/next-token.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { ReleaseCache, type ReleaseCacheOptions } from "../release/cache.ts";
 import type { ApiVersion, ReleaseConfig } from "../release/config.ts";
+import { newServerId } from "../release/server-record.ts";
 import { type ShadowRecheckOptions, shadowRecheckOptions } from "../release/shadow.ts";
 import { Background } from "./background.ts";
 import { type ChoiceReason, chooseVersion, parseVersionSegment } from "./choose.ts";
@@ -85,7 +86,11 @@ export class Versioning<In = unknown> {
     this.release =
       options.release instanceof ReleaseCache
         ? options.release
-        : new ReleaseCache(options.release, { ...options.releaseCache, usage: { onError: this.logError, ...options.releaseCache?.usage } });
+        : // A server id of its own: two counters of one migration under one id would overwrite each other's record (and its v1 declaration).
+          new ReleaseCache(options.release, {
+            ...options.releaseCache,
+            usage: { onError: this.logError, serverId: newServerId(), ...options.releaseCache?.usage },
+          });
     this.background = options.background ?? new Background(this.logError);
     this.tenant = options.tenant ?? (claimTenant() as TenantResolver<In>);
     this.recheck = shadowRecheckOptions(options.shadowRecheck);
