@@ -307,4 +307,22 @@ describe("the library in a plain Lambda handler", () => {
     expect(gone.statusCode).toBe(410);
     expect(gone.headers?.Link).toBe(`</v2/products/sku-005>; rel="successor-version"`);
   });
+
+  it("two handlers following one release keep separate server records: one's flush never clears the other's v1 declaration", async () => {
+    // Arrange: two instances of the same migration in one process (two functions' worth of routes).
+    const release = { doc: clients.doc, controlTable, migrationId: "0008_products-two-handlers" };
+    const a = createProductHandler({ doc: clients.doc, table }, release, "lambda-secret");
+    const b = createProductHandler({ doc: clients.doc, table }, release, "lambda-secret");
+    const v1 = (sku: string) => event(`/v1/products/${sku}`, { version: "v1", sku }, { tenant: "shop-a" });
+
+    // Act: both answer v1; b flushes its count, which clears b's declaration.
+    expect((await a.handler(v1("sku-008"))).statusCode).toBe(200);
+    expect((await b.handler(v1("sku-009"))).statusCode).toBe(200);
+    await b.versioning.release.usage.flush();
+
+    // Assert: a's uncounted v1 request is still declared for the remove guard.
+    const records = await readServerRecords(release);
+    expect(records).toHaveLength(2);
+    expect(records.filter((r) => r.holdsV1Since !== undefined)).toHaveLength(1);
+  });
 });

@@ -12,6 +12,7 @@ import type { ResumeKey, TokenScope } from "../api/next-token.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { ReleaseCache, type ReleaseCacheOptions } from "../release/cache.ts";
 import type { ApiVersion, ReleaseConfig } from "../release/config.ts";
+import { newServerId } from "../release/server-record.ts";
 import { type ShadowRecheckOptions, shadowRecheckOptions } from "../release/shadow.ts";
 import { Background } from "./background.ts";
 import { type ChoiceReason, chooseVersion, parseVersionSegment } from "./choose.ts";
@@ -85,7 +86,11 @@ export class Versioning<In = unknown> {
     this.release =
       options.release instanceof ReleaseCache
         ? options.release
-        : new ReleaseCache(options.release, { ...options.releaseCache, usage: { onError: this.logError, ...options.releaseCache?.usage } });
+        : // A server id of its own: two counters of one migration under one id would overwrite each other's record (and its v1 declaration).
+          new ReleaseCache(options.release, {
+            ...options.releaseCache,
+            usage: { onError: this.logError, serverId: newServerId(), ...options.releaseCache?.usage },
+          });
     this.background = options.background ?? new Background(this.logError);
     this.tenant = options.tenant ?? (claimTenant() as TenantResolver<In>);
     this.recheck = shadowRecheckOptions(options.shadowRecheck);
@@ -146,10 +151,13 @@ export class Versioning<In = unknown> {
       try {
         answered = await run(chosen.version, tokens);
       } catch (err) {
-        if (shadowing && err instanceof ApiError && err.status === 404) this.shadow(match, query, tenant, chosen.version, [], run, spec);
+        if (shadowing && err instanceof ApiError && err.status === 404) this.shadow(match, query, tenant, chosen.version, () => [], run, spec);
         throw err;
       }
-      if (shadowing) this.shadow(match, query, tenant, chosen.version, (spec?.ids ?? defaultIds)(answered.body), run, spec);
+      if (shadowing) {
+        const body = answered.body;
+        this.shadow(match, query, tenant, chosen.version, () => (spec?.ids ?? defaultIds)(body), run, spec);
+      }
       return { status: answered.status, headers: { ...headers, ...answered.headers }, body: answered.body };
     } catch (err) {
       return this.errorResult(err, headers);
@@ -161,18 +169,26 @@ export class Versioning<In = unknown> {
     query: Record<string, string>,
     tenant: string,
     primary: ApiVersion,
-    primaryIds: string[],
+    primaryIds: () => string[],
     run: (version: ApiVersion, tokens: PageTokens) => Promise<Answer<Out>>,
     spec: Exclude<ShadowSpec<Out>, false> | undefined,
   ): void {
     const ids = spec?.ids ?? (defaultIds as (body: Out) => string[]);
     const names = Object.keys(query).filter((name) => !UNBOUND_QUERY_PARAMETERS.includes(name));
     const route = spec?.route ?? `${match.method} ${match.pattern}${names.length ? `?${names.sort().join("&")}` : ""}`;
+    let primaryList: string[];
+    try {
+      primaryList = primaryIds();
+    } catch (err) {
+      // The route's comparison failed on the answer: logged, and the answer stands.
+      this.logError(err);
+      return;
+    }
     scheduleShadow(this.background, this.release, this.recheck, {
       route,
       tenant,
       primary,
-      primaryIds,
+      primaryIds: primaryList,
       readIds: (version) => idsOf(async () => (await run(version, new PageTokens(this.options.tokenSecret, undefined))).body, ids),
     });
   }
