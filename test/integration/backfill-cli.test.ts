@@ -155,9 +155,12 @@ describe("ferry convert", () => {
     const trace = join(tmpdir(), `ferry-trace-${randomUUID()}.jsonl`);
     onTestFinished(() => rmSync(trace, { force: true }));
     process.env.FERRY_BACKFILL_TRACE = trace;
-    const started = Date.now();
-    // 30 items/s: at least 20 s for 600 items unless the rate changes.
-    const running = ferry("convert", "0001", ...conn, "--segments", "2", "--page-size", "20", "--rate", "30");
+    // 10 items/s: a minute for 600 items unless the rate changes, so the two processes below
+    // (slow to start on a loaded machine) find it running with most items left. Each segment
+    // pauses 2 s after each page of 10.
+    const slow = { rate: 10, segments: 2, pageSize: 10 };
+    const slowPauseMs = (slow.pageSize / (slow.rate / slow.segments)) * 1000;
+    const running = ferry("convert", "0001", ...conn, "--segments", `${slow.segments}`, "--page-size", `${slow.pageSize}`, "--rate", `${slow.rate}`);
     await until(() => traceOf(trace).length > 0);
 
     const second = await ferryProcess(["convert", "0001", ...conn, "--segments", "2"]).exited;
@@ -168,15 +171,22 @@ describe("ferry convert", () => {
     const changedBy = Date.now();
     expect(faster.code, faster.stderr).toBe(0);
     expect(faster.stdout).toMatch(/Changed the rate of the running backfill of 0001_workflow-context-index .* to 100,000 items\/s/);
-    expect((await conversionStatus(ctx)).run?.effectiveRate).toBe(100_000);
+    const atChange = await conversionStatus(ctx);
+    expect(atChange.run?.effectiveRate).toBe(100_000);
+    // Not yet checkpointed: at most a page per segment in flight.
+    const left = 600 - atChange.totals.scanned - slow.segments * slow.pageSize;
 
     await running;
-    expect(Date.now() - started).toBeLessThan(12_000);
+    // The items left at the change went at least twice as fast as the old rate allows (measured
+    // from the change, so a slow process start does not count against it).
+    expect(left).toBeGreaterThan(100);
+    expect(Date.now() - changedBy).toBeLessThan(((left / slow.rate) * 1000) / 2);
     const fast = traceOf(trace).filter((t) => t.effectiveRate === 100_000);
     expect(fast.length).toBeGreaterThan(0);
-    expect(Math.min(...fast.map((t) => t.at))).toBeLessThan(changedBy + 2_500);
+    // From the next page on: at most one old-rate pause after the change.
+    expect(Math.min(...fast.map((t) => t.at))).toBeLessThan(changedBy + slowPauseMs + 2_500);
     expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
-  });
+  }, 120_000);
 });
 
 describe("ferry pause, resume, abort and status", () => {
