@@ -104,12 +104,15 @@ if (only.has("by-context")) {
   const sizes = list("sizes", "1000,10000,100000", "1000,3000").map(Number);
   results.byContext = await benchByContext(startEngine, {
     sizes,
+    repetitions: num("ctx-reps", 3, 1),
     latenciesMs: latencies,
     networkSize: num("network-size", 10_000, 3_000),
     itemKb: num("item-kb", 10),
-    // v1 at 100,000 x 10 KB reads ~1 GB per request: fewer repetitions there.
-    v1Requests: (size) => (quick ? 5 : size >= 100_000 ? 5 : 21),
-    v2Requests: quick ? 30 : 100,
+    // Per repetition; v1 at 100,000 x 10 KB reads ~1 GB per request: fewer there.
+    v1Requests: (size) => (quick ? 4 : size >= 100_000 ? 2 : 7),
+    v2Requests: quick ? 30 : 60,
+    profileRequests: quick ? 40 : 100,
+    dualWriteChanges: num("dual-write-changes", 500, 200),
   });
 }
 if (only.has("throughput")) {

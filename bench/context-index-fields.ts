@@ -1,0 +1,39 @@
+/**
+ * The bench's variant of 0001 whose index records carry the fields the list answers with
+ * (WORKFLOW_SUMMARY_ATTRIBUTES), so v2 "workflows by context" is one narrow Query
+ * (`listing: "index-fields"` in reads/v2.ts). Same id, keys and source as 0001; the schema
+ * covers every copied field, so the dual-write rewrites a workflow's index records whenever
+ * one of them changes (bench/by-context.ts measures what that costs it).
+ */
+import { defineMigration } from "@ferry/core";
+import { z } from "zod";
+import migration0001 from "../migrations/0001_workflow-context-index.ts";
+
+export const contextIndexWithFields = defineMigration({
+  id: migration0001.id,
+  description: "Index workflows by context, carrying the listed fields: PK=<tenant>, SK=CTX#<contextId>#WF#<workflowId>, wf, name, status, ...",
+  table: "Workflows",
+  source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
+  schema: z.object({
+    name: z.string(),
+    status: z.string(),
+    started_at: z.string(),
+    completed_at: z.string().optional(),
+    assignees: z.array(z.string()),
+    // passthrough: the answer shows a context as stored, like v1's.
+    contexts: z.array(z.object({ id: z.string().min(1) }).passthrough()),
+    description: z.string().optional(),
+  }),
+  derive: (wf) => {
+    const { PK, SK, completed_at, description, ...fields } = wf;
+    return [...new Set(wf.contexts.map((c) => c.id))].map((contextId) => ({
+      PK,
+      SK: `CTX#${contextId}#${SK}`,
+      wf: SK,
+      ...fields,
+      ...(completed_at !== undefined ? { completed_at } : {}),
+      ...(description !== undefined ? { description } : {}),
+    }));
+  },
+  options: { segments: 4, pageSize: 100 },
+});
