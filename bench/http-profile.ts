@@ -10,6 +10,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { ApiDeps } from "../examples/workflows/src/api/app.ts";
 import { createApiApp } from "../examples/workflows/src/api/app.ts";
+import { type ApiItem, type WorkflowReader, emptyStats } from "../examples/workflows/src/reads/view.ts";
 import { median, round, timed } from "./common.ts";
 
 /** Medians (ms) of each stage, over `requests` v2 requests. */
@@ -30,6 +31,10 @@ export interface HttpProfile {
   restMs: number;
   /** JSON.stringify of the answer alone. */
   jsonMs: number;
+  /** The app in-process with the read answered from memory (the last real answer): the app's own cost, free of the engine's noise. */
+  appOwnMs: number;
+  /** The same with the tenant resolver answered from memory too: appOwnMs minus this is what token verification costs. */
+  appOwnNoAuthMs: number;
   answerBytes: number;
 }
 
@@ -101,6 +106,22 @@ export async function profileHttpLayer(deps: ApiDeps, url: string, paths: string
   } finally {
     await new Promise<void>((resolve) => bare.close(() => resolve()));
   }
+  // The app's own cost: the same requests with the read (and then the auth) answered from memory.
+  const canned = await (async () => {
+    const res = await app.fetch(new Request(`http://local${paths[0]}`, { headers }));
+    return { items: ((await res.json()) as { items: ApiItem[] }).items };
+  })();
+  const stubRead: WorkflowReader = { ...deps.readers.v2, listByContext: async () => ({ items: canned.items, stats: emptyStats() }) };
+  const ownApp = createApiApp({ ...deps, readers: { ...deps.readers, v2: stubRead } });
+  const tenant = await deps.tenant({ req: { header: (name: string) => headers[name.toLowerCase()] } } as never);
+  const noAuthApp = createApiApp({ ...deps, readers: { ...deps.readers, v2: stubRead }, tenant: async () => tenant });
+  const own: number[] = [];
+  const noAuth: number[] = [];
+  for (let i = 0; i < requests * 3; i++) {
+    const path = paths[i % paths.length] as string;
+    own.push((await timed(async () => (await ownApp.fetch(new Request(`http://local${path}`, { headers }))).text())).ms);
+    noAuth.push((await timed(async () => (await noAuthApp.fetch(new Request(`http://local${path}`, { headers }))).text())).ms);
+  }
   const stages = { authMs: median(t.auth), releaseMs: median(t.release), counterMs: median(t.counter), readMs: median(t.read) };
   const inProcessMs = median(inProcess);
   return {
@@ -114,6 +135,8 @@ export async function profileHttpLayer(deps: ApiDeps, url: string, paths: string
     readMs: round(stages.readMs, 3),
     restMs: round(inProcessMs - stages.authMs - stages.releaseMs - stages.counterMs - stages.readMs, 3),
     jsonMs: round(median(json), 3),
+    appOwnMs: round(median(own), 3),
+    appOwnNoAuthMs: round(median(noAuth), 3),
     answerBytes: Buffer.byteLength(body),
   };
 }
