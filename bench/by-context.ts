@@ -51,12 +51,14 @@ export const DESIGNS: Design[] = ["batchGet", "indexFields"];
 export interface DesignFigures {
   v2: { p50: number; p95: number; n: number };
   ratioP50: number;
-  /** The engine's floor: the reader's calls (index Query with BETWEEN, then for batchGet the BatchGetItem) sent directly with the SDK. */
+  /** The engine's floor: the reader's calls (index Query with BETWEEN, then for batchGet the BatchGetItem) sent directly with the SDK, right after each v2 request (median). */
   floorMs: number;
   /** The same floor with `begins_with` as the key condition. */
   floorBeginsWithMs: number;
   indexQueryMs: number;
   indexQueryBeginsWithMs: number;
+  /** The BETWEEN Query in the key-condition comparison (beside begins_with, not beside HTTP requests). */
+  indexQueryBetweenAloneMs: number;
   /** 0 for indexFields. */
   batchGetMs: number;
   /** v2 p50 minus the floor: everything the HTTP layer adds. */
@@ -147,6 +149,10 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
     const measure = async (n1: number, n2: number) => {
       const v1: number[] = [];
       const v2: Record<Design, number[]> = { batchGet: [], indexFields: [] };
+      const floor: Record<Design, { ms: number[]; query: number[]; batchGet: number[] }> = {
+        batchGet: { ms: [], query: [], batchGet: [] },
+        indexFields: { ms: [], query: [], batchGet: [] },
+      };
       let matches = 0;
       const perV1 = Math.max(1, Math.round(n2 / n1));
       for (let i = 0, j = 0; i < n1 || j < n2; ) {
@@ -158,19 +164,34 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
         }
         for (let k = 0; k < perV1 && j < n2; k++, j++) {
           const ctx = pickContext(1000 + j + rep * 100);
-          for (const design of j % 2 ? DESIGNS : [...DESIGNS].reverse()) v2[design].push((await get(design, "v2", ctx)).ms);
+          for (const design of j % 2 ? DESIGNS : [...DESIGNS].reverse()) {
+            // The floor right beside the request it is compared with: same context, same moment.
+            v2[design].push((await get(design, "v2", ctx)).ms);
+            const f = await floorOnce(engine, (setups[design] as Setup).table, design, tenant, ctx, "between");
+            floor[design].ms.push(f.ms);
+            floor[design].query.push(f.queryMs);
+            floor[design].batchGet.push(f.batchGetMs);
+          }
         }
       }
-      return { v1, v2, matches };
+      return { v1, v2, floor, matches };
     };
     const n1 = o.v1Requests(size);
     log(`by-context ${size} rep ${rep}: ${n1} v1 and ${o.v2Requests} v2 requests per design`);
-    const { v1, v2, matches } = await measure(n1, o.v2Requests);
+    const { v1, v2, floor: floors, matches } = await measure(n1, o.v2Requests);
     const pages = (await createV1Reader(clients.doc, bg.table).listByContext({ tenant, contextId: pickContext(5), limit: 100 })).stats.requests;
     const designs = {} as Record<Design, DesignFigures>;
     for (const design of DESIGNS) {
       const setup = setups[design] as Setup;
-      const floor = await floorOf(engine, setup.table, design, tenant, (i) => pickContext(2000 + i));
+      const keys = await keyConditions(engine, setup.table, design, tenant, (i) => pickContext(2000 + i));
+      const floor = {
+        floorMs: round(median(floors[design].ms), 2),
+        indexQueryMs: round(median(floors[design].query), 2),
+        batchGetMs: round(median(floors[design].batchGet), 2),
+        floorBeginsWithMs: keys.floorBeginsWithMs,
+        indexQueryBeginsWithMs: keys.indexQueryBeginsWithMs,
+        indexQueryBetweenAloneMs: keys.indexQueryBetweenAloneMs,
+      };
       const paths = Array.from({ length: 16 }, (_, i) => path("v2", pickContext(3000 + i)));
       const http = await profileHttpLayer(setup.server.deps, setup.server.url, paths, headers, o.profileRequests);
       const p50 = median(v2[design]);
@@ -276,52 +297,44 @@ function medianNetwork(list: ByContextRow["network"][]): ByContextRow["network"]
 const sumOf = (list: ByContextRow["network"][], i: number, k: "v1n" | "v2n") => list.reduce((a, l) => a + (l[i]?.[k] ?? 0), 0);
 
 /**
- * The reader's calls for a design sent directly with the SDK (medians of 20): the index
- * Query as the reader sends it (`BETWEEN`, its projection and Limit), then for batchGet the
- * BatchGetItem; and the same Query with `begins_with`. The floor is the median of the sum.
+ * The reader's calls for a design sent directly with the SDK, once: the index Query as the
+ * reader sends it (`BETWEEN`, or `begins_with` for the comparison; its projection and Limit),
+ * then for batchGet the BatchGetItem of the workflows it names, with v2's projection.
  */
-async function floorOf(engine: Engine, table: string, design: Design, tenant: string, ctxOf: (i: number) => string) {
+async function floorOnce(engine: Engine, table: string, design: Design, tenant: string, ctx: string, condition: "between" | "beginsWith") {
   const doc = engine.clients.doc;
   const names = Object.fromEntries(WORKFLOW_SUMMARY_ATTRIBUTES.map((a, i) => [`#s${i}`, a]));
   const projection =
     design === "indexFields" ? { ProjectionExpression: ["SK", "wf", ...Object.keys(names)].join(", "), ExpressionAttributeNames: names } : { ProjectionExpression: "SK, wf" };
-  const batchGet = (items: Record<string, unknown>[] | undefined) => {
-    const keys = (items ?? []).map((r) => ({ PK: tenant, SK: String(r.wf) }));
-    // The same projection v2 asks for (the list answer leaves the embedded tasks out).
+  const prefix = `CTX#${ctx}#`;
+  const range = prefixRange(prefix);
+  const common = { TableName: table, ...projection, Limit: 100, ReturnConsumedCapacity: "TOTAL" as const };
+  const key =
+    condition === "between"
+      ? { KeyConditionExpression: "PK = :t AND SK BETWEEN :a AND :b", ExpressionAttributeValues: { ":t": tenant, ":a": range.from, ":b": range.to } }
+      : { KeyConditionExpression: "PK = :t AND begins_with(SK, :p)", ExpressionAttributeValues: { ":t": tenant, ":p": prefix } };
+  const query = await timed(() => doc.send(new QueryCommand({ ...common, ...key })));
+  let batchGetMs = 0;
+  if (design === "batchGet") {
+    const keys = (query.value.Items ?? []).map((r) => ({ PK: tenant, SK: String(r.wf) }));
     const request = { Keys: keys, ProjectionExpression: ["PK", "SK", ...Object.keys(names)].join(", "), ExpressionAttributeNames: names };
-    return timed(() => doc.send(new BatchGetCommand({ RequestItems: { [table]: request } })));
-  };
+    batchGetMs = (await timed(() => doc.send(new BatchGetCommand({ RequestItems: { [table]: request } })))).ms;
+  }
+  return { queryMs: query.ms, batchGetMs, ms: query.ms + batchGetMs, count: (query.value.Items ?? []).length };
+}
+
+/** Both key conditions on the same contexts, 20 times (medians): what `BETWEEN` saves over `begins_with`. */
+async function keyConditions(engine: Engine, table: string, design: Design, tenant: string, ctxOf: (i: number) => string) {
   const q: number[] = [];
   const qBegins: number[] = [];
-  const b: number[] = [];
-  const floor: number[] = [];
   const floorBegins: number[] = [];
   for (let i = 0; i < 20; i++) {
-    const prefix = `CTX#${ctxOf(i)}#`;
-    const range = prefixRange(prefix);
-    const common = { TableName: table, ...projection, Limit: 100, ReturnConsumedCapacity: "TOTAL" as const };
-    const between = await timed(() =>
-      doc.send(
-        new QueryCommand({ ...common, KeyConditionExpression: "PK = :t AND SK BETWEEN :a AND :b", ExpressionAttributeValues: { ":t": tenant, ":a": range.from, ":b": range.to } }),
-      ),
-    );
-    const begins = await timed(() =>
-      doc.send(new QueryCommand({ ...common, KeyConditionExpression: "PK = :t AND begins_with(SK, :p)", ExpressionAttributeValues: { ":t": tenant, ":p": prefix } })),
-    );
-    if ((between.value.Items ?? []).length !== (begins.value.Items ?? []).length) throw new Error("BETWEEN and begins_with disagree");
-    q.push(between.ms);
-    qBegins.push(begins.ms);
-    const got = design === "batchGet" ? (await batchGet(between.value.Items)).ms : 0;
-    const got2 = design === "batchGet" ? (await batchGet(begins.value.Items)).ms : 0;
-    b.push(got);
-    floor.push(between.ms + got);
-    floorBegins.push(begins.ms + got2);
+    const between = await floorOnce(engine, table, design, tenant, ctxOf(i), "between");
+    const begins = await floorOnce(engine, table, design, tenant, ctxOf(i), "beginsWith");
+    if (between.count !== begins.count) throw new Error("BETWEEN and begins_with disagree");
+    q.push(between.queryMs);
+    qBegins.push(begins.queryMs);
+    floorBegins.push(begins.ms);
   }
-  return {
-    floorMs: round(median(floor), 2),
-    floorBeginsWithMs: round(median(floorBegins), 2),
-    indexQueryMs: round(median(q), 2),
-    indexQueryBeginsWithMs: round(median(qBegins), 2),
-    batchGetMs: round(median(b), 2),
-  };
+  return { floorBeginsWithMs: round(median(floorBegins), 2), indexQueryBetweenAloneMs: round(median(q), 2), indexQueryBeginsWithMs: round(median(qBegins), 2) };
 }
