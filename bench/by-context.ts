@@ -2,7 +2,7 @@
  * Measurement 1, seed 000's story: "workflows by context" on v1 (filtered Query over the
  * tenant's whole partition) and v2, timed through the real HTTP server, in two index designs:
  *   batch-get     0001 as shipped (seed 000's design): keys-only index records, Query + BatchGetItem;
- *   index-fields  the bench's variant of 0001 (./context-index-fields.ts): the records carry the
+ *   index-fields  a variant of 0001 (examples/workflows/src/reads/context-index-fields.ts): the records carry the
  *                 listed fields, one Query.
  * Every repetition starts a fresh engine holding one table per design; requests pick contexts
  * at random and v1, v2 and v2-fields alternate, so all see the same engine state. Beside them,
@@ -21,7 +21,7 @@ import { WORKFLOW_SUMMARY_ATTRIBUTES } from "@ferry/example-workflows/reads/view
 import { hs256Tenant, signDevToken } from "../examples/workflows/src/api/auth.ts";
 import { buildApiDeps } from "../examples/workflows/src/api/deps.ts";
 import { type LocalApiServer, startLocalApiServer } from "../examples/workflows/src/api/local-server.ts";
-import { contextIndexWithFields } from "./context-index-fields.ts";
+import { contextIndexWithFields } from "@ferry/example-workflows/reads/context-index-fields";
 import { type HttpProfile, profileHttpLayer } from "./http-profile.ts";
 import { type DualWriteCost, measureDualWriteCost } from "./index-fields-cost.ts";
 import { injectLatency, removeLatency } from "./network.ts";

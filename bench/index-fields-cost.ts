@@ -10,7 +10,7 @@ import { marshall } from "@aws-sdk/util-dynamodb";
 import { type Migration, createDualWriter, itemSize, loadMigration } from "@ferry/core";
 import { planStreamRecord } from "@ferry/core/dualwrite/plan";
 import { contextId, generateWorkflows } from "@ferry/example-workflows";
-import { contextIndexWithFields } from "./context-index-fields.ts";
+import { contextIndexWithFields } from "@ferry/example-workflows/reads/context-index-fields";
 import { type Engine, median, round, type seedShape, timed } from "./common.ts";
 
 /** Share of each kind of change in the mix (sums to 1). */
