@@ -35,6 +35,10 @@ export interface Results {
   lagLow?: LagResult;
   flip?: FlipResult;
   durationSeconds?: number;
+  /** Wall time of each measurement. */
+  sectionSeconds?: Record<string, number>;
+  /** Load average when the run started and ended (`uptime`: the machine is shared). */
+  load?: { start: number[]; end?: number[] };
 }
 
 export function describeMachine(engineHeap: string): Machine {
@@ -76,8 +80,11 @@ export function markdown(r: Results): string {
   const lagNotes: string[] = [];
   lines.push(
     `Measured ${m.date}${r.quick ? " (quick smoke run: small sizes, not comparable to the full run)" : ""} on ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, ` +
-      `node ${m.node}, ${m.java}, ${m.engine} with -Xmx${m.engineHeap}. The machine is shared with other jobs: expect noise. ` +
-      "Every comparison is a ratio of medians measured in the same run.",
+      `node ${m.node}, ${m.java}, ${m.engine} with -Xmx${m.engineHeap}. The machine is shared with other jobs: expect noise` +
+      (r.load ? ` (load average ${r.load.start.join(" / ")} at the start${r.load.end ? `, ${r.load.end.join(" / ")} at the end` : ""})` : "") +
+      `. Every comparison is a ratio of medians measured in the same run${r.durationSeconds ? `; the run took ${Math.round(r.durationSeconds / 60)} min` : ""}` +
+      (r.sectionSeconds ? ` (${Object.entries(r.sectionSeconds).map(([k, v]) => `${k} ${Math.round(v / 60 * 10) / 10} min`).join(", ")})` : "") +
+      ".",
     "",
     "| # | Measurement | Result | Target | |",
     "|---|---|---|---|---|",
