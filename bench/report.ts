@@ -311,7 +311,7 @@ export function svgChart(r: Results): string {
     // The legend sits under the axis caption, clear of every bar and its label.
     `<rect x="${x0 - 20}" y="${y0 + 58}" width="10" height="10" fill="#c0504d"/><text x="${x0 - 6}" y="${y0 + 67}">v1 filter</text>`,
     `<rect x="${x0 + 60}" y="${y0 + 58}" width="10" height="10" fill="#4f81bd"/><text x="${x0 + 74}" y="${y0 + 67}">v2: index + BatchGet</text>`,
-    `<rect x="${x0 + 200}" y="${y0 + 58}" width="10" height="10" fill="#9bbb59"/><text x="${x0 + 214}" y="${y0 + 67}">v2: index with fields</text>`,
+    `<rect x="${x0 + 215}" y="${y0 + 58}" width="10" height="10" fill="#9bbb59"/><text x="${x0 + 229}" y="${y0 + 67}">v2: index with fields</text>`,
   );
   // Right panel: items/s.
   const t = r.throughput;
