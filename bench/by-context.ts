@@ -4,15 +4,15 @@
  *   batch-get     0001 as shipped (seed 000's design): keys-only index records, Query + BatchGetItem;
  *   index-fields  a variant of 0001 (examples/workflows/src/reads/context-index-fields.ts): the records carry the
  *                 listed fields, one Query.
- * Every repetition starts a fresh engine holding one table per design; requests pick contexts
- * at random and v1, v2 and v2-fields alternate, so all see the same engine state. Beside them,
+ * Every repetition starts a fresh engine holding one table: the workflows and both designs'
+ * index records side by side (`CTX#`, `CTXF#`), one server per design; requests pick
+ * contexts at random and v1, v2 and v2-fields alternate, so all see the same engine state. Beside them,
  * in the same repetition: the engine's floor (the same calls sent directly with the SDK, with
  * the reader's `BETWEEN` and with `begins_with`), the HTTP layer's stages (./http-profile.ts),
  * the network model, and what the wider records cost the dual-write (./index-fields-cost.ts).
  * A row holds the medians over repetitions of each repetition's figure.
  */
 import { BatchGetCommand, QueryCommand } from "@aws-sdk/lib-dynamodb";
-import type { Migration } from "@ferry/core";
 import { contextId, tenantId } from "@ferry/example-workflows";
 import { ensureControlTable } from "@ferry/core/control/control-table";
 import { createV1Reader } from "@ferry/example-workflows/reads/v1";
@@ -21,8 +21,8 @@ import { WORKFLOW_SUMMARY_ATTRIBUTES } from "@ferry/example-workflows/reads/view
 import { hs256Tenant, signDevToken } from "../examples/workflows/src/api/auth.ts";
 import { buildApiDeps } from "../examples/workflows/src/api/deps.ts";
 import { type LocalApiServer, startLocalApiServer } from "../examples/workflows/src/api/local-server.ts";
-import { contextIndexWithFields } from "@ferry/example-workflows/reads/context-index-fields";
-import { type HttpProfile, profileHttpLayer } from "./http-profile.ts";
+import { CONTEXT_FIELDS_PREFIX, contextIndexWithFields } from "@ferry/example-workflows/reads/context-index-fields";
+import { type HttpProfile, type StageTimings, instrumentDeps, profileHttpLayer } from "./http-profile.ts";
 import { type DualWriteCost, measureDualWriteCost } from "./index-fields-cost.ts";
 import { injectLatency, removeLatency } from "./network.ts";
 import { type Engine, dropTable, log, median, percentile, plainTable, round, seedShape, seedWorkflows, timed, writeContextIndex } from "./common.ts";
@@ -61,7 +61,9 @@ export interface DesignFigures {
   indexQueryBetweenAloneMs: number;
   /** 0 for indexFields. */
   batchGetMs: number;
-  /** v2 p50 minus the floor: everything the HTTP layer adds. */
+  /** v2 through HTTP in the floor phase (each request beside its floor, no v1 in between). */
+  besideFloor: { p50: number; n: number };
+  /** besideFloor p50 minus the floor: everything the HTTP layer adds, transport included. */
   httpShareMs: number;
   http: HttpProfile;
 }
@@ -90,28 +92,38 @@ interface Setup {
   table: string;
   controlTable: string;
   server: LocalApiServer;
+  stages: StageTimings;
 }
 
-async function setUp(engine: Engine, size: number, design: Design, shape: ReturnType<typeof seedShape>, migration?: Migration): Promise<Setup & { seedMs: number }> {
+/** The index prefix each design's reader reads. */
+const PREFIX: Record<Design, string> = { batchGet: "CTX#", indexFields: CONTEXT_FIELDS_PREFIX };
+
+/** One table holding the workflows and both designs' index records (side by side: `CTX#` and `CTXF#`). */
+async function seedTable(engine: Engine, size: number, shape: ReturnType<typeof seedShape>) {
   const { clients } = engine;
-  const table = await plainTable(clients, `ctx${size}-${design === "batchGet" ? "bg" : "if"}`);
+  const table = await plainTable(clients, `ctx${size}`);
   const controlTable = `${table}.ferry`;
   await ensureControlTable(clients.raw, controlTable);
   const seedMs = await seedWorkflows(clients, table, shape);
-  await writeContextIndex(clients, table, shape, migration);
-  const server = await startLocalApiServer(
-    buildApiDeps({
-      doc: clients.doc,
-      tableName: table,
-      controlTable,
-      tenant: hs256Tenant(SECRET),
-      tokenSecret: "bench",
-      logError: (e) => console.error(e),
-      v2: { listing: design === "batchGet" ? "batch-get" : "index-fields" },
-    }),
-    { port: 0 },
-  );
-  return { table, controlTable, server, seedMs };
+  await writeContextIndex(clients, table, shape);
+  await writeContextIndex(clients, table, shape, contextIndexWithFields);
+  return { table, controlTable, seedMs };
+}
+
+async function serve(engine: Engine, table: string, controlTable: string, design: Design): Promise<Setup> {
+  const deps = buildApiDeps({
+    doc: engine.clients.doc,
+    tableName: table,
+    controlTable,
+    tenant: hs256Tenant(SECRET),
+    tokenSecret: "bench",
+    logError: (e) => console.error(e),
+    v2: design === "batchGet" ? { listing: "batch-get" } : { listing: "index-fields", indexPrefix: CONTEXT_FIELDS_PREFIX },
+  });
+  // Before the app is built: it may keep the functions it is given.
+  const stages = instrumentDeps(deps);
+  const server = await startLocalApiServer(deps, { port: 0 });
+  return { table, controlTable, server, stages };
 }
 
 /** One repetition at one size on a fresh engine. */
@@ -120,11 +132,13 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
   const { clients } = engine;
   const shape = seedShape(size, o.itemKb);
   const setups: Partial<Record<Design, Setup>> = {};
+  const tables: string[] = [];
   try {
-    log(`by-context ${size} rep ${rep}: seeding ${size} workflows of ${o.itemKb} KB, twice (one table per index design)`);
-    const bg = await setUp(engine, size, "batchGet", shape);
-    setups.batchGet = bg;
-    setups.indexFields = await setUp(engine, size, "indexFields", shape, contextIndexWithFields);
+    log(`by-context ${size} rep ${rep}: seeding ${size} workflows of ${o.itemKb} KB and both designs' index records`);
+    const seeded = await seedTable(engine, size, shape);
+    tables.push(seeded.table, seeded.controlTable);
+    for (const design of DESIGNS) setups[design] = await serve(engine, seeded.table, seeded.controlTable, design);
+    const bg = { ...seeded };
     const tenant = tenantId(0);
     const headers = { authorization: `Bearer ${await signDevToken(SECRET, tenant)}` };
     const path = (version: "v1" | "v2", ctx: string) => `/${version}/workflows?context=${ctx}&limit=100`;
@@ -149,10 +163,6 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
     const measure = async (n1: number, n2: number) => {
       const v1: number[] = [];
       const v2: Record<Design, number[]> = { batchGet: [], indexFields: [] };
-      const floor: Record<Design, { ms: number[]; query: number[]; batchGet: number[] }> = {
-        batchGet: { ms: [], query: [], batchGet: [] },
-        indexFields: { ms: [], query: [], batchGet: [] },
-      };
       let matches = 0;
       const perV1 = Math.max(1, Math.round(n2 / n1));
       for (let i = 0, j = 0; i < n1 || j < n2; ) {
@@ -164,21 +174,42 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
         }
         for (let k = 0; k < perV1 && j < n2; k++, j++) {
           const ctx = pickContext(1000 + j + rep * 100);
-          for (const design of j % 2 ? DESIGNS : [...DESIGNS].reverse()) {
-            // The floor right beside the request it is compared with: same context, same moment.
-            v2[design].push((await get(design, "v2", ctx)).ms);
+          for (const design of j % 2 ? DESIGNS : [...DESIGNS].reverse()) v2[design].push((await get(design, "v2", ctx)).ms);
+        }
+      }
+      return { v1, v2, matches };
+    };
+    /**
+     * v2 against its floor, without v1 in between (a v1 request loads the engine for seconds
+     * and would tax whichever call follows it): each request, then the same calls sent directly
+     * for the same context, the order swapped every other time.
+     */
+    const againstFloor = async (n: number) => {
+      const http: Record<Design, number[]> = { batchGet: [], indexFields: [] };
+      const floor: Record<Design, { ms: number[]; query: number[]; batchGet: number[] }> = {
+        batchGet: { ms: [], query: [], batchGet: [] },
+        indexFields: { ms: [], query: [], batchGet: [] },
+      };
+      for (let j = 0; j < n; j++) {
+        const ctx = pickContext(5000 + j + rep * 100);
+        for (const design of DESIGNS) {
+          const viaHttp = async () => http[design].push((await get(design, "v2", ctx)).ms);
+          const direct = async () => {
             const f = await floorOnce(engine, (setups[design] as Setup).table, design, tenant, ctx, "between");
             floor[design].ms.push(f.ms);
             floor[design].query.push(f.queryMs);
             floor[design].batchGet.push(f.batchGetMs);
-          }
+          };
+          if (j % 2) await viaHttp().then(direct);
+          else await direct().then(viaHttp);
         }
       }
-      return { v1, v2, floor, matches };
+      return { http, floor };
     };
     const n1 = o.v1Requests(size);
     log(`by-context ${size} rep ${rep}: ${n1} v1 and ${o.v2Requests} v2 requests per design`);
-    const { v1, v2, floor: floors, matches } = await measure(n1, o.v2Requests);
+    const { v1, v2, matches } = await measure(n1, o.v2Requests);
+    const { http: beside, floor: floors } = await againstFloor(o.v2Requests);
     const pages = (await createV1Reader(clients.doc, bg.table).listByContext({ tenant, contextId: pickContext(5), limit: 100 })).stats.requests;
     const designs = {} as Record<Design, DesignFigures>;
     for (const design of DESIGNS) {
@@ -193,13 +224,14 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
         indexQueryBetweenAloneMs: keys.indexQueryBetweenAloneMs,
       };
       const paths = Array.from({ length: 16 }, (_, i) => path("v2", pickContext(3000 + i)));
-      const http = await profileHttpLayer(setup.server.deps, setup.server.url, paths, headers, o.profileRequests);
+      const http = await profileHttpLayer(setup.server.deps, setup.stages, setup.server.url, paths, headers, o.profileRequests);
       const p50 = median(v2[design]);
       designs[design] = {
         v2: { p50: round(p50, 2), p95: round(percentile(v2[design], 95), 2), n: v2[design].length },
         ratioP50: round(median(v1) / p50),
         ...floor,
-        httpShareMs: round(p50 - floor.floorMs, 2),
+        besideFloor: { p50: round(median(beside[design]), 2), n: beside[design].length },
+        httpShareMs: round(median(beside[design]) - floor.floorMs, 2),
         http,
       };
     }
@@ -225,10 +257,7 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
         }
       }
     }
-    const dualWriteCost =
-      o.dualWriteChanges > 0 && size === o.networkSize
-        ? await measureDualWriteCost(engine, { batchGet: bg, indexFields: setups.indexFields }, shape, o.dualWriteChanges, rep)
-        : undefined;
+    const dualWriteCost = o.dualWriteChanges > 0 && size === o.networkSize ? await measureDualWriteCost(engine, bg, shape, o.dualWriteChanges, rep) : undefined;
     log(
       `by-context ${size} rep ${rep}: v1 p50 ${round(median(v1))} ms; v2 p50 ${designs.batchGet.v2.p50} ms (floor ${designs.batchGet.floorMs}), ` +
         `v2 index-fields p50 ${designs.indexFields.v2.p50} ms (floor ${designs.indexFields.floorMs})`,
@@ -242,11 +271,8 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
       dualWriteCost,
     };
   } finally {
-    for (const setup of Object.values(setups)) {
-      await setup.server.close();
-      await dropTable(clients, setup.table);
-      await dropTable(clients, setup.controlTable);
-    }
+    for (const setup of Object.values(setups)) await setup.server.close();
+    for (const table of tables) await dropTable(clients, table);
     await engine.stop();
   }
 }
@@ -264,7 +290,13 @@ export async function benchByContext(newEngine: () => Promise<Engine>, o: ByCont
       itemKb: o.itemKb,
       repetitions: reps.length,
       matchesPerContext: reps[0]?.matches ?? 0,
-      v1: { p50: v1p50, p95: med((r) => r.v1.p95, 1), n: reps.reduce((a, r) => a + r.v1.n, 0), queryPages: reps[0]?.v1.queryPages ?? 0, pageMs: round(v1p50 / (reps[0]?.v1.queryPages ?? 1), 2) },
+      v1: {
+        p50: v1p50,
+        p95: med((r) => r.v1.p95, 1),
+        n: reps.reduce((a, r) => a + r.v1.n, 0),
+        queryPages: reps[0]?.v1.queryPages ?? 0,
+        pageMs: round(v1p50 / (reps[0]?.v1.queryPages ?? 1), 2),
+      },
       v2: designs.batchGet.v2,
       ratioP50: designs.batchGet.ratioP50,
       ratiosByRep: Object.fromEntries(DESIGNS.map((d) => [d, reps.map((r) => r.designs[d].ratioP50)])) as Record<Design, number[]>,
@@ -305,8 +337,10 @@ async function floorOnce(engine: Engine, table: string, design: Design, tenant: 
   const doc = engine.clients.doc;
   const names = Object.fromEntries(WORKFLOW_SUMMARY_ATTRIBUTES.map((a, i) => [`#s${i}`, a]));
   const projection =
-    design === "indexFields" ? { ProjectionExpression: ["SK", "wf", ...Object.keys(names)].join(", "), ExpressionAttributeNames: names } : { ProjectionExpression: "SK, wf" };
-  const prefix = `CTX#${ctx}#`;
+    design === "indexFields"
+      ? { ProjectionExpression: ["SK", "wf", ...Object.keys(names)].join(", "), ExpressionAttributeNames: names }
+      : { ProjectionExpression: "SK, wf" };
+  const prefix = `${PREFIX[design]}${ctx}#`;
   const range = prefixRange(prefix);
   const common = { TableName: table, ...projection, Limit: 100, ReturnConsumedCapacity: "TOTAL" as const };
   const key =

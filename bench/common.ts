@@ -5,7 +5,16 @@
  * seeding in the seed-000 shape, and the statistics (medians, percentiles).
  */
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
-import { type DynamoClients, type Migration, batchPutAll, createDynamoClients, deriveRecords, ensureTable, loadMigration, startDynamoDBLocal } from "@ferry/core";
+import {
+  type DynamoClients,
+  type Migration,
+  batchPutAll,
+  createDynamoClients,
+  deriveRecords,
+  ensureTable,
+  loadMigration,
+  startDynamoDBLocal,
+} from "@ferry/core";
 import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { randomUUID } from "node:crypto";
 

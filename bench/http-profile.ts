@@ -38,11 +38,15 @@ export interface HttpProfile {
   answerBytes: number;
 }
 
-type Timings = Record<"auth" | "release" | "counter" | "read", number[]>;
+export type StageTimings = Record<"auth" | "release" | "counter" | "read", number[]>;
 
-/** Wraps the stages of `deps` with timers (in place; the app reads deps at call time). */
-function instrument(deps: ApiDeps): Timings {
-  const t: Timings = { auth: [], release: [], counter: [], read: [] };
+/**
+ * Wraps the stages of `deps` with timers, in place: call it before the app is built from
+ * `deps` (an app may keep the functions it was given). A stage the app no longer calls
+ * stays empty and shows as NaN.
+ */
+export function instrumentDeps(deps: ApiDeps): StageTimings {
+  const t: StageTimings = { auth: [], release: [], counter: [], read: [] };
   const tenant = deps.tenant;
   deps.tenant = async (c) => {
     const r = await timed(() => tenant(c));
@@ -74,12 +78,20 @@ function instrument(deps: ApiDeps): Timings {
 }
 
 /**
- * Profiles `requests` v2 requests for `path` (e.g. `/v2/workflows?context=...&limit=100`):
- * over the running server at `url`, in-process on a second app over the same deps, and the
- * bare transport. Alternates the three so all see the same engine state.
+ * Profiles `requests` v2 requests over `paths` (e.g. `/v2/workflows?context=...&limit=100`):
+ * over the running server at `url` (built from `deps` after instrumentDeps gave `t`),
+ * in-process on a second app over the same deps, and the bare transport, alternating the
+ * three so all see the same engine state; then the app with the read from memory.
  */
-export async function profileHttpLayer(deps: ApiDeps, url: string, paths: string[], headers: Record<string, string>, requests: number): Promise<HttpProfile> {
-  const t = instrument(deps);
+export async function profileHttpLayer(
+  deps: ApiDeps,
+  t: StageTimings,
+  url: string,
+  paths: string[],
+  headers: Record<string, string>,
+  requests: number,
+): Promise<HttpProfile> {
+  for (const list of Object.values(t)) list.length = 0;
   const app = createApiApp(deps);
   const http: number[] = [];
   const inProcess: number[] = [];

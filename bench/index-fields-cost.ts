@@ -2,7 +2,7 @@
  * What index records carrying the listed fields cost the dual-write: the same workflow
  * changes (an application's mix: task edits, status, rename, assignees, contexts) as stream
  * records, applied by the real dual-write (createDualWriter, the handler's logic) to each
- * design's table, batches of 10 alternating between the designs. Reports per change: records
+ * design's records (one table holds both), batches of 10 alternating between the designs. Reports per change: records
  * written, AWS write units (1 per started KB of each put, 1 per delete) and the apply time.
  */
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from "aws-lambda";
@@ -37,7 +37,7 @@ export interface DualWriteCost {
 const BATCH = 10;
 
 function changeKind(i: number): Change {
-  let x = ((i * 0.618034) % 1 + 1) % 1;
+  let x = (((i * 0.618034) % 1) + 1) % 1;
   for (const [k, share] of Object.entries(CHANGE_MIX) as [Change, number][]) {
     if (x < share) return k;
     x -= share;
@@ -64,7 +64,8 @@ const image = (item: Record<string, unknown>) => marshall(item, { removeUndefine
 
 export async function measureDualWriteCost(
   engine: Engine,
-  tables: Record<"batchGet" | "indexFields", { table: string; controlTable: string }>,
+  /** The table holding both designs' records, and its control table. */
+  at: { table: string; controlTable: string },
   shape: ReturnType<typeof seedShape>,
   changes: number,
   rep: number,
@@ -94,7 +95,10 @@ export async function measureDualWriteCost(
   const out = {} as Record<"batchGet" | "indexFields", DesignCost>;
   const times: Record<"batchGet" | "indexFields", number[]> = { batchGet: [], indexFields: [] };
   const writers = Object.fromEntries(
-    (["batchGet", "indexFields"] as const).map((d) => [d, createDualWriter({ migration: migrations[d], doc: engine.clients.doc, ...tables[d], tableName: tables[d].table })]),
+    (["batchGet", "indexFields"] as const).map((d) => [
+      d,
+      createDualWriter({ migration: migrations[d], doc: engine.clients.doc, tableName: at.table, controlTable: at.controlTable }),
+    ]),
   ) as Record<"batchGet" | "indexFields", ReturnType<typeof createDualWriter>>;
   for (let i = 0; i < records.length; i += BATCH) {
     const batch = records.slice(i, i + BATCH);

@@ -20,6 +20,8 @@ try {
   await seedWorkflows(clients, table, seedShape(items, 2, 11, tenants));
   const calls = new Map<string, { n: number; ms: number }>();
   let firstScanAt = Number.POSITIVE_INFINITY;
+  // Per Scan segment: items read and when its last page came back (a segment holds whole partitions).
+  const segments = new Map<number, { items: number; lastPageAt: number }>();
   let lastDataWriteAt = 0;
   const started = performance.now();
   clients.raw.middlewareStack.add(
@@ -31,7 +33,15 @@ try {
       const where = target === undefined ? (name === "TransactWriteItems" ? "data" : "?") : target === table ? "data" : "control";
       if (name === "Scan" && where === "data") firstScanAt = Math.min(firstScanAt, t0);
       try {
-        return await next(args);
+        const out = await next(args);
+        if (name === "Scan" && where === "data") {
+          const segment = (input as { Segment?: number }).Segment ?? 0;
+          const seg = segments.get(segment) ?? { items: 0, lastPageAt: 0 };
+          seg.items += (out.output as { ScannedCount?: number }).ScannedCount ?? 0;
+          seg.lastPageAt = performance.now();
+          segments.set(segment, seg);
+        }
+        return out;
       } finally {
         const t1 = performance.now();
         if (where === "data" && name !== "Scan" && name !== "DescribeTable") lastDataWriteAt = Math.max(lastDataWriteAt, t1);
@@ -61,9 +71,10 @@ try {
     finishMs: Math.round(ended - lastDataWriteAt),
     pagesItemsPerSecond: Math.round(items / ((lastDataWriteAt - firstScanAt) / 1000)),
     executions: result.executions.length,
-    calls: [...calls]
-      .sort((a, b) => b[1].ms - a[1].ms)
-      .map(([k, c]) => `${k}: ${c.n} calls, ${Math.round(c.ms)} ms (${round(c.ms / c.n, 2)} ms each)`),
+    segments: [...segments]
+      .sort((a, b) => a[0] - b[0])
+      .map(([segment, seg]) => `segment ${segment}: ${seg.items} items, last page at ${Math.round(seg.lastPageAt - started)} ms`),
+    calls: [...calls].sort((a, b) => b[1].ms - a[1].ms).map(([k, c]) => `${k}: ${c.n} calls, ${Math.round(c.ms)} ms (${round(c.ms / c.n, 2)} ms each)`),
   };
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 } finally {

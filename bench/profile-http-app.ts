@@ -40,9 +40,9 @@ try {
   await session.post("Profiler.enable");
   await session.post("Profiler.setSamplingInterval", { interval: 50 });
   await session.post("Profiler.start");
-  const times: Record<string, number[]> = {};
+  const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   for (let i = 0; i < requests; i++)
-    for (const [name, app] of Object.entries(variants)) (times[name] ??= []).push((await timed(async () => (await app.fetch(request())).text())).ms);
+    for (const [name, app] of Object.entries(variants)) times[name]?.push((await timed(async () => (await app.fetch(request())).text())).ms);
   const { profile } = await session.post("Profiler.stop");
   for (const [name, list] of Object.entries(times)) process.stdout.write(`${name}: median ${round(median(list), 3)} ms per request (${list.length})\n`);
   // Self time by function (samples are per node; a node's self time = its hit count x interval).

@@ -68,6 +68,8 @@ export function describeMachine(engineHeap: string): Machine {
   };
 }
 
+/** v2 p50 in the floor phase (older results: the p50 between v1 requests). */
+const vf = (d: ByContextRow["designs"][Design]) => d.besideFloor?.p50 ?? d.v2.p50;
 const DESIGN_LABEL: Record<Design, string> = { batchGet: "0001 as shipped (index + BatchGetItem)", indexFields: "index records with the fields (one Query)" };
 
 const mark = (met: boolean | undefined) => (met === undefined ? "–" : met ? "met" : "**missed**");
@@ -83,7 +85,11 @@ export function markdown(r: Results): string {
       `node ${m.node}, ${m.java}, ${m.engine} with -Xmx${m.engineHeap}. The machine is shared with other jobs: expect noise` +
       (r.load ? ` (load average ${r.load.start.join(" / ")} at the start${r.load.end ? `, ${r.load.end.join(" / ")} at the end` : ""})` : "") +
       `. Every comparison is a ratio of medians measured in the same run${r.durationSeconds ? `; the run took ${Math.round(r.durationSeconds / 60)} min` : ""}` +
-      (r.sectionSeconds ? ` (${Object.entries(r.sectionSeconds).map(([k, v]) => `${k} ${Math.round(v / 60 * 10) / 10} min`).join(", ")})` : "") +
+      (r.sectionSeconds
+        ? ` (${Object.entries(r.sectionSeconds)
+            .map(([k, v]) => `${k} ${Math.round((v / 60) * 10) / 10} min`)
+            .join(", ")})`
+        : "") +
       ".",
     "",
     "| # | Measurement | Result | Target | |",
@@ -101,7 +107,7 @@ export function markdown(r: Results): string {
       const label = DESIGN_LABEL[design];
       lines.push(
         `| 1 | Workflows by context at ${size}, ${label}: v1 / v2 at p50 (${reps}; per engine ${at10k.ratiosByRep[design].join(", ")}x) | ${n(at10k.v1.p50)} ms / ${d.v2.p50} ms = **${d.ratioP50}x** | >= 300x | ${mark(official ? d.ratioP50 >= 300 : undefined)} |`,
-        `| 1 | ${label}: v2 p50 through HTTP vs the engine's floor (the same calls sent directly with the SDK) | ${d.v2.p50} / ${d.floorMs} ms = **${round2(d.v2.p50 / d.floorMs)}x** | <= 1.25x | ${mark(d.v2.p50 / d.floorMs <= 1.25)} |`,
+        `| 1 | ${label}: v2 p50 through HTTP vs the engine's floor (the same calls sent directly with the SDK, beside each request) | ${vf(d)} / ${d.floorMs} ms = **${round2(vf(d) / d.floorMs)}x** | <= 1.25x | ${mark(vf(d) / d.floorMs <= 1.25)} |`,
         `| 1 | ${label}: the HTTP layer's own share at p50 (the app in-process with the read from memory: auth, release lookup, counters, routing, JSON) | ${d.http.appOwnMs} ms (auth ${round2(d.http.appOwnMs - d.http.appOwnNoAuthMs)} ms of it); v2 p50 minus the floor, with the loopback transport: ${d.httpShareMs} ms | <= 1 ms | ${mark(d.http.appOwnMs <= 1)} |`,
       );
     }
@@ -124,7 +130,7 @@ export function markdown(r: Results): string {
     for (const design of DESIGNS) {
       const h = at10k.designs[design].http;
       ctxNotes.push(
-        `- ${DESIGN_LABEL[design]}: v2 p50 ${at10k.designs[design].v2.p50} ms = floor ${at10k.designs[design].floorMs} (index Query ${at10k.designs[design].indexQueryMs}${design === "batchGet" ? ` + BatchGetItem ${at10k.designs[design].batchGetMs}` : ""}) + HTTP ${at10k.designs[design].httpShareMs} ms. ` +
+        `- ${DESIGN_LABEL[design]}: v2 p50 beside its floor ${vf(at10k.designs[design])} ms (${at10k.designs[design].v2.p50} ms between v1 requests) = floor ${at10k.designs[design].floorMs} (index Query ${at10k.designs[design].indexQueryMs}${design === "batchGet" ? ` + BatchGetItem ${at10k.designs[design].batchGetMs}` : ""}) + HTTP ${at10k.designs[design].httpShareMs} ms. ` +
           `HTTP layer profile (medians of ${h.requests}): through the socket ${h.httpMs} ms, the app in-process (app.fetch) ${h.inProcessMs} ms: auth ${h.authMs}, release lookup ${h.releaseMs}, counter ${h.counterMs}, the read ${h.readMs}, the rest (routing, checks, nextToken, c.json) ${h.restMs} ms; ` +
           `the bare transport (node:http answering the same ${n(h.answerBytes)} bytes to fetch) ${h.transportMs} ms; JSON.stringify alone ${h.jsonMs} ms; ` +
           `the app with the read from memory ${h.appOwnMs} ms, and with the tenant from memory too ${h.appOwnNoAuthMs} ms.`,
@@ -134,7 +140,9 @@ export function markdown(r: Results): string {
       ctxNotes.push(
         `- The dual-write with the fields (${n(cost.changes)} changes: ${Object.entries(CHANGE_MIX)
           .map(([k, v]) => `${Math.round(v * 100)}% ${k}`)
-          .join(", ")}; batches of ${cost.batchSize}, the real dual-writer): ${Math.round(cost.indexFields.appliedShare * 100)}% of changes write records (keys only: ${Math.round(cost.batchGet.appliedShare * 100)}%), records of ${n(cost.indexFields.recordBytes)} bytes (keys only: ${n(cost.batchGet.recordBytes)}).`,
+          .join(
+            ", ",
+          )}; batches of ${cost.batchSize}, the real dual-writer): ${Math.round(cost.indexFields.appliedShare * 100)}% of changes write records (keys only: ${Math.round(cost.batchGet.appliedShare * 100)}%), records of ${n(cost.indexFields.recordBytes)} bytes (keys only: ${n(cost.batchGet.recordBytes)}).`,
       );
     }
   }
@@ -285,7 +293,7 @@ export function svgChart(r: Results): string {
   const group = 340 / Math.max(1, bc.length);
   bc.forEach((row, i) => {
     const gx = x0 + i * group + group * 0.1;
-    const bw = group * 0.8 / 3;
+    const bw = (group * 0.8) / 3;
     const fields = row.designs?.indexFields?.v2.p50;
     const bars: [number, number | undefined, string][] = [
       [0, row.v1.p50, "#c0504d"],

@@ -104,9 +104,21 @@ const loadAverage = () => loadavg().map((x) => Math.round(x * 100) / 100);
 const results: Results = { quick, machine: describeMachine(ENGINE_HEAP), load: { start: loadAverage() } };
 log(`machine: ${JSON.stringify(results.machine)}`);
 
+/** Writes results.{json,svg,md} (after every measurement too, so a run cut short keeps what it measured). */
+function write(): string {
+  results.durationSeconds = Math.round((performance.now() - started) / 1000);
+  results.load = { start: results.load?.start ?? [], end: loadAverage() };
+  const table = markdown(results);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, "results.svg"), svgChart(results));
+  writeFileSync(join(outDir, "results.md"), `${table}\n`);
+  return table;
+}
 const lap = (name: string, since: number) => {
   results.sectionSeconds = { ...results.sectionSeconds, [name]: Math.round((performance.now() - since) / 1000) };
   log(`${name}: ${results.sectionSeconds[name]} s`);
+  write();
 };
 let since = performance.now();
 if (only.has("by-context")) {
@@ -118,7 +130,7 @@ if (only.has("by-context")) {
     networkSize: num("network-size", 10_000, 3_000),
     itemKb: num("item-kb", 10),
     // Per repetition; v1 at 100,000 x 10 KB reads ~1 GB per request: fewer there.
-    v1Requests: (size) => (quick ? 4 : size >= 100_000 ? 2 : 7),
+    v1Requests: (size) => (quick ? 4 : size >= 100_000 ? 2 : 5),
     v2Requests: quick ? 30 : 60,
     profileRequests: quick ? 40 : 100,
     dualWriteChanges: num("dual-write-changes", 500, 200),
@@ -172,14 +184,8 @@ if (only.has("flip")) {
   results.flip = await withEngine((engine) => benchFlip(engine, { flips: num("flips", 5, 2), workflows: 1_000 }));
   lap("flip", since);
 }
-results.durationSeconds = Math.round((performance.now() - started) / 1000);
-results.load = { start: results.load?.start ?? [], end: loadAverage() };
 
-const table = markdown(results);
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(outDir, "results.svg"), svgChart(results));
-writeFileSync(join(outDir, "results.md"), `${table}\n`);
+const table = write();
 process.stdout.write(`${table}\n\nWrote ${join(outDir, "results.json")}, results.svg, results.md (${results.durationSeconds} s).\n`);
 
 if (args.has("readme")) {

@@ -1,34 +1,30 @@
 // v2 "workflows by context" in both index designs, over real HTTP: 0001's keys-only records
 // (Query + BatchGetItem) and the variant whose records carry the listed fields (one Query).
-import { type DynamoClients, batchPutAll, deriveRecords, ensureControlTable } from "@ferry/core";
-import { contextId, generateWorkflows, tenantId } from "@ferry/example-workflows";
-import { contextIndexWithFields } from "@ferry/example-workflows/reads/context-index-fields";
+import { batchPutAll, deriveRecords } from "@ferry/core";
+import { contextId, tenantId } from "@ferry/example-workflows";
+import { CONTEXT_FIELDS_PREFIX, contextIndexWithFields } from "@ferry/example-workflows/reads/context-index-fields";
 import { prefixRange } from "@ferry/example-workflows/reads/v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
-import { freshPlainTable, testClients } from "../support/dynamo.ts";
 import { type ConvertedTable, apiServer, convertedTable, expectedByContext, get, getAll } from "../support/api.ts";
 
 const A = tenantId(0);
 const shape = { tenants: 1, workflows: 120, contexts: 2, pool: 6, tasks: 2, itemKb: 2, seed: 5 };
-let keysOnly: ConvertedTable;
-let withFields: ConvertedTable;
+let t: ConvertedTable;
 let servers: { keysOnly: LocalApiServer; fields: LocalApiServer };
 
-async function fieldsTable(clients: DynamoClients): Promise<ConvertedTable> {
-  const table = await freshPlainTable(clients, "api-fields");
-  const controlTable = `${table}.ferry`;
-  await ensureControlTable(clients.raw, controlTable);
-  const workflows = [...generateWorkflows(shape)] as Record<string, unknown>[];
-  await batchPutAll(clients.doc, table, workflows);
-  await batchPutAll(clients.doc, table, workflows.flatMap((w) => deriveRecords(contextIndexWithFields, w as never)));
-  return { clients, table, controlTable, workflows };
-}
-
 beforeAll(async () => {
-  keysOnly = await convertedTable(shape);
-  withFields = await fieldsTable(testClients());
-  servers = { keysOnly: await apiServer(keysOnly), fields: await apiServer(withFields, { v2: { listing: "index-fields" } }) };
+  // Both designs in one table, side by side (CTX# and CTXF#), as the bench holds them.
+  t = await convertedTable(shape);
+  await batchPutAll(
+    t.clients.doc,
+    t.table,
+    t.workflows.flatMap((w) => deriveRecords(contextIndexWithFields, w as never)),
+  );
+  servers = {
+    keysOnly: await apiServer(t),
+    fields: await apiServer(t, { v2: { listing: "index-fields", indexPrefix: CONTEXT_FIELDS_PREFIX } }),
+  };
 }, 60_000);
 afterAll(async () => Promise.all([servers?.keysOnly.close(), servers?.fields.close()]));
 
@@ -36,7 +32,7 @@ describe("v2 workflows by context, two index designs", () => {
   it("index records with the fields answer exactly what v1 and the BatchGet design answer, across pages", async () => {
     for (const ctx of [contextId(4)]) {
       // Arrange: 40 workflows share each context.
-      const expected = expectedByContext(keysOnly.workflows, A, ctx);
+      const expected = expectedByContext(t.workflows, A, ctx);
       expect(expected.length).toBe(40);
       for (const limit of [7, 100]) {
         // Act

@@ -1,17 +1,21 @@
 /**
  * A variant of migrations/0001 whose index records carry the fields the list answers with
  * (WORKFLOW_SUMMARY_ATTRIBUTES), so v2 "workflows by context" is one narrow Query
- * (`listing: "index-fields"` in ./v2.ts). Same id, keys and source as 0001; the schema covers
- * every copied field, so the dual-write rewrites a workflow's index records whenever one of
- * them changes. Not the shipped default: bench/by-context.ts measures both designs, and
- * what the wider records cost the dual-write.
+ * (`listing: "index-fields"` in ./v2.ts). Same source as 0001, its own key range
+ * (`CTXF#<contextId>#WF#<id>`) so both designs can live in one table side by side; the schema
+ * covers every copied field, so the dual-write rewrites a workflow's index records whenever
+ * one of them changes. Not the shipped default: bench/by-context.ts measures both designs,
+ * and what the wider records cost the dual-write.
  */
 import { defineMigration } from "@ferry/core";
 import { z } from "zod";
 
+/** Sort-key prefix of this variant's records (0001's is `CTX#`). */
+export const CONTEXT_FIELDS_PREFIX = "CTXF#";
+
 export const contextIndexWithFields = defineMigration({
-  id: "0001_workflow-context-index",
-  description: "Index workflows by context, carrying the listed fields: PK=<tenant>, SK=CTX#<contextId>#WF#<workflowId>, wf, name, status, ...",
+  id: "0001b_workflow-context-index-fields",
+  description: "Index workflows by context, carrying the listed fields: PK=<tenant>, SK=CTXF#<contextId>#WF#<workflowId>, wf, name, status, ...",
   table: "Workflows",
   source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
   schema: z.object({
@@ -28,7 +32,7 @@ export const contextIndexWithFields = defineMigration({
     const { PK, SK, completed_at, description, ...fields } = wf;
     return [...new Set(wf.contexts.map((c) => c.id))].map((contextId) => ({
       PK,
-      SK: `CTX#${contextId}#${SK}`,
+      SK: `${CONTEXT_FIELDS_PREFIX}${contextId}#${SK}`,
       wf: SK,
       ...fields,
       ...(completed_at !== undefined ? { completed_at } : {}),

@@ -20,8 +20,8 @@ import {
   workflowIdOfSk,
 } from "./view.ts";
 
-/** Sort-key prefix of the context index records of a context. */
-export const contextIndexPrefix = (contextId: string) => `CTX#${contextId}#`;
+/** Sort-key prefix of the context index records of a context (`indexPrefix`: 0001's `CTX#`). */
+export const contextIndexPrefix = (contextId: string, indexPrefix = "CTX#") => `${indexPrefix}${contextId}#`;
 
 /**
  * The key condition for "sort key starts with `prefix`" as a range: every key with the prefix
@@ -45,9 +45,11 @@ export interface V2Options {
    * dual-write rewrites the records on every change of those fields).
    */
   listing: "batch-get" | "index-fields";
+  /** Sort-key prefix of the index records before the context id (0001's `CTX#`; the fields variant's `CTXF#`). */
+  indexPrefix: string;
 }
 
-export const DEFAULT_V2_OPTIONS: V2Options = { batchGet: { backoff: DEFAULT_BACKOFF }, listing: "batch-get" };
+export const DEFAULT_V2_OPTIONS: V2Options = { batchGet: { backoff: DEFAULT_BACKOFF }, listing: "batch-get", indexPrefix: "CTX#" };
 
 /** Attributes of a task record that are ferry's bookkeeping, not the task. */
 const TASK_BOOKKEEPING = ["workflow", "position"] as const;
@@ -66,7 +68,7 @@ export function createV2Reader(doc: DynamoDBDocumentClient, tableName: string, o
     async listByContext(request: ListByContextRequest): Promise<ListResult> {
       const stats = emptyStats();
       const records: Record<string, unknown>[] = [];
-      const prefix = contextIndexPrefix(request.contextId);
+      const prefix = contextIndexPrefix(request.contextId, o.indexPrefix);
       const range = prefixRange(prefix);
       let start = request.start;
       let next: ListResult["next"];
