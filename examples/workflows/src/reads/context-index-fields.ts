@@ -14,7 +14,7 @@ import { z } from "zod";
 export const CONTEXT_FIELDS_PREFIX = "CTXF#";
 
 export const contextIndexWithFields = defineMigration({
-  id: "0001b_workflow-context-index-fields",
+  id: "0101_workflow-context-index-fields",
   description: "Index workflows by context, carrying the listed fields: PK=<tenant>, SK=CTXF#<contextId>#WF#<workflowId>, wf, name, status, ...",
   table: "Workflows",
   source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
