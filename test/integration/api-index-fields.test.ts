@@ -6,12 +6,28 @@ import { CONTEXT_FIELDS_PREFIX, contextIndexWithFields } from "@ferry/example-wo
 import { prefixRange } from "@ferry/example-workflows/reads/v2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
+import { testClients } from "../support/dynamo.ts";
 import { type ConvertedTable, apiServer, convertedTable, expectedByContext, get, getAll } from "../support/api.ts";
 
 const A = tenantId(0);
 const shape = { tenants: 1, workflows: 120, contexts: 2, pool: 6, tasks: 2, itemKb: 2, seed: 5 };
 let t: ConvertedTable;
 let servers: { keysOnly: LocalApiServer; fields: LocalApiServer };
+/** DynamoDB calls by command, per server's client. */
+const calls = { keysOnly: new Map<string, number>(), fields: new Map<string, number>() };
+
+function counted(into: Map<string, number>) {
+  const clients = testClients();
+  clients.raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      const name = context.commandName ?? "?";
+      into.set(name, (into.get(name) ?? 0) + 1);
+      return next(args);
+    },
+    { step: "initialize", name: "countCalls" },
+  );
+  return clients;
+}
 
 beforeAll(async () => {
   // Both designs in one table, side by side (CTX# and CTXF#), as the bench holds them.
@@ -22,8 +38,8 @@ beforeAll(async () => {
     t.workflows.flatMap((w) => deriveRecords(contextIndexWithFields, w as never)),
   );
   servers = {
-    keysOnly: await apiServer(t),
-    fields: await apiServer(t, { v2: { listing: "index-fields", indexPrefix: CONTEXT_FIELDS_PREFIX } }),
+    keysOnly: await apiServer({ ...t, clients: counted(calls.keysOnly) }),
+    fields: await apiServer({ ...t, clients: counted(calls.fields) }, { v2: { listing: "index-fields", indexPrefix: CONTEXT_FIELDS_PREFIX } }),
   };
 }, 60_000);
 afterAll(async () => Promise.all([servers?.keysOnly.close(), servers?.fields.close()]));
@@ -46,6 +62,9 @@ describe("v2 workflows by context, two index designs", () => {
         expect(fieldsPage.body.items).toEqual(v1.body.items);
       }
     }
+    // The fields design answered from its Query alone; the keys-only one fetched the workflows.
+    expect(calls.fields.get("BatchGetItemCommand") ?? 0).toBe(0);
+    expect(calls.keysOnly.get("BatchGetItemCommand") ?? 0).toBeGreaterThan(0);
   });
 
   it("the fields design never shows wf, keys or the owner stamp", async () => {
