@@ -27,9 +27,12 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
+/** How long an engine may take to answer: on a machine shared with other jobs a JVM start took over the default minute. */
+export const ENGINE_START_TIMEOUT_MS = 300_000;
+
 /** Starts a fresh in-memory DynamoDB Local and clients for it. */
 export async function startEngine(): Promise<Engine> {
-  const engine = await startDynamoDBLocal({ heap: ENGINE_HEAP });
+  const engine = await startDynamoDBLocal({ heap: ENGINE_HEAP, startTimeoutMs: ENGINE_START_TIMEOUT_MS });
   const clients = createDynamoClients({ endpoint: engine.endpoint });
   return {
     clients,
