@@ -5,7 +5,16 @@
  * seeding in the seed-000 shape, and the statistics (medians, percentiles).
  */
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
-import { type DynamoClients, batchPutAll, createDynamoClients, deriveRecords, ensureTable, loadMigration, startDynamoDBLocal } from "@ferry/core";
+import {
+  type DynamoClients,
+  type Migration,
+  batchPutAll,
+  createDynamoClients,
+  deriveRecords,
+  ensureTable,
+  loadMigration,
+  startDynamoDBLocal,
+} from "@ferry/core";
 import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { randomUUID } from "node:crypto";
 
@@ -18,9 +27,12 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
+/** How long an engine may take to answer: on a machine shared with other jobs a JVM start took over the default minute. */
+export const ENGINE_START_TIMEOUT_MS = 300_000;
+
 /** Starts a fresh in-memory DynamoDB Local and clients for it. */
 export async function startEngine(): Promise<Engine> {
-  const engine = await startDynamoDBLocal({ heap: ENGINE_HEAP });
+  const engine = await startDynamoDBLocal({ heap: ENGINE_HEAP, startTimeoutMs: ENGINE_START_TIMEOUT_MS });
   const clients = createDynamoClients({ endpoint: engine.endpoint });
   return {
     clients,
@@ -64,9 +76,9 @@ export async function seedWorkflows(clients: DynamoClients, table: string, shape
   return performance.now() - started;
 }
 
-/** Writes the records 0001 derives from the same workflows, as a finished convert leaves them. */
-export async function writeContextIndex(clients: DynamoClients, table: string, shape: ReturnType<typeof seedShape>): Promise<void> {
-  const m1 = await loadMigration("0001");
+/** Writes the records 0001 (or a variant of it) derives from the same workflows, as a finished convert leaves them. */
+export async function writeContextIndex(clients: DynamoClients, table: string, shape: ReturnType<typeof seedShape>, migration?: Migration): Promise<void> {
+  const m1 = migration ?? (await loadMigration("0001"));
   function* records() {
     for (const w of generateWorkflows(shape)) yield* deriveRecords(m1, w as never);
   }

@@ -6,7 +6,8 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { cpus, totalmem, type } from "node:os";
-import type { ByContextRow } from "./by-context.ts";
+import { type ByContextRow, DESIGNS, type Design } from "./by-context.ts";
+import { CHANGE_MIX } from "./index-fields-cost.ts";
 import type { ThroughputResult } from "./backfill-throughput.ts";
 import type { LagResult } from "./dual-write-lag.ts";
 import type { FlipResult } from "./flip.ts";
@@ -34,6 +35,10 @@ export interface Results {
   lagLow?: LagResult;
   flip?: FlipResult;
   durationSeconds?: number;
+  /** Wall time of each measurement. */
+  sectionSeconds?: Record<string, number>;
+  /** Load average when the run started and ended (`uptime`: the machine is shared). */
+  load?: { start: number[]; end?: number[] };
 }
 
 export function describeMachine(engineHeap: string): Machine {
@@ -63,6 +68,10 @@ export function describeMachine(engineHeap: string): Machine {
   };
 }
 
+/** v2 p50 in the floor phase (older results: the p50 between v1 requests). */
+const vf = (d: ByContextRow["designs"][Design]) => d.besideFloor?.p50 ?? d.v2.p50;
+const DESIGN_LABEL: Record<Design, string> = { batchGet: "0001 as shipped (index + BatchGetItem)", indexFields: "index records with the fields (one Query)" };
+
 const mark = (met: boolean | undefined) => (met === undefined ? "–" : met ? "met" : "**missed**");
 const n = (x: number) => x.toLocaleString("en-US");
 
@@ -73,24 +82,68 @@ export function markdown(r: Results): string {
   const lagNotes: string[] = [];
   lines.push(
     `Measured ${m.date}${r.quick ? " (quick smoke run: small sizes, not comparable to the full run)" : ""} on ${m.cores} x ${m.cpu}, ${m.memoryGiB} GiB, ${m.os}, ` +
-      `node ${m.node}, ${m.java}, ${m.engine} with -Xmx${m.engineHeap}. The machine is shared with other jobs: expect noise. ` +
-      "Every comparison is a ratio of medians measured in the same run.",
+      `node ${m.node}, ${m.java}, ${m.engine} with -Xmx${m.engineHeap}. The machine is shared with other jobs: expect noise` +
+      (r.load ? ` (load average ${r.load.start.join(" / ")} at the start${r.load.end ? `, ${r.load.end.join(" / ")} at the end` : ""})` : "") +
+      `. Every comparison is a ratio of medians measured in the same run${r.durationSeconds ? `; the run took ${Math.round(r.durationSeconds / 60)} min` : ""}` +
+      (r.sectionSeconds
+        ? ` (${Object.entries(r.sectionSeconds)
+            .map(([k, v]) => `${k} ${Math.round((v / 60) * 10) / 10} min`)
+            .join(", ")})`
+        : "") +
+      ".",
     "",
     "| # | Measurement | Result | Target | |",
     "|---|---|---|---|---|",
   );
   const bc = r.byContext ?? [];
   const at10k = bc.find((row) => row.workflows === 10_000) ?? bc[bc.length - 1];
+  const ctxNotes: string[] = [];
   if (at10k) {
+    const size = `${n(at10k.workflows)} x ${at10k.itemKb} KB`;
+    const official = at10k.workflows === 10_000;
+    const reps = `medians of ${at10k.repetitions} fresh engines`;
+    for (const design of DESIGNS) {
+      const d = at10k.designs[design];
+      const label = DESIGN_LABEL[design];
+      lines.push(
+        `| 1 | Workflows by context at ${size}, ${label}: v1 / v2 at p50 (${reps}; per engine ${at10k.ratiosByRep[design].join(", ")}x) | ${n(at10k.v1.p50)} ms / ${d.v2.p50} ms = **${d.ratioP50}x** | >= 300x | ${mark(official ? d.ratioP50 >= 300 : undefined)} |`,
+        `| 1 | ${label}: v2 p50 through HTTP vs the engine's floor (the same calls sent directly with the SDK, beside each request) | ${vf(d)} / ${d.floorMs} ms = **${round2(vf(d) / d.floorMs)}x** | <= 1.25x | ${mark(vf(d) / d.floorMs <= 1.25)} |`,
+        `| 1 | ${label}: the HTTP layer's own share at p50 (the app in-process with the read from memory: auth, release lookup, counters, routing, JSON) | ${d.http.appOwnMs} ms (auth ${round2(d.http.appOwnMs - d.http.appOwnNoAuthMs)} ms of it); v2 p50 minus the floor, with the loopback transport: ${d.httpShareMs} ms | <= 1 ms | ${mark(d.http.appOwnMs <= 1)} |`,
+      );
+    }
+    const bg = at10k.designs.batchGet;
+    const f = at10k.designs.indexFields;
     lines.push(
-      `| 1 | Workflows by context at ${n(at10k.workflows)} x ${at10k.itemKb} KB: v1 / v2 at p50 | ${n(at10k.v1.p50)} ms / ${at10k.v2.p50} ms = **${at10k.ratioP50}x** | >= 300x | ${mark(at10k.workflows === 10_000 ? at10k.ratioP50 >= 300 : undefined)} |`,
-      `| 1 | v2 p95 at ${n(at10k.workflows)} | ${at10k.v2.p95} ms | < 50 ms | ${mark(at10k.v2.p95 < 50)} |`,
-      `| 1 | v2 p50 through HTTP vs the engine's floor (the same Query + BatchGetItem sent directly with the SDK) | ${at10k.v2.p50} / ${at10k.profile.v2FloorMs} ms = **${round2(at10k.v2.p50 / at10k.profile.v2FloorMs)}x** | <= 1.25x | ${mark(at10k.v2.p50 / at10k.profile.v2FloorMs <= 1.25)} |`,
-      `| 1 | the HTTP layer's own share at p50 (auth, release lookup, counters, JSON) | ${at10k.profile.v2HttpOverheadMs} ms | <= 1 ms | ${mark(at10k.profile.v2HttpOverheadMs <= 1)} |`,
-      `| 1 | the floor with \`SK BETWEEN\` instead of \`begins_with\` (same result) | ${at10k.profile.v2FloorBetweenMs} ms (index Query ${at10k.profile.v2IndexQueryBetweenMs} vs ${at10k.profile.v2IndexQueryMs} ms) | (measured) | – |`,
+      `| 1 | v2 p95 at ${n(at10k.workflows)} (${DESIGN_LABEL.batchGet} / ${DESIGN_LABEL.indexFields}) | ${bg.v2.p95} / ${f.v2.p95} ms | < 50 ms | ${mark(bg.v2.p95 < 50 && f.v2.p95 < 50)} |`,
+      `| 1 | the index Query with \`SK BETWEEN\` (the reader's) vs \`begins_with\` (same result, side by side) | ${bg.indexQueryBetweenAloneMs} vs ${bg.indexQueryBeginsWithMs} ms (fields: ${f.indexQueryBetweenAloneMs} vs ${f.indexQueryBeginsWithMs} ms) | (measured) | – |`,
     );
+    const cost = at10k.dualWriteCost;
+    if (cost)
+      lines.push(
+        `| 1 | what the fields cost the dual-write (${n(cost.changes)} changes of an application's mix) | per change: ${cost.indexFields.recordsPerChange} vs ${cost.batchGet.recordsPerChange} records, ${cost.indexFields.writeUnitsPerChange} vs ${cost.batchGet.writeUnitsPerChange} WCU, ${cost.indexFields.msPerChange} vs ${cost.batchGet.msPerChange} ms | (measured) | – |`,
+      );
     for (const net of at10k.network ?? []) {
-      lines.push(`| 1 | network model, ${net.latencyMs} ms per call: v1 / v2 at p50 | ${n(net.v1p50)} / ${net.v2p50} ms = ${net.ratioP50}x | (reported) | – |`);
+      lines.push(
+        `| 1 | network model, ${net.latencyMs} ms per call: v1 / v2 at p50 (${DESIGN_LABEL.batchGet}; ${DESIGN_LABEL.indexFields}) | ${n(net.v1p50)} / ${net.v2p50} ms = ${net.ratioP50}x; / ${net.fieldsP50} ms = ${net.fieldsRatioP50}x | (reported) | – |`,
+      );
+    }
+    for (const design of DESIGNS) {
+      const h = at10k.designs[design].http;
+      ctxNotes.push(
+        `- ${DESIGN_LABEL[design]}: v2 p50 beside its floor ${vf(at10k.designs[design])} ms (${at10k.designs[design].v2.p50} ms between v1 requests) = floor ${at10k.designs[design].floorMs} (index Query ${at10k.designs[design].indexQueryMs}${design === "batchGet" ? ` + BatchGetItem ${at10k.designs[design].batchGetMs}` : ""}) + HTTP ${at10k.designs[design].httpShareMs} ms. ` +
+          `HTTP layer profile (medians of ${h.requests}): through the socket ${h.httpMs} ms, the app in-process (app.fetch) ${h.inProcessMs} ms: auth ${h.authMs}, release lookup ${h.releaseMs}, counter ${h.counterMs}, the read ${h.readMs}, the rest (routing, checks, nextToken, c.json) ${h.restMs} ms; ` +
+          `the bare transport (node:http answering the same ${n(h.answerBytes)} bytes to fetch) ${h.transportMs} ms; JSON.stringify alone ${h.jsonMs} ms; ` +
+          `the app with the read from memory ${h.appOwnMs} ms, and with the tenant from memory too ${h.appOwnNoAuthMs} ms.`,
+      );
+    }
+    if (cost) {
+      ctxNotes.push(
+        `- The dual-write with the fields (${n(cost.changes)} changes: ${Object.entries(CHANGE_MIX)
+          .map(([k, v]) => `${Math.round(v * 100)}% ${k}`)
+          .join(
+            ", ",
+          )}; batches of ${cost.batchSize}, the real dual-writer): ${Math.round(cost.indexFields.appliedShare * 100)}% of changes write records (keys only: ${Math.round(cost.batchGet.appliedShare * 100)}%), records of ${n(cost.indexFields.recordBytes)} bytes (keys only: ${n(cost.batchGet.recordBytes)}).`,
+      );
     }
   }
   const t = r.throughput;
@@ -138,15 +191,17 @@ export function markdown(r: Results): string {
   if (bc.length > 0) {
     lines.push(
       "",
-      "Workflows by context through the HTTP server (one tenant, ~20 workflows per context, `limit=100`):",
+      `Workflows by context through the HTTP server (one tenant, ~20 workflows per context, \`limit=100\`; medians over fresh engines; v2 = ${DESIGN_LABEL.batchGet}, fields = ${DESIGN_LABEL.indexFields}):`,
       "",
-      "| workflows | v1 p50 | v1 p95 | v1 pages | v2 p50 | v2 p95 | v1/v2 p50 | v2 floor (Query + BatchGet alone) | index Query + BatchGet + HTTP |",
-      "|---|---|---|---|---|---|---|---|---|",
-      ...bc.map(
-        (row) =>
-          `| ${n(row.workflows)} x ${row.itemKb} KB | ${n(row.v1.p50)} ms | ${n(row.v1.p95)} ms | ${row.v1.queryPages} (${row.profile.v1PageMs} ms each) | ${row.v2.p50} ms | ${row.v2.p95} ms | ${row.ratioP50}x | ${row.profile.v2FloorMs} ms | ${row.profile.v2IndexQueryMs} + ${row.profile.v2BatchGetMs} + ${row.profile.v2HttpOverheadMs} ms |`,
-      ),
+      "| workflows | v1 p50 | v1 p95 | v1 pages | v2 p50 | v2 p95 | v1/v2 | v2 floor (Query + BatchGet) + HTTP | fields p50 | fields p95 | v1/fields | fields floor (Query) + HTTP |",
+      "|---|---|---|---|---|---|---|---|---|---|---|---|",
+      ...bc.map((row) => {
+        const bg = row.designs.batchGet;
+        const f = row.designs.indexFields;
+        return `| ${n(row.workflows)} x ${row.itemKb} KB | ${n(row.v1.p50)} ms | ${n(row.v1.p95)} ms | ${row.v1.queryPages} (${row.v1.pageMs} ms each) | ${bg.v2.p50} ms | ${bg.v2.p95} ms | ${bg.ratioP50}x | ${bg.indexQueryMs} + ${bg.batchGetMs} + ${bg.httpShareMs} ms | ${f.v2.p50} ms | ${f.v2.p95} ms | ${f.ratioP50}x | ${f.indexQueryMs} + ${f.httpShareMs} ms |`;
+      }),
     );
+    if (ctxNotes.length > 0) lines.push("", `Where v2's time goes at ${n(at10k?.workflows ?? 0)} workflows:`, "", ...ctxNotes);
   }
   if (t) {
     lines.push(
@@ -207,6 +262,7 @@ const medianOf = (xs: number[]) => {
   return s[Math.floor((s.length - 1) / 2)] ?? Number.NaN;
 };
 const round2 = (x: number) => Math.round(x * 100) / 100;
+const round1 = (x: number) => Math.round(x * 10) / 10;
 const signed = (x: number) => (x > 0 ? `+${x}` : String(x));
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;");
 
@@ -236,28 +292,34 @@ export function svgChart(r: Results): string {
   }
   const group = 340 / Math.max(1, bc.length);
   bc.forEach((row, i) => {
-    const gx = x0 + i * group + group * 0.15;
-    const bw = group * 0.33;
-    for (const [k, v, color] of [
+    const gx = x0 + i * group + group * 0.1;
+    const bw = (group * 0.8) / 3;
+    const fields = row.designs?.indexFields?.v2.p50;
+    const bars: [number, number | undefined, string][] = [
       [0, row.v1.p50, "#c0504d"],
       [1, row.v2.p50, "#4f81bd"],
-    ] as const) {
+      [2, fields, "#9bbb59"],
+    ];
+    for (const [k, v, color] of bars) {
+      if (v === undefined) continue;
       const bx = gx + k * bw;
       parts.push(
         `<rect x="${bx}" y="${y(v)}" width="${bw - 4}" height="${y0 - y(v)}" fill="${color}"/>`,
-        `<text x="${bx + (bw - 4) / 2}" y="${y(v) - 4}" text-anchor="middle" font-size="10">${v >= 100 ? Math.round(v) : v}</text>`,
+        `<text x="${bx + (bw - 4) / 2}" y="${y(v) - 4}" text-anchor="middle" font-size="10">${v >= 100 ? Math.round(v) : round1(v)}</text>`,
       );
     }
+    const ratios = fields === undefined ? `${row.ratioP50}x` : `${row.ratioP50}x / ${row.designs.indexFields.ratioP50}x`;
     parts.push(
-      `<text x="${gx + bw}" y="${y0 + 16}" text-anchor="middle">${row.workflows.toLocaleString("en-US")}</text>`,
-      `<text x="${gx + bw}" y="${y0 + 30}" text-anchor="middle" font-size="11" fill="#555">${row.ratioP50}x</text>`,
+      `<text x="${gx + bw * 1.5}" y="${y0 + 16}" text-anchor="middle">${row.workflows.toLocaleString("en-US")}</text>`,
+      `<text x="${gx + bw * 1.5}" y="${y0 + 30}" text-anchor="middle" font-size="11" fill="#555">${ratios}</text>`,
     );
   });
   parts.push(
-    `<text x="${x0 + 170}" y="${y0 + 48}" text-anchor="middle">workflows in the tenant (v1/v2 ratio below)</text>`,
+    `<text x="${x0 + 170}" y="${y0 + 48}" text-anchor="middle">workflows in the tenant (v1/v2 and v1/fields ratios below)</text>`,
     // The legend sits under the axis caption, clear of every bar and its label.
-    `<rect x="${x0 + 70}" y="${y0 + 58}" width="10" height="10" fill="#c0504d"/><text x="${x0 + 84}" y="${y0 + 67}">v1 filter</text>`,
-    `<rect x="${x0 + 170}" y="${y0 + 58}" width="10" height="10" fill="#4f81bd"/><text x="${x0 + 184}" y="${y0 + 67}">v2 index</text>`,
+    `<rect x="${x0 - 20}" y="${y0 + 58}" width="10" height="10" fill="#c0504d"/><text x="${x0 - 6}" y="${y0 + 67}">v1 filter</text>`,
+    `<rect x="${x0 + 60}" y="${y0 + 58}" width="10" height="10" fill="#4f81bd"/><text x="${x0 + 74}" y="${y0 + 67}">v2: index + BatchGet</text>`,
+    `<rect x="${x0 + 215}" y="${y0 + 58}" width="10" height="10" fill="#9bbb59"/><text x="${x0 + 229}" y="${y0 + 67}">v2: index with fields</text>`,
   );
   // Right panel: items/s.
   const t = r.throughput;

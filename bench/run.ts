@@ -5,12 +5,13 @@
  * the temp folder unless --out is given, so it never replaces the committed results).
  * `--readme` also replaces README.md's Benchmarks block between its bench markers.
  *
- *   npm run bench                     # full run at the issue's sizes (~80 min on 2 cores)
+ *   npm run bench                     # full run, sized to fit ~25 min on 2 cores
  *   npm run bench -- --quick          # smoke run, a few minutes
+ *   npm run bench -- --items 100000 --sizes 1000,10000,100000   # the sizes of issue 8 (~80 min)
  *   npm run bench -- --only lag,flip --lag-seconds 20
  */
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchByContext } from "./by-context.ts";
@@ -31,12 +32,14 @@ const HELP = `Usage: npm run bench -- [options]
 
   --quick                 small sizes, one repetition: a smoke run of a few minutes
   --only <list>           some of: ${MEASUREMENTS.join(",")} (throughput includes memory and plan accuracy)
-  --sizes <list>          workflows per tenant for v1/v2 (default 1000,10000,100000; quick 1000,3000)
+  --sizes <list>          workflows per tenant for v1/v2 (default 1000,10000; quick 1000,3000; 100000 adds ~10 min)
+  --ctx-reps <n>          fresh engines per v1/v2 size (default 3; quick 1)
+  --dual-write-changes <n> changes applied per index design to measure the dual-write's cost (default 500; quick 200)
   --item-kb <kb>          workflow size for v1/v2 (default 10)
-  --items <n>             source items of the backfill benchmarks (default 100000; quick 5000)
+  --items <n>             source items of the backfill benchmarks (default 20000; quick 5000)
   --backfill-item-kb <kb> their size (default 2)
   --backfill-tenants <n>  partitions they are spread over (default 100; must divide --items and --memory-items)
-  --memory-items <n>      the small point of the memory benchmark (default 10000; quick 1000)
+  --memory-items <n>      the small point of the memory benchmark (default 5000; quick 1000)
   --reps <n>              backfill repetitions per variant (default 3; quick 1)
   --skip-plan             leave out plan accuracy (ferry plan's exact count is superlinear on DynamoDB Local)
   --lag-rate <n>          dual-write writes/s (default 200)
@@ -44,7 +47,7 @@ const HELP = `Usage: npm run bench -- [options]
   --poll-ms <n>           the local event source mapping's poll interval (default 50)
   --flips <n>             flips each way (default 5; quick 2)
   --latency <list>        the network model's delays per DynamoDB call in ms (default ${DEFAULT_LATENCIES_MS.join(",")}; 0 leaves it out)
-  --network-items <n>     source items of the network model's backfill runs (default 20000; quick 2000)
+  --network-items <n>     source items of the network model's backfill runs (default 4000; quick 2000)
   --network-size <n>      workflows of the network model's v1/v2 runs (default 10000; quick 3000)
   --out <dir>             where results.{json,svg,md} go (default bench/; quick: the temp folder)
   --readme                replace README.md's block between <!-- bench:start --> and <!-- bench:end -->
@@ -97,35 +100,60 @@ async function withEngine<T>(run: (engine: Engine) => Promise<T>): Promise<T> {
 }
 
 const started = performance.now();
-const results: Results = { quick, machine: describeMachine(ENGINE_HEAP) };
+const loadAverage = () => loadavg().map((x) => Math.round(x * 100) / 100);
+const results: Results = { quick, machine: describeMachine(ENGINE_HEAP), load: { start: loadAverage() } };
 log(`machine: ${JSON.stringify(results.machine)}`);
 
+/** Writes results.{json,svg,md} (after every measurement too, so a run cut short keeps what it measured). */
+function write(): string {
+  results.durationSeconds = Math.round((performance.now() - started) / 1000);
+  results.load = { start: results.load?.start ?? [], end: loadAverage() };
+  const table = markdown(results);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(outDir, "results.svg"), svgChart(results));
+  writeFileSync(join(outDir, "results.md"), `${table}\n`);
+  return table;
+}
+const lap = (name: string, since: number) => {
+  results.sectionSeconds = { ...results.sectionSeconds, [name]: Math.round((performance.now() - since) / 1000) };
+  log(`${name}: ${results.sectionSeconds[name]} s`);
+  write();
+};
+let since = performance.now();
 if (only.has("by-context")) {
-  const sizes = list("sizes", "1000,10000,100000", "1000,3000").map(Number);
+  const sizes = list("sizes", "1000,10000", "1000,3000").map(Number);
   results.byContext = await benchByContext(startEngine, {
     sizes,
+    repetitions: num("ctx-reps", 3, 1),
     latenciesMs: latencies,
     networkSize: num("network-size", 10_000, 3_000),
     itemKb: num("item-kb", 10),
-    // v1 at 100,000 x 10 KB reads ~1 GB per request: fewer repetitions there.
-    v1Requests: (size) => (quick ? 5 : size >= 100_000 ? 5 : 21),
-    v2Requests: quick ? 30 : 100,
+    // Per repetition; v1 at 100,000 x 10 KB reads ~1 GB per request: fewer there.
+    v1Requests: (size) => (quick ? 4 : size >= 100_000 ? 2 : 5),
+    v2Requests: quick ? 30 : 60,
+    profileRequests: quick ? 40 : 100,
+    dualWriteChanges: num("dual-write-changes", 500, 200),
   });
+  lap("by-context", since);
 }
+since = performance.now();
 if (only.has("throughput")) {
   results.throughput = await benchThroughput(startEngine, {
-    items: num("items", 100_000, 5_000),
+    items: num("items", 20_000, 5_000),
     itemKb: num("backfill-item-kb", 2),
     tenants: num("backfill-tenants", 100, 10),
     repetitions: num("reps", 3, 1),
     segments: 4,
     pageSize: 100,
-    memorySmallItems: num("memory-items", 10_000, 1_000),
+    memorySmallItems: num("memory-items", 5_000, 1_000),
     skipPlan: args.has("skip-plan"),
     latenciesMs: latencies,
-    networkItems: num("network-items", 20_000, 2_000),
+    networkItems: num("network-items", 4_000, 2_000),
   });
+  lap("throughput", since);
 }
+since = performance.now();
 if (only.has("lag")) {
   results.lag = await withEngine((engine) =>
     benchDualWriteLag(engine, {
@@ -150,16 +178,14 @@ if (only.has("lag")) {
     }),
   );
 }
+if (only.has("lag")) lap("lag", since);
+since = performance.now();
 if (only.has("flip")) {
   results.flip = await withEngine((engine) => benchFlip(engine, { flips: num("flips", 5, 2), workflows: 1_000 }));
+  lap("flip", since);
 }
-results.durationSeconds = Math.round((performance.now() - started) / 1000);
 
-const table = markdown(results);
-mkdirSync(outDir, { recursive: true });
-writeFileSync(join(outDir, "results.json"), `${JSON.stringify(results, null, 2)}\n`);
-writeFileSync(join(outDir, "results.svg"), svgChart(results));
-writeFileSync(join(outDir, "results.md"), `${table}\n`);
+const table = write();
 process.stdout.write(`${table}\n\nWrote ${join(outDir, "results.json")}, results.svg, results.md (${results.durationSeconds} s).\n`);
 
 if (args.has("readme")) {
