@@ -35,6 +35,8 @@ export interface Results {
   lagLow?: LagResult;
   flip?: FlipResult;
   durationSeconds?: number;
+  /** Measurements that failed, with the first line of their error. */
+  errors?: Record<string, string>;
   /** Wall time of each measurement. */
   sectionSeconds?: Record<string, number>;
   /** Load average when the run started and ended (`uptime`: the machine is shared). */
@@ -188,6 +190,8 @@ export function markdown(r: Results): string {
       `| 5 | Flip propagation, move to a running server answering the new version (cache ${f.cacheMs} ms, ${f.flips} flips) | median ${n(f.medianMs)} ms, max ${n(f.maxMs)} ms, ${f.regressions} regressions | <= 5 s (cache bound) | ${mark(f.maxMs <= 5_000 && f.regressions === 0)} |`,
     );
   }
+  for (const [name, message] of Object.entries(r.errors ?? {}))
+    lines.push(`| – | ${esc(name)} FAILED: ${esc(message).replace(/\|/g, "/")} | – | its targets | **missed** |`);
   if (bc.length > 0) {
     lines.push(
       "",

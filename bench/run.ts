@@ -115,75 +115,91 @@ function write(): string {
   writeFileSync(join(outDir, "results.md"), `${table}\n`);
   return table;
 }
+/** Runs one measurement; a failure is recorded (and printed as a missed row) and the run goes on to the next. */
+async function section(name: string, run: () => Promise<void>): Promise<void> {
+  try {
+    await run();
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    results.errors = { ...results.errors, [name]: message.split("\n")[0] ?? message };
+    log(`${name} FAILED: ${message}`);
+    process.exitCode = 1;
+  }
+}
 const lap = (name: string, since: number) => {
   results.sectionSeconds = { ...results.sectionSeconds, [name]: Math.round((performance.now() - since) / 1000) };
   log(`${name}: ${results.sectionSeconds[name]} s`);
   write();
 };
 let since = performance.now();
-if (only.has("by-context")) {
-  const sizes = list("sizes", "1000,10000", "1000,3000").map(Number);
-  results.byContext = await benchByContext(startEngine, {
-    sizes,
-    repetitions: num("ctx-reps", 3, 1),
-    latenciesMs: latencies,
-    networkSize: num("network-size", 10_000, 3_000),
-    itemKb: num("item-kb", 10),
-    // Per repetition; v1 at 100,000 x 10 KB reads ~1 GB per request: fewer there.
-    v1Requests: (size) => (quick ? 4 : size >= 100_000 ? 2 : 5),
-    v2Requests: quick ? 30 : 60,
-    profileRequests: quick ? 40 : 100,
-    dualWriteChanges: num("dual-write-changes", 500, 200),
+if (only.has("by-context"))
+  await section("by-context", async () => {
+    const sizes = list("sizes", "1000,10000", "1000,3000").map(Number);
+    results.byContext = await benchByContext(startEngine, {
+      sizes,
+      repetitions: num("ctx-reps", 3, 1),
+      latenciesMs: latencies,
+      networkSize: num("network-size", 10_000, 3_000),
+      itemKb: num("item-kb", 10),
+      // Per repetition; v1 at 100,000 x 10 KB reads ~1 GB per request: fewer there.
+      v1Requests: (size) => (quick ? 4 : size >= 100_000 ? 2 : 5),
+      v2Requests: quick ? 30 : 60,
+      profileRequests: quick ? 40 : 100,
+      dualWriteChanges: num("dual-write-changes", 500, 200),
+    });
+    lap("by-context", since);
   });
-  lap("by-context", since);
-}
 since = performance.now();
-if (only.has("throughput")) {
-  results.throughput = await benchThroughput(startEngine, {
-    items: num("items", 20_000, 5_000),
-    itemKb: num("backfill-item-kb", 2),
-    tenants: num("backfill-tenants", 100, 10),
-    repetitions: num("reps", 3, 1),
-    segments: 4,
-    pageSize: 100,
-    memorySmallItems: num("memory-items", 5_000, 1_000),
-    skipPlan: args.has("skip-plan"),
-    latenciesMs: latencies,
-    networkItems: num("network-items", 4_000, 2_000),
+if (only.has("throughput"))
+  await section("throughput", async () => {
+    results.throughput = await benchThroughput(startEngine, {
+      items: num("items", 20_000, 5_000),
+      itemKb: num("backfill-item-kb", 2),
+      tenants: num("backfill-tenants", 100, 10),
+      repetitions: num("reps", 3, 1),
+      segments: 4,
+      pageSize: 100,
+      memorySmallItems: num("memory-items", 5_000, 1_000),
+      skipPlan: args.has("skip-plan"),
+      latenciesMs: latencies,
+      networkItems: num("network-items", 4_000, 2_000),
+    });
+    lap("throughput", since);
   });
-  lap("throughput", since);
-}
 since = performance.now();
-if (only.has("lag")) {
-  results.lag = await withEngine((engine) =>
-    benchDualWriteLag(engine, {
-      writesPerSecond: num("lag-rate", 200),
-      seconds: num("lag-seconds", 60, 10),
-      itemKb: 2,
-      pollIntervalMs: num("poll-ms", 50),
-      seedItems: quick ? 500 : 5_000,
-    }),
-  );
-}
-if (only.has("lag")) {
-  // The same at a quarter of the rate, to show where the handler keeps up.
-  const rate = num("lag-rate", 200) / 4;
-  results.lagLow = await withEngine((engine) =>
-    benchDualWriteLag(engine, {
-      writesPerSecond: rate,
-      seconds: num("lag-seconds", 60, 10) / 2,
-      itemKb: 2,
-      pollIntervalMs: num("poll-ms", 50),
-      seedItems: quick ? 500 : 5_000,
-    }),
-  );
-}
+if (only.has("lag"))
+  await section("lag", async () => {
+    results.lag = await withEngine((engine) =>
+      benchDualWriteLag(engine, {
+        writesPerSecond: num("lag-rate", 200),
+        seconds: num("lag-seconds", 60, 10),
+        itemKb: 2,
+        pollIntervalMs: num("poll-ms", 50),
+        seedItems: quick ? 500 : 5_000,
+      }),
+    );
+  });
+if (only.has("lag") && results.lag)
+  await section("lag", async () => {
+    // The same at a quarter of the rate, to show where the handler keeps up.
+    const rate = num("lag-rate", 200) / 4;
+    results.lagLow = await withEngine((engine) =>
+      benchDualWriteLag(engine, {
+        writesPerSecond: rate,
+        seconds: num("lag-seconds", 60, 10) / 2,
+        itemKb: 2,
+        pollIntervalMs: num("poll-ms", 50),
+        seedItems: quick ? 500 : 5_000,
+      }),
+    );
+  });
 if (only.has("lag")) lap("lag", since);
 since = performance.now();
-if (only.has("flip")) {
-  results.flip = await withEngine((engine) => benchFlip(engine, { flips: num("flips", 5, 2), workflows: 1_000 }));
-  lap("flip", since);
-}
+if (only.has("flip"))
+  await section("flip", async () => {
+    results.flip = await withEngine((engine) => benchFlip(engine, { flips: num("flips", 5, 2), workflows: 1_000 }));
+    lap("flip", since);
+  });
 
 const table = write();
 process.stdout.write(`${table}\n\nWrote ${join(outDir, "results.json")}, results.svg, results.md (${results.durationSeconds} s).\n`);
