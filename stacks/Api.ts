@@ -41,8 +41,8 @@ export function jwtConfig(stage: string, env: NodeJS.ProcessEnv = process.env): 
   return { issuer, audience: env.FERRY_JWT_AUDIENCE || DEFAULT_JWT_AUDIENCE };
 }
 
-/** What the API reads: the workflows (v1 and v2 models), never writes them. */
-export const API_TABLE_ACTIONS = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem"];
+/** What the API reads: the workflows (v1 and v2 models), never writes them; and the table's key schema. */
+export const API_TABLE_ACTIONS = ["dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"];
 /** Release configuration (read), usage counters and shadow statistics (write). */
 export const API_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"];
 
