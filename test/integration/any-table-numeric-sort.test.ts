@@ -8,7 +8,7 @@ const TYPES = ["click", "view", "error"];
 const BASE = 1_764_000_000_000;
 const pick = <T>(random: () => number, xs: T[]) => xs[Math.floor(random() * xs.length)]!;
 
-export const eventsTable: AnyTableCase = {
+const eventsTable: AnyTableCase = {
   migration: "0002",
   prefix: "anyts",
   keys: { partitionKey: { name: "deviceId", type: "S" }, sortKey: { name: "ts", type: "N" } },

@@ -7,7 +7,7 @@ import { type AnyTableCase, runLifecycle } from "../support/any-table.ts";
 const STATUSES = ["open", "paid", "shipped", "cancelled"];
 const pick = <T>(random: () => number, xs: T[]) => xs[Math.floor(random() * xs.length)]!;
 
-export const ordersTable: AnyTableCase = {
+const ordersTable: AnyTableCase = {
   migration: "0001",
   prefix: "anypk",
   keys: { partitionKey: { name: "pk", type: "S" }, sortKey: { name: "sk", type: "S" } },

@@ -8,7 +8,7 @@ import { type AnyTableCase, runLifecycle } from "../support/any-table.ts";
 const DAYS = ["2026-11-27", "2026-11-28", "2026-11-29", "2026-11-30"];
 const pick = <T>(random: () => number, xs: T[]) => xs[Math.floor(random() * xs.length)]!;
 
-export const singleTable: AnyTableCase = {
+const singleTable: AnyTableCase = {
   migration: "0003",
   prefix: "anyst",
   keys: { partitionKey: { name: "id", type: "S" }, sortKey: { name: "sk", type: "S" } },

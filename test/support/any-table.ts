@@ -151,7 +151,9 @@ export async function invariant(clients: ReturnType<typeof testClients>, table: 
 /** JSON with every object's keys sorted (DynamoDB keeps no attribute order). */
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_, v) =>
-    v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    v && typeof v === "object" && !Array.isArray(v) && !(v instanceof Uint8Array)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
   );
 
 /** Polls the invariant until it holds (the stream drained) or `timeoutMs` passes; returns the last report. */
@@ -175,8 +177,12 @@ export interface CliResult {
 export async function ferry(args: string[]): Promise<CliResult> {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const out = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => (stdout.push(String(chunk)), true));
-  const err = vi.spyOn(process.stderr, "write").mockImplementation((chunk) => (stderr.push(String(chunk)), true));
+  const capture = (into: string[]) => (chunk: string | Uint8Array) => {
+    into.push(String(chunk));
+    return true;
+  };
+  const out = vi.spyOn(process.stdout, "write").mockImplementation(capture(stdout));
+  const err = vi.spyOn(process.stderr, "write").mockImplementation(capture(stderr));
   const saved = process.exitCode;
   process.exitCode = undefined;
   try {
@@ -194,7 +200,10 @@ export async function ferry(args: string[]): Promise<CliResult> {
 export const jsonOf = (result: CliResult) => JSON.parse(result.stdout.slice(result.stdout.lastIndexOf("\n{") + 1));
 
 /** `ferry convert|resume` in its own process (test/support/backfill-child.mts), which can SIGKILL itself after n pages. */
-function backfillProcess(args: string[], env: Record<string, string>): { child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
+function backfillProcess(
+  args: string[],
+  env: Record<string, string>,
+): { child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
   const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/support/backfill-child.mts"), ...args], {
     cwd: root,
     env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...env },
