@@ -5,6 +5,7 @@
  * uses), or, when the stage names one (stacks/data-table.ts), an existing table imported by
  * its attributes: CloudFormation never creates, updates or deletes it.
  */
+import { keyAttributes } from "@ferry/core/dynamo/key-schema";
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { Token } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -35,8 +36,8 @@ export function Storage({ stack, app }: StackContext) {
     config.mode === "attach"
       ? new Table(stack, def.logicalName, { cdk: { table: attachedTable(stack, config) } })
       : new Table(stack, def.logicalName, {
-          fields: { [def.partitionKey.name]: "string", [def.sortKey.name]: "string" },
-          primaryIndex: { partitionKey: def.partitionKey.name, sortKey: def.sortKey.name },
+          fields: Object.fromEntries(keyAttributes(def).map((a) => [a.name, a.type === "S" ? "string" : a.type === "N" ? "number" : "binary"])),
+          primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
           stream: def.streamViewType.toLowerCase() as "new_and_old_images",
           cdk: {
             table: {
