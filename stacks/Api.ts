@@ -43,7 +43,8 @@ export function jwtConfig(stage: string, env: NodeJS.ProcessEnv = process.env): 
 
 /**
  * What the API does to the workflows: reads both models; writes the old model while v1 is
- * served and, after remove, the task records (conditional single writes and transactions).
+ * served and, after remove, the task records (conditional single writes and transactions);
+ * and the table's key schema (DescribeTable: the engine reads it, whatever the key names).
  */
 export const API_TABLE_ACTIONS = [
   "dynamodb:Query",
@@ -53,6 +54,7 @@ export const API_TABLE_ACTIONS = [
   "dynamodb:UpdateItem",
   "dynamodb:DeleteItem",
   "dynamodb:ConditionCheckItem",
+  "dynamodb:DescribeTable",
 ];
 /** Release configuration (read), usage counters and shadow statistics (write). */
 export const API_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"];

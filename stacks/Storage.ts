@@ -1,11 +1,17 @@
 /**
- * Storage: the example service's table, built from the key schema and stream setting in
- * core's shared definition (the same values the local bootstrap uses), the control table,
- * and the bus ferry publishes step transitions to (stacks/events.ts).
+ * Storage: the data table, the control table, and the bus ferry publishes step transitions
+ * to (stacks/events.ts). The data table is either the example service's, built from the key
+ * schema and stream setting in core's shared definition (the same values the local bootstrap
+ * uses), or, when the stage names one (stacks/data-table.ts), an existing table imported by
+ * its attributes: CloudFormation never creates, updates or deletes it.
  */
 import { keyAttributes } from "@ferry/core/dynamo/key-schema";
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
+import { Token } from "aws-cdk-lib";
+import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
+import type { Construct } from "constructs";
 import { type StackContext, Table } from "sst/constructs";
+import { type AttachedTableConfig, dataTableConfig } from "./data-table.ts";
 import { stepEventBus } from "./events.ts";
 
 /** Stages that may be deleted freely; every other stage gets deletion protection. */
@@ -15,19 +21,31 @@ export function isDevStage(stage: string): boolean {
   return DEV_STAGES.includes(stage) || stage.startsWith("dev-") || stage.startsWith("pr-");
 }
 
+/** The attached table as a CDK import: attributes only, no resource in the template. */
+function attachedTable(scope: Construct, config: AttachedTableConfig): dynamodb.ITable {
+  return dynamodb.Table.fromTableAttributes(scope, "AttachedTable", {
+    ...(config.tableArn ? { tableArn: config.tableArn } : { tableName: config.tableName }),
+    tableStreamArn: config.streamArn,
+  });
+}
+
 export function Storage({ stack, app }: StackContext) {
   const def = WORKFLOWS_TABLE;
-  const table = new Table(stack, def.logicalName, {
-    fields: Object.fromEntries(keyAttributes(def).map((a) => [a.name, a.type === "S" ? "string" : a.type === "N" ? "number" : "binary"])),
-    primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
-    stream: def.streamViewType.toLowerCase() as "new_and_old_images",
-    cdk: {
-      table: {
-        pointInTimeRecovery: true,
-        deletionProtection: !isDevStage(app.stage),
-      },
-    },
-  });
+  const config = dataTableConfig(app.stage, process.env, Token.isUnresolved(stack.region) ? undefined : stack.region);
+  const table =
+    config.mode === "attach"
+      ? new Table(stack, def.logicalName, { cdk: { table: attachedTable(stack, config) } })
+      : new Table(stack, def.logicalName, {
+          fields: Object.fromEntries(keyAttributes(def).map((a) => [a.name, a.type === "S" ? "string" : a.type === "N" ? "number" : "binary"])),
+          primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
+          stream: def.streamViewType.toLowerCase() as "new_and_old_images",
+          cdk: {
+            table: {
+              pointInTimeRecovery: true,
+              deletionProtection: !isDevStage(app.stage),
+            },
+          },
+        });
   // ferry's own records (state, checkpoints, heartbeats, dead letters): kept apart so they
   // never feed the data table's stream or scans.
   const control = new Table(stack, "Control", {

@@ -2,7 +2,8 @@
  * Stream: one dual-write consumer per migration found in `migrations/`, fed by the data
  * table's stream through an event source mapping whose settings are the very object the
  * local mapping runs with (dualwrite/stream-settings.ts), and dead-lettering to an encrypted
- * SQS queue. IAM is scoped to the stream, the table and the control table.
+ * SQS queue. IAM is scoped to the stream, the table and the control table: their exact ARNs,
+ * whether the Storage stack created the table or attached to an existing one.
  */
 import { type StreamSettings, streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import { Duration } from "aws-cdk-lib";
@@ -32,8 +33,11 @@ export function eventSourceMappingProps(settings: StreamSettings) {
   } satisfies Record<keyof StreamSettings, unknown>;
 }
 
-/** The consumer's actions on the data table: the applier's BatchWriteItem of puts and deletes. */
-export const DUAL_WRITE_TABLE_ACTIONS = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem"];
+/**
+ * The consumer's actions on the data table: the applier's conditional puts and deletes, and
+ * DescribeTable, where the engine reads the table's key schema (any table, any key names).
+ */
+export const DUAL_WRITE_TABLE_ACTIONS = ["dynamodb:BatchWriteItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:DescribeTable"];
 /** On the control table: failure records, heartbeat. */
 export const DUAL_WRITE_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query"];
 /** Reading the stream (the mapping polls it with the function's role). */
