@@ -38,3 +38,8 @@ export function sourceUnchangedCondition(migration: Pick<Migration, "readFields"
 export function sourceConditionCheck(tableName: string, key: ItemKey, condition: SourceCondition) {
   return { ConditionCheck: { TableName: tableName, Key: { PK: key.PK, SK: key.SK }, ...condition } };
 }
+
+/** Condition that holds only while the source item is absent (the validation read found it deleted). */
+export function sourceGoneCondition(): SourceCondition {
+  return { ConditionExpression: "attribute_not_exists(#sk)", ExpressionAttributeNames: { "#sk": "SK" } };
+}

@@ -143,7 +143,10 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
         TableName: store.controlTable,
         Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(next.segment), checkpoint: next },
         ConditionExpression:
-          previousPages === 0 ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev" : "#c.#runId = :run AND #c.#pages = :prev",
+          previousPages === 0
+            ? // A record holding only a write-ahead note (pending.ts) has no checkpoint yet.
+              "attribute_not_exists(PK) OR attribute_not_exists(#c) OR (#c.#runId <> :run) OR #c.#pages = :prev"
+            : "#c.#runId = :run AND #c.#pages = :prev",
         ExpressionAttributeNames: { "#c": "checkpoint", "#pages": "pages", "#runId": "runId" },
         ExpressionAttributeValues: { ":prev": previousPages, ":run": next.runId },
       }),
