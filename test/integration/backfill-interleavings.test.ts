@@ -147,8 +147,8 @@ describe("the backfill's validation, each interleaving with the dual-write force
     await until(() => gated.applied() >= made, "the dual-write to apply the rest");
 
     expect([...fired]).toEqual(["beforeWrite", "beforeValidate"]);
-    expect(result.counters).toMatchObject({ sources: 6, converted: 6, repaired, failed: 0 });
     expect(await invariantDiff(clients, table, m1)).toMatchObject({ missing: [], orphans: [], different: [] });
+    expect(result.counters).toMatchObject({ sources: 6, converted: 6, repaired, failed: 0 });
     expect(await verifyMigration(clients, table, m1, {})).toMatchObject({ clean: true });
     expect(await gated.dualWrite.deadLetters()).toEqual([]);
   });
