@@ -5,6 +5,7 @@
 import { DeleteCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { type DynamoClients, batchPutAll, deriveRecords, loadMigration, ownerOf } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
+import { resumeConversion, startConversion } from "@ferry/core/backfill/control";
 import { convertPage } from "@ferry/core/backfill/page";
 import { startLocalDualWrite } from "@ferry/core/local/dual-write";
 import { verifyMigration } from "@ferry/core/verify/verifier";
@@ -72,61 +73,82 @@ interface Control {
 }
 type Scenario = [name: string, steps: Partial<Record<Cue, (c: Control) => Promise<void>>>, repaired: number];
 
+type Step = (c: Control) => Promise<void>;
+const change =
+  (contexts: string[]): Step =>
+  (c) =>
+    c.change(contexts);
+const remove: Step = (c) => c.remove();
+const apply: Step = (c) => c.apply();
+const then =
+  (...steps: Step[]): Step =>
+  async (c) => {
+    for (const step of steps) await step(c);
+  };
+
 const SCENARIOS: Scenario[] = [
-  ["a change applied by the dual-write before the page's write", { beforeWrite: async (c) => (await c.change(["b"]), c.apply()) }, 1],
-  ["a change applied by the dual-write between the write and the validation", { beforeValidate: async (c) => (await c.change(["b"]), c.apply()) }, 1],
-  ["a change made before the write, applied between the write and the validation", { beforeWrite: (c) => c.change(["b"]), beforeValidate: (c) => c.apply() }, 1],
-  ["a change made between the write and the validation, applied after the page", { beforeValidate: (c) => c.change(["b"]) }, 1],
-  ["a change made and applied after the validation", { afterPage: async (c) => (await c.change(["b"]), c.apply()) }, 0],
-  ["a delete applied by the dual-write before the page's write", { beforeWrite: async (c) => (await c.remove(), c.apply()) }, 1],
-  ["a delete made between the write and the validation, applied after the page", { beforeValidate: (c) => c.remove() }, 1],
+  ["a change applied by the dual-write before the page's write", { beforeWrite: then(change(["b"]), apply) }, 1],
+  ["a change applied by the dual-write between the write and the validation", { beforeValidate: then(change(["b"]), apply) }, 1],
+  ["a change made before the write, applied between the write and the validation", { beforeWrite: change(["b"]), beforeValidate: apply }, 1],
+  ["a change made between the write and the validation, applied after the page", { beforeValidate: change(["b"]) }, 1],
+  ["a change made and applied after the validation", { afterPage: then(change(["b"]), apply) }, 0],
+  ["a delete applied by the dual-write before the page's write", { beforeWrite: then(remove, apply) }, 1],
+  ["a delete made between the write and the validation, applied after the page", { beforeValidate: remove }, 1],
   [
     "ABA: A->B applied before the write, B->A made before the validation and applied after it",
-    { beforeWrite: async (c) => (await c.change(["b"]), c.apply()), beforeValidate: (c) => c.change(["a"]) },
+    { beforeWrite: then(change(["b"]), apply), beforeValidate: change(["a"]) },
     0,
   ],
-  ["ABA: A->B->A applied before the write", { beforeWrite: async (c) => (await c.change(["b"]), await c.change(["a"]), c.apply()) }, 0],
+  ["ABA: A->B->A applied before the write", { beforeWrite: then(change(["b"]), change(["a"]), apply) }, 0],
   [
     "ABA: A->B applied before the write, B->A applied before the validation",
-    { beforeWrite: async (c) => (await c.change(["b"]), c.apply()), beforeValidate: async (c) => (await c.change(["a"]), c.apply()) },
+    { beforeWrite: then(change(["b"]), apply), beforeValidate: then(change(["a"]), apply) },
     0,
   ],
 ];
 
+/** A stream table of six workflows (the victim with one context, ctx-a), the gated dual-write caught up and held, no derived records yet. */
+async function arrange() {
+  const clients = testClients();
+  const table = await freshExampleTable(clients, "ilv");
+  const controlTable = `${table}.ferry`;
+  const items = [...generateWorkflows({ tenants: 1, workflows: 6, contexts: 2, pool: 6, tasks: 0, itemKb: 1, seed: 19 })] as unknown as Item[];
+  const victim = { ...items[2], contexts: [{ id: "ctx-a", name: "A" }] } as Item;
+  const seed = items.map((i) => (i.SK === victim.SK ? victim : i));
+  await batchPutAll(clients.doc, table, seed);
+  const seedRecords = seed.flatMap((i) => deriveRecords(m1, i)).length;
+  const gated = await gatedDualWrite(testClients(), table, controlTable, victim.SK);
+  onTestFinished(() => gated.dualWrite.stop());
+  // The dual-write has seen the seed; its records go, so the backfill alone has to write them.
+  await until(async () => (await derivedOnly(clients, table)).length === seedRecords, "the dual-write to derive the seed");
+  for (const r of await derivedOnly(clients, table)) await clients.doc.send(new DeleteCommand({ TableName: table, Key: { PK: r.PK, SK: r.SK } }));
+  gated.hold();
+
+  // Victim records the dual-write has to apply before it has caught up (the seed's INSERT is one).
+  let made = gated.applied();
+  const control: Control = {
+    async change(contexts) {
+      await clients.doc.send(
+        new PutCommand({ TableName: table, Item: { ...victim, contexts: contexts.map((id) => ({ id: `ctx-${id}`, name: id.toUpperCase() })) } }),
+      );
+      made++;
+    },
+    async remove() {
+      await clients.doc.send(new DeleteCommand({ TableName: table, Key: { PK: victim.PK, SK: victim.SK } }));
+      made++;
+    },
+    async apply() {
+      gated.release();
+      await until(() => gated.applied() >= made, "the dual-write to apply the victim's changes");
+      gated.hold();
+    },
+  };
+  return { clients, table, controlTable, victim, gated, control, pending: () => made };
+}
+
 describe("the backfill's validation, each interleaving with the dual-write forced", () => {
   it.each(SCENARIOS)("converges exactly: %s", async (_name, steps, repaired) => {
-    const clients = testClients();
-    const table = await freshExampleTable(clients, "ilv");
-    const controlTable = `${table}.ferry`;
-    const items = [...generateWorkflows({ tenants: 1, workflows: 6, contexts: 2, pool: 6, tasks: 0, itemKb: 1, seed: 19 })] as unknown as Item[];
-    const victim = { ...items[2], contexts: [{ id: "ctx-a", name: "A" }] } as Item;
-    const seed = items.map((i) => (i.SK === victim.SK ? victim : i));
-    await batchPutAll(clients.doc, table, seed);
-    const seedRecords = seed.flatMap((i) => deriveRecords(m1, i)).length;
-    const gated = await gatedDualWrite(testClients(), table, controlTable, victim.SK);
-    onTestFinished(() => gated.dualWrite.stop());
-    // The dual-write has seen the seed; its records go, so the backfill alone has to write them.
-    await until(async () => (await derivedOnly(clients, table)).length === seedRecords, "the dual-write to derive the seed");
-    for (const r of await derivedOnly(clients, table)) await clients.doc.send(new DeleteCommand({ TableName: table, Key: { PK: r.PK, SK: r.SK } }));
-    gated.hold();
-
-    // Victim records the dual-write has to apply before it has caught up (the seed's INSERT is one).
-    let made = gated.applied();
-    const control: Control = {
-      async change(contexts) {
-        await clients.doc.send(new PutCommand({ TableName: table, Item: { ...victim, contexts: contexts.map((id) => ({ id: `ctx-${id}`, name: id.toUpperCase() })) } }));
-        made++;
-      },
-      async remove() {
-        await clients.doc.send(new DeleteCommand({ TableName: table, Key: { PK: victim.PK, SK: victim.SK } }));
-        made++;
-      },
-      async apply() {
-        gated.release();
-        await until(() => gated.applied() >= made, "the dual-write to apply the victim's changes");
-        gated.hold();
-      },
-    };
+    const { clients, table, gated, control, pending } = await arrange();
     const backfill = testClients();
     const fired = new Set<Cue>();
     backfill.raw.middlewareStack.add(
@@ -144,12 +166,44 @@ describe("the backfill's validation, each interleaving with the dual-write force
     const result = await convertPage(backfill.doc, table, m1, { segment: 0, totalSegments: 1, pageSize: 100 });
     await steps.afterPage?.(control);
     gated.release();
-    await until(() => gated.applied() >= made, "the dual-write to apply the rest");
+    await until(() => gated.applied() >= pending(), "the dual-write to apply the rest");
 
     expect([...fired]).toEqual(["beforeWrite", "beforeValidate"]);
     expect(await invariantDiff(clients, table, m1)).toMatchObject({ missing: [], orphans: [], different: [] });
     expect(result.counters).toMatchObject({ sources: 6, converted: 6, repaired, failed: 0 });
     expect(await verifyMigration(clients, table, m1, {})).toMatchObject({ clean: true });
     expect(await gated.dualWrite.deadLetters()).toEqual([]);
+  });
+});
+
+describe("a page attempt that dies between its writes and its validation read", () => {
+  it("leaves no stale record behind: the next attempt validates what the dead one noted before writing", async () => {
+    const { clients, table, controlTable, gated, control, pending } = await arrange();
+    const ctx = { tableName: table, controlTable, migration: m1 };
+    const dying = testClients();
+    let cue = 0;
+    dying.raw.middlewareStack.add(
+      (next, context) => async (args) => {
+        // A->B reaches the new model before the page's (now stale) write of A's record...
+        if (context.commandName === "BatchExecuteStatementCommand" && cue === 0 && ++cue) await then(change(["b"]), apply)(control);
+        // ...and the attempt dies before its validation read (an error no Retry matches).
+        if (context.commandName === "BatchGetItemCommand" && cue === 1 && ++cue)
+          throw Object.assign(new Error("injected: the task died"), { name: "ValidationException" });
+        return next(args);
+      },
+      { step: "initialize", name: "dieBeforeValidation" },
+    );
+    const failed = await startConversion({ ...ctx, clients: dying }, { segments: 1, pageSize: 100, rate: 100_000 }, { retryIntervalMs: 5 });
+    expect(failed.run.status).toBe("failed");
+    // The hazard is real: the dead attempt's record of A outlives A.
+    expect((await invariantDiff(clients, table, m1)).orphans).toHaveLength(1);
+
+    const resumed = await resumeConversion({ ...ctx, clients }, {}, { retryIntervalMs: 5 });
+    gated.release();
+    await until(() => gated.applied() >= pending(), "the dual-write to apply the rest");
+    expect(resumed.run.status).toBe("completed");
+    expect(await invariantDiff(clients, table, m1)).toMatchObject({ missing: [], orphans: [], different: [] });
+    expect(resumed.totals).toMatchObject({ sources: 6, converted: 6, failed: 0 });
+    expect(resumed.totals.repaired).toBeGreaterThanOrEqual(1);
   });
 });

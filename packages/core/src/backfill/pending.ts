@@ -48,7 +48,11 @@ export interface PendingNote {
 /** The segment's checkpoint and the notes of page attempts since it was saved. */
 export async function readSegment(store: StateStore, segment: number): Promise<{ checkpoint?: SegmentCheckpoint; notes: PendingNote[] }> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(segment) }, ConsistentRead: true }),
+    new GetCommand({
+      TableName: store.controlTable,
+      Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(segment) },
+      ConsistentRead: true,
+    }),
   );
   const checkpoint = out.Item?.checkpoint as SegmentCheckpoint | undefined;
   const notes = (out.Item?.pending ?? []) as StoredNote[];

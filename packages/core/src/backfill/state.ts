@@ -113,7 +113,10 @@ export function runFence(store: StateStore, runId: string, maxAgeMs: number, con
 
 export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpoint[]> {
   const out: SegmentCheckpoint[] = [];
-  for await (const item of controlRecords(store, backfillSk(store).segmentPrefix)) out.push(item.checkpoint as SegmentCheckpoint);
+  for await (const item of controlRecords(store, backfillSk(store).segmentPrefix)) {
+    // A segment whose first page is in flight holds only a write-ahead note (pending.ts).
+    if (item.checkpoint) out.push(item.checkpoint as SegmentCheckpoint);
+  }
   return out.sort((a, b) => a.segment - b.segment);
 }
 

@@ -19,13 +19,7 @@ import { deriveRecords, keyId, keyOf } from "../definition/derive.ts";
 import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
 import { itemSize } from "../dynamo/item-size.ts";
-import {
-  TRANSACTION_MAX_ACTIONS,
-  type TransactionPart,
-  TransactionRetriesExhaustedError,
-  packParts,
-  runTransactions,
-} from "../dynamo/transactions.ts";
+import { TRANSACTION_MAX_ACTIONS, type TransactionPart, TransactionRetriesExhaustedError, packParts, runTransactions } from "../dynamo/transactions.ts";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../util/backoff.ts";
 import { type SourceCondition, sourceConditionCheck, sourceGoneCondition, sourceUnchangedCondition } from "./source-condition.ts";
@@ -60,7 +54,9 @@ function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): 
       bytes: itemSize(Item) + 50,
     })),
     ...(unit.deletes ?? []).map((key) => ({
-      action: { Delete: { TableName: tableName, Key: keyOf(key), ...ownedDeleteCondition(migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
+      action: {
+        Delete: { TableName: tableName, Key: keyOf(key), ...ownedDeleteCondition(migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
+      },
       bytes: itemSize(key as unknown as Record<string, unknown>) + 50,
     })),
   ];
@@ -74,9 +70,7 @@ function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): 
 
 /** Greedy packing of units' parts into calls under the action and byte limits. */
 export function packTransactions(tableName: string, migrationId: string, units: ConversionUnit[]): Part[][] {
-  return packParts(
-    units.filter((unit) => unit.records.length + (unit.deletes?.length ?? 0) > 0).flatMap((unit) => partsOf(tableName, migrationId, unit)),
-  );
+  return packParts(units.filter((unit) => unit.records.length + (unit.deletes?.length ?? 0) > 0).flatMap((unit) => partsOf(tableName, migrationId, unit)));
 }
 
 /** Whether the run may still write (see state.ts runStillWriting); false stops the page. */

@@ -29,4 +29,3 @@ export async function readCurrentSources(
 ): Promise<Map<string, Record<string, unknown>>> {
   return batchGetItems(doc, tableName, keys, { backoff, stats, attributes: migration.readFields, consistentRead: true });
 }
-

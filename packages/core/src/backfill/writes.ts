@@ -69,7 +69,9 @@ export class StatementRetriesExhaustedError extends FerryError {
     readonly codes: string[],
     readonly attempts: number,
   ) {
-    super(`Derived records kept failing after ${attempts} attempts (${codes.join(", ")}); the table is throttling: lower --rate and resume with \`ferry resume\`.`);
+    super(
+      `Derived records kept failing after ${attempts} attempts (${codes.join(", ")}); the table is throttling: lower --rate and resume with \`ferry resume\`.`,
+    );
   }
 }
 
@@ -160,8 +162,7 @@ export async function writePlain<U extends WriteUnit>(
         else if (RETRYABLE_CODES.has(error.Code ?? "")) {
           again.push(w);
           codes.push(error.Code as string);
-        }
-        else throw new StatementRefusedError(tableName, error.Code ?? "unknown", w.key, error.Message ?? "no message");
+        } else throw new StatementRefusedError(tableName, error.Code ?? "unknown", w.key, error.Message ?? "no message");
       }
       // DynamoDB Local reports no capacity for BatchExecuteStatement: counted as AWS bills an INSERT (1 unit per KB).
       result.consumedWriteUnits += out.ConsumedCapacity?.length ? reported : estimated;
