@@ -11,6 +11,7 @@ import type { ItemKey, Migration } from "../definition/define-migration.ts";
 import { sameRecord } from "../definition/derive.ts";
 import { type ReadStats, batchGetItems } from "../dynamo/batch-get.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
+import { retryThrottled } from "./writes.ts";
 
 /** True when `a` and `b` hold the same values (or the same absences) in every field the schema reads. */
 export function sameReadFields(migration: Pick<Migration, "readFields">, a: Record<string, unknown>, b: Record<string, unknown>): boolean {
@@ -27,5 +28,5 @@ export async function readCurrentSources(
   backoff: BackoffOptions,
   stats: ReadStats,
 ): Promise<Map<string, Record<string, unknown>>> {
-  return batchGetItems(doc, tableName, keys, { backoff, stats, attributes: migration.readFields, consistentRead: true });
+  return retryThrottled(() => batchGetItems(doc, tableName, keys, { backoff, stats, attributes: migration.readFields, consistentRead: true }), backoff);
 }

@@ -75,6 +75,24 @@ export class StatementRetriesExhaustedError extends FerryError {
   }
 }
 
+/** Errors of a whole call that heal by waiting (the SDK retries them too; these are the ones that outlast it). */
+const THROTTLED_CALLS: ReadonlySet<string> = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]);
+
+/**
+ * Runs `call` again with backoff while it fails with throttling, up to `backoff.maxAttempts`
+ * times, then rethrows: one throttled call of a page's dozen must not cost the whole page.
+ */
+export async function retryThrottled<T>(call: () => Promise<T>, backoff: BackoffOptions = DEFAULT_BACKOFF): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await call();
+    } catch (err) {
+      if (!(err instanceof Error) || !THROTTLED_CALLS.has(err.name) || attempt >= backoff.maxAttempts) throw err;
+      await sleep(backoffDelay(attempt, backoff));
+    }
+  }
+}
+
 interface Pending<U> {
   unit: U;
   record: DerivedRecord;
@@ -146,8 +164,10 @@ export async function writePlain<U extends WriteUnit>(
       }
       await options.beforeCall?.();
       result.calls++;
-      const out = await doc.send(
-        new BatchExecuteStatementCommand({ Statements: pending.map((w) => insertStatement(tableName, w.record)) as never, ReturnConsumedCapacity: "TOTAL" }),
+      const statements = pending.map((w) => insertStatement(tableName, w.record));
+      const out = await retryThrottled(
+        () => doc.send(new BatchExecuteStatementCommand({ Statements: statements as never, ReturnConsumedCapacity: "TOTAL" })),
+        backoff,
       );
       const reported = (out.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
       let estimated = 0;
