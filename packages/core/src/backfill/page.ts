@@ -8,14 +8,15 @@
  * returned position and counters, and keeps the write-ahead note (pending.ts).
  */
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type DerivedRecord, type ItemKey, type Migration, isSourceKey } from "../definition/define-migration.ts";
-import { OWNER_ATTRIBUTE, deriveRecords, keyId, keyOf } from "../definition/derive.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { deriveRecords, keyId, keyOf } from "../definition/derive.ts";
+import { isSourceItem, sourceKeyFilter } from "../definition/source.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import type { PendingOwners } from "./pending.ts";
 import { type RepairRequest, type RunFence, RunFencedError, repairSources } from "./transactions.ts";
-import { readCurrentSources, sameReadFields } from "./validate.ts";
+import { readCurrentSources, sameReadFields, validationFields } from "./validate.ts";
 import { writePlain } from "./writes.ts";
 
 export interface PageRequest {
@@ -79,10 +80,8 @@ export const EMPTY_COUNTERS: PageCounters = {
   consumedWriteUnits: 0,
 };
 
-/** A source item of this migration (derived records, even under the source prefix, are not). */
-export function isSourceItem(migration: Migration, item: Record<string, unknown>): boolean {
-  return isSourceKey(migration, item) && !(OWNER_ATTRIBUTE in item);
-}
+// The one source rule lives in definition/source.ts; re-exported where callers have always found it.
+export { isSourceItem } from "../definition/source.ts";
 
 interface PageUnit {
   key: ItemKey;
@@ -109,22 +108,26 @@ export async function convertPage(
       ExclusiveStartKey: request.startKey,
       ConsistentRead: false,
       ReturnConsumedCapacity: "TOTAL",
+      // Key prefixes are filtered by DynamoDB: the page may come back empty with a LastEvaluatedKey (not the end).
+      ...sourceKeyFilter(migration),
     }),
   );
-  const counters: PageCounters = { ...EMPTY_COUNTERS, scanned: page.Items?.length ?? 0 };
+  const keys = keysOf(migration);
+  const counters: PageCounters = { ...EMPTY_COUNTERS, scanned: page.ScannedCount ?? page.Items?.length ?? 0 };
   counters.consumedReadUnits = page.ConsumedCapacity?.CapacityUnits ?? 0;
   const failures: PageFailure[] = [];
   const units: PageUnit[] = [];
   for (const item of page.Items ?? []) {
-    if (!isSourceItem(migration, item)) continue;
-    counters.sources++;
     try {
-      units.push({ key: keyOf(item as ItemKey), item, records: deriveRecords(migration, item) });
+      // Inside the try: a `source.match` that throws fails this item, named, like a derive that throws.
+      if (!isSourceItem(migration, item)) continue;
+      counters.sources++;
+      units.push({ key: keyOf(keys, item), item, records: deriveRecords(migration, item) });
     } catch (err) {
       // A bad item is recorded with its key and reason, never silently skipped, never retried.
       if (!(err instanceof FerryError)) throw err;
       counters.failed++;
-      failures.push({ key: keyOf(item as ItemKey), error: err.name, message: err.message });
+      failures.push({ key: keyOf(keys, item), error: err.name, message: err.message });
     }
   }
   const wouldWrite = units.reduce((n, u) => n + u.records.length, 0);
@@ -140,44 +143,48 @@ export async function convertPage(
         if (!(await fence())) throw new RunFencedError();
       }
     : undefined;
-  if (units.length > 0) await request.beforeWrite?.(units.map((u) => [u.key, u.records.map((r) => keyOf(r))]));
-  const plain = await writePlain(doc, tableName, migration.id, units, { backoff, ...(beforeCall ? { beforeCall } : {}) });
+  if (units.length > 0) await request.beforeWrite?.(units.map((u) => [u.key, u.records.map((r) => keyOf(keys, r))]));
+  const plain = await writePlain(doc, tableName, keys, migration.id, units, { backoff, ...(beforeCall ? { beforeCall } : {}) });
   const failedKeys = new Set<string>();
   for (const [unit, refusal] of plain.refused) {
     // A record refused over another migration's or the application's item: the item is failed, with both named.
-    failedKeys.add(keyId(unit.key));
+    failedKeys.add(keyId(keys, unit.key));
     failures.push({ key: refusal.owner, error: refusal.name, message: refusal.message });
   }
 
   // The validation read: the page's items (and those a dead attempt of it noted), consistently, after every write.
-  const pending = new Map((request.pending ?? []).map(([owner, keys]) => [keyId(owner), { owner, keys }]));
+  const pending = new Map((request.pending ?? []).map(([owner, noted]) => [keyId(keys, owner), { owner, noted }]));
   const reads: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
   const readKeys = [...units.map((u) => u.key), ...[...pending.values()].map((p) => p.owner)];
-  const current = await readCurrentSources(doc, tableName, migration, readKeys, backoff, reads);
+  const fields = validationFields(
+    migration,
+    units.map((u) => u.item),
+  );
+  const current = await readCurrentSources(doc, tableName, migration, readKeys, backoff, reads, fields);
   const repairs: RepairRequest[] = [];
   for (const unit of units) {
-    const id = keyId(unit.key);
+    const id = keyId(keys, unit.key);
     const now = current.get(id);
-    const noted = pending.get(id)?.keys ?? [];
+    const noted = pending.get(id)?.noted ?? [];
     pending.delete(id);
-    const wrote = new Set(unit.records.map((r) => keyId(r)));
+    const wrote = new Set(unit.records.map((r) => keyId(keys, r)));
     // Unchanged: this page's writes were derive(current), and a dead attempt wrote nothing derive(current) lacks.
-    if (now && sameReadFields(migration, unit.item, now) && noted.every((k) => wrote.has(keyId(k)))) continue;
+    if (now && sameReadFields(migration, unit.item, now) && noted.every((k) => wrote.has(keyId(keys, k)))) continue;
     repairs.push({ key: unit.key, current: now, stale: [...(plain.written.get(unit) ?? []), ...noted] });
   }
   // Noted by a dead attempt but not on this page any more (deleted, or the page now ends earlier).
-  for (const { owner, keys } of pending.values()) repairs.push({ key: owner, current: current.get(keyId(owner)), stale: keys });
-  const repaired = await repairSources(doc, tableName, migration, repairs, { backoff, ...(fence ? { fence } : {}) });
+  for (const { owner, noted } of pending.values()) repairs.push({ key: owner, current: current.get(keyId(keys, owner)), stale: noted });
+  const repaired = await repairSources(doc, tableName, migration, repairs, { backoff, fields, ...(fence ? { fence } : {}) });
   for (const f of repaired.failures) {
-    failedKeys.add(keyId(f.key));
+    failedKeys.add(keyId(keys, f.key));
     failures.push(f);
   }
   for (const refusal of repaired.refused) {
-    failedKeys.add(keyId(refusal.owner));
+    failedKeys.add(keyId(keys, refusal.owner));
     failures.push({ key: refusal.owner, error: refusal.name, message: refusal.message });
   }
   counters.failed += failedKeys.size;
-  counters.converted = units.filter((u) => !failedKeys.has(keyId(u.key))).length;
+  counters.converted = units.filter((u) => !failedKeys.has(keyId(keys, u.key))).length;
   counters.recordsWritten = plain.recordsWritten + repaired.recordsWritten;
   counters.repaired = repaired.repaired;
   counters.consumedReadUnits += reads.consumedReadUnits + repaired.consumedReadUnits;

@@ -14,8 +14,10 @@
  * abort or a rollback's abort is requested sends nothing more after the call in progress.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
-import { deriveRecords, keyId, keyOf } from "../definition/derive.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { deriveRecords, keyId, keyOf, keyText } from "../definition/derive.ts";
+import { isSourceItem } from "../definition/source.ts";
+import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
 import { itemSize } from "../dynamo/item-size.ts";
@@ -45,17 +47,22 @@ export class RunFencedError extends FerryError {
 type Part = TransactionPart<ConversionUnit>;
 
 /** Splits a unit into parts of at most 99 writes, each with its own copy of the condition. */
-function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): Part[] {
+function partsOf(tableName: string, keys: KeySchema, migrationId: string, unit: ConversionUnit): Part[] {
   const check = sourceConditionCheck(tableName, unit.key, unit.condition);
   const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
   const writes = [
     ...unit.records.map((Item) => ({
-      action: { Put: { TableName: tableName, Item, ...ownedPutCondition(migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
+      action: { Put: { TableName: tableName, Item, ...ownedPutCondition(keys, migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
       bytes: itemSize(Item) + 50,
     })),
     ...(unit.deletes ?? []).map((key) => ({
       action: {
-        Delete: { TableName: tableName, Key: keyOf(key), ...ownedDeleteCondition(migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
+        Delete: {
+          TableName: tableName,
+          Key: keyOf(keys, key),
+          ...ownedDeleteCondition(keys, migrationId, unit.key),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        },
       },
       bytes: itemSize(key as unknown as Record<string, unknown>) + 50,
     })),
@@ -69,8 +76,10 @@ function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): 
 }
 
 /** Greedy packing of units' parts into calls under the action and byte limits. */
-export function packTransactions(tableName: string, migrationId: string, units: ConversionUnit[]): Part[][] {
-  return packParts(units.filter((unit) => unit.records.length + (unit.deletes?.length ?? 0) > 0).flatMap((unit) => partsOf(tableName, migrationId, unit)));
+export function packTransactions(tableName: string, keys: KeySchema, migrationId: string, units: ConversionUnit[]): Part[][] {
+  return packParts(
+    units.filter((unit) => unit.records.length + (unit.deletes?.length ?? 0) > 0).flatMap((unit) => partsOf(tableName, keys, migrationId, unit)),
+  );
 }
 
 /** Whether the run may still write (see state.ts runStillWriting); false stops the page. */
@@ -102,6 +111,8 @@ export interface RepairStats {
 export interface RepairOptions {
   backoff?: BackoffOptions;
   fence?: RunFence;
+  /** Fields a re-read projects: the page's validation fields (default: the schema's). */
+  fields?: string[];
 }
 
 /** Repairs every request; throws RunFencedError when the fence says stop, TransactionRetriesExhaustedError when an item keeps changing. */
@@ -125,6 +136,8 @@ export async function repairSources(
     consumedReadUnits: 0,
   };
   const reads: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
+  const keys = keysOf(migration);
+  const fields = options.fields ?? migration.readFields;
   const fence = options.fence;
   const beforeCall = fence
     ? async () => {
@@ -141,22 +154,25 @@ export async function repairSources(
       failure = undefined;
       if (current) {
         try {
-          puts = deriveRecords(migration, current);
+          // An item that stopped matching `source.match` owns nothing any more.
+          puts = isSourceItem(migration, current) ? deriveRecords(migration, current) : [];
         } catch (err) {
           // The current version owns nothing it can derive: its stale records go, the item is reported.
           if (!(err instanceof FerryError)) throw err;
           failure = { key: request.key, error: err.name, message: err.message };
         }
       }
-      const owned = new Set(puts.map((r) => keyId(r)));
-      const deletes = [...new Map(request.stale.map((k) => [keyId(k), k])).values()].filter((k) => !owned.has(keyId(k)) && !droppedDeletes.has(keyId(k)));
+      const owned = new Set(puts.map((r) => keyId(keys, r)));
+      const deletes = [...new Map(request.stale.map((k) => [keyId(keys, k), k])).values()].filter(
+        (k) => !owned.has(keyId(keys, k)) && !droppedDeletes.has(keyId(keys, k)),
+      );
       const unit: ConversionUnit = {
         key: request.key,
-        condition: current ? sourceUnchangedCondition(migration, current) : sourceGoneCondition(),
-        records: puts.filter((r) => !droppedPuts.has(keyId(r))),
+        condition: current ? sourceUnchangedCondition(migration, current) : sourceGoneCondition(migration),
+        records: puts.filter((r) => !droppedPuts.has(keyId(keys, r))),
         deletes,
       };
-      const run = await runTransactions(doc, packTransactions(tableName, migration.id, [unit]), {
+      const run = await runTransactions(doc, packTransactions(tableName, keys, migration.id, [unit]), {
         backoff,
         advice: "lower --rate and resume with `ferry resume`",
         ...(beforeCall ? { beforeCall } : {}),
@@ -175,16 +191,16 @@ export async function repairSources(
       if (refusal.index === 0) {
         // The source changed again since the validation read: read it again and repair to that.
         if (++changes >= backoff.maxAttempts) {
-          throw new TransactionRetriesExhaustedError(["SourceChanged"], changes, `${request.key.SK} keeps changing; resume with \`ferry resume\``);
+          throw new TransactionRetriesExhaustedError(["SourceChanged"], changes, `${keyText(request.key)} keeps changing; resume with \`ferry resume\``);
         }
         await sleep(backoffDelay(changes, backoff));
-        current = (await readCurrentSources(doc, tableName, migration, [request.key], backoff, reads)).get(keyId(request.key));
+        current = (await readCurrentSources(doc, tableName, migration, [request.key], backoff, reads, fields)).get(keyId(keys, request.key));
       } else if (action.Put) {
-        droppedPuts.add(keyId(action.Put.Item));
-        stats.refused.push(new RecordOwnedElsewhereError(migration.id, request.key, keyOf(action.Put.Item), plainItem(refusal.item)));
+        droppedPuts.add(keyId(keys, action.Put.Item));
+        stats.refused.push(new RecordOwnedElsewhereError(migration.id, request.key, keyOf(keys, action.Put.Item), plainItem(refusal.item)));
       } else if (action.Delete) {
         // Not ours to delete: whatever holds the key stays.
-        droppedDeletes.add(keyId(action.Delete.Key));
+        droppedDeletes.add(keyId(keys, action.Delete.Key));
       }
     }
     if (failure) stats.failures.push(failure);

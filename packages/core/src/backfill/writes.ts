@@ -14,6 +14,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { BatchExecuteStatementCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import type { DerivedRecord, ItemKey } from "../definition/define-migration.ts";
 import { keyId, keyOf } from "../definition/derive.ts";
+import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import { itemSize, writeUnits } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
@@ -109,13 +110,13 @@ export function insertStatement(tableName: string, record: Record<string, unknow
 }
 
 /** Batches of at most 25 records with distinct keys (a batch naming one key twice is refused as a whole). */
-function batchesOf<U>(writes: Pending<U>[], tableName: string): { batches: Pending<U>[][]; fallback: Pending<U>[] } {
+function batchesOf<U>(writes: Pending<U>[], tableName: string, keys: KeySchema): { batches: Pending<U>[][]; fallback: Pending<U>[] } {
   const batches: Pending<U>[][] = [];
   const fallback: Pending<U>[] = [];
   const seen = new Set<string>();
   let batch: Pending<U>[] = [];
   for (const w of writes) {
-    const id = keyId(w.key);
+    const id = keyId(keys, w.key);
     // The same key twice in a page (two owners deriving it): the second one is decided by the owner condition.
     if (seen.has(id) || insertStatement(tableName, w.record).Statement.length > MAX_STATEMENT_CHARS) {
       fallback.push(w);
@@ -136,6 +137,7 @@ function batchesOf<U>(writes: Pending<U>[], tableName: string): { batches: Pendi
 export async function writePlain<U extends WriteUnit>(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  keys: KeySchema,
   migrationId: string,
   units: U[],
   options: { backoff?: BackoffOptions; beforeCall?: () => Promise<void> } = {},
@@ -150,8 +152,9 @@ export async function writePlain<U extends WriteUnit>(
   };
   for (const unit of units) result.written.set(unit, []);
   const { batches, fallback } = batchesOf(
-    units.flatMap((unit) => unit.records.map((record) => ({ unit, record, key: keyOf(record) }))),
+    units.flatMap((unit) => unit.records.map((record) => ({ unit, record, key: keyOf(keys, record) }))),
     tableName,
+    keys,
   );
   for (const first of batches) {
     let pending = first;
@@ -189,7 +192,7 @@ export async function writePlain<U extends WriteUnit>(
       pending = again;
     }
   }
-  await writeTaken(doc, tableName, migrationId, fallback, result, done, options.beforeCall);
+  await writeTaken(doc, tableName, keys, migrationId, fallback, result, done, options.beforeCall);
   return result;
 }
 
@@ -197,6 +200,7 @@ export async function writePlain<U extends WriteUnit>(
 async function writeTaken<U extends WriteUnit>(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  keys: KeySchema,
   migrationId: string,
   writes: Pending<U>[],
   result: PlainWriteResult<U>,
@@ -215,7 +219,7 @@ async function writeTaken<U extends WriteUnit>(
           new PutCommand({
             TableName: tableName,
             Item: w.record,
-            ...ownedPutCondition(migrationId, w.unit.key),
+            ...ownedPutCondition(keys, migrationId, w.unit.key),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ReturnConsumedCapacity: "TOTAL",
           }),

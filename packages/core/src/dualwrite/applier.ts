@@ -16,6 +16,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { keyId, keyOf } from "../definition/derive.ts";
 import type { ItemKey } from "../definition/define-migration.ts";
+import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import type { BatchWriteStats } from "../dynamo/batch-write.ts";
 import type { RecordPlan } from "./plan.ts";
@@ -45,17 +46,25 @@ export class ApplyWindow<T> {
   readonly entries: { plan: ApplyPlan; tag: T }[] = [];
   private readonly keys = new Set<string>();
 
+  /** `keySchema`: the table's; undefined only for a window that stays empty (before the key schema is read). */
+  constructor(private readonly keySchema?: KeySchema) {}
+
   fits(plan: ApplyPlan): boolean {
-    return planKeys(plan).every((k) => !this.keys.has(k));
+    return planKeys(this.schema, plan).every((k) => !this.keys.has(k));
   }
 
   add(plan: ApplyPlan, tag: T): void {
-    for (const k of planKeys(plan)) this.keys.add(k);
+    for (const k of planKeys(this.schema, plan)) this.keys.add(k);
     this.entries.push({ plan, tag });
   }
 
   get size(): number {
     return this.entries.length;
+  }
+
+  private get schema(): KeySchema {
+    if (!this.keySchema) throw new Error("ApplyWindow used before the table's key schema was known");
+    return this.keySchema;
   }
 }
 
@@ -69,13 +78,14 @@ export class ApplyWindow<T> {
 export async function applyWindow(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  keys: KeySchema,
   migrationId: string,
   plans: readonly ApplyPlan[],
   options: ApplyOptions = DEFAULT_APPLY_OPTIONS,
   stats?: BatchWriteStats,
 ): Promise<WindowResult> {
   const writes = plans.flatMap((plan, index) => [
-    ...plan.puts.map((item) => ({ index, owner: plan.key, put: item as Record<string, unknown>, key: keyOf(item) })),
+    ...plan.puts.map((item) => ({ index, owner: plan.key, put: item as Record<string, unknown>, key: keyOf(keys, item) })),
     ...plan.deletes.map((key: ItemKey) => ({ index, owner: plan.key, put: undefined, key })),
   ]);
   let failure: WindowResult["failure"];
@@ -83,7 +93,7 @@ export async function applyWindow(
   const inFlight = new Set<Promise<void>>();
   for (const write of writes) {
     if (failure) break;
-    const call = writeOne(doc, tableName, migrationId, write, stats)
+    const call = writeOne(doc, tableName, keys, migrationId, write, stats)
       .then((kept) => {
         if (kept) keptDeletes.push(kept);
       })
@@ -115,6 +125,7 @@ interface Write {
 async function writeOne(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  keys: KeySchema,
   migrationId: string,
   write: Write,
   stats?: BatchWriteStats,
@@ -125,7 +136,7 @@ async function writeOne(
           new PutCommand({
             TableName: tableName,
             Item: write.put,
-            ...ownedPutCondition(migrationId, write.owner),
+            ...ownedPutCondition(keys, migrationId, write.owner),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ReturnConsumedCapacity: "TOTAL",
           }),
@@ -133,8 +144,8 @@ async function writeOne(
       : await doc.send(
           new DeleteCommand({
             TableName: tableName,
-            Key: { PK: write.key.PK, SK: write.key.SK },
-            ...ownedDeleteCondition(migrationId, write.owner),
+            Key: write.key,
+            ...ownedDeleteCondition(keys, migrationId, write.owner),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ReturnConsumedCapacity: "TOTAL",
           }),
@@ -153,6 +164,6 @@ async function writeOne(
   }
 }
 
-function planKeys(plan: ApplyPlan): string[] {
-  return [...plan.puts.map((r) => keyId(r)), ...plan.deletes.map((k) => keyId(k))];
+function planKeys(keys: KeySchema, plan: ApplyPlan): string[] {
+  return [...plan.puts.map((r) => keyId(keys, r)), ...plan.deletes.map((k) => keyId(keys, k))];
 }
