@@ -40,6 +40,10 @@ export interface ThroughputOptions {
   latenciesMs?: number[];
   /** Source items of the network model's runs (default: items). */
   networkItems?: number;
+  /** Only these variants (default all); a left-out variant's figures are NaN. */
+  variants?: Variant[];
+  /** Skip measurement 3 (the memory runs). */
+  skipMemory?: boolean;
 }
 
 /** The same four variants with a fixed delay per call (bench/network.ts). */
@@ -217,8 +221,9 @@ export async function benchThroughput(newEngine: EngineFactory, o: ThroughputOpt
   let ferryTotals: ChildResult["totals"] | undefined;
   let ferryCalls: Record<string, number> = {};
   let ferryExecutions = 0;
+  const variants = o.variants ?? VARIANTS;
   for (let rep = 1; rep <= o.repetitions; rep++) {
-    for (const variant of VARIANTS) {
+    for (const variant of variants) {
       log(`throughput rep ${rep}/${o.repetitions} ${variant}: fresh engine, seeding ${o.items} x ${o.itemKb} KB over ${o.tenants} tenants`);
       let planned: { ms: number; value: Awaited<ReturnType<typeof planMigration>> } | undefined;
       const ms = await runVariant(newEngine, variant, o, o.items, 0, {
@@ -247,7 +252,7 @@ export async function benchThroughput(newEngine: EngineFactory, o: ThroughputOpt
       log(`throughput rep ${rep} ${variant}: ${Math.round(o.items / (ms / 1000))} items/s`);
     }
   }
-  const memory = await benchMemorySmall(newEngine, o);
+  const memory = o.skipMemory ? { smallItems: 0, smallMaxRssMb: [], idleRssMb: Number.NaN } : await benchMemorySmall(newEngine, o);
   const ips = itemsPerSecond(runs, o.items);
   const network: NetworkRow[] = [];
   for (const latencyMs of o.latenciesMs ?? []) {
@@ -255,7 +260,7 @@ export async function benchThroughput(newEngine: EngineFactory, o: ThroughputOpt
     const netRuns: Record<Variant, number[]> = { ferry: [], unconditional: [], raw: [], naive: [] };
     let ferryCalls: Record<string, number> = {};
     for (let rep = 1; rep <= o.repetitions; rep++) {
-      for (const variant of VARIANTS) {
+      for (const variant of variants) {
         const ms = await runVariant(newEngine, variant, o, items, latencyMs, { after: (child) => (ferryCalls = child.calls) });
         netRuns[variant].push(ms);
         log(`network model ${latencyMs} ms/call, rep ${rep} ${variant}: ${Math.round(items / (ms / 1000))} items/s`);
@@ -307,7 +312,25 @@ function unitsPerItem(o: ThroughputOptions): { write: number; read: number } {
 }
 
 const itemsPerSecond = (runs: Record<Variant, number[]>, items: number) =>
-  Object.fromEntries(VARIANTS.map((v) => [v, Math.round(items / (median(runs[v]) / 1000))])) as Record<Variant, number>;
+  Object.fromEntries(VARIANTS.map((v) => [v, runs[v].length ? Math.round(items / (median(runs[v]) / 1000)) : Number.NaN])) as Record<Variant, number>;
+
+/**
+ * Issue 19's two backfill rows, each ratio taken per repetition (ferry and its comparisons
+ * run back to back on fresh engines, so a busy machine slows them alike) and the median of
+ * those, with the target and met/missed.
+ */
+export function backfillRows(t: ThroughputResult): string[] {
+  const ratios = (other: Variant) => t.runs.ferry.map((ms, i) => (t.runs[other][i] ?? Number.NaN) / ms);
+  const rows: [string, Variant, number][] = [
+    ["ferry vs the same parallel Scan with unconditional BatchWriteItem", "unconditional", 85],
+    ["ferry vs the raw BatchWriteItem ceiling", "raw", 45],
+  ];
+  return rows.map(([what, other, target]) => {
+    const per = ratios(other).map((r) => round(r * 100));
+    const med = round(median(per));
+    return `| backfill, ${t.items.toLocaleString("en-US")} x ${t.itemKb} KB over ${t.tenants} tenants, ${t.segments} segments: ${what} | ${t.itemsPerSecond.ferry} / ${t.itemsPerSecond[other]} items/s (medians); per repetition ${per.join("%, ")}% | **${med}%** | >= ${target}% | ${med >= target ? "met" : "missed"} |`;
+  });
+}
 const roundRuns = (runs: Record<Variant, number[]>) =>
   Object.fromEntries(VARIANTS.map((v) => [v, runs[v].map((ms) => Math.round(ms))])) as Record<Variant, number[]>;
 
@@ -334,4 +357,27 @@ async function benchMemorySmall(newEngine: EngineFactory, o: ThroughputOptions) 
   } finally {
     await engine.stop();
   }
+}
+
+// Standalone: only the backfill comparison of issue 19 part 1 (ferry, unconditional, raw), no memory, plan or network runs.
+//   npx tsx bench/backfill-throughput.ts [items=20000] [itemKb=2] [tenants=100] [reps=3] [segments=4]
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const [items = 20_000, itemKb = 2, tenants = 100, repetitions = 3, segments = 4] = process.argv.slice(2).map(Number);
+  process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+  const { startEngine } = await import("./common.ts");
+  const t = await benchThroughput(startEngine, {
+    items,
+    itemKb,
+    tenants,
+    repetitions,
+    segments,
+    pageSize: 100,
+    memorySmallItems: 0,
+    skipPlan: true,
+    skipMemory: true,
+    variants: ["ferry", "unconditional", "raw"],
+  });
+  process.stdout.write(
+    `${["| measurement | items/s | ratio | target | |", "|---|---|---|---|---|", ...backfillRows(t)].join("\n")}\n\nruns (ms): ${JSON.stringify(t.runs)}\nferry calls (last run): ${JSON.stringify(t.ferryCalls)}\nferry totals (last run): ${JSON.stringify(t.ferryTotals)}\n`,
+  );
 }

@@ -44,7 +44,19 @@ export function Backfill({ stack, app }: StackContext) {
     });
     control.cdk.table.grantReadWriteData(functions[task]);
   }
-  table.cdk.table.grant(functions.Page, "dynamodb:Scan", "dynamodb:PutItem", "dynamodb:ConditionCheckItem", "dynamodb:DescribeTable");
+  // The page: Scan, plain writes as PartiQL INSERTs (PutItem where the key is taken), the validation BatchGetItem
+  // (GetItem on a repair's re-read) and repairs as transactions (ConditionCheckItem, PutItem, DeleteItem).
+  table.cdk.table.grant(
+    functions.Page,
+    "dynamodb:Scan",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PutItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:GetItem",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:DescribeTable",
+  );
   functions.ContinueAsNewExecution.addToRolePolicy(new iam.PolicyStatement({ actions: ["states:StartExecution"], resources: [stateMachineArn] }));
 
   const logGroup = new logs.LogGroup(stack, "BackfillLogs", { retention: logs.RetentionDays.ONE_MONTH });

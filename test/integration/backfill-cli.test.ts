@@ -134,7 +134,7 @@ describe("ferry convert", () => {
     expect(stderr.join("")).toMatch(/\rconverting 0001_workflow-context-index \[#*-*\] [\d,]+\/~[\d,]+ [\d,]+\/s ETA /);
     expect(text()).toMatch(/status\s+completed/);
     expect(text()).toMatch(/records written\s+600/);
-    expect(text()).toMatch(/deferred to the stream\s+0/);
+    expect(text()).toMatch(/repaired after the read\s+0/);
     expect(text()).toMatch(/consumed\s+[\d,]+ RCU, [\d,]+ WCU/);
   });
 

@@ -132,5 +132,6 @@ describe("a backfill killed mid-run", () => {
     // Each resume really took over (no manual unlock): every process converted pages.
     for (const pid of killed) expect(pages.some((p) => p.pid === pid)).toBe(true);
     expect(pages.some((p) => p.pid === final.child.pid)).toBe(true);
-  });
+    // Five ferry processes (tsx start-up each) and a dozen calls per page: over a minute on a busy 2-core machine.
+  }, 180_000);
 });

@@ -22,7 +22,11 @@ async function seeded(workflows: number) {
   return { clients, table, controlTable: `${table}.ferry` };
 }
 
-/** Cancels a share of TransactWriteItems calls with TransactionConflict on every action, as DynamoDB does under contention. */
+/**
+ * Cancels a share of TransactWriteItems calls with TransactionConflict on every action, and
+ * answers a share of the page's write statements (BatchExecuteStatement) with
+ * TransactionConflict, as DynamoDB does under contention.
+ */
 function injectConflicts(client: DynamoClients["raw"], rate: number, seed: number): { conflicts: number } {
   const random = seededRandom(seed);
   const counters = { conflicts: 0 };
@@ -36,6 +40,19 @@ function injectConflicts(client: DynamoClients["raw"], rate: number, seed: numbe
           $metadata: {},
           CancellationReasons: items.map(() => ({ Code: "TransactionConflict" })),
         });
+      }
+      const statements = (args.input as { Statements?: unknown[] }).Statements;
+      if (context.commandName === "BatchExecuteStatementCommand" && statements) {
+        // Conflicted statements are not executed: only the others are sent, the answer keeps every position.
+        const conflicted = statements.map(() => random() < rate);
+        const sent = statements.filter((_, i) => !conflicted[i]);
+        counters.conflicts += conflicted.filter(Boolean).length;
+        const out = (sent.length > 0 ? await next({ ...args, input: { ...args.input, Statements: sent } }) : { output: { Responses: [] }, response: {} }) as {
+          output: { Responses?: unknown[] };
+        };
+        const answers = [...(out.output.Responses ?? [])];
+        out.output.Responses = conflicted.map((c) => (c ? { Error: { Code: "TransactionConflict", Message: "injected" } } : answers.shift()));
+        return out as never;
       }
       return next(args);
     },
@@ -60,10 +77,14 @@ function injectHardScanFailures(client: DynamoClients["raw"], count: number): vo
 }
 
 describe("the backfill under faults", () => {
-  it("completes exactly under ~20% throttling of Scan and TransactWriteItems, halving its rate", async () => {
+  it("completes exactly under ~20% throttling of Scan, its writes and its validation reads, halving its rate", async () => {
     const { clients, table, controlTable } = await seeded(400);
     const faulty = testClients();
-    const faults = injectFaults(faulty.raw, { throttleRate: 0.2, throttleOperations: ["Scan", "TransactWriteItems"], seed: 11 });
+    const faults = injectFaults(faulty.raw, {
+      throttleRate: 0.2,
+      throttleOperations: ["Scan", "BatchExecuteStatement", "BatchGetItem", "TransactWriteItems"],
+      seed: 11,
+    });
     const traces: PageTrace[] = [];
     const rate = 100_000;
     const result = await startConversion(
@@ -80,7 +101,7 @@ describe("the backfill under faults", () => {
     expect(await invariantDiff(clients, table, m1)).toMatchObject(EXACT);
   });
 
-  it("completes exactly when ~20% of its transactions are cancelled by conflicts", async () => {
+  it("completes exactly when ~20% of its writes meet transaction conflicts", async () => {
     const { clients, table, controlTable } = await seeded(400);
     const faulty = testClients();
     const injected = injectConflicts(faulty.raw, 0.2, 5);

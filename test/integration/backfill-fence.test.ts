@@ -9,13 +9,13 @@ import { conversionStatus, requestStop, resumeConversion, startConversion } from
 import { describe, expect, it } from "vitest";
 import { freshPlainTable, scanAll, testClients } from "../support/dynamo.ts";
 
-/** Clients that run `after` once their `n`th TransactWriteItems call returned (another terminal acting while the page writes). */
+/** Clients that run `after` once their `n`th write call (BatchExecuteStatement, backfill/writes.ts) returned (another terminal acting while the page writes). */
 function stopDuringWrite(n: number, after: () => Promise<unknown>, calls = { n: 0 }) {
   const clients = testClients();
   clients.raw.middlewareStack.add(
     (next, context) => async (args) => {
       const out = await next(args);
-      if (context.commandName === "TransactWriteItemsCommand" && ++calls.n === n) await after();
+      if (context.commandName === "BatchExecuteStatementCommand" && ++calls.n === n) await after();
       return out;
     },
     { step: "initialize", name: "stopDuringWrite" },
@@ -32,7 +32,7 @@ describe("backfill run fence", () => {
     const items = [...generateWorkflows({ tenants: 1, workflows: 40, contexts: 2, pool: 20, tasks: 1, itemKb: 1 })];
     await batchPutAll(observer.doc, table, items);
     const base = { tableName: table, controlTable, migration };
-    // One page of 40 items: two transaction calls (33 items of 3 actions, then 7); the abort lands between them.
+    // One page of 40 items: 80 records in four calls of at most 25; the abort lands after the first.
     const clients = stopDuringWrite(1, () => requestStop({ ...base, clients: observer }, "abort"));
 
     const result = await startConversion({ ...base, clients }, { segments: 1, pageSize: 40, rate: 1_000_000, fenceMaxAgeMs: 0 });
@@ -40,12 +40,12 @@ describe("backfill run fence", () => {
     expect(result.run.status).toBe("aborted");
     const status = await conversionStatus({ ...base, clients: observer });
     expect(status.checkpoints[0]?.pages ?? 0).toBe(0);
-    // Exactly the first call's records (33 workflows x 2 contexts): the second call was never sent.
+    // Exactly the first call's 25 records: the second call was never sent.
     const derived = (await scanAll(observer, table))
       .filter((i) => ownerOf(i, migration.id))
       .map((i) => keyId(WORKFLOWS_TABLE, i))
       .sort();
-    expect(derived).toHaveLength(66);
+    expect(derived).toHaveLength(25);
   });
 
   it("a pause while a page writes: the page is redone on resume and the table ends exactly converted", async () => {
@@ -95,12 +95,12 @@ describe("backfill run fence", () => {
       return { status: result.run.status, calls: calls.n };
     }
 
-    // The abort comes 0.5 s after a read the fence may trust for 60 s: the page's second call still goes out.
+    // The abort comes 0.5 s after a read the fence may trust for 60 s: the page's other three calls still go out.
     const fresh = await abortAfterFirstCall("fences", 60_000, 500);
     // The same after 0.5 s with a fence trusted for 0.2 s: the page re-reads, sees the abort and sends nothing more.
     const stale = await abortAfterFirstCall("fencet", 200, 500);
 
-    expect(fresh).toEqual({ status: "aborted", calls: 2 });
+    expect(fresh).toEqual({ status: "aborted", calls: 4 });
     expect(stale).toEqual({ status: "aborted", calls: 1 });
   });
 });

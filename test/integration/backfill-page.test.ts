@@ -36,17 +36,17 @@ describe("a backfill page", () => {
     expect(new Set(stamped.map((r) => r.SK))).toEqual(new Set(expected.map((r) => r.SK)));
   });
 
-  it("defers an item changed after the read instead of writing records from the stale read", async () => {
+  it("repairs an item changed between the read and the validation: its records are derive(current), the stale ones gone", async () => {
     const clients = testClients();
     const table = await freshPlainTable(clients);
     const items = [...generateWorkflows({ tenants: 1, workflows: 10, contexts: 2, pool: 10, itemKb: 1 })];
     await batchPutAll(clients.doc, table, items);
     const victim = items[3]!;
-    // A concurrent writer changes the victim's contexts between the Scan and the write.
+    // A concurrent writer changes the victim's contexts between the Scan and the plain writes.
     let struck = false;
     clients.raw.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === "TransactWriteItemsCommand" && !struck) {
+        if (context.commandName === "BatchExecuteStatementCommand" && !struck) {
           struck = true;
           await clients.doc.send(
             new UpdateCommand({
@@ -62,11 +62,12 @@ describe("a backfill page", () => {
       { step: "initialize", name: "concurrentWriter" },
     );
     const result = await convertPage(clients.doc, table, m1, { segment: 0, totalSegments: 1, pageSize: 100 });
-    expect(result.counters.deferred).toBe(1);
-    expect(result.deferredKeys).toEqual([{ PK: victim.PK, SK: victim.SK }]);
-    expect(result.counters.converted).toBe(9);
+    expect(struck).toBe(true);
+    expect(result.counters.repaired).toBe(1);
+    expect(result.repairedKeys).toEqual([{ PK: victim.PK, SK: victim.SK }]);
+    expect(result.counters.converted).toBe(10);
     const victimRecords = (await scanAll(clients, table)).filter((i) => ownerOf(i, m1.id)?.SK === victim.SK);
-    expect(victimRecords).toEqual([]);
+    expect(victimRecords.map((r) => r.SK)).toEqual([`CTX#ctx-new#${victim.SK}`]);
   });
 
   it("defers a deleted item and converts items whose non-schema fields changed", async () => {

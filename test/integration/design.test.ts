@@ -145,7 +145,7 @@ describe("ferry plan on a seeded table with non-source items", () => {
     expect(scaled.table).toMatchObject({ items: 175, method: "DescribeTable ItemCount x the sample's share of source items" });
   });
 
-  it("estimates the read units the backfill's consistent scan really consumes", async () => {
+  it("estimates the read units the backfill's eventually consistent scan really consumes", async () => {
     const clients = testClients();
     const table = await freshPlainTable(clients);
     await batchPutAll(clients.doc, table, workflows({ tenants: 3, workflows: 700, contexts: 2, pool: 50, tasks: 4, itemKb: 3, seed: 6 }));
@@ -165,8 +165,9 @@ describe("ferry plan on a seeded table with non-source items", () => {
         startKey = page.lastKey;
       } while (startKey);
     }
-    expect(consumed).toBeGreaterThan(1_500);
-    expect(Math.abs(plan.readUnits.total - consumed) / consumed).toBeLessThan(0.02);
+    // A dry run only scans: its units are the plan's Scan share (the validation reads come on top in a real run).
+    expect(consumed).toBeGreaterThan(750);
+    expect(Math.abs(plan.readUnits.scan - consumed) / consumed).toBeLessThan(0.02);
   });
 });
 

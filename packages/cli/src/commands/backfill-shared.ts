@@ -210,7 +210,7 @@ export function describeConversion(ctx: ConvertContext, result: ConversionResult
     ["source items", formatCount(totals.sources)],
     ["converted", `${formatCount(totals.converted)}${s.dryRun ? " (would convert)" : ""}`],
     ["records written", formatCount(totals.recordsWritten)],
-    ["deferred to the stream", `${formatCount(totals.deferred)} (changed after the read; dual-write converts them)`],
+    ["repaired after the read", `${formatCount(totals.repaired ?? 0)} (changed while their page wrote; put right under a condition)`],
     ["failed items", formatCount(totals.failed)],
     ["consumed", `${formatCount(totals.consumedReadUnits)} RCU, ${formatCount(totals.consumedWriteUnits)} WCU`],
     ["executions", `${run.executions} in this run, ${result.executions.length} in this process`],

@@ -10,6 +10,7 @@ import { printJson, table } from "../output.ts";
 interface PlanFlags extends ConnectionFlags {
   sample: number;
   countMaxItems: number;
+  changesPerSecond: number;
   rate?: number;
   migrationsDir?: string;
 }
@@ -33,6 +34,12 @@ export function planCommand(): Command {
       parseInteger(0, Number.MAX_SAFE_INTEGER),
       DEFAULT_PLAN_OPTIONS.countMaxItems,
     )
+    .option(
+      "--changes-per-second <n>",
+      "application writes to source items per second during the backfill (the items changed while their page is in flight are repaired by a transaction)",
+      parseNumber(0, Number.MAX_SAFE_INTEGER),
+      DEFAULT_PLAN_OPTIONS.changesPerSecond,
+    )
     .option("--migrations-dir <dir>", "folder of migration files (default: FERRY_MIGRATIONS_DIR or ./migrations)")
     .addHelpText(
       "after",
@@ -48,6 +55,7 @@ Example: plan 0002 on the local table at 500 items/s
         plan = await planMigration(clients, tableFor(opts, migration), migration, {
           sample: opts.sample,
           countMaxItems: opts.countMaxItems,
+          changesPerSecond: opts.changesPerSecond,
           ...(opts.rate ? { rate: opts.rate } : {}),
         });
       } finally {
@@ -72,11 +80,11 @@ export function describePlan(plan: Plan): string {
     ["records to write", `${approx}${formatCount(plan.records.total)} (${formatBytes(plan.records.bytes)})`],
     [
       "write units",
-      `${approx}${formatCount(plan.writeUnits.total)} (per item mean ${plan.writeUnits.mean.toFixed(1)}, max ${plan.writeUnits.max}; TransactWriteItems: ConditionCheck + Puts, 2 per KB each)`,
+      `${approx}${formatCount(plan.writeUnits.total)} (plain writes ${formatCount(plan.writeUnits.plain)}: per item mean ${plan.writeUnits.mean.toFixed(1)}, max ${plan.writeUnits.max}, 1 per KB of each record; repairs ${formatCount(plan.writeUnits.repairs)}: ${plan.repairs.expected} expected at ${plan.repairs.changesPerSecond} changes/s, ${plan.repairs.writeUnitsPerRepair} each as a transaction)`,
     ],
     [
       "read units",
-      `${approx}${formatCount(plan.readUnits.total)} (strongly consistent Scan, ${plan.readUnits.segments} segments, pages of ${plan.readUnits.pageSize})`,
+      `${approx}${formatCount(plan.readUnits.total)} (eventually consistent Scan ${formatCount(Math.ceil(plan.readUnits.scan))}, ${plan.readUnits.segments} segments, pages of ${plan.readUnits.pageSize}; validation reads ${formatCount(plan.readUnits.validation)}, strongly consistent)`,
     ],
     ["duration", `${formatDuration(plan.durationSeconds)} at ${formatCount(plan.rate)} source items/s`],
     ["on-demand cost", `${formatUsd(plan.cost.totalUsd)} (writes ${formatUsd(plan.cost.writeUsd)}, reads ${formatUsd(plan.cost.readUsd)})`],

@@ -188,7 +188,7 @@ export function describeMigrationStatus(s: MigrationStatus): string {
         "converted",
         `${formatCount(totals.converted)} of ${formatCount(totals.sources)} source item(s), ${formatCount(totals.recordsWritten)} record(s) written`,
       ],
-      ["deferred / failed", `${formatCount(totals.deferred)} deferred to the stream, ${formatCount(totals.failed)} failed`],
+      ["repaired / failed", `${formatCount(totals.repaired ?? 0)} repaired after the read, ${formatCount(totals.failed)} failed`],
       ["consumed", `${formatCount(totals.consumedReadUnits)} RCU, ${formatCount(totals.consumedWriteUnits)} WCU`],
     );
     if (b.runtime === "stage" || run.runtime?.kind === "stage") {
@@ -223,7 +223,7 @@ export function describeMigrationStatus(s: MigrationStatus): string {
     parts.push(
       "",
       table([
-        ["segment", "pages", "scanned", "converted", "deferred", "failed", "state", "updated"],
+        ["segment", "pages", "scanned", "converted", "repaired", "failed", "state", "updated"],
         ...Array.from({ length: run.settings.segments }, (_, segment) => {
           const c = b.checkpoints.find((p) => p.segment === segment);
           if (!c) return [segment, 0, 0, 0, 0, 0, "not started", "-"];
@@ -232,7 +232,7 @@ export function describeMigrationStatus(s: MigrationStatus): string {
             c.pages,
             c.counters.scanned,
             c.counters.converted,
-            c.counters.deferred,
+            c.counters.repaired ?? 0,
             c.counters.failed,
             c.done ? "done" : "in progress",
             iso(c.updatedAt),

@@ -49,3 +49,8 @@ export function sourceConditionCheck(tableName: string, key: ItemKey, condition:
 export function sourceItemCheck(tableName: string, migration: Migration, item: Record<string, unknown>) {
   return sourceConditionCheck(tableName, keyOf(keysOf(migration), item), sourceUnchangedCondition(migration, item));
 }
+
+/** Condition that holds only while the source item is absent (the validation read found it deleted). */
+export function sourceGoneCondition(migration: Migration): SourceCondition {
+  return { ConditionExpression: "attribute_not_exists(#pk)", ExpressionAttributeNames: { "#pk": keysOf(migration).partitionKey.name } };
+}

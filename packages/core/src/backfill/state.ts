@@ -114,7 +114,10 @@ export function runFence(store: StateStore, runId: string, maxAgeMs: number, con
 
 export async function readCheckpoints(store: StateStore): Promise<SegmentCheckpoint[]> {
   const out: SegmentCheckpoint[] = [];
-  for await (const item of controlRecords(store, backfillSk(store).segmentPrefix)) out.push(item.checkpoint as SegmentCheckpoint);
+  for await (const item of controlRecords(store, backfillSk(store).segmentPrefix)) {
+    // A segment whose first page is in flight holds only a write-ahead note (pending.ts).
+    if (item.checkpoint) out.push(item.checkpoint as SegmentCheckpoint);
+  }
   return out.sort((a, b) => a.segment - b.segment);
 }
 
@@ -144,7 +147,10 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
         TableName: store.controlTable,
         Item: { ...controlKey(store.migrationId, backfillSk(store).segment(next.segment)), checkpoint: next },
         ConditionExpression:
-          previousPages === 0 ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev" : "#c.#runId = :run AND #c.#pages = :prev",
+          previousPages === 0
+            ? // A record holding only a write-ahead note (pending.ts) has no checkpoint yet.
+              "attribute_not_exists(PK) OR attribute_not_exists(#c) OR (#c.#runId <> :run) OR #c.#pages = :prev"
+            : "#c.#runId = :run AND #c.#pages = :prev",
         ExpressionAttributeNames: { "#c": "checkpoint", "#pages": "pages", "#runId": "runId" },
         ExpressionAttributeValues: { ":prev": previousPages, ":run": next.runId },
       }),

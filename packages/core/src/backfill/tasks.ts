@@ -10,11 +10,11 @@ import { FerryError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { addCounts } from "../util/counters.ts";
 import { EMPTY_COUNTERS, type PageCounters, convertPage } from "./page.ts";
+import { notePending, pendingOf, readSegment } from "./pending.ts";
 import { RunFencedError } from "./transactions.ts";
 import {
   type StateStore,
   freshCheckpoint,
-  readCheckpoint,
   readCheckpoints,
   readRun,
   recordItemFailures,
@@ -72,7 +72,13 @@ export class BackfillRunMismatchError extends FerryError {
   }
 }
 
-const THROTTLE_ERRORS = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "TransactionRetriesExhaustedError"]);
+const THROTTLE_ERRORS = new Set([
+  "ProvisionedThroughputExceededException",
+  "ThrottlingException",
+  "RequestLimitExceeded",
+  "TransactionRetriesExhaustedError",
+  "StatementRetriesExhaustedError",
+]);
 
 function storeOf(deps: BackfillTaskDeps, input: { migrationId: string; controlTable: string; dryRun?: boolean }): StateStore {
   return { doc: deps.doc, controlTable: input.controlTable, migrationId: input.migrationId, dryRun: input.dryRun === true };
@@ -111,7 +117,8 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
       return { status: "stopped" as PageStatus, pagesLeft };
     }
     if (pagesLeft <= 0) return { status: "yield" as PageStatus, pagesLeft };
-    const stored = await readCheckpoint(store, input.segment);
+    const segmentRecord = await readSegment(store, input.segment);
+    const stored = segmentRecord.checkpoint;
     const checkpoint = stored && stored.runId === run.runId ? stored : freshCheckpoint(run.runId, input.segment);
     if (checkpoint.done) return { status: "done" as PageStatus, pagesLeft };
 
@@ -132,6 +139,9 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
         pageSize: run.settings.pageSize,
         dryRun: run.settings.dryRun,
         fence: runFence(store, run.runId, run.settings.fenceMaxAgeMs ?? DEFAULT_FENCE_MAX_AGE_MS, runReadAt),
+        // What an attempt of this page that died between its writes and its validation read may have written.
+        pending: pendingOf(segmentRecord.notes, run.runId, checkpoint.pages),
+        beforeWrite: (owners) => notePending(store, input.segment, run.runId, checkpoint.pages, owners),
         ...(checkpoint.lastKey ? { startKey: checkpoint.lastKey } : {}),
       });
     } catch (err) {

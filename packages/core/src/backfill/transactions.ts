@@ -1,46 +1,38 @@
 /**
- * Packs per-item conversion units into TransactWriteItems calls and runs them. Each unit is
- * a ConditionCheck on one source item plus a Put per derived record; several units share a
- * call (up to 100 actions) to amortize round trips. A unit whose condition fails is
- * deferred to the stream; conflicts and throttling are retried with backoff (both in
- * dynamo/transactions.ts, shared with verify's repair). A fence (a read
- * of the run record) is checked before every call and every retry, so a page still in flight
- * when pause, abort or a rollback's abort is requested sends nothing more after at most the
- * call in progress. The run record is not part of the transactions themselves: a check on one
- * shared item in every transaction of every segment would make them conflict on AWS.
- * Each Put is conditional on the owner stamp (definition/owner.ts): a key holding another
- * migration's or the application's item refuses the whole unit, which is reported as failed
- * (RecordOwnedElsewhereError naming both sides), never written over.
+ * The backfill's repairs: an item whose schema fields changed (or that was deleted) between
+ * the page's Scan and its validation read is put right with one transaction, on the
+ * condition that the source is still what the validation read: a ConditionCheck on the
+ * source item, a Put of every record derive(current) owns, and a Delete of every record the
+ * page (or an earlier attempt of it) wrote that derive(current) does not own. A failed
+ * source condition means the item changed again: it is read again (consistently) and the
+ * repair retried. Each Put and Delete is conditional on the owner stamp
+ * (definition/owner.ts): a Put refused over another migration's or the application's item
+ * is reported as a failed item (RecordOwnedElsewhereError naming both sides), a refused
+ * Delete leaves what is there; neither is ever written over. Conflicts and throttling are
+ * retried with backoff (dynamo/transactions.ts, shared with verify's repair). A fence (a
+ * read of the run record) is checked before every call, so a page in flight when pause,
+ * abort or a rollback's abort is requested sends nothing more after the call in progress.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { DerivedRecord, ItemKey } from "../definition/define-migration.ts";
-import { keyOf } from "../definition/derive.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { deriveRecords, keyId, keyOf, keyText } from "../definition/derive.ts";
+import { isSourceItem } from "../definition/source.ts";
 import type { KeySchema } from "../dynamo/key-schema.ts";
-import { RecordOwnedElsewhereError, ownedPutCondition, plainItem } from "../definition/owner.ts";
+import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
+import type { ReadStats } from "../dynamo/batch-get.ts";
 import { itemSize } from "../dynamo/item-size.ts";
-import { TRANSACTION_MAX_ACTIONS, type TransactionPart, packParts, runTransactions } from "../dynamo/transactions.ts";
+import { TRANSACTION_MAX_ACTIONS, type TransactionPart, TransactionRetriesExhaustedError, packParts, runTransactions } from "../dynamo/transactions.ts";
 import { FerryError } from "../errors.ts";
-import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
-import { type SourceCondition, sourceConditionCheck } from "./source-condition.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../util/backoff.ts";
+import { type SourceCondition, sourceConditionCheck, sourceGoneCondition, sourceUnchangedCondition } from "./source-condition.ts";
+import { readCurrentSources } from "./validate.ts";
 
-/** Everything the backfill writes for one source item. */
+/** One transactional unit: a condition on one source item, the records to put and the keys to delete. */
 export interface ConversionUnit {
   key: ItemKey;
   condition: SourceCondition;
   records: DerivedRecord[];
-}
-
-export interface TransactionStats {
-  /** Units whose records were all written. */
-  converted: number;
-  recordsWritten: number;
-  /** Units whose source changed after the read: the stream owns them. */
-  deferred: ItemKey[];
-  /** Units refused because a record's key holds another migration's or the application's item. */
-  refused: RecordOwnedElsewhereError[];
-  calls: number;
-  retries: number;
-  consumedWriteUnits: number;
+  deletes?: ItemKey[];
 }
 
 /** The run was asked to stop (or replaced) while this page was writing: its writes were refused as a whole. */
@@ -54,85 +46,165 @@ export class RunFencedError extends FerryError {
 
 type Part = TransactionPart<ConversionUnit>;
 
-/** Splits a unit into parts of at most 99 puts, each with its own copy of the condition. */
+/** Splits a unit into parts of at most 99 writes, each with its own copy of the condition. */
 function partsOf(tableName: string, keys: KeySchema, migrationId: string, unit: ConversionUnit): Part[] {
   const check = sourceConditionCheck(tableName, unit.key, unit.condition);
   const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
+  const writes = [
+    ...unit.records.map((Item) => ({
+      action: { Put: { TableName: tableName, Item, ...ownedPutCondition(keys, migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" } },
+      bytes: itemSize(Item) + 50,
+    })),
+    ...(unit.deletes ?? []).map((key) => ({
+      action: {
+        Delete: {
+          TableName: tableName,
+          Key: keyOf(keys, key),
+          ...ownedDeleteCondition(keys, migrationId, unit.key),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        },
+      },
+      bytes: itemSize(key as unknown as Record<string, unknown>) + 50,
+    })),
+  ];
   const parts: Part[] = [];
-  for (let i = 0; i < unit.records.length; i += TRANSACTION_MAX_ACTIONS - 1) {
-    const records = unit.records.slice(i, i + TRANSACTION_MAX_ACTIONS - 1);
-    parts.push({
-      unit,
-      actions: [
-        check,
-        ...records.map((Item) => ({
-          Put: { TableName: tableName, Item, ...ownedPutCondition(keys, migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
-        })),
-      ],
-      writes: records.length,
-      bytes: checkBytes + records.reduce((n, r) => n + itemSize(r) + 50, 0),
-    });
+  for (let i = 0; i < writes.length; i += TRANSACTION_MAX_ACTIONS - 1) {
+    const slice = writes.slice(i, i + TRANSACTION_MAX_ACTIONS - 1);
+    parts.push({ unit, actions: [check, ...slice.map((w) => w.action)], writes: slice.length, bytes: checkBytes + slice.reduce((n, w) => n + w.bytes, 0) });
   }
   return parts;
 }
 
-/** Greedy packing of parts into calls under the action and byte limits. */
+/** Greedy packing of units' parts into calls under the action and byte limits. */
 export function packTransactions(tableName: string, keys: KeySchema, migrationId: string, units: ConversionUnit[]): Part[][] {
-  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, keys, migrationId, unit)));
+  return packParts(
+    units.filter((unit) => unit.records.length + (unit.deletes?.length ?? 0) > 0).flatMap((unit) => partsOf(tableName, keys, migrationId, unit)),
+  );
 }
 
 /** Whether the run may still write (see state.ts runStillWriting); false stops the page. */
 export type RunFence = () => Promise<boolean>;
 
-/** Writes the units; returns what was converted and what was deferred. Throws RunFencedError when `fence` says stop. */
-export async function writeUnits(
+/** An item the validation read found changed or gone. */
+export interface RepairRequest {
+  key: ItemKey;
+  /** The item as the validation read it (the schema's fields and keys); undefined: deleted. */
+  current: Record<string, unknown> | undefined;
+  /** Keys the page, or an earlier attempt of it, may have written for this item. */
+  stale: ItemKey[];
+}
+
+export interface RepairStats {
+  repaired: number;
+  recordsWritten: number;
+  recordsDeleted: number;
+  /** Items whose current version fails the schema or derive: their stale records were deleted, the item is reported. */
+  failures: { key: ItemKey; error: string; message: string }[];
+  /** Puts refused because the key holds another migration's or the application's item. */
+  refused: RecordOwnedElsewhereError[];
+  calls: number;
+  retries: number;
+  consumedWriteUnits: number;
+  consumedReadUnits: number;
+}
+
+export interface RepairOptions {
+  backoff?: BackoffOptions;
+  fence?: RunFence;
+  /** Fields a re-read projects: the page's validation fields (default: the schema's). */
+  fields?: string[];
+}
+
+/** Repairs every request; throws RunFencedError when the fence says stop, TransactionRetriesExhaustedError when an item keeps changing. */
+export async function repairSources(
   doc: DynamoDBDocumentClient,
   tableName: string,
-  keys: KeySchema,
-  migrationId: string,
-  units: ConversionUnit[],
-  backoff: BackoffOptions = DEFAULT_BACKOFF,
-  fence?: RunFence,
-): Promise<TransactionStats> {
-  const run = await runTransactions(doc, packTransactions(tableName, keys, migrationId, units), {
-    backoff,
-    advice: "lower --rate and resume with `ferry resume`",
-    ...(fence
-      ? {
-          beforeCall: async () => {
-            if (!(await fence())) throw new RunFencedError();
-          },
-        }
-      : {}),
-  });
-  const stats: TransactionStats = {
-    converted: 0,
+  migration: Migration,
+  requests: RepairRequest[],
+  options: RepairOptions = {},
+): Promise<RepairStats> {
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
+  const stats: RepairStats = {
+    repaired: 0,
     recordsWritten: 0,
-    deferred: [],
+    recordsDeleted: 0,
+    failures: [],
     refused: [],
-    calls: run.calls,
-    retries: run.retries,
-    consumedWriteUnits: run.consumedWriteUnits,
+    calls: 0,
+    retries: 0,
+    consumedWriteUnits: 0,
+    consumedReadUnits: 0,
   };
-  // The source check comes first: a changed source belongs to the stream, whatever else failed.
-  const deferred = new Set([...run.refused].filter(([, r]) => r.index === 0).map(([unit]) => unit));
-  const refused = new Map(
-    [...run.refused]
-      .filter(([, r]) => r.index > 0)
-      .map(([unit, r]) => {
-        const record = (r.action as { Put: { Item: DerivedRecord } }).Put.Item;
-        return [unit, new RecordOwnedElsewhereError(migrationId, unit.key, keyOf(keys, record), plainItem(r.item))] as const;
-      }),
-  );
-  const written = run.written;
-  for (const unit of units) {
-    const refusal = refused.get(unit);
-    if (deferred.has(unit)) stats.deferred.push(unit.key);
-    else if (refusal) stats.refused.push(refusal);
-    else if (unit.records.length === 0 || written.get(unit) === unit.records.length) {
-      stats.converted++;
-      stats.recordsWritten += unit.records.length;
+  const reads: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
+  const keys = keysOf(migration);
+  const fields = options.fields ?? migration.readFields;
+  const fence = options.fence;
+  const beforeCall = fence
+    ? async () => {
+        if (!(await fence())) throw new RunFencedError();
+      }
+    : undefined;
+  for (const request of requests) {
+    let current = request.current;
+    const droppedPuts = new Set<string>();
+    const droppedDeletes = new Set<string>();
+    let failure: RepairStats["failures"][number] | undefined;
+    for (let changes = 0; ; ) {
+      let puts: DerivedRecord[] = [];
+      failure = undefined;
+      if (current) {
+        try {
+          // An item that stopped matching `source.match` owns nothing any more.
+          puts = isSourceItem(migration, current) ? deriveRecords(migration, current) : [];
+        } catch (err) {
+          // The current version owns nothing it can derive: its stale records go, the item is reported.
+          if (!(err instanceof FerryError)) throw err;
+          failure = { key: request.key, error: err.name, message: err.message };
+        }
+      }
+      const owned = new Set(puts.map((r) => keyId(keys, r)));
+      const deletes = [...new Map(request.stale.map((k) => [keyId(keys, k), k])).values()].filter(
+        (k) => !owned.has(keyId(keys, k)) && !droppedDeletes.has(keyId(keys, k)),
+      );
+      const unit: ConversionUnit = {
+        key: request.key,
+        condition: current ? sourceUnchangedCondition(migration, current) : sourceGoneCondition(migration),
+        records: puts.filter((r) => !droppedPuts.has(keyId(keys, r))),
+        deletes,
+      };
+      const run = await runTransactions(doc, packTransactions(tableName, keys, migration.id, [unit]), {
+        backoff,
+        advice: "lower --rate and resume with `ferry resume`",
+        ...(beforeCall ? { beforeCall } : {}),
+      });
+      stats.calls += run.calls;
+      stats.retries += run.retries;
+      stats.consumedWriteUnits += run.consumedWriteUnits;
+      const refusal = run.refused.get(unit);
+      if (!refusal) {
+        stats.repaired++;
+        stats.recordsWritten += unit.records.length;
+        stats.recordsDeleted += deletes.length;
+        break;
+      }
+      const action = refusal.action as { Put?: { Item: DerivedRecord }; Delete?: { Key: ItemKey } };
+      if (refusal.index === 0) {
+        // The source changed again since the validation read: read it again and repair to that.
+        if (++changes >= backoff.maxAttempts) {
+          throw new TransactionRetriesExhaustedError(["SourceChanged"], changes, `${keyText(request.key)} keeps changing; resume with \`ferry resume\``);
+        }
+        await sleep(backoffDelay(changes, backoff));
+        current = (await readCurrentSources(doc, tableName, migration, [request.key], backoff, reads, fields)).get(keyId(keys, request.key));
+      } else if (action.Put) {
+        droppedPuts.add(keyId(keys, action.Put.Item));
+        stats.refused.push(new RecordOwnedElsewhereError(migration.id, request.key, keyOf(keys, action.Put.Item), plainItem(refusal.item)));
+      } else if (action.Delete) {
+        // Not ours to delete: whatever holds the key stays.
+        droppedDeletes.add(keyId(keys, action.Delete.Key));
+      }
     }
+    if (failure) stats.failures.push(failure);
   }
+  stats.consumedReadUnits += reads.consumedReadUnits;
   return stats;
 }

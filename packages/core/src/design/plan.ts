@@ -12,7 +12,7 @@ import { DEFAULT_DERIVE_TIMEOUT_MS, withinTimeBudget } from "../definition/time-
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
 import { describeTable } from "../dynamo/table.ts";
-import { estimateItemWriteUnits, estimateScanReadUnits } from "./capacity.ts";
+import { estimateItemRepairWriteUnits, estimateItemValidationReadUnits, estimateItemWriteUnits, estimateScanReadUnits, expectedRepairs } from "./capacity.ts";
 import { countSourceItems } from "./count.ts";
 import { type CostEstimate, onDemandCost } from "./pricing.ts";
 import { DEFAULT_SAMPLE_SIZE, type TableSample, TableNotFoundError, sampleTable } from "./sample.ts";
@@ -24,9 +24,11 @@ export interface PlanOptions {
   rate?: number;
   /** Count source items exactly (a key-only Scan) in tables up to this many items; above it, scale the sample. */
   countMaxItems: number;
+  /** Application writes to source items per second during the backfill: what the expected repairs are scaled from. */
+  changesPerSecond: number;
 }
 
-export const DEFAULT_PLAN_OPTIONS: PlanOptions = { sample: DEFAULT_SAMPLE_SIZE, countMaxItems: 1_000_000 };
+export const DEFAULT_PLAN_OPTIONS: PlanOptions = { sample: DEFAULT_SAMPLE_SIZE, countMaxItems: 1_000_000, changesPerSecond: 0 };
 
 export interface Stat {
   mean: number;
@@ -43,10 +45,12 @@ export interface Plan {
   recordsPerItem: Stat;
   recordBytes: Stat;
   records: { total: number; bytes: number };
-  /** Write units per source item (0 for items that derive nothing) and for the conversion. */
-  writeUnits: Stat & { total: number };
-  /** Read units of the backfill's strongly consistent Scan of the whole table. */
-  readUnits: { total: number; pageSize: number; segments: number };
+  /** Write units per source item's plain writes (0 for items that derive nothing), and for the conversion: plain writes plus expected repairs. */
+  writeUnits: Stat & { total: number; plain: number; repairs: number };
+  /** Read units: the eventually consistent Scan of the whole table plus one strongly consistent validation read per source item. */
+  readUnits: { total: number; scan: number; validation: number; pageSize: number; segments: number };
+  /** Items expected to change while their page is in flight, each repaired by a transaction (capacity.ts expectedRepairs). */
+  repairs: { expected: number; changesPerSecond: number; writeUnitsPerRepair: number };
   rate: number;
   durationSeconds: number;
   cost: CostEstimate;
@@ -78,9 +82,15 @@ export async function planMigration(clients: DynamoClients, tableName: string, m
   const counts = await tableCounts(clients, tableName, migration, sample, o.countMaxItems);
   const sources = counts.sources;
   const table = { items: counts.items, bytes: counts.bytes, method: counts.method };
-  const writeTotal = Math.round(sources * derived.writeUnits.mean);
-  const readTotal = estimateScanReadUnits({ ...table, pageSize: migration.options.pageSize, segments: migration.options.segments });
   const rate = o.rate ?? migration.options.rate;
+  const { pageSize, segments } = migration.options;
+  const repairs = expectedRepairs({ sources, changesPerSecond: o.changesPerSecond, segments, pageSize, rate });
+  const plainTotal = Math.round(sources * derived.writeUnits.mean);
+  const repairTotal = Math.round(repairs * derived.repairWriteUnits);
+  const writeTotal = plainTotal + repairTotal;
+  const scanUnits = estimateScanReadUnits({ ...table, pageSize, segments }, false);
+  const validationUnits = Math.round(sources * derived.validationReadUnits);
+  const readTotal = Math.ceil(scanUnits + validationUnits);
   const notes: string[] = [];
   if (derived.failed > 0) {
     notes.push(`${derived.failed} of ${sample.sources.length} sampled source items failed to derive and are left out: run \`ferry check ${migration.id}\`.`);
@@ -92,8 +102,13 @@ export async function planMigration(clients: DynamoClients, tableName: string, m
     );
   }
   notes.push("Not included: dual-write writes for items changed during the migration, storage of the new records.");
+  if (o.changesPerSecond === 0) {
+    notes.push(
+      "Repairs assume no application writes during the backfill; pass --changes-per-second to count the items that change while their page is in flight.",
+    );
+  }
   if (isLocalEndpoint(clients.endpoint)) {
-    notes.push("DynamoDB Local reports transactional capacity differently from AWS; the units here are AWS's.");
+    notes.push("DynamoDB Local reports transactional capacity differently from AWS (and none for PartiQL writes); the units here are AWS's.");
   }
   return {
     migrationId: migration.id,
@@ -104,8 +119,13 @@ export async function planMigration(clients: DynamoClients, tableName: string, m
     recordsPerItem: derived.recordsPerItem,
     recordBytes: derived.recordBytes,
     records: { total: Math.round(sources * derived.recordsPerItem.mean), bytes: Math.round(sources * derived.bytesPerItem) },
-    writeUnits: { ...derived.writeUnits, total: writeTotal },
-    readUnits: { total: readTotal, pageSize: migration.options.pageSize, segments: migration.options.segments },
+    writeUnits: { ...derived.writeUnits, total: writeTotal, plain: plainTotal, repairs: repairTotal },
+    readUnits: { total: readTotal, scan: scanUnits, validation: validationUnits, pageSize, segments },
+    repairs: {
+      expected: Math.round(repairs * 10) / 10,
+      changesPerSecond: o.changesPerSecond,
+      writeUnitsPerRepair: Math.round(derived.repairWriteUnits * 10) / 10,
+    },
     rate,
     durationSeconds: sources / rate,
     cost: onDemandCost(writeTotal, readTotal),
@@ -122,6 +142,9 @@ interface DerivedSample {
   recordBytes: Stat;
   bytesPerItem: number;
   writeUnits: Stat;
+  /** Means per derived item: its validation read, and a repair of it. */
+  validationReadUnits: number;
+  repairWriteUnits: number;
 }
 
 function deriveSample(migration: Migration, sources: Record<string, unknown>[]): DerivedSample {
@@ -133,6 +156,8 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
   let bytesMax = 0;
   let units = 0;
   let unitsMax = 0;
+  let validation = 0;
+  let repair = 0;
   const examples: string[] = [];
   for (const item of sources) {
     let derived: ReturnType<typeof deriveRecords>;
@@ -155,6 +180,8 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
     const itemUnits = estimateItemWriteUnits(item, derived);
     units += itemUnits;
     unitsMax = Math.max(unitsMax, itemUnits);
+    validation += estimateItemValidationReadUnits(item);
+    repair += estimateItemRepairWriteUnits(item, derived);
   }
   const per = (n: number) => (items ? n / items : 0);
   return {
@@ -165,6 +192,8 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
     recordBytes: { mean: records ? bytes / records : 0, max: bytesMax },
     bytesPerItem: per(bytes),
     writeUnits: { mean: per(units), max: unitsMax },
+    validationReadUnits: per(validation),
+    repairWriteUnits: per(repair),
   };
 }
 
