@@ -5,11 +5,11 @@
  */
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
-import { startEventSourceMapping } from "./event-source-mapping.ts";
+import { type EventSourceMappingOptions, startEventSourceMapping } from "./event-source-mapping.ts";
 import type { StreamHandler } from "../streams/lambda-event.ts";
 import { controlTableCheckpoints } from "./stream-checkpoints.ts";
 import { controlTableDeadLetters, listDeadLetters } from "./stream-dead-letters.ts";
-import { createStreamsClient } from "../streams/shards.ts";
+import { type StreamsClient, createStreamsClient } from "../streams/shards.ts";
 import { ensureControlTable } from "../control/control-table.ts";
 import { describeTable } from "../dynamo/table.ts";
 import { FerryError } from "../errors.ts";
@@ -24,6 +24,10 @@ export interface LocalDualWriteOptions {
   handler: StreamHandler;
   /** Wait after an empty stream read. */
   pollIntervalMs?: number;
+  /** A streams client of the caller's (e.g. one it profiles); left open on stop. Default: one of its own. */
+  streamsClient?: StreamsClient;
+  /** Every mapping event (batches, retries, dead letters). */
+  onEvent?: EventSourceMappingOptions["onEvent"];
 }
 
 export async function startLocalDualWrite(options: LocalDualWriteOptions) {
@@ -33,7 +37,8 @@ export async function startLocalDualWrite(options: LocalDualWriteOptions) {
   if (!streamArn) throw new FerryError(`${tableName} has no stream; run \`ferry add\` after enabling it.`);
   const location = { doc: clients.doc, controlTable, migrationId: migration.id };
   const controller = new AbortController();
-  const streams = createStreamsClient(clients);
+  const own = options.streamsClient ? undefined : createStreamsClient(clients);
+  const streams = options.streamsClient ?? (own as StreamsClient);
   const mapping = startEventSourceMapping({
     streamsClient: streams,
     streamArn,
@@ -43,6 +48,7 @@ export async function startLocalDualWrite(options: LocalDualWriteOptions) {
     deadLetters: controlTableDeadLetters(location),
     signal: controller.signal,
     pollIntervalMs: options.pollIntervalMs ?? 50,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   return {
     mapping,
@@ -50,7 +56,7 @@ export async function startLocalDualWrite(options: LocalDualWriteOptions) {
     async stop() {
       controller.abort();
       await mapping.done;
-      streams.destroy();
+      own?.destroy();
     },
   };
 }
