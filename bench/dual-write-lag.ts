@@ -6,6 +6,7 @@
  * readable) minus the insert's acknowledgement. A light poller cross-checks 1 insert in 20 by
  * strongly consistent BatchGet (reading every insert would load the engine being measured).
  */
+import { readFileSync, readdirSync } from "node:fs";
 import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
@@ -31,6 +32,9 @@ export interface LagOptions {
    */
   drainTimeoutMs?: number;
   tolerateBacklog?: boolean;
+  /** Override the handler's heartbeat interval and the mapping's checkpoint interval (0: every batch, as before issue 19). */
+  heartbeatIntervalMs?: number;
+  checkpointIntervalMs?: number;
 }
 
 export interface LagResult {
@@ -69,6 +73,8 @@ export interface LagResult {
   requestsPerInsert: Record<string, number>;
   /** 1-minute load average of the machine at the start and the end. */
   load: [number, number];
+  /** CPU time per insert from the first write to the last insert applied: the engine's (java) and this process's (writer, mapping, handler). */
+  cpuMsPerInsert: { engine: number; node: number };
 }
 
 interface Pending {
@@ -99,7 +105,13 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const invocations: { records: number; ms: number }[] = [];
-  const inner = createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable });
+  const inner = createDualWriteHandler({
+    migration,
+    doc: clients.doc,
+    tableName: table,
+    controlTable,
+    ...(o.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+  });
   const bySk = new Map<string, Pending>();
   const all: Pending[] = [];
   const open = new Set<Pending>();
@@ -110,6 +122,7 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     migration,
     pollIntervalMs: o.pollIntervalMs,
     streamsClient: streams,
+    ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
     handler: async (event, context) => {
       const invoked = performance.now();
       const response = await inner(event, context);
@@ -156,6 +169,8 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
   })();
 
   log(`dual-write lag: ${total} inserts at ${o.writesPerSecond}/s (mapping poll ${o.pollIntervalMs} ms, load ${load0.toFixed(1)})`);
+  const javaPid = enginePid(engine);
+  const cpu0 = { engine: processCpuMs(javaPid), node: process.cpuUsage() };
   const t0 = performance.now();
   const inflight = new Set<Promise<void>>();
   let i = 0;
@@ -184,6 +199,11 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
   const unfinished = () => all.filter((p) => p.appliedAt === undefined || (p.sampled && p.seenAt === undefined)).length;
   while (unfinished() > 0 && performance.now() < deadline) await sleep(50);
   const stoppedAt = performance.now();
+  const nodeCpu = process.cpuUsage(cpu0.node);
+  const cpuMsPerInsert = {
+    engine: round((processCpuMs(javaPid) - cpu0.engine) / total, 2),
+    node: round((nodeCpu.user + nodeCpu.system) / 1000 / total, 2),
+  };
   open.clear();
   await poller;
   const unapplied = unfinished();
@@ -239,7 +259,31 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     deadLetters,
     unapplied,
     load: [round(load0), round(loadavg()[0] as number)],
+    cpuMsPerInsert,
   };
+}
+
+/** The java process listening on the engine's port (NaN when not found: CPU figures are then NaN). */
+function enginePid(engine: Engine): number {
+  const port = new URL(engine.endpoint).port;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const at = args.indexOf("-port");
+      if (args[0]?.endsWith("java") && at >= 0 && args[at + 1] === port) return Number(entry);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return Number.NaN;
+}
+
+/** User + system CPU time of a process, ms (clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  if (Number.isNaN(pid)) return Number.NaN;
+  const fields = (readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] ?? "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 /** Times every call of `client` by command and the table it goes to ("PutItem data", "UpdateItem control"). */
@@ -316,6 +360,8 @@ export interface LagBenchOptions {
   pollIntervalMs: number;
   seedItems: number;
   itemKb: number;
+  heartbeatIntervalMs?: number;
+  checkpointIntervalMs?: number;
 }
 
 export const DEFAULT_LAG_BENCH: LagBenchOptions = {
@@ -334,7 +380,13 @@ const SUSTAINED_P99_MS = 1_000;
 export async function benchLagRepetition(engine: Engine, o: LagBenchOptions): Promise<LagRepetition> {
   const ceiling = await benchPutCeiling(engine, { seconds: 4, itemKb: o.itemKb, writers: [4, 16] });
   log(`PutItem ceiling ${ceiling.putsPerSecond}/s (${JSON.stringify(ceiling.byWriters)})`);
-  const base = { itemKb: o.itemKb, pollIntervalMs: o.pollIntervalMs, seedItems: o.seedItems };
+  const base = {
+    itemKb: o.itemKb,
+    pollIntervalMs: o.pollIntervalMs,
+    seedItems: o.seedItems,
+    ...(o.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+    ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
+  };
   const target = await benchDualWriteLag(engine, { ...base, writesPerSecond: o.rate, seconds: o.seconds, tolerateBacklog: true, drainTimeoutMs: 30_000 });
   log(`${o.rate}/s for ${o.seconds} s: p99 ${target.lagMs.p99} ms (unapplied ${target.unapplied})`);
   const sweep: LagRepetition["sweep"] = [];
@@ -387,7 +439,8 @@ function parseFlags(argv: string[]): Map<string, string> {
 
 /**
  * `npx tsx bench/dual-write-lag.ts [--reps 3] [--rate 200] [--seconds 60] [--sweep 200,300,...]
- * [--sweep-seconds 30] [--poll-ms 50] [--seed 5000] [--json file]`: fresh engine per repetition.
+ * [--sweep-seconds 30] [--poll-ms 50] [--seed 5000] [--heartbeat-ms n] [--checkpoint-ms n] [--json file]`:
+ * a fresh engine per repetition; --heartbeat-ms 0 --checkpoint-ms 0 measure the old per-batch writes.
  */
 async function main(): Promise<void> {
   process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
@@ -396,11 +449,18 @@ async function main(): Promise<void> {
   const o: LagBenchOptions = {
     rate: num("rate", DEFAULT_LAG_BENCH.rate),
     seconds: num("seconds", DEFAULT_LAG_BENCH.seconds),
-    sweepRates: flags.has("sweep") ? String(flags.get("sweep")).split(",").map(Number) : DEFAULT_LAG_BENCH.sweepRates,
+    sweepRates: flags.has("sweep")
+      ? String(flags.get("sweep"))
+          .split(",")
+          .map(Number)
+          .filter((r) => r > 0)
+      : DEFAULT_LAG_BENCH.sweepRates,
     sweepSeconds: num("sweep-seconds", DEFAULT_LAG_BENCH.sweepSeconds),
     pollIntervalMs: num("poll-ms", DEFAULT_LAG_BENCH.pollIntervalMs),
     seedItems: num("seed", DEFAULT_LAG_BENCH.seedItems),
     itemKb: DEFAULT_LAG_BENCH.itemKb,
+    ...(flags.has("heartbeat-ms") ? { heartbeatIntervalMs: num("heartbeat-ms", 0) } : {}),
+    ...(flags.has("checkpoint-ms") ? { checkpointIntervalMs: num("checkpoint-ms", 0) } : {}),
   };
   const reps: LagRepetition[] = [];
   for (let i = 0; i < num("reps", 3); i++) {
@@ -422,7 +482,7 @@ async function main(): Promise<void> {
       "",
       `Where the time goes (repetition ${Math.floor(reps.length / 2) + 1}, ${o.rate}/s): delivery p50 ${t.lagParts.deliveryMs.p50} / p99 ${t.lagParts.deliveryMs.p99} ms; ` +
         `handler p50 ${t.lagParts.handlerMs.p50} / p99 ${t.lagParts.handlerMs.p99} ms; batches p50 ${t.batchSize.p50} (max ${t.batchSize.max}); ` +
-        `load ${t.load.join(" -> ")}; requests per insert ${JSON.stringify(t.requestsPerInsert)}`,
+        `CPU per insert: engine ${t.cpuMsPerInsert.engine} ms, node ${t.cpuMsPerInsert.node} ms; load ${t.load.join(" -> ")}; requests per insert ${JSON.stringify(t.requestsPerInsert)}`,
     );
   }
   process.stdout.write(`${lines.join("\n")}\n`);

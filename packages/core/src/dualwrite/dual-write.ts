@@ -2,9 +2,10 @@
  * The dual-write's domain logic, per batch of stream records: plan each record in order, write
  * runs of records that touch different derived keys together (dualwrite/applier.ts), stop at the
  * first failure (it and every later record are reported, so no change of an item is applied
- * before an earlier one), record failures in the control table, and write the heartbeat once
- * the batch applied a source record. The Lambda handler wraps this in
- * Powertools' BatchProcessor (packages/functions/src/dual-write.ts).
+ * before an earlier one), record failures in the control table, and write the heartbeat after
+ * a batch that applied a source record, at most once per `heartbeatIntervalMs` (see
+ * `heartbeatDue`). The Lambda handler wraps this in Powertools' BatchProcessor
+ * (packages/functions/src/dual-write.ts).
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -44,6 +45,31 @@ export interface DualWriteDeps {
   logger?: DualWriteLogger;
   /** Conditional writes in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
   writeConcurrency?: number;
+  /** Least time between two heartbeats of this writer (default DEFAULT_HEARTBEAT_INTERVAL_MS; 0: after every batch). */
+  heartbeatIntervalMs?: number;
+}
+
+/**
+ * A heartbeat once a second is what its readers can use: creation times are whole seconds on
+ * AWS, and the guards that read it allow minutes (lifecycle maxHeartbeatAgeMs, 5 min).
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
+
+/**
+ * Whether a batch writes the heartbeat. Always the first one of a writer (a restarted consumer
+ * clears a recorded stop at once) and one that applied a liveness ping (a probe waits for its
+ * nonce); otherwise only once the heartbeat would move by at least the interval in either of
+ * its times: the wall clock (appliedAt, what the guards read) or the stream's (newestCreatedAt,
+ * the lag). So while the consumer applies changes its heartbeat is never older than the
+ * interval plus one batch, and what it skips is carried into the next one.
+ */
+export function heartbeatDue(
+  last: { appliedAt: number; newestCreatedAt: number } | undefined,
+  next: { appliedAt: number; newestCreatedAt: number; ping: boolean },
+  intervalMs: number,
+): boolean {
+  if (!last || next.ping) return true;
+  return next.appliedAt - last.appliedAt >= intervalMs || next.newestCreatedAt - last.newestCreatedAt >= intervalMs;
 }
 
 /** A later record of a batch in which an earlier record failed: not attempted, retried after it. */
@@ -64,7 +90,7 @@ export interface DualWriteBatchSummary extends DualWriteCounters {
   /** Records after the failing one, reported without being attempted. */
   notAttempted: number;
   firstFailure?: { sequenceNumber: string; kind: FailureKind; errorName: string; reason: string };
-  /** Whether the batch wrote the heartbeat. */
+  /** Whether the batch wrote the heartbeat (false also when it was not due: see heartbeatDue). */
   heartbeat: boolean;
   /** Windows of key-disjoint records written together. */
   windows: number;
@@ -99,7 +125,11 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}),
   };
   const location = { doc: deps.doc, controlTable: deps.controlTable, migrationId: deps.migration.id };
+  const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   let pending = emptyCounters();
+  // The newest source record applied but not yet in a heartbeat, and the heartbeat last written.
+  let unreported: { sequenceNumber: string; createdAt: number | undefined } | undefined;
+  let lastBeat: { appliedAt: number; newestCreatedAt: number } | undefined;
 
   const startBatch = (records: readonly DynamoDBRecord[]): DualWriteBatch => {
     const batch = emptyCounters();
@@ -242,23 +272,28 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         await ran;
         const counters = addCounts(pending, batch);
         let heartbeat = false;
-        if (newest) {
-          const appliedAt = now();
+        const latest = newest ? { ...newest, createdAt: newest.createdAt ?? unreported?.createdAt } : unreported;
+        const appliedAt = now();
+        const beat = latest && { appliedAt, newestCreatedAt: latest.createdAt ?? appliedAt, ping: lastPing !== undefined };
+        // Only a batch that applied a source record (or a ping) writes it, as before; the interval only thins them out.
+        if (newest && latest && beat && heartbeatDue(lastBeat, beat, heartbeatIntervalMs)) {
           try {
             await writeHeartbeat(deps.doc, deps.controlTable, deps.migration.id, consumer, {
-              newestCreatedAt: newest.createdAt ?? appliedAt,
+              newestCreatedAt: beat.newestCreatedAt,
               appliedAt,
-              sequenceNumber: newest.sequenceNumber,
+              sequenceNumber: latest.sequenceNumber,
               counters,
               lastBatch: batch,
               ...(lastPing ? { lastPing } : {}),
             });
             heartbeat = true;
+            lastBeat = beat;
           } catch (err) {
             // The batch itself is applied: failing it for a heartbeat would only replay it.
             logger.warn("could not write the heartbeat", { error: String(err) });
           }
         }
+        unreported = heartbeat ? undefined : latest;
         pending = heartbeat ? emptyCounters() : counters;
         const summary: DualWriteBatchSummary = { ...batch, notAttempted, heartbeat, windows, ...(firstFailure ? { firstFailure } : {}) };
         logger.debug("batch done", { ...summary });

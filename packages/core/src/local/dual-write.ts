@@ -24,6 +24,8 @@ export interface LocalDualWriteOptions {
   handler: StreamHandler;
   /** Wait after an empty stream read. */
   pollIntervalMs?: number;
+  /** Least time between two checkpoint writes (default: the mapping's, DEFAULT_EVENT_SOURCE_MAPPING_OPTIONS). */
+  checkpointIntervalMs?: number;
   /** A streams client of the caller's (e.g. one it profiles); left open on stop. Default: one of its own. */
   streamsClient?: StreamsClient;
   /** Every mapping event (batches, retries, dead letters). */
@@ -49,6 +51,7 @@ export async function startLocalDualWrite(options: LocalDualWriteOptions) {
     signal: controller.signal,
     pollIntervalMs: options.pollIntervalMs ?? 50,
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}),
   });
   return {
     mapping,
