@@ -33,7 +33,13 @@ describe("local event source mapping checkpoints", () => {
     for (let i = 1; i <= 20; i++) await clients.doc.send(new PutCommand({ TableName: table, Item: { PK: "tenant-0001", SK: wf(i) } }));
     const stored = controlTableCheckpoints(location);
     const saves: ShardCheckpoint[] = [];
-    const counted: CheckpointStore = { load: (arn) => stored.load(arn), save: (c) => (saves.push(c), stored.save(c)) };
+    const counted: CheckpointStore = {
+      load: (arn) => stored.load(arn),
+      save: (checkpoint) => {
+        saves.push(checkpoint);
+        return stored.save(checkpoint);
+      },
+    };
     const run = (handler: StreamHandler, signal: AbortSignal) =>
       startEventSourceMapping({
         streamsClient: streams,

@@ -44,7 +44,10 @@ export class CheckpointWriter {
   private schedule(): void {
     if (this.inFlight || this.timer || this.pending === undefined || this.failure) return;
     const wait = this.lastStartedAt + this.intervalMs - this.clock();
-    if (wait <= 0) return this.start();
+    if (wait <= 0) {
+      this.start();
+      return;
+    }
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.schedule();
