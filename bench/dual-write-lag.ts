@@ -367,7 +367,7 @@ export interface LagBenchOptions {
 export const DEFAULT_LAG_BENCH: LagBenchOptions = {
   rate: 200,
   seconds: 60,
-  sweepRates: [200, 300, 400, 500, 600, 800],
+  sweepRates: [50, 100, 200, 300, 400, 600, 800],
   sweepSeconds: 30,
   pollIntervalMs: 50,
   seedItems: 5_000,
