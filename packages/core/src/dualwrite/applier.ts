@@ -42,16 +42,45 @@ export interface WindowResult {
 
 /** Collects key-disjoint plans; `fits` says whether a plan may join without reordering writes of a key. */
 export class ApplyWindow<T> {
-  readonly entries: { plan: ApplyPlan; tag: T }[] = [];
-  private readonly keys = new Set<string>();
+  readonly entries: { plan: ApplyPlan; tag: T; merged: number }[] = [];
+  /** Derived key -> the entry whose plan writes it. */
+  private readonly keys = new Map<string, number>();
 
   fits(plan: ApplyPlan): boolean {
     return planKeys(plan).every((k) => !this.keys.has(k));
   }
 
   add(plan: ApplyPlan, tag: T): void {
-    for (const k of planKeys(plan)) this.keys.add(k);
-    this.entries.push({ plan, tag });
+    for (const k of planKeys(plan)) this.keys.set(k, this.entries.length);
+    this.entries.push({ plan, tag, merged: 0 });
+  }
+
+  /**
+   * Folds a later change of a source item already in the window into that item's entry, when
+   * no other entry writes any of its keys (so no other plan's order changes). The entry then
+   * writes what applying both in order leaves: the later change's records, and deletes of every
+   * key either one's old image owned or the earlier one put that the later one does not put
+   * (owner-conditional, so a key of anyone else is still left alone). False when it cannot merge.
+   */
+  merge(plan: ApplyPlan): boolean {
+    const id = keyId(plan.key);
+    const at = this.entries.findIndex((e) => keyId(e.plan.key) === id);
+    const entry = this.entries[at];
+    if (!entry || planKeys(plan).some((k) => this.keys.has(k) && this.keys.get(k) !== at)) return false;
+    const puts = new Set(plan.puts.map((r) => keyId(r)));
+    const deletes = new Map<string, ItemKey>();
+    for (const key of [...entry.plan.deletes, ...entry.plan.puts.map((r) => keyOf(r)), ...plan.deletes]) {
+      if (!puts.has(keyId(key))) deletes.set(keyId(key), key);
+    }
+    entry.plan = { ...plan, deletes: [...deletes.values()] };
+    entry.merged++;
+    for (const k of planKeys(entry.plan)) this.keys.set(k, at);
+    return true;
+  }
+
+  /** True when some entry holds more than one change. */
+  get coalesced(): boolean {
+    return this.entries.some((e) => e.merged > 0);
   }
 
   get size(): number {

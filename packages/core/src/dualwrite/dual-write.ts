@@ -45,6 +45,8 @@ export interface DualWriteDeps {
   logger?: DualWriteLogger;
   /** Conditional writes in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
   writeConcurrency?: number;
+  /** Fold later changes of a source item within a batch into one write per key (default true; see ApplyWindow.merge). */
+  coalesce?: boolean;
   /** Least time between two heartbeats of this writer (default DEFAULT_HEARTBEAT_INTERVAL_MS; 0: after every batch). */
   heartbeatIntervalMs?: number;
 }
@@ -182,9 +184,15 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     let waiting: { index: number; outcome: RecordOutcome; nonce?: string }[] = [];
     let lastPing: string | undefined;
 
-    /** Writes the open window; false when a record of it failed (it and every later record are then settled). */
-    const flush = async (): Promise<boolean> => {
+    /**
+     * Writes the open window: "ok", or "failed" when a record of it failed (it and every later
+     * record are then settled), or "unmerge" when a window holding coalesced changes failed:
+     * nothing is settled and the caller writes its records again one change at a time, so the
+     * record reported (and retried, and dead-lettered) is the very change that failed.
+     */
+    const flush = async (): Promise<"ok" | "failed" | "unmerge"> => {
       const entries = window.entries;
+      const coalesced = window.coalesced;
       const held = waiting;
       window = new ApplyWindow<number>();
       waiting = [];
@@ -198,6 +206,8 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
           entries.map((e) => e.plan),
           applyOptions,
         );
+        // Every write is idempotent: writing the window's records again one by one is safe.
+        if (result.failure && coalesced) return "unmerge";
         batch.written += result.written;
         batch.deleted += result.deleted;
         for (const kept of result.keptDeletes) {
@@ -220,17 +230,34 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         if (outcome !== "ignored") done(records[index] as DynamoDBRecord);
         settled[index] = { outcome };
       }
-      return failedAt === Number.POSITIVE_INFINITY;
+      return failedAt === Number.POSITIVE_INFINITY ? "ok" : "failed";
     };
 
     const run = async () => {
-      for (const [index, record] of records.entries()) {
+      // Later changes of a source item already in the window are folded into it (ApplyWindow.merge)
+      // until a window holding merged changes fails; from its first record on, one change at a time.
+      let coalesce = deps.coalesce ?? true;
+      let index = 0;
+      for (;;) {
+        const windowStart = waiting[0]?.index ?? index;
+        if (index >= records.length) {
+          const flushed = await flush();
+          if (flushed !== "unmerge") return;
+          [index, coalesce] = [windowStart, false];
+          continue;
+        }
+        const record = records[index] as DynamoDBRecord;
         let plan: RecordPlan;
         try {
           plan = planStreamRecord(deps.migration, record);
         } catch (err) {
           // A record that cannot be planned fails only after everything before it is written.
-          if (await flush()) {
+          const flushed = await flush();
+          if (flushed === "unmerge") {
+            [index, coalesce] = [windowStart, false];
+            continue;
+          }
+          if (flushed === "ok") {
             await fail(record, err);
             settled[index] = { error: err };
           }
@@ -238,6 +265,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         }
         if (plan.kind !== "apply") {
           waiting.push({ index, outcome: plan.kind, ...(plan.kind === "ping" && plan.nonce ? { nonce: plan.nonce } : {}) });
+          index++;
           continue;
         }
         if (plan.invalidOldImage) {
@@ -247,11 +275,23 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
             reason: plan.invalidOldImage.message,
           });
         }
-        if (!window.fits(plan) && !(await flush())) return;
+        if (coalesce && window.merge(plan)) {
+          waiting.push({ index, outcome: "applied" });
+          index++;
+          continue;
+        }
+        if (!window.fits(plan)) {
+          const flushed = await flush();
+          if (flushed === "failed") return;
+          if (flushed === "unmerge") {
+            [index, coalesce] = [windowStart, false];
+            continue;
+          }
+        }
         window.add(plan, index);
         waiting.push({ index, outcome: "applied" });
+        index++;
       }
-      await flush();
     };
     const ran = run();
 
