@@ -14,6 +14,8 @@ export default defineMigration({
   id: "0001_workflow-context-index",
   description: "Index workflows by context: PK=<tenant>, SK=CTX#<contextId>#WF#<workflowId>, wf=WF#<workflowId>",
   table: "Workflows",
+  // The example table's keys: derive below builds them, so say so (check and plan need no table then).
+  keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } },
   // Workflow items only: WF#<id>, not the WF#<id>#TASK#<taskId> children of 0002.
   source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
   // Only what derive reads: the backfill re-checks exactly these fields before writing.

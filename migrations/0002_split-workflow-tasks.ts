@@ -23,6 +23,7 @@ export default defineMigration({
   id: "0002_split-workflow-tasks",
   description: "Move embedded tasks into child records WF#<workflowId>#TASK#<taskId>",
   table: "Workflows",
+  keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } },
   // Workflow items only; the child records this migration writes also start with WF#.
   source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
   schema: z.object({ tasks: z.array(Task).default([]) }),

@@ -3,6 +3,7 @@
  * core's shared definition (the same values the local bootstrap uses), the control table,
  * and the bus ferry publishes step transitions to (stacks/events.ts).
  */
+import { keyAttributes } from "@ferry/core/dynamo/key-schema";
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { type StackContext, Table } from "sst/constructs";
 import { stepEventBus } from "./events.ts";
@@ -17,8 +18,8 @@ export function isDevStage(stage: string): boolean {
 export function Storage({ stack, app }: StackContext) {
   const def = WORKFLOWS_TABLE;
   const table = new Table(stack, def.logicalName, {
-    fields: { [def.partitionKey.name]: "string", [def.sortKey.name]: "string" },
-    primaryIndex: { partitionKey: def.partitionKey.name, sortKey: def.sortKey.name },
+    fields: Object.fromEntries(keyAttributes(def).map((a) => [a.name, a.type === "S" ? "string" : a.type === "N" ? "number" : "binary"])),
+    primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
     stream: def.streamViewType.toLowerCase() as "new_and_old_images",
     cdk: {
       table: {

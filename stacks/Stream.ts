@@ -27,7 +27,8 @@ export function eventSourceMappingProps(settings: StreamSettings) {
     maximumRecordAgeInSeconds: settings.maximumRecordAgeInSeconds,
     functionResponseTypes: [...settings.functionResponseTypes],
     startingPosition: settings.startingPosition,
-    filterCriteria: { filters: settings.filterCriteria.filters.map((f) => ({ pattern: f.pattern })) },
+    // No filter when the source has no key prefix (selected by match): every record reaches the handler.
+    filterCriteria: settings.filterCriteria ? { filters: settings.filterCriteria.filters.map((f) => ({ pattern: f.pattern })) } : undefined,
   } satisfies Record<keyof StreamSettings, unknown>;
 }
 

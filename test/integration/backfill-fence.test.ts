@@ -4,7 +4,7 @@
 // sends nothing after the call in progress. Without it a rollback could delete the derived records while a page in flight (on a
 // stage, a Lambda that StopExecution does not stop) writes the rest of them back.
 import { batchPutAll, deriveRecords, keyId, loadMigration, ownerOf } from "@ferry/core";
-import { generateWorkflows } from "@ferry/example-workflows";
+import { generateWorkflows, WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { conversionStatus, requestStop, resumeConversion, startConversion } from "@ferry/core/backfill/control";
 import { describe, expect, it } from "vitest";
 import { freshPlainTable, scanAll, testClients } from "../support/dynamo.ts";
@@ -43,7 +43,7 @@ describe("backfill run fence", () => {
     // Exactly the first call's records (33 workflows x 2 contexts): the second call was never sent.
     const derived = (await scanAll(observer, table))
       .filter((i) => ownerOf(i, migration.id))
-      .map((i) => keyId(i as never))
+      .map((i) => keyId(WORKFLOWS_TABLE, i))
       .sort();
     expect(derived).toHaveLength(66);
   });
@@ -65,11 +65,11 @@ describe("backfill run fence", () => {
     expect(resumed.run.status).toBe("completed");
     const derived = (await scanAll(observer, table))
       .filter((i) => ownerOf(i, migration.id))
-      .map((i) => keyId(i as never))
+      .map((i) => keyId(WORKFLOWS_TABLE, i))
       .sort();
     const expected = items
       .flatMap((i) => deriveRecords(migration, i as never))
-      .map((r) => keyId(r))
+      .map((r) => keyId(WORKFLOWS_TABLE, r))
       .sort();
     expect(derived).toEqual(expected);
   });

@@ -99,7 +99,7 @@ describe("a backfill page", () => {
       condition: sourceUnchangedCondition(m1, i),
       records: deriveRecords(m1, i),
     }));
-    const calls = packTransactions(table, m1.id, small);
+    const calls = packTransactions(table, m1.keys!, m1.id, small);
     expect(calls.map((c) => c.reduce((n, p) => n + p.actions.length, 0))).toEqual([99, 21]);
   });
 

@@ -13,7 +13,7 @@ import {
   keyId,
   loadMigration,
 } from "@ferry/core";
-import { generateWorkflows } from "@ferry/example-workflows";
+import { generateWorkflows, WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { convertPage } from "@ferry/core/backfill/page";
 import { sourceConditionCheck, sourceUnchangedCondition } from "@ferry/core/backfill/source-condition";
 import { dynamodbLocalWriteUnits, estimateItemWriteUnits, itemTransactionActions, transactionWriteUnits } from "@ferry/core/design/capacity";
@@ -80,6 +80,7 @@ describe("the write-unit model against DynamoDB Local's ConsumedCapacity", () =>
         id: "0099_sized-record",
         description: "one record of a chosen size",
         table: "Workflows",
+        keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } },
         source: { skPrefix: "WF#" },
         schema: z.object({}),
         derive: (wf) => [{ PK: wf.PK, SK: `SIZED#${wf.SK}`, pad: "y".repeat(pad) }],
@@ -191,7 +192,7 @@ describe("ferry check on a seeded table", () => {
         message: `record PK="${occupied.PK}" SK="${occupied.SK}" would overwrite an item already in the table: an item of the application (no ferry owner stamp)`,
       },
     ]);
-    expect(sample.otherKeys.has(keyId(occupied))).toBe(true);
+    expect(sample.otherKeys.has(keyId(WORKFLOWS_TABLE, occupied))).toBe(true);
     const bounded = await sampleTable(clients, table, m1, { size: 10, pageLimit: 5 });
     expect(bounded.sources).toHaveLength(10);
     expect(bounded.complete).toBe(false);

@@ -3,7 +3,7 @@
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { type DynamoClients, type Migration, deriveRecords, ensureControlTable, keyId, loadMigration, ownerOf } from "@ferry/core";
-import { generateWorkflows } from "@ferry/example-workflows";
+import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import type { DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -63,12 +63,12 @@ async function setup() {
 const derived = async (clients: DynamoClients, table: string) =>
   (await scanAll(clients, table))
     .filter((i) => ownerOf(i, migration.id))
-    .map((i) => keyId(i as never))
+    .map((i) => keyId(WORKFLOWS_TABLE, i))
     .sort();
 const expectedKeys = (items: Item[]) =>
   items
     .flatMap((i) => deriveRecords(migration, i as never))
-    .map((r) => keyId(r))
+    .map((r) => keyId(WORKFLOWS_TABLE, r))
     .sort();
 const withContexts = (item: Item, ids: string[]) => ({ ...item, contexts: ids.map((id) => ({ id, name: `Context ${id}` })) });
 

@@ -1,5 +1,6 @@
 // The dual-write Lambda handler against DynamoDB Local: stream events in AWS's shape
 // (test/fixtures/stream-events) go through the real handler; the table must converge.
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { readFileSync } from "node:fs";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -63,9 +64,9 @@ async function expectConverged(clients: DynamoClients, table: string, migration:
   const expected = new Map<string, Record<string, unknown>>();
   for (const item of items) {
     if (!isSourceKey(migration, item) || OWNER_ATTRIBUTE in item || poisonSks.includes(String(item.SK))) continue;
-    for (const record of deriveRecords(migration, item)) expected.set(keyId(record), record);
+    for (const record of deriveRecords(migration, item)) expected.set(keyId(WORKFLOWS_TABLE, record), record);
   }
-  const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) => (keyId(a as never) < keyId(b as never) ? -1 : 1);
+  const byKey = (a: Record<string, unknown>, b: Record<string, unknown>) => (keyId(WORKFLOWS_TABLE, a) < keyId(WORKFLOWS_TABLE, b) ? -1 : 1);
   const actual = items.filter((item) => ownerOf(item, migration.id)).sort(byKey);
   expect(actual).toEqual([...expected.values()].sort(byKey));
   return actual.map((r) => String(r.SK));

@@ -7,7 +7,7 @@ import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { ProvisionedThroughputExceededException } from "@aws-sdk/client-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { type DynamoClients, type Migration, deriveRecords, ensureControlTable, keyId, loadMigration, ownerOf } from "@ferry/core";
-import { generateWorkflows } from "@ferry/example-workflows";
+import { generateWorkflows, WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { readFailure } from "@ferry/core/dualwrite/failures";
 import { readHeartbeat } from "@ferry/core/dualwrite/heartbeat";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
@@ -77,14 +77,14 @@ function watchWrites(client: DynamoDBClient, table: string, failWhen?: (sk: stri
 async function derivedKeys(clients: DynamoClients, table: string): Promise<string[]> {
   return (await scanAll(clients, table))
     .filter((i) => ownerOf(i, migration.id))
-    .map((i) => keyId(i as never))
+    .map((i) => keyId(WORKFLOWS_TABLE, i))
     .sort();
 }
 
 const expectedKeys = (items: Item[]) =>
   items
     .flatMap((i) => deriveRecords(migration, i as never))
-    .map((r) => keyId(r))
+    .map((r) => keyId(WORKFLOWS_TABLE, r))
     .sort();
 
 async function setup(clients: DynamoClients = testClients()) {

@@ -36,6 +36,7 @@ describe("guards, in core", () => {
       id: "0099_broken",
       description: "derive throws",
       table: "Workflows",
+      keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } },
       source: { skPrefix: "WF#" },
       schema: z.object({}),
       derive: () => {

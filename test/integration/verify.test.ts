@@ -1,6 +1,6 @@
 // ferry verify against DynamoDB Local: exact counts for each planted defect, repair, pages and segments, the command.
 import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { type DerivedRecord, type DynamoClients, type ItemKey, OWNER_ATTRIBUTE, batchPutAll, deriveRecords, keyOf, loadMigration, ownerOf } from "@ferry/core";
+import { type DerivedRecord, type DynamoClients, OWNER_ATTRIBUTE, batchPutAll, deriveRecords, keyOf, loadMigration, ownerOf } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
 import { TableNotFoundError } from "@ferry/core/design/sample";
 import { VerifyFailedError, type VerifyReport, verifyMigration } from "@ferry/core/verify/verifier";
@@ -14,6 +14,8 @@ const m1 = await loadMigration("0001");
 const m2 = await loadMigration("0002");
 
 type Item = Record<string, unknown>;
+/** The example table's keys (PK, SK) of any item or record. */
+type ItemKey = Item;
 
 // DynamoDB Local keeps every table in memory for the whole run: drop ours when done.
 const created: { clients: DynamoClients; table: string }[] = [];
@@ -58,7 +60,7 @@ const set = (s: Seeded, key: ItemKey, attribute: string, value: unknown) =>
       ExpressionAttributeValues: { ":v": value },
     }),
   );
-const key = (item: Item): ItemKey => keyOf(item as unknown as ItemKey);
+const key = (item: Item): ItemKey => keyOf(m1.keys!, item);
 const defects = (r: VerifyReport) => ({ missing: r.missing, orphans: r.orphans, different: r.different, invalidSources: r.invalidSources });
 const exampleKeys = (r: VerifyReport, kind: string) =>
   r.examples
@@ -378,7 +380,7 @@ describe("ferry verify (command)", () => {
     expect(json.error).toBeInstanceOf(VerifyFailedError);
     const parsed = JSON.parse(json.out) as VerifyReport;
     expect(parsed).toMatchObject({ missing: 1, clean: false, segments: 4, pageSize: 500 });
-    expect(parsed.examples).toEqual([{ kind: "missing", key: keyOf(lost), owner: key(s.workflows[3]!), detail: "not in the table" }]);
+    expect(parsed.examples).toEqual([{ kind: "missing", key: key(lost), owner: key(s.workflows[3]!), detail: "not in the table" }]);
 
     const repaired = await run(["0001", ...at, "--repair", "--json"]);
     expect(repaired.error).toBeUndefined();

@@ -1,5 +1,6 @@
 // The whole app as sst.config.ts defines it, synthesized once (stage prod): the Stream and
 // Api stacks, IAM scoping across every stack, cdk-nag, and the bundled handler itself.
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -240,7 +241,7 @@ describe("bundled dual-write handler (the esbuild output SST deploys)", () => {
       .filter((i) => !(OWNER_ATTRIBUTE in i) && String(i.SK).match(migration.source.skPattern!))
       .flatMap((i) => deriveRecords(migration, i));
     const derived = items.filter((i) => OWNER_ATTRIBUTE in i);
-    expect(derived.map((r) => keyId(r as never)).sort()).toEqual(expected.map((r) => keyId(r)).sort());
+    expect(derived.map((r) => keyId(WORKFLOWS_TABLE, r)).sort()).toEqual(expected.map((r) => keyId(WORKFLOWS_TABLE, r)).sort());
     expect(derived.length).toBeGreaterThan(0);
   });
 });

@@ -15,11 +15,11 @@ describe("Storage stack (stage prod)", () => {
     template.hasResourceProperties("AWS::DynamoDB::Table", {
       KeySchema: [
         { AttributeName: WORKFLOWS_TABLE.partitionKey.name, KeyType: "HASH" },
-        { AttributeName: WORKFLOWS_TABLE.sortKey.name, KeyType: "RANGE" },
+        { AttributeName: WORKFLOWS_TABLE.sortKey!.name, KeyType: "RANGE" },
       ],
       AttributeDefinitions: [
         { AttributeName: WORKFLOWS_TABLE.partitionKey.name, AttributeType: "S" },
-        { AttributeName: WORKFLOWS_TABLE.sortKey.name, AttributeType: "S" },
+        { AttributeName: WORKFLOWS_TABLE.sortKey!.name, AttributeType: "S" },
       ],
       StreamSpecification: { StreamViewType: WORKFLOWS_TABLE.streamViewType },
       BillingMode: "PAY_PER_REQUEST",

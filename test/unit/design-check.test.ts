@@ -1,5 +1,5 @@
 import { type DerivedRecord, type MigrationOptions, type MigrationSpec, OWNER_ATTRIBUTE, defineMigration, keyId, loadMigration } from "@ferry/core";
-import { generateWorkflows } from "@ferry/example-workflows";
+import { generateWorkflows, WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { CheckFailedError, checkMigration, problemCategory } from "@ferry/core/design/check";
 import { GENERATED_CASES, generatedCheckItems } from "@ferry/example-workflows/check-cases";
 import { describe, expect, it } from "vitest";
@@ -25,6 +25,7 @@ function migration(spec: TestSpec) {
     id: "0099_under-test",
     description: "a migration built by a test",
     table: "Workflows",
+    keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } },
     source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
     schema: z.object({ contexts: z.array(z.object({ id: z.string() })) }),
     derive: (wf: Wf) => wf.contexts.map((c: { id: string }) => ({ PK: wf.PK, SK: `CTX#${c.id}#${wf.SK}` })),
@@ -201,7 +202,7 @@ describe("a migration with bad records", () => {
   it("derives a key that an item already in the table has", () => {
     const [item] = workflows({ workflows: 1, contexts: 1, pool: 1, seed: 10 });
     const contextId = (item!.contexts as { id: string }[])[0]!.id;
-    const occupied = keyId({ PK: item!.PK, SK: `CTX#${contextId}#${item!.SK}` });
+    const occupied = keyId(WORKFLOWS_TABLE, { PK: item!.PK, SK: `CTX#${contextId}#${item!.SK}` });
     const report = checkMigration(migration({}), { sampleItems: [item!], otherKeys: new Set([occupied]) });
     expect(report.problems.existingItemCollision.count).toBe(1);
     expect(report.problems.existingItemCollision.examples[0]).toMatchObject({ origin: "sample", key: keyOfItem(item!) });

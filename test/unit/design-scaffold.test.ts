@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DEFAULT_MIGRATION_OPTIONS, loadMigration, loadMigrationFile } from "@ferry/core";
 import { checkMigration } from "@ferry/core/design/check";
+import { DEFAULT_TABLE_NAME, WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { generatedCheckItems } from "@ferry/example-workflows/check-cases";
 import {
   InvalidMigrationNameError,
@@ -15,6 +16,8 @@ import {
 import { afterAll, describe, expect, it } from "vitest";
 
 const repo = join(import.meta.dirname, "../..");
+/** What `ferry new` without --table writes for: the example's Workflows table. */
+const EXAMPLE = { name: DEFAULT_TABLE_NAME, keys: WORKFLOWS_TABLE, example: true };
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
@@ -45,27 +48,27 @@ describe("naming a new migration", () => {
   });
 
   it("refuses a name with no letters or digits", () => {
-    expect(() => scaffoldMigration("!!! ???", migrationsDir())).toThrow(InvalidMigrationNameError);
-    expect(() => scaffoldMigration("x".repeat(61), migrationsDir())).toThrow(/at most 60 characters/);
+    expect(() => scaffoldMigration("!!! ???", migrationsDir(), EXAMPLE)).toThrow(InvalidMigrationNameError);
+    expect(() => scaffoldMigration("x".repeat(61), migrationsDir(), EXAMPLE)).toThrow(/at most 60 characters/);
   });
 });
 
 describe("ferry new", () => {
   it("writes the next numbered file, which loads and validates as written", async () => {
     const dir = migrationsDir();
-    const first = scaffoldMigration("Index workflows by status", dir);
+    const first = scaffoldMigration("Index workflows by status", dir, EXAMPLE);
     expect(first).toEqual({ id: "0001_index-workflows-by-status", file: join(dir, "0001_index-workflows-by-status.ts") });
     const migration = await loadMigrationFile(first.file);
     expect(migration.id).toBe(first.id);
     expect(migration.readFields).toEqual(["status"]);
     expect(migration.options).toEqual(DEFAULT_MIGRATION_OPTIONS);
-    const second = scaffoldMigration("split tasks", dir);
+    const second = scaffoldMigration("split tasks", dir, EXAMPLE);
     expect(second.id).toBe("0002_split-tasks");
     expect((await loadMigration("split-tasks", dir)).id).toBe("0002_split-tasks");
   });
 
   it("writes a template whose derive passes ferry check on the generated workflows", async () => {
-    const { file } = scaffoldMigration("status index", migrationsDir());
+    const { file } = scaffoldMigration("status index", migrationsDir(), EXAMPLE);
     const report = checkMigration(await loadMigrationFile(file), { generated: [...generatedCheckItems()].map((g) => g.item) });
     expect(report.problemCount).toBe(0);
     expect(report.checked.generated).toBeGreaterThan(100);
@@ -74,12 +77,12 @@ describe("ferry new", () => {
 
   it("refuses to overwrite, and refuses the same name under a new number", () => {
     const dir = migrationsDir();
-    const { file } = scaffoldMigration("status index", dir);
+    const { file } = scaffoldMigration("status index", dir, EXAMPLE);
     writeFileSync(file, "// edited by hand\n", { flag: "a" });
     const before = readFileSync(file, "utf8");
     const error = (() => {
       try {
-        scaffoldMigration("Status Index", dir);
+        scaffoldMigration("Status Index", dir, EXAMPLE);
       } catch (err) {
         return err;
       }
@@ -92,7 +95,7 @@ describe("ferry new", () => {
   });
 
   it("teaches the format in its comments: source, schema, derive's rules, cleanup, every option's default", () => {
-    const text = migrationTemplate("0003_example");
+    const text = migrationTemplate("0003_example", EXAMPLE);
     expect(text).toContain('import { defineMigration } from "@ferry/core";');
     expect(text).toContain('import { z } from "zod";');
     expect(text).toMatch(/source: \{ skPrefix: "WF#", skPattern: \/\^WF#\[\^#\]\+\$\/ \}/);

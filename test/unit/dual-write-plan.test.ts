@@ -38,7 +38,7 @@ const wf = (ids: string[], extra: Record<string, unknown> = {}) => ({
   contexts: ids.map((id) => ({ id, name: id.toUpperCase() })),
   ...extra,
 });
-const sks = (records: { SK: string }[]) => records.map((r) => r.SK).sort();
+const sks = (records: Record<string, unknown>[]) => records.map((r) => String(r.SK)).sort();
 
 describe("planStreamRecord", () => {
   it("puts every record of an inserted item and deletes nothing", () => {
@@ -88,7 +88,13 @@ describe("planStreamRecord", () => {
   });
 
   it("throws poison errors when derive throws or returns invalid records", () => {
-    const base = { description: "test", table: "Workflows", source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ }, schema: z.object({ n: z.number() }) };
+    const base = {
+      description: "test",
+      table: "Workflows",
+      keys: { partitionKey: { name: "PK", type: "S" as const }, sortKey: { name: "SK", type: "S" as const } },
+      source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
+      schema: z.object({ n: z.number() }),
+    };
     const throwing = defineMigration({
       ...base,
       id: "0099_throws",

@@ -1,5 +1,6 @@
 // The mapping settings come from the migration's options, and the filter behaves as Lambda's.
 import { defineMigration } from "@ferry/core";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { UnsupportedFilterError, compileFilterCriteria, matchesPattern } from "@ferry/core/local/stream-filter";
 import { sourceFilterPattern, streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import { describe, expect, it } from "vitest";
@@ -9,6 +10,7 @@ const migration = defineMigration({
   id: "0009_settings-probe",
   description: "probe",
   table: "Workflows",
+  keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } },
   source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
   schema: z.object({ name: z.string() }),
   derive: () => [],
@@ -57,7 +59,7 @@ describe("filter criteria", () => {
   it("ORs filters and ANDs fields, with exists, suffix and anything-but rules", () => {
     const either = compileFilterCriteria({
       filters: [
-        { pattern: JSON.stringify(sourceFilterPattern("CTX#")) },
+        { pattern: JSON.stringify(sourceFilterPattern(WORKFLOWS_TABLE, { skPrefix: "CTX#" })) },
         { pattern: JSON.stringify({ eventName: ["REMOVE"], dynamodb: { Keys: { SK: { S: [{ suffix: "#9" }] } } } }) },
       ],
     });

@@ -7,8 +7,23 @@ import { type Command, InvalidArgumentError, Option } from "commander";
 export interface ConnectionFlags {
   endpoint?: string;
   region?: string;
-  table: string;
+  /** `--table`, or the --stage's table; unset: FERRY_TABLE, else the migration's `table` (see tableFor). */
+  table?: string;
   json?: boolean;
+}
+
+/**
+ * The physical table a command works on: `--table` (or the one --stage filled in), else
+ * FERRY_TABLE, else the migration's own `table`. Only a command without a migration (seed,
+ * serve, demo) falls back to the example's table.
+ */
+export function tableFor(flags: { table?: string }, migration?: { table: string }, env: NodeJS.ProcessEnv = process.env): string {
+  return flags.table ?? (env.FERRY_TABLE ? tableNameFlag(env.FERRY_TABLE) : undefined) ?? migration?.table ?? DEFAULT_TABLE_NAME;
+}
+
+/** True when the table was named (--table, --stage or FERRY_TABLE), not taken from the migration's default. */
+export function tableNamed(flags: { table?: string }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return flags.table !== undefined || !!env.FERRY_TABLE;
 }
 
 /** DynamoDB's rule for table names: 3 to 255 of a-z, A-Z, 0-9, _ - . */
@@ -43,7 +58,7 @@ export const MAX_REASON_CHARS = 2_000;
 /** Adds --table, --endpoint, --region and --json. */
 export function withConnectionFlags(command: Command): Command {
   return command
-    .addOption(new Option("--table <name>", "table name").default(process.env.FERRY_TABLE ?? DEFAULT_TABLE_NAME).argParser(tableNameFlag))
+    .addOption(new Option("--table <name>", "the physical table (default: FERRY_TABLE, else the migration's `table`)").argParser(tableNameFlag))
     .addOption(new Option("--endpoint <url>", "DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL, else AWS)"))
     .addOption(new Option("--region <region>", "AWS region (default: AWS_REGION or us-east-1)"))
     .option("--json", "print machine-readable JSON");

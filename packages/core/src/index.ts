@@ -15,19 +15,42 @@
 export {
   type MigrationSpec,
   type Migration,
+  type MigrationSource,
   type DerivedRecord,
-  type ItemKey,
   type SourceItem,
+  type KeyFields,
   MIGRATION_ID_PATTERN,
   InvalidMigrationError,
+  MissingKeySchemaError,
   defineMigration,
   isSourceKey,
+  keysOf,
 } from "./definition/define-migration.ts";
+// ---- Key schemas: the table's keys, threaded through everything ----
+export {
+  type KeyType,
+  type KeyAttribute,
+  type KeySchema,
+  type KeyValue,
+  type ItemKey,
+  KeySchemaMismatchError,
+  UnreadableKeySchemaError,
+  keyAttributes,
+  keyNames,
+  keySchemaOf,
+  keySchemaText,
+  readKeySchema,
+  sameKeySchema,
+  forgetKeySchemas,
+} from "./dynamo/key-schema.ts";
+export { withTableKeys, migrationOnTable } from "./definition/table-keys.ts";
+export { matchesSource, sourceKeyFilter } from "./definition/source.ts";
 export { type MigrationOptions, DEFAULT_MIGRATION_OPTIONS, MigrationOptionsSchema } from "./definition/options.ts";
 export {
   OWNER_ATTRIBUTE,
   type OwnerStamp,
   SourceSchemaError,
+  SourceMatchError,
   DeriveError,
   InvalidDerivedRecordsError,
   deriveRecords,

@@ -8,6 +8,7 @@ import { BatchProcessor, EventType, processPartialResponse } from "@aws-lambda-p
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createDynamoClients, defaultControlTableName } from "@ferry/core";
 import { loadMigrationFrom } from "@ferry/core/definition/load";
+import { migrationOnTable } from "@ferry/core/definition/table-keys";
 import { type DualWriteDeps, createDualWriter } from "@ferry/core/dualwrite/dual-write";
 import type { Context, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from "aws-lambda";
 // Static, so esbuild bundles every migration into the deployed function (see scripts/migration-registry.ts).
@@ -40,9 +41,11 @@ let lambdaHandler: Promise<DualWriteHandler> | undefined;
 async function fromEnvironment(env = process.env): Promise<DualWriteHandler> {
   const [migrationRef, tableName] = [env.FERRY_MIGRATION, env.FERRY_TABLE];
   if (!migrationRef || !tableName) throw new Error("FERRY_MIGRATION and FERRY_TABLE must be set on the dual-write function; the stack sets them.");
-  const migration = await loadMigrationFrom(migrationRef, MIGRATIONS, env);
+  const doc = createDynamoClients({}).doc;
+  // The table's key schema (DescribeTable, once per container), checked against the migration's.
+  const migration = await migrationOnTable(doc, await loadMigrationFrom(migrationRef, MIGRATIONS, env), tableName);
   const controlTable = defaultControlTableName(tableName, env);
-  return createDualWriteHandler({ migration, doc: createDynamoClients({}).doc, tableName, controlTable });
+  return createDualWriteHandler({ migration, doc, tableName, controlTable });
 }
 
 /** The Lambda entry point: FERRY_MIGRATION, FERRY_TABLE, FERRY_CONTROL_TABLE (default `<table>.ferry`), endpoint env as createDynamoClients. */

@@ -6,6 +6,7 @@
  */
 import { GetCommand, QueryCommand, type DynamoDBDocumentClient, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { workflowSk } from "../model/workflow.ts";
+import { WORKFLOWS_TABLE } from "../table.ts";
 import { type BatchGetOptions, batchGetInOrder, DEFAULT_BACKOFF } from "@ferry/core";
 import {
   type ApiItem,
@@ -67,7 +68,7 @@ export function createV2Reader(doc: DynamoDBDocumentClient, tableName: string, o
       } while (start && refs.length < request.limit);
 
       const read = { consumedReadUnits: 0, consumedWriteUnits: 0 };
-      const workflows = await batchGetInOrder(doc, tableName, refs, {
+      const workflows = await batchGetInOrder(doc, tableName, WORKFLOWS_TABLE, refs, {
         backoff: o.batchGet.backoff,
         stats: read,
         attributes: [...WORKFLOW_SUMMARY_ATTRIBUTES],

@@ -3,6 +3,7 @@
  * flags (with open-migration.ts's), following a running backfill with a progress bar and
  * Ctrl-C-to-pause, and the summary printed at the end.
  */
+import { keyText } from "@ferry/core/dynamo/key-schema";
 import { type ConversionResult, type ConvertContext, NoBackfillError, conversionStatus, requestStop } from "@ferry/core/backfill/control";
 import { BackfillNotCompletedError, ExecutionEndedError } from "@ferry/core/backfill/errors";
 import type { BackfillDescription, BackfillRuntime, RuntimeOutcome } from "@ferry/core/backfill/runtime";
@@ -222,7 +223,7 @@ export function describeFailures(failures: { items: ItemFailure[]; total: number
   const more = failures.total > failures.items.length ? ` (first ${failures.items.length} of ${failures.total})` : "";
   return [
     `Items that could not be converted${more}:`,
-    table([["PK", "SK", "reason"], ...failures.items.map((f) => [f.key.PK, f.key.SK, `${f.error}: ${oneLine(f.message)}`])]),
+    table([["key", "reason"], ...failures.items.map((f) => [keyText(f.key), `${f.error}: ${oneLine(f.message)}`])]),
   ].join("\n");
 }
 

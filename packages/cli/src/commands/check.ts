@@ -4,7 +4,8 @@ import { CHECK_CATEGORIES, type CheckCategory, CheckFailedError, type CheckRepor
 import { formatBytes, formatCount } from "@ferry/core/design/format";
 import { DEFAULT_SAMPLE_SIZE, type TableSample, sampleTable } from "@ferry/core/design/sample";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
+import { migrationOnTable, withTableKeys } from "@ferry/core/definition/table-keys";
+import { type ConnectionFlags, parseInteger, tableFor, tableNamed, withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface CheckFlags extends ConnectionFlags {
@@ -34,8 +35,14 @@ Example: check 0001 on generated items and 5,000 items of the local table
   $ npx ferry check 0001 --endpoint http://127.0.0.1:8000 --sample 5000`,
     )
     .action(async (ref: string, opts: CheckFlags) => {
-      const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
-      const sample = opts.sample > 0 ? await sampleFor(migration, opts) : undefined;
+      const loaded = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+      const sample = opts.sample > 0 ? await sampleFor(loaded, opts) : undefined;
+      // The table's keys when one is at hand (sampled, or named with --sample 0); else the file's `keys`, or an error saying to declare them.
+      const migration = sample
+        ? withTableKeys(loaded, sample.keys, sample.tableName)
+        : !loaded.keys && tableNamed(opts)
+          ? await keysFromTable(loaded, opts)
+          : loaded;
       const report = checkMigration(migration, {
         generated: opts.generated ? (migration.checkItems?.() ?? []) : [],
         sampleItems: sample?.sources ?? [],
@@ -52,7 +59,16 @@ Example: check 0001 on generated items and 5,000 items of the local table
 async function sampleFor(migration: Migration, opts: CheckFlags): Promise<TableSample> {
   const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
   try {
-    return await sampleTable(clients, opts.table, migration, { size: opts.sample });
+    return await sampleTable(clients, tableFor(opts, migration), migration, { size: opts.sample });
+  } finally {
+    clients.raw.destroy();
+  }
+}
+
+async function keysFromTable(migration: Migration, opts: CheckFlags): Promise<Migration> {
+  const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+  try {
+    return await migrationOnTable(clients.raw, migration, tableFor(opts, migration));
   } finally {
     clients.raw.destroy();
   }

@@ -2,6 +2,7 @@
  * `ferry dual-write <migration>`: runs the dual-write handler locally behind the local event
  * source mapping (same settings as the deployed one) in the foreground until Ctrl-C.
  */
+import { migrationOnTable } from "@ferry/core/definition/table-keys";
 import { hostname } from "node:os";
 import {
   type DynamoClients,
@@ -25,7 +26,7 @@ import { recordHeartbeatStop } from "@ferry/core/dualwrite/heartbeat";
 import { streamSettings } from "@ferry/core/dualwrite/stream-settings";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, withConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, parseInteger, withConnectionFlags, tableFor } from "../options.ts";
 import { isShuttingDown, onShutdown, shutdownSignal, untilSignal } from "../shutdown.ts";
 import { defaultActor } from "./lifecycle-shared.ts";
 
@@ -65,12 +66,15 @@ Example:
   $ npx ferry dual-write 0001 --endpoint http://127.0.0.1:8000`,
     )
     .action(async (ref: string, opts: DualWriteFlags) => {
-      const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+      const loaded = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+      const tableName = tableFor(opts, loaded);
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
       const streams = createStreamsClient(clients);
       try {
-        const { streamArn } = requireDualWriteStream(await describeTable(clients.raw, opts.table), opts.table);
-        const controlTable = opts.controlTable ?? defaultControlTableName(opts.table);
+        const { streamArn } = requireDualWriteStream(await describeTable(clients.raw, tableName), tableName);
+        // The table's keys, checked against the migration's before anything is written (the control table included).
+        const migration = await migrationOnTable(clients.raw, loaded, tableName);
+        const controlTable = opts.controlTable ?? defaultControlTableName(tableName);
         await ensureControlTable(clients.raw, controlTable);
         const location = { doc: clients.doc, controlTable, migrationId: migration.id };
         if (!(await readMigrationState(location))) {
@@ -82,7 +86,7 @@ Example:
         const mapping = startEventSourceMapping({
           streamsClient: streams,
           streamArn,
-          handler: dualWriteHandler(clients, opts.table, controlTable, migration),
+          handler: dualWriteHandler(clients, tableName, controlTable, migration),
           settings,
           checkpoints: controlTableCheckpoints(location),
           deadLetters: controlTableDeadLetters(location),

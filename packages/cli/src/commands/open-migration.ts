@@ -22,7 +22,9 @@ import type { LifecycleContext } from "@ferry/core/lifecycle/phase";
 import { type StageOutputs, requireStateMachineArn } from "@ferry/core/stage/outputs";
 import { defaultControlTableName } from "@ferry/core/control/control-table";
 import type { Command } from "commander";
-import { type ConnectionFlags, type StageFlags, tableNameFlag } from "../options.ts";
+import { migrationOnTable } from "@ferry/core/definition/table-keys";
+import { TableNotFoundError } from "@ferry/core/dynamo/missing-table";
+import { type ConnectionFlags, type StageFlags, tableFor, tableNameFlag } from "../options.ts";
 
 /** --control-table and --migrations-dir: where the migration's records and file are. */
 export interface MigrationFlags extends ConnectionFlags, StageFlags {
@@ -80,8 +82,9 @@ export interface OpenedMigration {
 
 /** Loads the migration `ref` and opens everything a command needs to act on it, as the flags say. */
 export async function openMigration(ref: string, flags: OpenFlags, options: OpenOptions = {}): Promise<OpenedMigration> {
-  const migration = await loadMigration(ref, flags.migrationsDir ?? defaultMigrationsDir());
-  const connection = openConnection(flags);
+  const loaded = await loadMigration(ref, flags.migrationsDir ?? defaultMigrationsDir());
+  const connection = openConnection(flags, loaded);
+  const migration = await bindToTable(connection, loaded);
   const events = options.steps === false ? { listeners: [], flush: async () => undefined } : stepListeners(flags);
   const trace = process.env.FERRY_BACKFILL_TRACE;
   const ctx: ConvertContext = {
@@ -123,13 +126,29 @@ export interface OpenedConnection {
   close(): void;
 }
 
-/** Connects as the flags say (with --stage, the flags were filled from the stage's outputs). */
-export function openConnection(opts: MigrationFlags): OpenedConnection {
+/**
+ * `migration` bound to the connection's table keys (DescribeTable): a table whose keys do not
+ * fit is refused here, before anything is written (KeySchemaMismatchError, exit 2). A table
+ * that does not exist is left to the command, which says so in its own words.
+ */
+export async function bindToTable(connection: Pick<OpenedConnection, "clients" | "tableName" | "close">, migration: Migration): Promise<Migration> {
+  try {
+    return await migrationOnTable(connection.clients.raw, migration, connection.tableName);
+  } catch (err) {
+    if (err instanceof TableNotFoundError) return migration;
+    connection.close();
+    throw err;
+  }
+}
+
+/** Connects as the flags say (with --stage, the flags were filled from the stage's outputs); the table defaults to `migration`'s (tableFor). */
+export function openConnection(opts: MigrationFlags, migration?: { table: string }): OpenedConnection {
   const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+  const tableName = tableFor(opts, migration);
   return {
     clients,
-    tableName: opts.table,
-    controlTable: opts.controlTable ?? defaultControlTableName(opts.table),
+    tableName,
+    controlTable: opts.controlTable ?? defaultControlTableName(tableName),
     runtime: runtimeFor(opts),
     ...(opts.stageOutputs ? { stage: opts.stageOutputs } : {}),
     close: () => clients.raw.destroy(),

@@ -4,7 +4,7 @@ import { formatBytes, formatCount, formatDuration, formatUsd } from "@ferry/core
 import { BACKFILL_LIMITS, describeLimit } from "@ferry/core/backfill/settings";
 import { DEFAULT_PLAN_OPTIONS, type Plan, planMigration } from "@ferry/core/design/plan";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag, tableFor } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface PlanFlags extends ConnectionFlags {
@@ -45,7 +45,7 @@ Example: plan 0002 on the local table at 500 items/s
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
       let plan: Plan;
       try {
-        plan = await planMigration(clients, opts.table, migration, {
+        plan = await planMigration(clients, tableFor(opts, migration), migration, {
           sample: opts.sample,
           countMaxItems: opts.countMaxItems,
           ...(opts.rate ? { rate: opts.rate } : {}),

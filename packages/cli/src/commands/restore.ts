@@ -45,7 +45,7 @@ Example:
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
       try {
         const result = await restoreBackup(clients, file, {
-          ...(opts.table ? { tableName: opts.table } : {}),
+          ...(opts.table || process.env.FERRY_TABLE ? { tableName: opts.table ?? process.env.FERRY_TABLE } : {}),
           ...(opts.recreateMissing ? { recreateMissing: true } : {}),
           ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
         });

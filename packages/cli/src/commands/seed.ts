@@ -2,7 +2,7 @@
 import { createDynamoClients } from "@ferry/core";
 import { DEFAULT_SEED_OPTIONS, type SeedOptions, seedTable } from "@ferry/example-workflows";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type ConnectionFlags, parseInteger, parseNumber, withConnectionFlags, withStageFlag, tableFor } from "../options.ts";
 import { printJson, progressLine, table } from "../output.ts";
 
 /** Adds the generator knobs, defaulting to DEFAULT_SEED_OPTIONS. */
@@ -42,7 +42,7 @@ Example: 10,000 workflows of ~10 KB in one tenant, each context shared by ~20 wo
         itemKb: opts.itemKb,
         seed: opts.seed,
       };
-      const result = await seedTable(clients, opts.table, options, (done, total) => progressLine("seeding", done, total, started));
+      const result = await seedTable(clients, tableFor(opts), options, (done, total) => progressLine("seeding", done, total, started));
       clients.raw.destroy();
       if (opts.json) return printJson(result);
       process.stdout.write(`${describeSeed(result, clients.endpoint)}\n`);

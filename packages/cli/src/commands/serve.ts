@@ -16,7 +16,7 @@ import {
   startLocalApiServer,
 } from "@ferry/example-workflows";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, withConnectionFlags } from "../options.ts";
+import { type ConnectionFlags, parseInteger, withConnectionFlags, tableFor } from "../options.ts";
 import { onShutdown, untilSignal } from "../shutdown.ts";
 
 interface ServeFlags extends ConnectionFlags {
@@ -87,16 +87,17 @@ Example:
     .action(async (opts: ServeFlags) => {
       const secret = requireJwtSecret();
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
+      const tableName = tableFor(opts);
       // Without its table every request would be a 500: refuse to start instead.
-      if (!(await describeTable(clients.raw, opts.table))) {
+      if (!(await describeTable(clients.raw, tableName))) {
         clients.raw.destroy();
-        throw new TableNotFoundError(opts.table);
+        throw new TableNotFoundError(tableName);
       }
       const server = await startLocalApiServer(
         buildApiDeps({
           doc: clients.doc,
-          tableName: opts.table,
-          controlTable: opts.controlTable ?? defaultControlTableName(opts.table),
+          tableName,
+          controlTable: opts.controlTable ?? defaultControlTableName(tableName),
           tenant: hs256Tenant(secret),
           tokenSecret: process.env.FERRY_TOKEN_SECRET ?? deriveTokenSecret(secret),
           release: { cacheMs: opts.cacheMs },
@@ -110,8 +111,8 @@ Example:
         await server.close();
         clients.raw.destroy();
       });
-      if (opts.json) process.stdout.write(`${JSON.stringify({ url: server.url, table: opts.table })}\n`);
-      else process.stdout.write(`API listening on ${server.url} (table ${opts.table}). Press Ctrl-C to stop.\n`);
+      if (opts.json) process.stdout.write(`${JSON.stringify({ url: server.url, table: tableName })}\n`);
+      else process.stdout.write(`API listening on ${server.url} (table ${tableName}). Press Ctrl-C to stop.\n`);
       await untilSignal();
     });
 }

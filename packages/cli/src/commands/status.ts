@@ -44,21 +44,24 @@ Example:
 
 /** The action of `ferry status` (and of the deprecated `ferry backfill-status`). */
 export async function showStatus(ref: string | undefined, opts: BackfillFlags): Promise<void> {
-  const connection = openConnection(opts);
+  const dir = opts.migrationsDir ?? defaultMigrationsDir();
+  // The table: --table, --stage or FERRY_TABLE, else the migration's (or the one all the folder's migrations name).
+  const one = ref ? await loadMigration(ref, dir) : undefined;
+  const files = ref ? [] : await loadEachMigration(dir);
+  const tables = new Set(files.flatMap((f) => ("migration" in f ? [f.migration.table] : [])));
+  const connection = openConnection(opts, one ?? (tables.size === 1 ? { table: [...tables][0] as string } : undefined));
   const location = { clients: connection.clients, tableName: connection.tableName, controlTable: connection.controlTable };
   const where = { table: connection.tableName, controlTable: connection.controlTable, ...(connection.stage ? { stage: connection.stage.stage } : {}) };
   try {
     // A missing table would otherwise show every migration as "not added".
     if (!(await describeTable(connection.clients.raw, connection.tableName))) throw new TableNotFoundError(connection.tableName);
-    const dir = opts.migrationsDir ?? defaultMigrationsDir();
-    if (ref) {
-      const status = await readMigrationStatus(location, await loadMigration(ref, dir), connection.runtime);
+    if (one) {
+      const status = await readMigrationStatus(location, one, connection.runtime);
       if (opts.json) return printJson({ ...where, ...status });
       process.stdout.write(`${describeMigrationStatus(status)}\n`);
       return;
     }
     // One bad file must not hide every other migration: it gets an error row, the command exits 2 after printing.
-    const files = await loadEachMigration(dir);
     const invalid = files.flatMap((f) => ("error" in f ? [{ id: f.id, error: f.error.message }] : []));
     const misnamed = misnamedMigrationFiles(dir);
     const statuses = await readMigrationStatuses(

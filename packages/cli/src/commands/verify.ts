@@ -12,7 +12,7 @@ import {
   verifyMigration,
 } from "@ferry/core/verify/verifier";
 import { Command } from "commander";
-import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag } from "../options.ts";
+import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag, tableFor } from "../options.ts";
 import { printJson, table } from "../output.ts";
 
 interface VerifyFlags extends ConnectionFlags {
@@ -63,6 +63,7 @@ Example: check 0001 on the local table, then fix what is wrong
     )
     .action(async (ref: string, opts: VerifyFlags) => {
       const migration = await loadMigration(ref, opts.migrationsDir ?? defaultMigrationsDir());
+      const tableName = tableFor(opts, migration);
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
       try {
         const options: Partial<VerifyOptions> = {
@@ -72,15 +73,15 @@ Example: check 0001 on the local table, then fix what is wrong
           recheckAfterMs: opts.recheckAfter,
           onPage: (counts, pass) => progress(migration, pass, counts.scanned),
         };
-        const found = await verifyMigration(clients, opts.table, migration, { ...options, repair: Boolean(opts.repair) });
+        const found = await verifyMigration(clients, tableName, migration, { ...options, repair: Boolean(opts.repair) });
         // A repair is judged by a fresh verify, not by its own counts.
-        const after = opts.repair && !found.clean ? await verifyMigration(clients, opts.table, migration, options) : undefined;
+        const after = opts.repair && !found.clean ? await verifyMigration(clients, tableName, migration, options) : undefined;
         endProgress();
         if (opts.json) printJson(after ? { ...found, recheck: after } : found);
         else process.stdout.write(`${describeVerify(found, after)}\n`);
         const final = after ?? found;
         // Kept with the migration (once added) so `ferry status` shows the latest result.
-        const location = { doc: clients.doc, controlTable: opts.controlTable ?? defaultControlTableName(opts.table), migrationId: migration.id };
+        const location = { doc: clients.doc, controlTable: opts.controlTable ?? defaultControlTableName(tableName), migrationId: migration.id };
         await recordVerification(location, verificationOf(final, new Date()));
         if (!final.clean) throw new VerifyFailedError(final);
       } finally {

@@ -9,7 +9,8 @@ import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
 import { RefusalError, UsageError } from "../errors.ts";
 import { ensureControlTable } from "../control/control-table.ts";
-import { requireMigrationKeySchema } from "../design/sample.ts";
+import { withTableKeys } from "../definition/table-keys.ts";
+import { keySchemaOf } from "../dynamo/key-schema.ts";
 import { describeTable } from "../dynamo/table.ts";
 import { type Lease, type LockHolder, acquireLock, DEFAULT_LOCK_OPTIONS, readLock } from "./lock.ts";
 import { type LocalExecutionSummary, type LocalRunOptions, runBackfillExecutions } from "./local-runner.ts";
@@ -146,10 +147,10 @@ export async function startConversion(
   settings: Partial<BackfillSettings> = {},
   options: ConvertRunOptions & { restart?: boolean } = {},
 ): Promise<ConversionResult> {
-  const ctx = contextFor(base, settings);
-  // A table keyed otherwise has nothing to convert: refuse before recording a run (a missing table is left to the run, issue 14 item 6).
+  let ctx = contextFor(base, settings);
+  // A table whose keys do not fit the migration is refused before recording a run (a missing table is left to the run, issue 14 item 6).
   const table = await describeTable(ctx.clients.raw, ctx.tableName);
-  if (table) requireMigrationKeySchema(table, ctx.tableName);
+  if (table) ctx = { ...ctx, migration: withTableKeys(ctx.migration, keySchemaOf(table, ctx.tableName), ctx.tableName) };
   await ensureControlTable(ctx.clients.raw, ctx.controlTable);
   const s = store(ctx);
   const lease = await acquireLock(s, options.owner ?? defaultOwner(), { leaseMs: options.leaseMs ?? DEFAULT_LOCK_OPTIONS.leaseMs, waitMs: 0 });

@@ -6,7 +6,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { RefusalError } from "../errors.ts";
-import { ControlSk, migrationPk } from "../control/keys.ts";
+import { ControlSk, controlKey } from "../control/keys.ts";
 import { sleep } from "../util/backoff.ts";
 import type { StateStore } from "./state.ts";
 
@@ -50,7 +50,7 @@ export interface Lease {
 
 export async function readLock(store: StateStore): Promise<LockHolder | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: ControlSk.backfillLock }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.controlTable, Key: controlKey(store.migrationId, ControlSk.backfillLock), ConsistentRead: true }),
   );
   return out.Item ? (out.Item as unknown as LockHolder) : undefined;
 }
@@ -61,7 +61,7 @@ async function tryTake(store: StateStore, owner: string, leaseMs: number, acquir
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: ControlSk.backfillLock, owner, acquiredAt, leaseUntil: now + leaseMs },
+        Item: { ...controlKey(store.migrationId, ControlSk.backfillLock), owner, acquiredAt, leaseUntil: now + leaseMs },
         ConditionExpression: "attribute_not_exists(PK) OR leaseUntil < :now OR #owner = :owner",
         ExpressionAttributeNames: { "#owner": "owner" },
         ExpressionAttributeValues: { ":now": now, ":owner": owner },
@@ -113,7 +113,7 @@ export async function acquireLock(store: StateStore, owner: string, options: Par
         .send(
           new DeleteCommand({
             TableName: store.controlTable,
-            Key: { PK: migrationPk(store.migrationId), SK: ControlSk.backfillLock },
+            Key: controlKey(store.migrationId, ControlSk.backfillLock),
             ConditionExpression: "#owner = :owner",
             ExpressionAttributeNames: { "#owner": "owner" },
             ExpressionAttributeValues: { ":owner": owner },

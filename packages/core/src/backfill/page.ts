@@ -4,8 +4,9 @@
  * Pure with respect to state: the caller checkpoints the returned position and counters.
  */
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type ItemKey, type Migration, isSourceKey } from "../definition/define-migration.ts";
-import { OWNER_ATTRIBUTE, deriveRecords, keyOf } from "../definition/derive.ts";
+import { type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { deriveRecords, keyOf } from "../definition/derive.ts";
+import { isSourceItem, sourceKeyFilter } from "../definition/source.ts";
 import { FerryError } from "../errors.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
 import { sourceUnchangedCondition } from "./source-condition.ts";
@@ -62,10 +63,8 @@ export const EMPTY_COUNTERS: PageCounters = {
   consumedWriteUnits: 0,
 };
 
-/** A source item of this migration (derived records, even under the source prefix, are not). */
-export function isSourceItem(migration: Migration, item: Record<string, unknown>): boolean {
-  return isSourceKey(migration, item) && !(OWNER_ATTRIBUTE in item);
-}
+// The one source rule lives in definition/source.ts; re-exported where callers have always found it.
+export { isSourceItem } from "../definition/source.ts";
 
 /** Converts one page of one segment. */
 export async function convertPage(
@@ -84,22 +83,26 @@ export async function convertPage(
       ExclusiveStartKey: request.startKey,
       ConsistentRead: true,
       ReturnConsumedCapacity: "TOTAL",
+      // Key prefixes are filtered by DynamoDB: the page may come back empty with a LastEvaluatedKey (not the end).
+      ...sourceKeyFilter(migration),
     }),
   );
-  const counters: PageCounters = { ...EMPTY_COUNTERS, scanned: page.Items?.length ?? 0 };
+  const counters: PageCounters = { ...EMPTY_COUNTERS, scanned: page.ScannedCount ?? page.Items?.length ?? 0 };
   counters.consumedReadUnits = page.ConsumedCapacity?.CapacityUnits ?? 0;
   const failures: PageFailure[] = [];
   const units: ConversionUnit[] = [];
+  const keys = keysOf(migration);
   for (const item of page.Items ?? []) {
-    if (!isSourceItem(migration, item)) continue;
-    counters.sources++;
     try {
-      units.push({ key: keyOf(item as ItemKey), condition: sourceUnchangedCondition(migration, item), records: deriveRecords(migration, item) });
+      // Inside the try: a `source.match` that throws fails this item, named, like a derive that throws.
+      if (!isSourceItem(migration, item)) continue;
+      counters.sources++;
+      units.push({ key: keyOf(keys, item), condition: sourceUnchangedCondition(migration, item), records: deriveRecords(migration, item) });
     } catch (err) {
       // A bad item is recorded with its key and reason, never silently skipped, never retried.
       if (!(err instanceof FerryError)) throw err;
       counters.failed++;
-      failures.push({ key: keyOf(item as ItemKey), error: err.name, message: err.message });
+      failures.push({ key: keyOf(keys, item), error: err.name, message: err.message });
     }
   }
   const wouldWrite = units.reduce((n, u) => n + u.records.length, 0);
@@ -107,7 +110,7 @@ export async function convertPage(
   if (request.dryRun) {
     counters.converted = units.length;
   } else {
-    const written = await writeUnits(doc, tableName, migration.id, units, backoff, request.fence);
+    const written = await writeUnits(doc, tableName, keys, migration.id, units, backoff, request.fence);
     // A unit refused over another migration's or the application's item is a failed item, with both named.
     for (const refusal of written.refused) {
       counters.failed++;

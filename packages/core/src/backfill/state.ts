@@ -7,8 +7,9 @@
 import { GetCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { compareAndSwap, unchangedSince } from "../control/cas.ts";
-import { type ControlLocation, backfillSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, backfillSk, controlKey } from "../control/keys.ts";
 import { controlRecords } from "../control/control-table.ts";
+import type { ItemKey } from "../dynamo/key-schema.ts";
 import { EMPTY_COUNTERS, type PageCounters } from "./page.ts";
 import type { BackfillSettings } from "./settings.ts";
 
@@ -59,13 +60,13 @@ export interface StateStore extends ControlLocation {
 
 export async function readRun(store: StateStore): Promise<BackfillRun | undefined> {
   const out = await store.doc.send(
-    new GetCommand({ TableName: store.controlTable, Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run }, ConsistentRead: true }),
+    new GetCommand({ TableName: store.controlTable, Key: controlKey(store.migrationId, backfillSk(store).run), ConsistentRead: true }),
   );
   return out.Item?.run as BackfillRun | undefined;
 }
 
 export async function writeRun(store: StateStore, run: BackfillRun): Promise<void> {
-  await store.doc.send(new PutCommand({ TableName: store.controlTable, Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run } }));
+  await store.doc.send(new PutCommand({ TableName: store.controlTable, Item: { ...controlKey(store.migrationId, backfillSk(store).run), run } }));
 }
 
 /** Applies `change` to the run record (read-modify-write; callers hold the backfill lock or set a request). */
@@ -81,7 +82,7 @@ export async function updateRun(store: StateStore, change: (run: BackfillRun) =>
       // Optimistic concurrency: pause/abort from another terminal must not be lost.
       put: {
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run, run: next },
+        Item: { ...controlKey(store.migrationId, backfillSk(store).run), run: next },
         ...unchangedSince(["run", "updatedAt"], run.updatedAt),
       },
     };
@@ -121,7 +122,7 @@ export async function readCheckpoint(store: StateStore, segment: number): Promis
   const out = await store.doc.send(
     new GetCommand({
       TableName: store.controlTable,
-      Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(segment) },
+      Key: controlKey(store.migrationId, backfillSk(store).segment(segment)),
       ConsistentRead: true,
     }),
   );
@@ -141,7 +142,7 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).segment(next.segment), checkpoint: next },
+        Item: { ...controlKey(store.migrationId, backfillSk(store).segment(next.segment)), checkpoint: next },
         ConditionExpression:
           previousPages === 0 ? "attribute_not_exists(PK) OR (#c.#runId <> :run) OR #c.#pages = :prev" : "#c.#runId = :run AND #c.#pages = :prev",
         ExpressionAttributeNames: { "#c": "checkpoint", "#pages": "pages", "#runId": "runId" },
@@ -156,12 +157,12 @@ export async function saveCheckpoint(store: StateStore, next: SegmentCheckpoint,
 }
 
 /** Records items a page could not convert (schema/derive failures), with key and reason. */
-export async function recordItemFailures(store: StateStore, failures: { key: { PK: string; SK: string }; error: string; message: string }[]): Promise<void> {
+export async function recordItemFailures(store: StateStore, failures: { key: ItemKey; error: string; message: string }[]): Promise<void> {
   for (const f of failures) {
     await store.doc.send(
       new PutCommand({
         TableName: store.controlTable,
-        Item: { PK: migrationPk(store.migrationId), SK: backfillSk(store).failure(f.key), ...f, at: Date.now() },
+        Item: { ...controlKey(store.migrationId, backfillSk(store).failure(f.key)), ...f, at: Date.now() },
       }),
     );
   }
@@ -176,7 +177,7 @@ export async function setEffectiveRate(store: StateStore, rate: number, expected
     await store.doc.send(
       new UpdateCommand({
         TableName: store.controlTable,
-        Key: { PK: migrationPk(store.migrationId), SK: backfillSk(store).run },
+        Key: controlKey(store.migrationId, backfillSk(store).run),
         UpdateExpression: "SET #run.#rate = :rate",
         ConditionExpression: "#run.#rate = :expected",
         ExpressionAttributeNames: { "#run": "run", "#rate": "effectiveRate" },
@@ -190,7 +191,8 @@ export async function setEffectiveRate(store: StateStore, rate: number, expected
 
 /** An item a run could not convert, as recorded by recordItemFailures. */
 export interface ItemFailure {
-  key: { PK: string; SK: string };
+  /** The item's key under the data table's names. */
+  key: ItemKey;
   error: string;
   message: string;
   at: number;

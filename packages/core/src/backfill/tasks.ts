@@ -5,6 +5,7 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Migration } from "../definition/define-migration.ts";
+import { migrationOnTable } from "../definition/table-keys.ts";
 import { FerryError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { addCounts } from "../util/counters.ts";
@@ -120,7 +121,8 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
       await sleep(Math.min(2_000, lag - run.settings.maxDualWriteLagMs));
     }
 
-    const migration = await deps.loadMigration(input.migrationId);
+    // The table's key schema, read in the task (DescribeTable, cached per process): the task runs anywhere.
+    const migration = await migrationOnTable(deps.doc, await deps.loadMigration(input.migrationId), input.table);
     const started = Date.now();
     let result: Awaited<ReturnType<typeof convertPage>>;
     try {

@@ -15,6 +15,7 @@
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { DerivedRecord, ItemKey } from "../definition/define-migration.ts";
 import { keyOf } from "../definition/derive.ts";
+import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { TRANSACTION_MAX_ACTIONS, type TransactionPart, packParts, runTransactions } from "../dynamo/transactions.ts";
@@ -54,7 +55,7 @@ export class RunFencedError extends FerryError {
 type Part = TransactionPart<ConversionUnit>;
 
 /** Splits a unit into parts of at most 99 puts, each with its own copy of the condition. */
-function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): Part[] {
+function partsOf(tableName: string, keys: KeySchema, migrationId: string, unit: ConversionUnit): Part[] {
   const check = sourceConditionCheck(tableName, unit.key, unit.condition);
   const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
   const parts: Part[] = [];
@@ -65,7 +66,7 @@ function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): 
       actions: [
         check,
         ...records.map((Item) => ({
-          Put: { TableName: tableName, Item, ...ownedPutCondition(migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
+          Put: { TableName: tableName, Item, ...ownedPutCondition(keys, migrationId, unit.key), ReturnValuesOnConditionCheckFailure: "ALL_OLD" },
         })),
       ],
       writes: records.length,
@@ -76,8 +77,8 @@ function partsOf(tableName: string, migrationId: string, unit: ConversionUnit): 
 }
 
 /** Greedy packing of parts into calls under the action and byte limits. */
-export function packTransactions(tableName: string, migrationId: string, units: ConversionUnit[]): Part[][] {
-  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, migrationId, unit)));
+export function packTransactions(tableName: string, keys: KeySchema, migrationId: string, units: ConversionUnit[]): Part[][] {
+  return packParts(units.filter((unit) => unit.records.length > 0).flatMap((unit) => partsOf(tableName, keys, migrationId, unit)));
 }
 
 /** Whether the run may still write (see state.ts runStillWriting); false stops the page. */
@@ -87,12 +88,13 @@ export type RunFence = () => Promise<boolean>;
 export async function writeUnits(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  keys: KeySchema,
   migrationId: string,
   units: ConversionUnit[],
   backoff: BackoffOptions = DEFAULT_BACKOFF,
   fence?: RunFence,
 ): Promise<TransactionStats> {
-  const run = await runTransactions(doc, packTransactions(tableName, migrationId, units), {
+  const run = await runTransactions(doc, packTransactions(tableName, keys, migrationId, units), {
     backoff,
     advice: "lower --rate and resume with `ferry resume`",
     ...(fence
@@ -119,7 +121,7 @@ export async function writeUnits(
       .filter(([, r]) => r.index > 0)
       .map(([unit, r]) => {
         const record = (r.action as { Put: { Item: DerivedRecord } }).Put.Item;
-        return [unit, new RecordOwnedElsewhereError(migrationId, unit.key, keyOf(record), plainItem(r.item))] as const;
+        return [unit, new RecordOwnedElsewhereError(migrationId, unit.key, keyOf(keys, record), plainItem(r.item))] as const;
       }),
   );
   const written = run.written;

@@ -11,6 +11,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { type AttributeValue, CreateBackupCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import { type KeySchema, keyAttributes, keyId } from "../dynamo/key-schema.ts";
 import { FerryError, UsageError } from "../errors.ts";
 import { decodeItem, encodeItem } from "./attribute-json.ts";
 
@@ -26,6 +27,8 @@ export interface BackupHeader {
   /** ISO time the backup was started. */
   createdAt: string;
   removeAttributes: string[];
+  /** The table's key schema (which attributes of each line are its key); older backups lack it. */
+  keys?: KeySchema;
 }
 
 /** A backup file that is not one ferry wrote (or is cut off). */
@@ -63,8 +66,22 @@ export interface BackupContents {
   lines: number;
 }
 
-/** Reads a backup file; a cut-off last line (a crash mid-append) is ignored. */
-export function readBackupFile(file: string): BackupContents {
+/** The header (first line) of a backup file. */
+export function readBackupHeader(file: string): BackupHeader {
+  if (!existsSync(file)) throw new InvalidBackupError(file, "no such file");
+  const first = readFileSync(file, "utf8").split("\n", 1)[0] ?? "";
+  let header: Record<string, unknown> | undefined;
+  try {
+    header = JSON.parse(first);
+  } catch {
+    header = undefined;
+  }
+  if (!header || header.format !== BACKUP_FORMAT) throw new InvalidBackupError(file, `the first line is not a ${BACKUP_FORMAT} header`);
+  return header as unknown as BackupHeader;
+}
+
+/** Reads a backup file; a cut-off last line (a crash mid-append) is ignored. `keys` stands in for a header without them. */
+export function readBackupFile(file: string, fallbackKeys?: KeySchema): BackupContents {
   if (!existsSync(file)) throw new InvalidBackupError(file, "no such file");
   const lines = readFileSync(file, "utf8")
     .split("\n")
@@ -79,13 +96,17 @@ export function readBackupFile(file: string): BackupContents {
   };
   const header = lines.length ? parse(lines[0] as string, 0) : undefined;
   if (!header || header.format !== BACKUP_FORMAT) throw new InvalidBackupError(file, `the first line is not a ${BACKUP_FORMAT} header`);
+  const keys = (header.keys as KeySchema | undefined) ?? fallbackKeys;
+  if (!keys) throw new InvalidBackupError(file, "its header names no key schema; restore it with --table naming the table it came from");
   const byKey = new Map<string, Record<string, AttributeValue>>();
   lines.slice(1).forEach((line, i) => {
     const entry = parse(line, i + 1);
     if (!entry) return;
     const item = decodeItem((entry.Item ?? {}) as Record<string, Record<string, unknown>>);
-    if (!item.PK || !item.SK) throw new InvalidBackupError(file, `line ${i + 2} has no PK/SK`);
-    byKey.set(JSON.stringify([item.PK, item.SK]), item);
+    const missing = keyAttributes(keys).find((a) => !item[a.name]);
+    if (missing) throw new InvalidBackupError(file, `line ${i + 2} has no key attribute ${missing.name}`);
+    // Marshalled values ({ S: "..." }) are compared as they are: equal keys, equal JSON.
+    byKey.set(keyId(keys, item as Record<string, unknown>), item);
   });
   return { header: header as unknown as BackupHeader, items: [...byKey.values()], lines: lines.length - 1 };
 }

@@ -14,6 +14,7 @@ import { DeleteCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
 import { migrationDeleteCondition } from "../definition/owner.ts";
+import { type ItemKey, type KeySchema, keyNames, keyOf } from "../dynamo/key-schema.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
 import { type SweepResult, type SweepRunOptions, type SweepSettings, type SweepTask, runSweep } from "./sweep.ts";
 
@@ -27,11 +28,14 @@ export interface DeleteDerivedContext {
   tableName: string;
   controlTable: string;
   migrationId: string;
+  /** The data table's key schema: what the scan returns and the deletes address. */
+  keys: KeySchema;
   backoff?: BackoffOptions;
 }
 
 /** The sweep task that finds and deletes this migration's derived records. */
-export function deleteDerivedTask(ctx: DeleteDerivedContext): SweepTask<{ PK: string; SK: string }> {
+export function deleteDerivedTask(ctx: DeleteDerivedContext): SweepTask<ItemKey> {
+  const names = keyNames(ctx.keys);
   return {
     kind: ROLLBACK_SWEEP,
     doc: ctx.clients.doc,
@@ -47,13 +51,13 @@ export function deleteDerivedTask(ctx: DeleteDerivedContext): SweepTask<{ PK: st
           ConsistentRead: true,
           ExclusiveStartKey: startKey,
           FilterExpression: "#stamp.#migration = :migration",
-          ProjectionExpression: "PK, SK",
-          ExpressionAttributeNames: { "#stamp": OWNER_ATTRIBUTE, "#migration": "migration" },
+          ProjectionExpression: names.map((_, i) => `#k${i}`).join(", "),
+          ExpressionAttributeNames: { "#stamp": OWNER_ATTRIBUTE, "#migration": "migration", ...Object.fromEntries(names.map((n, i) => [`#k${i}`, n])) },
           ExpressionAttributeValues: { ":migration": ctx.migrationId },
         }),
       );
       return {
-        items: (out.Items ?? []).map((i) => ({ PK: String(i.PK), SK: String(i.SK) })),
+        items: (out.Items ?? []).map((i) => keyOf(ctx.keys, i)),
         scanned: out.ScannedCount ?? 0,
         ...(out.LastEvaluatedKey ? { lastKey: out.LastEvaluatedKey } : {}),
       };

@@ -13,7 +13,11 @@
  */
 import { type AttributeValue, ConditionalCheckFailedException, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
-import { type Migration, isSourceKey } from "../definition/define-migration.ts";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
+import { type Migration, keysOf } from "../definition/define-migration.ts";
+import { SourceMatchError } from "../definition/derive.ts";
+import { isSourceItem, sourceKeyFilter } from "../definition/source.ts";
+import { keyNames } from "../dynamo/key-schema.ts";
 import { appendBackupItems } from "./backup.ts";
 import { type SweepResult, type SweepRunOptions, type SweepSettings, type SweepTask, runSweep } from "./sweep.ts";
 
@@ -43,7 +47,9 @@ function attributesOf(migration: Migration): string[] {
 async function removeIfUnchanged(ctx: CleanupContext, item: Item, attributes: string[]): Promise<{ done: true } | { done: false; current?: Item }> {
   const names: Record<string, string> = {};
   const values: Record<string, AttributeValue> = {};
-  const conditions = ["attribute_exists(PK)"];
+  const keys = keyNames(keysOf(ctx.migration));
+  names["#pk"] = keys[0] as string;
+  const conditions = ["attribute_exists(#pk)"];
   attributes.forEach((name, i) => {
     names[`#a${i}`] = name;
     const value = item[name];
@@ -57,7 +63,7 @@ async function removeIfUnchanged(ctx: CleanupContext, item: Item, attributes: st
     await ctx.clients.raw.send(
       new UpdateItemCommand({
         TableName: ctx.tableName,
-        Key: { PK: item.PK as AttributeValue, SK: item.SK as AttributeValue },
+        Key: Object.fromEntries(keys.map((k) => [k, item[k] as AttributeValue])),
         UpdateExpression: `REMOVE ${attributes.map((_, i) => `#a${i}`).join(", ")}`,
         ConditionExpression: conditions.join(" AND "),
         ExpressionAttributeNames: names,
@@ -90,7 +96,10 @@ async function cleanItem(ctx: CleanupContext, read: Item, attributes: string[]):
 /** The sweep task of the cleanup (exported for tests that stop it midway). */
 export function cleanupTask(ctx: CleanupContext): SweepTask<Item> {
   const attributes = attributesOf(ctx.migration);
-  const names: Record<string, string> = Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a]));
+  const prefixes = sourceKeyFilter(ctx.migration);
+  const names: Record<string, string> = { ...prefixes?.ExpressionAttributeNames, ...Object.fromEntries(attributes.map((a, i) => [`#a${i}`, a])) };
+  const values: Record<string, AttributeValue> = Object.fromEntries(Object.entries(prefixes?.ExpressionAttributeValues ?? {}).map(([k, v]) => [k, { S: v }]));
+  const hasAttribute = `(${attributes.map((_, i) => `attribute_exists(#a${i})`).join(" OR ")})`;
   return {
     kind: CLEANUP_SWEEP,
     doc: ctx.clients.doc,
@@ -105,12 +114,20 @@ export function cleanupTask(ctx: CleanupContext): SweepTask<Item> {
           Limit: limit,
           ConsistentRead: true,
           ...(startKey ? { ExclusiveStartKey: startKey as Item } : {}),
-          FilterExpression: `begins_with(SK, :prefix) AND (${attributes.map((_, i) => `attribute_exists(#a${i})`).join(" OR ")})`,
+          FilterExpression: prefixes ? `${prefixes.FilterExpression} AND ${hasAttribute}` : hasAttribute,
           ExpressionAttributeNames: names,
-          ExpressionAttributeValues: { ":prefix": { S: ctx.migration.source.skPrefix } },
+          ...(Object.keys(values).length ? { ExpressionAttributeValues: values } : {}),
         }),
       );
-      const items = (out.Items ?? []).filter((item) => isSourceKey(ctx.migration, { SK: item.SK?.S }));
+      // The rest of the source rule (skPattern, match, no owner stamp) on the plain item; an item match throws on is left as is.
+      const items = (out.Items ?? []).filter((item) => {
+        try {
+          return isSourceItem(ctx.migration, unmarshall(item));
+        } catch (err) {
+          if (err instanceof SourceMatchError) return false;
+          throw err;
+        }
+      });
       return { items, scanned: out.ScannedCount ?? 0, ...(out.LastEvaluatedKey ? { lastKey: out.LastEvaluatedKey } : {}) };
     },
     async processPage(items) {

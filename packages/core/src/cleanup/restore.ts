@@ -16,7 +16,8 @@ import type { DynamoClients } from "../aws/dynamodb.ts";
 import { updateState } from "../control/migration-state.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { unlessMissingTable } from "../dynamo/missing-table.ts";
-import { readBackupFile } from "./backup.ts";
+import { type KeySchema, keyNames, readKeySchema } from "../dynamo/key-schema.ts";
+import { readBackupFile, readBackupHeader } from "./backup.ts";
 
 export interface RestoreOptions {
   /** Target table (default: the backup's). */
@@ -50,21 +51,22 @@ type Item = Record<string, AttributeValue>;
 async function restoreItem(
   raw: DynamoClients["raw"],
   tableName: string,
+  keys: KeySchema,
   item: Item,
   attributes: string[],
   recreateMissing: boolean,
 ): Promise<keyof Pick<RestoreResult, "restored" | "present" | "missing" | "recreated">> {
   const kept = attributes.filter((a) => item[a] !== undefined);
   if (kept.length === 0) return "present";
-  const names = Object.fromEntries(kept.map((a, i) => [`#a${i}`, a]));
+  const names: Record<string, string> = { "#pk": keys.partitionKey.name, ...Object.fromEntries(kept.map((a, i) => [`#a${i}`, a])) };
   const values = Object.fromEntries(kept.map((a, i) => [`:a${i}`, item[a] as AttributeValue]));
   try {
     await raw.send(
       new UpdateItemCommand({
         TableName: tableName,
-        Key: { PK: item.PK as AttributeValue, SK: item.SK as AttributeValue },
+        Key: Object.fromEntries(keyNames(keys).map((k) => [k, item[k] as AttributeValue])),
         UpdateExpression: `SET ${kept.map((_, i) => `#a${i} = :a${i}`).join(", ")}`,
-        ConditionExpression: ["attribute_exists(PK)", ...kept.map((_, i) => `attribute_not_exists(#a${i})`)].join(" AND "),
+        ConditionExpression: ["attribute_exists(#pk)", ...kept.map((_, i) => `attribute_not_exists(#a${i})`)].join(" AND "),
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
         ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -77,7 +79,14 @@ async function restoreItem(
   }
   if (!recreateMissing) return "missing";
   try {
-    await raw.send(new PutItemCommand({ TableName: tableName, Item: item, ConditionExpression: "attribute_not_exists(PK)" }));
+    await raw.send(
+      new PutItemCommand({
+        TableName: tableName,
+        Item: item,
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": keys.partitionKey.name },
+      }),
+    );
     return "recreated";
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
@@ -88,8 +97,11 @@ async function restoreItem(
 /** Loads `file` back into its table (or `options.tableName`). */
 export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: string, options: Partial<RestoreOptions> = {}): Promise<RestoreResult> {
   const o = { ...DEFAULT_RESTORE_OPTIONS, ...options };
-  const backup = readBackupFile(file);
-  const tableName = o.tableName ?? backup.header.tableName;
+  const header = readBackupHeader(file);
+  const tableName = o.tableName ?? header.tableName;
+  // The file names its keys; an older one is read with the table's (DescribeTable).
+  const keys = header.keys ?? (await readKeySchema(clients.raw, tableName));
+  const backup = readBackupFile(file, keys);
   const result: RestoreResult = {
     file,
     migrationId: backup.header.migrationId,
@@ -102,7 +114,9 @@ export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: s
   };
   for (let i = 0; i < backup.items.length; i += o.concurrency) {
     const outcomes = await Promise.all(
-      backup.items.slice(i, i + o.concurrency).map((item) => restoreItem(clients.raw, tableName, item, backup.header.removeAttributes, o.recreateMissing)),
+      backup.items
+        .slice(i, i + o.concurrency)
+        .map((item) => restoreItem(clients.raw, tableName, keys, item, backup.header.removeAttributes, o.recreateMissing)),
     );
     for (const outcome of outcomes) result[outcome]++;
   }

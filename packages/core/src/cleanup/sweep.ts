@@ -8,7 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, controlKey, withoutControlKey } from "../control/keys.ts";
 import { UsageError } from "../errors.ts";
 import { sleep } from "../util/backoff.ts";
 
@@ -105,21 +105,19 @@ export class RateLimiter {
 }
 
 export async function readSweepRun(task: Pick<SweepTask<unknown>, "doc" | "controlTable" | "migrationId" | "kind">): Promise<SweepRun | undefined> {
-  const out = await task.doc.send(
-    new GetCommand({ TableName: task.controlTable, Key: { PK: migrationPk(task.migrationId), SK: runSk(task.kind) }, ConsistentRead: true }),
-  );
+  const out = await task.doc.send(new GetCommand({ TableName: task.controlTable, Key: controlKey(task.migrationId, runSk(task.kind)), ConsistentRead: true }));
   if (!out.Item) return undefined;
-  const { PK: _pk, SK: _sk, ...run } = out.Item;
+  const run = withoutControlKey(out.Item);
   return run as SweepRun;
 }
 
 async function put(task: SweepTask<unknown>, sk: string, value: object): Promise<void> {
-  await task.doc.send(new PutCommand({ TableName: task.controlTable, Item: { ...value, PK: migrationPk(task.migrationId), SK: sk } }));
+  await task.doc.send(new PutCommand({ TableName: task.controlTable, Item: { ...value, ...controlKey(task.migrationId, sk) } }));
 }
 
 async function readCheckpoint(task: SweepTask<unknown>, run: SweepRun, segment: number): Promise<SweepCheckpoint> {
   const out = await task.doc.send(
-    new GetCommand({ TableName: task.controlTable, Key: { PK: migrationPk(task.migrationId), SK: segmentSk(task.kind, segment) }, ConsistentRead: true }),
+    new GetCommand({ TableName: task.controlTable, Key: controlKey(task.migrationId, segmentSk(task.kind, segment)), ConsistentRead: true }),
   );
   const stored = out.Item as SweepCheckpoint | undefined;
   if (stored && stored.runId === run.runId) return stored;

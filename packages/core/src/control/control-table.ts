@@ -38,6 +38,7 @@ export async function ensureControlTable(client: DynamoDBClient, tableName: stri
           TableName: tableName,
           BillingMode: "PAY_PER_REQUEST",
           AttributeDefinitions: [
+            // ferry's own table, keyed PK/SK (control/keys.ts); data tables' keys come from their KeySchema.
             { AttributeName: "PK", AttributeType: "S" },
             { AttributeName: "SK", AttributeType: "S" },
           ],

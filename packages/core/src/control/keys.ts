@@ -13,7 +13,7 @@
  *   dead#<sequence>                stream records the local dual-write gave up on
  *   failure#<sequence>             stream records whose conversion failed (dualwrite/failures.ts)
  *   backfill#lock                  the backfill's lease (backfill/lock.ts)
- *   backfill#run, backfill#segment#NNNNN, backfill#failed#<PK>#<SK>
+ *   backfill#run, backfill#segment#NNNNN, backfill#failed#<key values joined by #>
  *                                  the backfill's run, checkpoints and unconvertible items
  *   backfill#dry-run#...           the same for the dry run, beside the real run's
  *   <sweep>#run, <sweep>#segment#NNNNN
@@ -22,6 +22,7 @@
  * (The liveness ping is an item of the data table, not of this one: dualwrite/liveness-key.ts.)
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
+import type { ItemKey } from "../dynamo/key-schema.ts";
 
 /** Where one migration's control records live: the control table and the migration's partition. */
 export interface ControlLocation {
@@ -35,6 +36,27 @@ export function migrationPk(migrationId: string): string {
   return `migration#${migrationId}`;
 }
 
+// PK and SK below are ferry's own control table's key attributes (control-table.ts creates it so):
+// the only place in the engine that names them. Data tables' keys come from their KeySchema.
+
+/** The key of one control record of `migrationId`. */
+export function controlKey(migrationId: string, sk: string): { PK: string; SK: string } {
+  return { PK: migrationPk(migrationId), SK: sk };
+}
+
+/** A control record without its key attributes. */
+export function withoutControlKey(item: Record<string, unknown>): object {
+  const { PK: _pk, SK: _sk, ...rest } = item;
+  return rest;
+}
+
+/** How a data item's key appears inside a control sort key: its values joined by `#` (binary as base64). */
+function keyPart(key: ItemKey): string {
+  return Object.values(key)
+    .map((v) => (v instanceof Uint8Array ? Buffer.from(v).toString("base64") : String(v)))
+    .join("#");
+}
+
 const sequence = (sequenceNumber: string) => sequenceNumber.padStart(40, "0");
 const segmentNumber = (segment: number) => String(segment).padStart(5, "0");
 
@@ -46,7 +68,7 @@ function backfillKeys(dryRun: boolean) {
     segmentPrefix: `${prefix}segment#`,
     segment: (segment: number) => `${prefix}segment#${segmentNumber(segment)}`,
     failurePrefix: `${prefix}failed#`,
-    failure: (key: { PK: string; SK: string }) => `${prefix}failed#${key.PK}#${key.SK}`,
+    failure: (key: ItemKey) => `${prefix}failed#${keyPart(key)}`,
   } as const;
 }
 

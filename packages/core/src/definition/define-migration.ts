@@ -4,34 +4,68 @@
  * dual-write, the backfill, verification and the v2 endpoints.
  */
 import { z } from "zod";
+import { type ItemKey, type KeyAttribute, type KeySchema, KeySchemaSpec, type KeyType, keyOf } from "../dynamo/key-schema.ts";
 import { UsageError } from "../errors.ts";
 import { DEFAULT_MIGRATION_OPTIONS, type MigrationOptions, MigrationOptionsSchema } from "./options.ts";
 
-/** The key of an item in the table (the shared key schema: PK, SK). */
-export interface ItemKey {
-  PK: string;
-  SK: string;
+export type { ItemKey, KeySchema } from "../dynamo/key-schema.ts";
+
+/** Attribute ferry adds to every derived record: `{ migration, owner: <owner's key in the table's names> }`. */
+export const OWNER_ATTRIBUTE = "ferry";
+
+/** One record `derive` produces: its key (the table's key attributes, in their types) plus any attributes. */
+export type DerivedRecord = Record<string, unknown>;
+
+type KeyValueOf<T extends KeyType> = T extends "N" ? number : T extends "B" ? Uint8Array : string;
+
+/** The key attributes a declared key schema gives a source item, typed: `{ pk: string; ts: number }`. */
+export type KeyFields<K extends KeySchema> = string extends K["partitionKey"]["name"]
+  ? { readonly [attribute: string]: unknown }
+  : { [P in K["partitionKey"]["name"]]: KeyValueOf<K["partitionKey"]["type"]> } & (K extends { sortKey: infer SK extends KeyAttribute }
+      ? { [P in SK["name"]]: KeyValueOf<SK["type"]> }
+      : unknown);
+
+/** What a migration's `derive` receives: the schema's output plus the item's key attributes under the table's names. */
+export type SourceItem<S extends z.ZodObject, K extends KeySchema = KeySchema> = z.output<S> & KeyFields<K>;
+
+/**
+ * Which items are source items; every selector given must hold (they are ANDed), at least one.
+ * Prefixes become a Scan FilterExpression and a stream filter pattern; `match` runs in code.
+ */
+export interface MigrationSource {
+  /** The sort key starts with this (a string sort key). */
+  skPrefix?: string;
+  /** The sort key matches this anchored pattern (a string sort key). */
+  skPattern?: RegExp;
+  /** The partition key starts with this (a string partition key). */
+  pkPrefix?: string;
+  /**
+   * A pure predicate on the raw item as stored (all its attributes), for entities marked by an
+   * attribute (`_type`, ElectroDB's `__edb_e__`). The fields it reads are part of the
+   * backfill's race condition, like the schema's.
+   */
+  match?: (item: Record<string, unknown>) => boolean;
 }
 
-/** One record `derive` produces: its key plus any attributes. */
-export type DerivedRecord = ItemKey & Record<string, unknown>;
-
-/** What a migration's `derive` receives: the schema's output plus the item's key. */
-export type SourceItem<S extends z.ZodObject> = z.output<S> & ItemKey;
-
 /** The file format; see migrations/0001_workflow-context-index.ts for a commented example. */
-export interface MigrationSpec<S extends z.ZodObject = z.ZodObject> {
+export interface MigrationSpec<S extends z.ZodObject = z.ZodObject, K extends KeySchema = KeySchema> {
   /** `NNNN_kebab-name`, equal to the file name without `.ts`. */
   id: string;
   description: string;
-  /** Logical table the migration runs on (e.g. "Workflows"). */
+  /** The table the migration runs on by default (`--table`, FERRY_TABLE or `--stage` name another). */
   table: string;
-  /** Which items are source items: SK prefix, optionally narrowed by a pattern. */
-  source: { skPrefix: string; skPattern?: RegExp };
+  /**
+   * The key schema the migration expects, e.g. `{ partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } }`.
+   * Optional: with a table at hand its keys are read from DescribeTable (and a table that
+   * disagrees with these is refused); `check` and `plan` on generated items need them.
+   */
+  keys?: K;
+  /** Which items are source items (see MigrationSource). */
+  source: MigrationSource;
   /** zod object schema of the source fields `derive` reads (unknown fields are dropped). */
   schema: S;
-  /** Pure function: one source item to the full set of records it owns. */
-  derive: (item: SourceItem<S>) => DerivedRecord[];
+  /** Pure function: one source item (schema output plus its key attributes) to the full set of records it owns. */
+  derive: (item: SourceItem<S, K>) => DerivedRecord[];
   /** Old attributes the remove step deletes from source items. */
   cleanup?: { removeAttributes: string[] };
   /** Tuning; missing values come from DEFAULT_MIGRATION_OPTIONS. */
@@ -44,8 +78,9 @@ export interface MigrationSpec<S extends z.ZodObject = z.ZodObject> {
   checkItems?: () => Iterable<Record<string, unknown>>;
 }
 
-/** A validated migration, options filled in. */
-export interface Migration<S extends z.ZodObject = z.ZodObject> extends Omit<MigrationSpec<S>, "options"> {
+/** A validated migration, options filled in. `keys` is set once it is bound to a table (definition/table-keys.ts). */
+export interface Migration<S extends z.ZodObject = z.ZodObject> extends Omit<MigrationSpec<S>, "options" | "derive"> {
+  derive: (item: SourceItem<S>) => DerivedRecord[];
   options: MigrationOptions;
   /** The top-level fields the schema reads (the backfill's race check compares these). */
   readFields: string[];
@@ -58,12 +93,22 @@ const MigrationSpecSchema = z
     id: z.string().regex(MIGRATION_ID_PATTERN, "expected NNNN_kebab-case-name, e.g. 0001_workflow-context-index"),
     description: z.string().min(1, "describe what the migration does in a sentence"),
     table: z.string().min(1),
+    keys: KeySchemaSpec.optional(),
     source: z
       .object({
-        skPrefix: z.string().min(1, "a source prefix such as WF# is required"),
+        skPrefix: z.string().min(1, "expected a non-empty prefix such as WF#").optional(),
         skPattern: z.instanceof(RegExp, { message: "expected a RegExp, e.g. /^WF#[^#]+$/" }).optional(),
+        pkPrefix: z.string().min(1, "expected a non-empty prefix such as CUST#").optional(),
+        match: z
+          .custom<(item: Record<string, unknown>) => boolean>((v) => typeof v === "function", {
+            message: "expected a function match(item) returning a boolean",
+          })
+          .optional(),
       })
-      .strict(),
+      .strict()
+      .refine((s) => Object.values(s).some((v) => v !== undefined), {
+        message: 'select the source items with at least one of skPrefix, skPattern, pkPrefix, match (e.g. { skPrefix: "WF#" })',
+      }),
     schema: z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, {
       message: "expected a zod object schema, e.g. z.object({ contexts: z.array(...) })",
     }),
@@ -103,7 +148,10 @@ export class InvalidMigrationError extends UsageError {
 
 const ALLOWED_KEYS: Record<string, string> = {
   "": Object.keys(MigrationSpecSchema.shape).join(", "),
-  source: "skPrefix, skPattern",
+  source: "skPrefix, skPattern, pkPrefix, match",
+  keys: "partitionKey, sortKey",
+  "keys.partitionKey": "name, type",
+  "keys.sortKey": "name, type",
   cleanup: "removeAttributes",
   options: Object.keys(MigrationOptionsSchema.shape).join(", "),
 };
@@ -136,24 +184,78 @@ export function plainExportIssues(value: unknown): { path: string; message: stri
 }
 
 /** Declares a migration; validates it and fills in default options. */
-export function defineMigration<S extends z.ZodObject>(spec: MigrationSpec<S>): Migration<S> {
+export function defineMigration<S extends z.ZodObject, const K extends KeySchema = KeySchema>(spec: MigrationSpec<S, K>): Migration<S> {
   const parsed = MigrationSpecSchema.safeParse(spec);
   if (!parsed.success) throw new InvalidMigrationError(issuesOf(parsed.error));
   const { options, ...rest } = spec;
   if (rest.source.skPattern && !rest.source.skPattern.source.startsWith("^")) {
     throw new InvalidMigrationError([{ path: "source.skPattern", message: "anchor the pattern with ^ so it matches whole sort keys" }]);
   }
+  if (rest.keys) {
+    const problem = sourceKeyProblem(rest.source, rest.keys);
+    if (problem) throw new InvalidMigrationError([{ path: problem.path, message: problem.message }]);
+  }
   return Object.freeze({
     ...rest,
     options: { ...DEFAULT_MIGRATION_OPTIONS, ...options },
     readFields: Object.keys(spec.schema.shape),
     [DEFINED]: true,
-  });
+  }) as unknown as Migration<S>;
 }
 
-/** True when `key` is one of this migration's source items. */
-export function isSourceKey(migration: Pick<Migration, "source">, key: { SK?: unknown }): boolean {
-  const sk = key.SK;
-  if (typeof sk !== "string" || !sk.startsWith(migration.source.skPrefix)) return false;
-  return migration.source.skPattern ? migration.source.skPattern.test(sk) : true;
+/** Why `source` cannot select items of a table keyed by `keys` (a prefix on a missing or non-string key), or undefined. */
+export function sourceKeyProblem(source: MigrationSource, keys: KeySchema): { path: string; message: string } | undefined {
+  if ((source.skPrefix !== undefined || source.skPattern !== undefined) && keys.sortKey?.type !== "S") {
+    return {
+      path: source.skPrefix !== undefined ? "source.skPrefix" : "source.skPattern",
+      message: keys.sortKey
+        ? `the sort key ${keys.sortKey.name} is of type ${keys.sortKey.type}: a prefix or pattern needs a string sort key (select with match instead)`
+        : "the table has no sort key: select with pkPrefix or match instead",
+    };
+  }
+  if (source.pkPrefix !== undefined && keys.partitionKey.type !== "S") {
+    return {
+      path: "source.pkPrefix",
+      message: `the partition key ${keys.partitionKey.name} is of type ${keys.partitionKey.type}: a prefix needs a string partition key (select with match instead)`,
+    };
+  }
+  return undefined;
+}
+
+/** A migration used where its keys are needed before it was bound to a table and without declared `keys`. */
+export class MissingKeySchemaError extends UsageError {
+  constructor(readonly migrationId: string) {
+    super(
+      `${migrationId} declares no \`keys\` and no table is at hand to read them from: pass --table (or FERRY_TABLE, --stage), ` +
+        'or declare keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } } in the migration file.',
+    );
+  }
+}
+
+/** The key schema of `migration`: the table's once bound (table-keys.ts), else its declared `keys`. */
+export function keysOf(migration: Pick<Migration, "id" | "keys">): KeySchema {
+  if (!migration.keys) throw new MissingKeySchemaError(migration.id);
+  return migration.keys;
+}
+
+/** True when `key`'s key attributes pass the migration's key selectors (pkPrefix, skPrefix, skPattern); `match` is not consulted. */
+export function isSourceKey(migration: Pick<Migration, "id" | "keys" | "source">, key: Record<string, unknown>): boolean {
+  const { source } = migration;
+  const keys = keysOf(migration);
+  if (source.pkPrefix !== undefined) {
+    const pk = key[keys.partitionKey.name];
+    if (typeof pk !== "string" || !pk.startsWith(source.pkPrefix)) return false;
+  }
+  if (source.skPrefix !== undefined || source.skPattern !== undefined) {
+    const sk = keys.sortKey ? key[keys.sortKey.name] : undefined;
+    if (typeof sk !== "string") return false;
+    if (source.skPrefix !== undefined && !sk.startsWith(source.skPrefix)) return false;
+    if (source.skPattern && !source.skPattern.test(sk)) return false;
+  }
+  return true;
+}
+
+/** The key of a source item or record under the migration's key schema. */
+export function migrationKeyOf(migration: Pick<Migration, "id" | "keys">, item: Record<string, unknown>): ItemKey {
+  return keyOf(keysOf(migration), item);
 }

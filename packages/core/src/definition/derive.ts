@@ -5,11 +5,12 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import { MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, itemSize } from "../dynamo/item-size.ts";
+import { type KeySchema, keyAttributes, keyId, keyOf, keyText, keyValueProblem, sameKey } from "../dynamo/key-schema.ts";
 import { FerryError } from "../errors.ts";
-import { type DerivedRecord, type ItemKey, type Migration, isSourceKey } from "./define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, OWNER_ATTRIBUTE, isSourceKey, keysOf } from "./define-migration.ts";
 
-/** Attribute ferry adds to every derived record: `{ migration, owner: { PK, SK } }`. */
-export const OWNER_ATTRIBUTE = "ferry";
+export { OWNER_ATTRIBUTE } from "./define-migration.ts";
+export { keyId, keyOf, keyText } from "../dynamo/key-schema.ts";
 
 export interface OwnerStamp {
   migration: string;
@@ -52,22 +53,23 @@ export class InvalidDerivedRecordsError extends FerryError {
   }
 }
 
-export function keyText(key: { PK?: unknown; SK?: unknown }): string {
-  return `PK=${JSON.stringify(key.PK)} SK=${JSON.stringify(key.SK)}`;
+/** A source item that `source.match` threw on: the predicate must be pure and total. */
+export class SourceMatchError extends FerryError {
+  constructor(
+    readonly migrationId: string,
+    readonly key: ItemKey,
+    cause: unknown,
+  ) {
+    super(
+      `source.match of ${migrationId} threw for ${keyText(key)}: ${cause instanceof Error ? cause.message : String(cause)}. Make match total (return false for items it does not select).`,
+      { cause },
+    );
+  }
 }
 
-export function keyId(key: { PK: unknown; SK: unknown }): string {
-  return JSON.stringify([key.PK, key.SK]);
-}
-
-/** The PK/SK of any item. */
-export function keyOf(item: { PK: unknown; SK: unknown }): ItemKey {
-  return { PK: String(item.PK), SK: String(item.SK) };
-}
-
-/** The schema's view of a source item: the fields the conversion reads, plus its key. */
-export function projectSource(migration: Migration, item: Record<string, unknown>): Record<string, unknown> & ItemKey {
-  const key = keyOf(item as unknown as ItemKey);
+/** The schema's view of a source item: the fields the conversion reads, plus its key attributes under the table's names. */
+export function projectSource(migration: Migration, item: Record<string, unknown>): Record<string, unknown> {
+  const key = keyOf(keysOf(migration), item);
   const parsed = migration.schema.safeParse(item);
   if (!parsed.success) {
     throw new SourceSchemaError(
@@ -82,7 +84,7 @@ export function projectSource(migration: Migration, item: Record<string, unknown
 /** How `check` runs derive: on another view of the source (a recording Proxy, the raw item), with a time budget. */
 export interface DeriveOptions {
   /** Replaces the projected source derive receives. */
-  view?: (projected: Record<string, unknown> & ItemKey) => Record<string, unknown>;
+  view?: (projected: Record<string, unknown>) => Record<string, unknown>;
   /** Runs the call (e.g. withinTimeBudget); default: calls it. */
   run?: (call: () => unknown) => unknown;
 }
@@ -90,7 +92,8 @@ export interface DeriveOptions {
 /** The records `item` owns under `migration`, validated and stamped with their owner. */
 export function deriveRecords(migration: Migration, item: Record<string, unknown>, options: DeriveOptions = {}): DerivedRecord[] {
   const source = projectSource(migration, item);
-  const key = keyOf(source);
+  const keys = keysOf(migration);
+  const key = keyOf(keys, source);
   let records: unknown;
   try {
     const view = options.view ? options.view(source) : source;
@@ -98,13 +101,13 @@ export function deriveRecords(migration: Migration, item: Record<string, unknown
   } catch (err) {
     throw new DeriveError(migration.id, key, err);
   }
-  const problems = checkRecords(migration, key, records);
+  const problems = checkRecords(migration, keys, key, records);
   if (problems.length > 0) throw new InvalidDerivedRecordsError(migration.id, key, problems);
   const stamp: OwnerStamp = { migration: migration.id, owner: key };
   return (records as DerivedRecord[]).map((r) => ({ ...r, [OWNER_ATTRIBUTE]: stamp }));
 }
 
-function checkRecords(migration: Migration, owner: ItemKey, records: unknown): string[] {
+function checkRecords(migration: Migration, keys: KeySchema, owner: ItemKey, records: unknown): string[] {
   if (!Array.isArray(records)) return [`expected an array of records, got ${typeof records}`];
   const problems: string[] = [];
   if (records.length > migration.options.maxRecordsPerItem) {
@@ -112,38 +115,64 @@ function checkRecords(migration: Migration, owner: ItemKey, records: unknown): s
   }
   const seen = new Set<string>();
   for (const [i, record] of (records as unknown[]).entries()) {
-    const at = `record ${i}`;
     if (typeof record !== "object" || record === null) {
-      problems.push(`${at}: expected an object`);
+      problems.push(`record ${i}: expected an object`);
       continue;
     }
     const r = record as Record<string, unknown>;
-    if (typeof r.PK !== "string" || r.PK === "") {
-      problems.push(`${at}: PK must be a non-empty string`);
-      continue;
-    }
-    if (typeof r.SK !== "string" || r.SK === "") {
-      problems.push(`${at}: SK must be a non-empty string`);
+    // Name the record by whatever key attributes it has, and the attribute at fault.
+    const present = Object.fromEntries(keyAttributes(keys).flatMap(({ name }) => (r[name] === undefined ? [] : [[name, r[name]]])));
+    const at = `record ${i}`;
+    const named = `${at}${Object.keys(present).length ? ` (${keyText(present)})` : ""}`;
+    const keyProblems = keyAttributes(keys).flatMap((attribute) => keyValueProblem(attribute, r[attribute.name]) ?? []);
+    if (keyProblems.length > 0) {
+      for (const problem of keyProblems) problems.push(`${named}: ${problem}`);
       continue;
     }
     if (OWNER_ATTRIBUTE in r) problems.push(`${at}: attribute "${OWNER_ATTRIBUTE}" is reserved for ferry`);
-    if (Buffer.byteLength(r.PK) > MAX_PARTITION_KEY_BYTES) problems.push(`${at}: PK over ${MAX_PARTITION_KEY_BYTES} bytes`);
-    if (Buffer.byteLength(r.SK) > MAX_SORT_KEY_BYTES) problems.push(`${at}: SK over ${MAX_SORT_KEY_BYTES} bytes`);
-    const id = keyId(r as unknown as ItemKey);
-    if (seen.has(id)) problems.push(`${at}: duplicate key ${keyText(r)}`);
+    for (const [attribute, max] of [
+      [keys.partitionKey, MAX_PARTITION_KEY_BYTES],
+      [keys.sortKey, MAX_SORT_KEY_BYTES],
+    ] as const) {
+      if (!attribute || attribute.type === "N") continue;
+      const value = r[attribute.name] as string | Uint8Array;
+      const bytes = typeof value === "string" ? Buffer.byteLength(value) : value.length;
+      if (bytes > max) problems.push(`${at}: key attribute "${attribute.name}" over ${max} bytes`);
+    }
+    const id = keyId(keys, r);
+    if (seen.has(id)) problems.push(`${at}: duplicate key ${keyText(keyOf(keys, r))}`);
     seen.add(id);
-    if (isSourceKey(migration, r) || (r.PK === owner.PK && r.SK === owner.SK)) {
-      problems.push(`${at}: key ${keyText(r)} collides with source items (${migration.source.skPrefix}...)`);
+    if (sameKey(keys, r, owner) || looksLikeSource(migration, r)) {
+      problems.push(`${at}: key ${keyText(keyOf(keys, r))} collides with source items (${collisionText(migration, owner, r)})`);
     }
     const unstorable = unstorableAttribute(r);
     if (unstorable) {
-      problems.push(`${at} (${keyText(r)}): attribute ${unstorable}; DynamoDB stores strings, numbers, booleans, null, binary, lists, maps and sets`);
+      problems.push(`${named}: attribute ${unstorable}; DynamoDB stores strings, numbers, booleans, null, binary, lists, maps and sets`);
       continue;
     }
     const size = itemSize({ ...r, [OWNER_ATTRIBUTE]: { migration: migration.id, owner } });
     if (size > MAX_ITEM_BYTES) problems.push(`${at}: ${size} bytes, over DynamoDB's 400 KB item limit`);
   }
   return problems;
+}
+
+/** A record whose key the key selectors (prefixes) pick as a source's, and that `match` (if any) accepts: it could be read as a source item. */
+function looksLikeSource(migration: Migration, record: Record<string, unknown>): boolean {
+  const { source } = migration;
+  if (source.pkPrefix === undefined && source.skPrefix === undefined && source.skPattern === undefined) return false;
+  if (!isSourceKey(migration, record)) return false;
+  try {
+    return source.match ? source.match(record) === true : true;
+  } catch {
+    return false;
+  }
+}
+
+function collisionText(migration: Migration, owner: ItemKey, record: Record<string, unknown>): string {
+  if (sameKey(keysOf(migration), owner, record)) return "it is the key of the item it derives from";
+  const { pkPrefix, skPrefix, skPattern } = migration.source;
+  const prefixes = [pkPrefix && `${pkPrefix}...`, skPrefix && `${skPrefix}...`].filter(Boolean);
+  return prefixes.length ? prefixes.join(" ") : String(skPattern);
 }
 
 /** The first attribute (path) DynamoDB cannot store, with what it is; undefined when every value can be stored. */
@@ -174,7 +203,7 @@ function unstorableAttribute(value: unknown, path = ""): string | undefined {
   return undefined;
 }
 
-/** The owner stamp of a derived record of `migrationId`, or undefined for any other item. */
+/** The owner stamp of a derived record of `migrationId` (the owner's key in the table's names), or undefined for any other item. */
 export function ownerOf(item: Record<string, unknown>, migrationId: string): ItemKey | undefined {
   const stamp = item[OWNER_ATTRIBUTE] as Partial<OwnerStamp> | undefined;
   if (!stamp || typeof stamp !== "object" || stamp.migration !== migrationId || !stamp.owner) return undefined;

@@ -7,7 +7,7 @@
  */
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { FerryError } from "../errors.ts";
-import type { ItemKey } from "./define-migration.ts";
+import { type ItemKey, type KeySchema, keyAttributes } from "../dynamo/key-schema.ts";
 import { OWNER_ATTRIBUTE, type OwnerStamp, keyText } from "./derive.ts";
 
 /** The parts of a DynamoDB write that carry a condition. */
@@ -17,32 +17,34 @@ export interface WriteCondition {
   ExpressionAttributeValues: Record<string, unknown>;
 }
 
-const OWNED_BY =
-  "#ferryStamp.#ferryMigration = :ferryMigration AND #ferryStamp.#ferryOwner.#ferryOwnerPk = :ferryOwnerPk AND #ferryStamp.#ferryOwner.#ferryOwnerSk = :ferryOwnerSk";
-const OWNER_NAMES = {
-  "#ferryStamp": OWNER_ATTRIBUTE,
-  "#ferryMigration": "migration",
-  "#ferryOwner": "owner",
-  "#ferryOwnerPk": "PK",
-  "#ferryOwnerSk": "SK",
-};
+const STAMP_NAMES = { "#ferryStamp": OWNER_ATTRIBUTE, "#ferryMigration": "migration", "#ferryOwner": "owner" };
 
-function ownerValues(migrationId: string, owner: ItemKey): Record<string, unknown> {
-  return { ":ferryMigration": migrationId, ":ferryOwnerPk": owner.PK, ":ferryOwnerSk": owner.SK };
+/** "Stamped by `migrationId` for `owner`": the stamp's migration and every key attribute of its owner, under the table's names. */
+function ownedBy(keys: KeySchema, migrationId: string, owner: ItemKey): WriteCondition {
+  const names: Record<string, string> = { ...STAMP_NAMES };
+  const values: Record<string, unknown> = { ":ferryMigration": migrationId };
+  const clauses = ["#ferryStamp.#ferryMigration = :ferryMigration"];
+  keyAttributes(keys).forEach(({ name }, i) => {
+    names[`#ferryOwnerKey${i}`] = name;
+    values[`:ferryOwnerKey${i}`] = owner[name];
+    clauses.push(`#ferryStamp.#ferryOwner.#ferryOwnerKey${i} = :ferryOwnerKey${i}`);
+  });
+  return { ConditionExpression: clauses.join(" AND "), ExpressionAttributeNames: names, ExpressionAttributeValues: values };
 }
 
 /** A Put of `owner`'s record under `migrationId`: only on a free key or over the same migration's record of the same owner. */
-export function ownedPutCondition(migrationId: string, owner: ItemKey): WriteCondition {
+export function ownedPutCondition(keys: KeySchema, migrationId: string, owner: ItemKey): WriteCondition {
+  const owned = ownedBy(keys, migrationId, owner);
   return {
-    ConditionExpression: `attribute_not_exists(#ferryPk) OR (${OWNED_BY})`,
-    ExpressionAttributeNames: { "#ferryPk": "PK", ...OWNER_NAMES },
-    ExpressionAttributeValues: ownerValues(migrationId, owner),
+    ConditionExpression: `attribute_not_exists(#ferryPk) OR (${owned.ConditionExpression})`,
+    ExpressionAttributeNames: { "#ferryPk": keys.partitionKey.name, ...owned.ExpressionAttributeNames },
+    ExpressionAttributeValues: owned.ExpressionAttributeValues,
   };
 }
 
 /** A Delete of `owner`'s record: a key already gone passes (nothing happens), any other holder is refused. */
-export function ownedDeleteCondition(migrationId: string, owner: ItemKey): WriteCondition {
-  return ownedPutCondition(migrationId, owner);
+export function ownedDeleteCondition(keys: KeySchema, migrationId: string, owner: ItemKey): WriteCondition {
+  return ownedPutCondition(keys, migrationId, owner);
 }
 
 /** A Delete that needs only the record to be this migration's (rollback, which does not know owners). */
@@ -54,7 +56,7 @@ export function migrationDeleteCondition(migrationId: string): WriteCondition {
   };
 }
 
-/** Who holds an item, in words: "record of migration 0010_x (source PK=... SK=...)" or "an item of the application". */
+/** Who holds an item, in words: "record of migration 0010_x (derived from pk=... sk=...)" or "an item of the application". */
 export function holderText(item: Record<string, unknown> | undefined): string {
   if (!item) return "an item that was there at the time";
   const stamp = item[OWNER_ATTRIBUTE] as Partial<OwnerStamp> | undefined;

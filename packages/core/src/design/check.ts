@@ -4,12 +4,12 @@
  * mismatches, exceptions, nondeterminism, reads outside the schema, invalid or colliding
  * records) with the keys of the first offending items.
  */
-import { isSourceItem } from "../backfill/page.ts";
-import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
 import {
   type DeriveOptions,
   DeriveError,
   InvalidDerivedRecordsError,
+  SourceMatchError,
   SourceSchemaError,
   deriveRecords,
   keyId,
@@ -17,7 +17,9 @@ import {
   keyText,
   sameRecord,
 } from "../definition/derive.ts";
+import { isSourceItem } from "../definition/source.ts";
 import { DEFAULT_DERIVE_TIMEOUT_MS, TimeBudgetExceededError, withinTimeBudget } from "../definition/time-budget.ts";
+import { type KeySchema, keyNames } from "../dynamo/key-schema.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
 
@@ -29,6 +31,7 @@ export const CHECK_CATEGORIES = {
   nondeterministic: "derive() not deterministic",
   readsOutsideSchema: "derive() reads fields outside the schema",
   sourceKeyCollision: "record keys matching the source",
+  invalidKeys: "records without the table's key attributes or of the wrong type",
   sizeLimit: "records over 400 KB or key limits",
   tooManyRecords: "items over maxRecordsPerItem",
   invalidRecords: "other invalid records",
@@ -105,8 +108,13 @@ export class CheckFailedError extends FerryError {
   }
 }
 
-/** Checks `migration` on the given items; never throws for a bad item, only reports it. */
+/**
+ * Checks `migration` on the given items; never throws for a bad item, only reports it. Needs
+ * the migration's keys: declared in the file, or bound to the table sampled (table-keys.ts);
+ * without either it throws MissingKeySchemaError saying to declare `keys` or pass --table.
+ */
 export function checkMigration(migration: Migration, input: CheckInput = {}): CheckReport {
+  const keys = keysOf(migration);
   const limit = input.examples ?? DEFAULT_CHECK_EXAMPLES;
   const problems = Object.fromEntries(Object.keys(CHECK_CATEGORIES).map((c) => [c, { count: 0, examples: [] as CheckExample[] }])) as Record<
     CheckCategory,
@@ -114,7 +122,7 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
   >;
   const noted = new Set<string>();
   const note = (category: CheckCategory, origin: CheckOrigin, key: ItemKey, message: string) => {
-    const once = `${category}|${keyId(key)}|${origin}`;
+    const once = `${category}|${keyId(keys, key)}|${origin}`;
     if (noted.has(once)) return;
     noted.add(once);
     const entry = problems[category];
@@ -127,21 +135,33 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
   const budget = input.deriveTimeoutMs ?? DEFAULT_DERIVE_TIMEOUT_MS;
   let stopped: string | undefined;
 
+  // Keys of every source item checked, and the records derived, to find records that would overwrite a source.
+  const sourceKeys = new Map<string, ItemKey>();
+  const derived: { origin: CheckOrigin; owner: ItemKey; record: DerivedRecord }[] = [];
   const run = (origin: CheckOrigin, items: Iterable<Record<string, unknown>>) => {
     // Which source item owns each derived key, within this origin's items.
     const owners = new Map<string, ItemKey>();
     const seen = new Set<string>();
     for (const item of items) {
       if (stopped) return;
-      if (!isSourceItem(migration, item)) {
+      let source: boolean;
+      try {
+        source = isSourceItem(migration, item);
+      } catch (err) {
+        if (!(err instanceof SourceMatchError)) throw err;
+        note("deriveThrew", origin, err.key, err.message);
+        continue;
+      }
+      if (!source) {
         if (origin === "generated") skippedGenerated++;
         continue;
       }
-      const key = keyOf(item as unknown as ItemKey);
-      if (seen.has(keyId(key))) continue;
-      seen.add(keyId(key));
+      const key = keyOf(keys, item);
+      sourceKeys.set(keyId(keys, key), key);
+      if (seen.has(keyId(keys, key))) continue;
+      seen.add(keyId(keys, key));
       counts[origin]++;
-      const records = checkItem(migration, item, (category, message) => note(category, origin, key, message), budget);
+      const records = checkItem(migration, keys, item, (category, message) => note(category, origin, key, message), budget);
       if (problems.deriveTimedOut.count >= MAX_TIMEOUTS) {
         stopped = `stopped after ${MAX_TIMEOUTS} derives ran over their ${budget} ms budget`;
         return;
@@ -152,23 +172,36 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
       stats.total += records.length;
       stats.perItemMax = Math.max(stats.perItemMax, records.length);
       for (const record of records) {
+        derived.push({ origin, owner: key, record });
         const size = itemSize(record);
         stats.bytes += size;
         stats.bytesMax = Math.max(stats.bytesMax, size);
-        const id = keyId(record);
+        const id = keyId(keys, record);
         const owner = owners.get(id);
-        if (owner && keyId(owner) !== keyId(key)) {
-          note("crossItemCollision", origin, key, `record ${keyText(record)} is also derived by ${keyText(owner)}`);
+        if (owner && keyId(keys, owner) !== keyId(keys, key)) {
+          note("crossItemCollision", origin, key, `record ${keyText(keyOf(keys, record))} is also derived by ${keyText(owner)}`);
         } else owners.set(id, key);
         if (origin === "sample" && input.otherKeys?.has(id)) {
           const holder = input.otherKeys instanceof Map ? input.otherKeys.get(id) : undefined;
-          note("existingItemCollision", origin, key, `record ${keyText(record)} would overwrite an item already in the table${holder ? `: ${holder}` : ""}`);
+          note(
+            "existingItemCollision",
+            origin,
+            key,
+            `record ${keyText(keyOf(keys, record))} would overwrite an item already in the table${holder ? `: ${holder}` : ""}`,
+          );
         }
       }
     }
   };
   run("generated", input.generated ?? []);
   run("sample", input.sampleItems ?? []);
+  // A record on the key of a source item (generated or sampled) would overwrite it: the owned-put condition would refuse it at run time.
+  for (const { origin, owner, record } of derived) {
+    const hit = sourceKeys.get(keyId(keys, record));
+    if (hit && keyId(keys, hit) !== keyId(keys, owner)) {
+      note("sourceKeyCollision", origin, owner, `record ${keyText(keyOf(keys, record))} collides with the source item ${keyText(hit)}`);
+    }
+  }
 
   const problemCount = Object.values(problems).reduce((n, p) => n + p.count, 0);
   return {
@@ -194,7 +227,7 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
 type Note = (category: CheckCategory, message: string) => void;
 
 /** Derives one item four ways (twice as is, on the raw item, through a recording Proxy); returns its records when the first derive succeeded. */
-function checkItem(migration: Migration, item: Record<string, unknown>, note: Note, budgetMs: number): DerivedRecord[] | undefined {
+function checkItem(migration: Migration, keys: KeySchema, item: Record<string, unknown>, note: Note, budgetMs: number): DerivedRecord[] | undefined {
   const run = (call: () => unknown) => withinTimeBudget(call, budgetMs);
   const first = attempt(migration, structuredClone(item), { run });
   if ("error" in first) {
@@ -204,13 +237,13 @@ function checkItem(migration: Migration, item: Record<string, unknown>, note: No
   const again = attempt(migration, structuredClone(item), { run });
   if ("error" in again) {
     note("nondeterministic", `the first derive succeeded, the second threw: ${again.error.message}`);
-  } else if (!sameRecords(first.records, again.records)) {
-    note("nondeterministic", `two derives of the same item differ: ${difference(first.records, again.records)}`);
+  } else if (!sameRecords(keys, first.records, again.records)) {
+    note("nondeterministic", `two derives of the same item differ: ${difference(keys, first.records, again.records)}`);
   } else {
     // derive receives only the schema's fields: a read of any other field sees undefined, and
     // the backfill's race check compares only the schema's fields. Name the fields it reads...
     const reads = new Set<string>();
-    const known = new Set([...migration.readFields, "PK", "SK"]);
+    const known = new Set([...migration.readFields, ...keyNames(keys)]);
     const recorded = attempt(migration, structuredClone(item), { run, view: (source) => recordingReads(source, known, reads) });
     const outside = [...reads].sort();
     if (outside.length > 0 && !("error" in recorded)) {
@@ -222,8 +255,8 @@ function checkItem(migration: Migration, item: Record<string, unknown>, note: No
     } else {
       // ...and catch nested fields the schema strips: derive on the whole item must agree.
       const raw = attempt(migration, structuredClone(item), { run, view: (source) => mergeDeep(structuredClone(item), source) as typeof source });
-      if (!("error" in raw) && !sameRecords(first.records, raw.records)) {
-        note("readsOutsideSchema", `records change when derive sees the whole item (fields the schema drops): ${difference(first.records, raw.records)}`);
+      if (!("error" in raw) && !sameRecords(keys, first.records, raw.records)) {
+        note("readsOutsideSchema", `records change when derive sees the whole item (fields the schema drops): ${difference(keys, first.records, raw.records)}`);
       } else if (outside.length > 0) {
         note(
           "readsOutsideSchema",
@@ -299,32 +332,33 @@ function noteFailure(error: FerryError, note: Note): void {
 /** Maps a problem line of InvalidDerivedRecordsError (definition/derive.ts) to its category. */
 export function problemCategory(problem: string): CheckCategory {
   if (/collides with source items/.test(problem)) return "sourceKeyCollision";
-  if (/400 KB item limit|(PK|SK) over \d+ bytes/.test(problem)) return "sizeLimit";
+  if (/key attribute "[^"]*" (is missing|must )/.test(problem)) return "invalidKeys";
+  if (/400 KB item limit| over \d+ bytes/.test(problem)) return "sizeLimit";
   if (/more than maxRecordsPerItem/.test(problem)) return "tooManyRecords";
   return "invalidRecords";
 }
 
 /** Same records, in any order. */
-function sameRecords(a: DerivedRecord[], b: DerivedRecord[]): boolean {
+function sameRecords(keys: KeySchema, a: DerivedRecord[], b: DerivedRecord[]): boolean {
   if (a.length !== b.length) return false;
-  const byKey = new Map(b.map((r) => [keyId(r), r]));
+  const byKey = new Map(b.map((r) => [keyId(keys, r), r]));
   return a.every((r) => {
-    const other = byKey.get(keyId(r));
+    const other = byKey.get(keyId(keys, r));
     return other !== undefined && sameRecord(r, other);
   });
 }
 
-function difference(a: DerivedRecord[], b: DerivedRecord[]): string {
-  const inB = new Map(b.map((r) => [keyId(r), r]));
+function difference(keys: KeySchema, a: DerivedRecord[], b: DerivedRecord[]): string {
+  const inB = new Map(b.map((r) => [keyId(keys, r), r]));
   for (const r of a) {
-    const other = inB.get(keyId(r));
-    if (!other) return `${keyText(r)} derived only the first time`;
+    const other = inB.get(keyId(keys, r));
+    if (!other) return `${keyText(keyOf(keys, r))} derived only the first time`;
     if (!sameRecord(r, other)) {
       const fields = [...new Set([...Object.keys(r), ...Object.keys(other)])].filter((f) => !sameRecord({ v: r[f] }, { v: other[f] }));
-      return `${keyText(r)} differs in ${fields.join(", ")}`;
+      return `${keyText(keyOf(keys, r))} differs in ${fields.join(", ")}`;
     }
   }
-  const inA = new Set(a.map((r) => keyId(r)));
-  const extra = b.find((r) => !inA.has(keyId(r)));
-  return extra ? `${keyText(extra)} derived only the second time` : `${a.length} records, then ${b.length}`;
+  const inA = new Set(a.map((r) => keyId(keys, r)));
+  const extra = b.find((r) => !inA.has(keyId(keys, r)));
+  return extra ? `${keyText(keyOf(keys, extra))} derived only the second time` : `${a.length} records, then ${b.length}`;
 }

@@ -5,13 +5,15 @@
  * order, so the first pages of a tenant hold, say, all its CTX# records before any WF# item.
  * Select COUNT cannot tell source items apart either (skPattern is a regular expression), so
  * this scans keys only (ProjectionExpression saves bandwidth, not read units: the scan costs
- * what the backfill's scan costs) and stops at a bound.
+ * what the backfill's scan costs; with `source.match` the whole item, which match reads) and
+ * stops at a bound.
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
-import { isSourceItem } from "../backfill/page.ts";
-import type { Migration } from "../definition/define-migration.ts";
-import { OWNER_ATTRIBUTE } from "../definition/derive.ts";
+import { type Migration, keysOf } from "../definition/define-migration.ts";
+import { OWNER_ATTRIBUTE, SourceMatchError } from "../definition/derive.ts";
+import { isSourceItem } from "../definition/source.ts";
+import { keyNames } from "../dynamo/key-schema.ts";
 
 export interface ItemCounts {
   items: number;
@@ -32,6 +34,10 @@ export async function countSourceItems(
   segments = DEFAULT_COUNT_SEGMENTS,
 ): Promise<ItemCounts> {
   const counts: ItemCounts = { items: 0, sources: 0, capped: false, consumedReadUnits: 0 };
+  const names = [...keyNames(keysOf(migration)), OWNER_ATTRIBUTE];
+  const projection = migration.source.match
+    ? {}
+    : { ProjectionExpression: names.map((_, i) => `#p${i}`).join(", "), ExpressionAttributeNames: Object.fromEntries(names.map((n, i) => [`#p${i}`, n])) };
   await Promise.all(
     Array.from({ length: segments }, async (_, segment) => {
       let startKey: Record<string, unknown> | undefined;
@@ -46,19 +52,28 @@ export async function countSourceItems(
             Segment: segment,
             TotalSegments: segments,
             ExclusiveStartKey: startKey,
-            ProjectionExpression: "#pk, #sk, #owner",
-            ExpressionAttributeNames: { "#pk": "PK", "#sk": "SK", "#owner": OWNER_ATTRIBUTE },
+            ...projection,
             ReturnConsumedCapacity: "TOTAL",
           }),
         );
         counts.consumedReadUnits += page.ConsumedCapacity?.CapacityUnits ?? 0;
         for (const item of page.Items ?? []) {
           counts.items++;
-          if (isSourceItem(migration, item)) counts.sources++;
+          if (countsAsSource(migration, item)) counts.sources++;
         }
         startKey = page.LastEvaluatedKey;
       } while (startKey);
     }),
   );
   return counts;
+}
+
+/** A source item; one whose `match` throws counts too (check names it; the backfill fails it). */
+function countsAsSource(migration: Migration, item: Record<string, unknown>): boolean {
+  try {
+    return isSourceItem(migration, item);
+  } catch (err) {
+    if (err instanceof SourceMatchError) return true;
+    throw err;
+  }
 }

@@ -5,8 +5,9 @@
  */
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import { isLocalEndpoint } from "../aws/endpoint.ts";
-import type { Migration } from "../definition/define-migration.ts";
-import { deriveRecords, keyText } from "../definition/derive.ts";
+import { type Migration, keysOf } from "../definition/define-migration.ts";
+import { deriveRecords, keyOf, keyText } from "../definition/derive.ts";
+import { withTableKeys } from "../definition/table-keys.ts";
 import { DEFAULT_DERIVE_TIMEOUT_MS, withinTimeBudget } from "../definition/time-budget.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
@@ -70,6 +71,8 @@ export class PlanWithoutDerivedItemsError extends FerryError {
 export async function planMigration(clients: DynamoClients, tableName: string, migration: Migration, options: Partial<PlanOptions> = {}): Promise<Plan> {
   const o = { ...DEFAULT_PLAN_OPTIONS, ...options };
   const sample = await sampleTable(clients, tableName, migration, { size: o.sample });
+  // Bound to the table's keys (sampleTable refused a table that does not fit).
+  migration = withTableKeys(migration, sample.keys, tableName);
   const derived = deriveSample(migration, sample.sources);
   if (derived.items === 0 && derived.failed > 0) throw new PlanWithoutDerivedItemsError(migration.id, derived.failed, derived.examples);
   const counts = await tableCounts(clients, tableName, migration, sample, o.countMaxItems);
@@ -138,7 +141,7 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       failed++;
-      if (examples.length < 3) examples.push(`${keyText(item)}: ${err.message}`);
+      if (examples.length < 3) examples.push(`${keyText(keyOf(keysOf(migration), item))}: ${err.message}`);
       continue;
     }
     items++;

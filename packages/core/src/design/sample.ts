@@ -3,15 +3,16 @@
  * turn (so the sample spreads over the key space instead of the first partition), keeping
  * the migration's source items and counting everything scanned.
  */
-import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
-import { isSourceItem } from "../backfill/page.ts";
-import type { Migration } from "../definition/define-migration.ts";
-import { keyId, ownerOf } from "../definition/derive.ts";
+import { type Migration, keysOf } from "../definition/define-migration.ts";
+import { SourceMatchError, keyId, ownerOf } from "../definition/derive.ts";
 import { holderText } from "../definition/owner.ts";
+import { isSourceItem } from "../definition/source.ts";
+import { withTableKeys } from "../definition/table-keys.ts";
 import { itemSize } from "../dynamo/item-size.ts";
-import { UsageError } from "../errors.ts";
+import { type KeySchema, keySchemaOf } from "../dynamo/key-schema.ts";
+import { TableNotFoundError } from "../dynamo/missing-table.ts";
 import { describeTable } from "../dynamo/table.ts";
 
 export interface SampleOptions {
@@ -30,6 +31,8 @@ export const DEFAULT_SAMPLE_OPTIONS: SampleOptions = { size: DEFAULT_SAMPLE_SIZE
 
 export interface TableSample {
   tableName: string;
+  /** The table's key schema (DescribeTable). */
+  keys: KeySchema;
   /** Up to `size` source items, as stored. */
   sources: Record<string, unknown>[];
   /** Source items seen, including any beyond `size` on the last pages. */
@@ -46,45 +49,20 @@ export interface TableSample {
   consumedReadUnits: number;
 }
 
-export class TableNotFoundError extends UsageError {
-  constructor(readonly tableName: string) {
-    super(`Table ${tableName} does not exist. Pass --table (and --endpoint), or create it with \`ferry seed\`.`);
-  }
-}
+// Where they always were for callers; both live with the key schema now.
+export { TableNotFoundError } from "../dynamo/missing-table.ts";
+export { KeySchemaMismatchError } from "../dynamo/key-schema.ts";
 
-/** The table's key schema is not the one migrations address (PK and SK, both strings): nothing in it could be read as a source item. */
-export class KeySchemaMismatchError extends UsageError {
-  constructor(
-    readonly tableName: string,
-    readonly keys: string,
-  ) {
-    super(
-      `Table ${tableName} is keyed by ${keys}; ferry's migrations read and write items keyed by PK (string, partition key) and SK (string, sort key). Pass the right --table.`,
-    );
-  }
-}
-
-/** Throws KeySchemaMismatchError unless `table` has the PK/SK string key schema. */
-export function requireMigrationKeySchema(table: TableDescription, tableName: string): void {
-  const type = (name: string) => table.AttributeDefinitions?.find((a) => a.AttributeName === name)?.AttributeType;
-  const hash = table.KeySchema?.find((k) => k.KeyType === "HASH")?.AttributeName;
-  const range = table.KeySchema?.find((k) => k.KeyType === "RANGE")?.AttributeName;
-  if (hash !== "PK" || range !== "SK" || type("PK") !== "S" || type("SK") !== "S") {
-    const keys = (table.KeySchema ?? [])
-      .map((k) => `${k.AttributeName} (${type(k.AttributeName ?? "") ?? "?"}, ${k.KeyType === "HASH" ? "partition" : "sort"} key)`)
-      .join(" and ");
-    throw new KeySchemaMismatchError(tableName, keys || "no key schema");
-  }
-}
-
-/** Samples `tableName` for `migration`'s source items. */
+/** Samples `tableName` for `migration`'s source items; a table whose keys do not fit the migration is refused (KeySchemaMismatchError). */
 export async function sampleTable(clients: DynamoClients, tableName: string, migration: Migration, options: Partial<SampleOptions> = {}): Promise<TableSample> {
   const o = { ...DEFAULT_SAMPLE_OPTIONS, ...options };
   const description = await describeTable(clients.raw, tableName);
   if (!description) throw new TableNotFoundError(tableName);
-  requireMigrationKeySchema(description, tableName);
+  const keys = keySchemaOf(description, tableName);
+  migration = withTableKeys(migration, keys, tableName);
   const sample: TableSample = {
     tableName,
+    keys,
     sources: [],
     sourcesSeen: 0,
     scanned: 0,
@@ -123,11 +101,21 @@ function take(sample: TableSample, migration: Migration, item: Record<string, un
   const bytes = itemSize(item);
   sample.scanned++;
   sample.scannedBytes += bytes;
-  if (isSourceItem(migration, item)) {
+  if (sourceOrThrowing(migration, item)) {
     sample.sourcesSeen++;
     sample.sourceBytes += bytes;
     if (sample.sources.length < size) sample.sources.push(item);
   } else if (!ownerOf(item, migration.id)) {
-    sample.otherKeys.set(keyId(item as { PK: unknown; SK: unknown }), holderText(item));
+    sample.otherKeys.set(keyId(keysOf(migration), item), holderText(item));
+  }
+}
+
+/** A source item, or one whose `match` throws (kept, so that check reports it). */
+function sourceOrThrowing(migration: Migration, item: Record<string, unknown>): boolean {
+  try {
+    return isSourceItem(migration, item);
+  } catch (err) {
+    if (err instanceof SourceMatchError) return true;
+    throw err;
   }
 }

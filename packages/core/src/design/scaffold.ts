@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { MIGRATION_ID_PATTERN } from "../definition/define-migration.ts";
 import { listMigrationIds } from "../definition/load.ts";
 import { DEFAULT_MIGRATION_OPTIONS, type MigrationOptions } from "../definition/options.ts";
+import type { KeyAttribute, KeySchema } from "../dynamo/key-schema.ts";
 import { UsageError } from "../errors.ts";
 
 /** A name that leaves nothing once kebab-cased, or one that is too long. */
@@ -61,8 +62,16 @@ export function nextMigrationNumber(dir: string): string {
   return String(highest + 1).padStart(4, "0");
 }
 
-/** Writes `<dir>/NNNN_<kebab-name>.ts` from the template; never overwrites. */
-export function scaffoldMigration(name: string, dir: string): ScaffoldResult {
+/** The table a new migration is written for: its name and key schema (`ferry new --table` reads them with DescribeTable). */
+export interface ScaffoldTable {
+  name: string;
+  keys: KeySchema;
+  /** The example's Workflows table (the CLI's default): the template selects its workflow items. */
+  example?: boolean;
+}
+
+/** Writes `<dir>/NNNN_<kebab-name>.ts` from the template, for `table`; never overwrites. */
+export function scaffoldMigration(name: string, dir: string, table: ScaffoldTable): ScaffoldResult {
   const slug = kebabCase(name);
   if (slug === "" || slug.length > MAX_NAME_LENGTH) throw new InvalidMigrationNameError(name);
   const existing = listMigrationIds(dir).find((id) => id.slice(5) === slug);
@@ -74,7 +83,7 @@ export function scaffoldMigration(name: string, dir: string): ScaffoldResult {
   mkdirSync(dir, { recursive: true });
   if (existsSync(file)) throw new MigrationExistsError(file, id);
   try {
-    writeFileSync(file, migrationTemplate(id), { flag: "wx" });
+    writeFileSync(file, migrationTemplate(id, table), { flag: "wx" });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") throw new MigrationExistsError(file, id);
     throw err;
@@ -99,8 +108,72 @@ function optionLines(): string {
   return entries.map(([k, v]) => `    // ${`${k}: ${v},`.padEnd(width)} ${OPTION_HELP[k]}`).join("\n");
 }
 
-/** The text of a new migration file with id `id`. */
-export function migrationTemplate(id: string): string {
+const IDENTIFIER = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
+
+/** `item.pk`, or `item["my-key"]` for a name that is not an identifier. */
+function field(name: string): string {
+  return IDENTIFIER.test(name) ? `item.${name}` : `item[${JSON.stringify(name)}]`;
+}
+
+/** An object key in source: `pk`, or `"my-key"`. */
+function prop(name: string): string {
+  return IDENTIFIER.test(name) ? name : JSON.stringify(name);
+}
+
+const TYPE_WORDS: Record<KeyAttribute["type"], string> = { S: "string", N: "number", B: "binary (Uint8Array)" };
+
+/** The template's source selection for a table keyed by `keys`: a prefix on a string key, else a match on an attribute. */
+function sourceLines(keys: KeySchema, example: boolean): string {
+  if (example) {
+    return `  // Which items are source items: every item whose SK starts with skPrefix and, when given,
+  // matches skPattern (anchored with ^). Narrow it so records you derive are never sources.
+  // (Also possible: pkPrefix, and match: (item) => boolean on the raw item; all given must hold.)
+  source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },`;
+  }
+  const head = `  // Which items are source items (all selectors given must hold): skPrefix / skPattern on the
+  // sort key, pkPrefix on the partition key (prefixes on string keys only; the backfill's Scan
+  // and the stream filter use them), and match(item), a pure predicate on the raw item (an
+  // entity attribute such as _type or ElectroDB's __edb_e__). Narrow it so derived records are never sources.`;
+  if (keys.sortKey?.type === "S") return `${head}\n  source: { skPrefix: "TODO#" },`;
+  if (!keys.sortKey && keys.partitionKey.type === "S") return `${head}\n  source: { pkPrefix: "TODO#" },`;
+  return `${head}\n  source: { match: (item) => item._type === "TODO" },`;
+}
+
+/** The template's example record, keyed in the table's names and types, on a key of its own. */
+function recordLines(keys: KeySchema): string {
+  const pk = keys.partitionKey;
+  const sk = keys.sortKey;
+  const text = (a: KeyAttribute) =>
+    a.type === "S" ? field(a.name) : a.type === "N" ? `String(${field(a.name)})` : `Buffer.from(${field(a.name)}).toString("hex")`;
+  const lines: string[] = [];
+  if (sk?.type === "S") {
+    lines.push(`${prop(pk.name)}: ${field(pk.name)},`, `${prop(sk.name)}: \`STATUS#\${item.status}#\${${text(sk)}}\`,`);
+  } else if (sk) {
+    // A non-string sort key is kept as is: the partition key makes the record's key its own.
+    const partition =
+      pk.type === "S"
+        ? `\`\${${field(pk.name)}}#STATUS#\${item.status}\``
+        : `${field(pk.name)} /* TODO: a ${TYPE_WORDS[pk.type]} partition of the record's own, not the source's */`;
+    lines.push(`${prop(pk.name)}: ${partition},`, `${prop(sk.name)}: ${field(sk.name)},`);
+  } else {
+    const partition =
+      pk.type === "S" ? `\`STATUS#\${item.status}#\${${field(pk.name)}}\`` : `${field(pk.name)} /* TODO: a ${TYPE_WORDS[pk.type]} key of the record's own */`;
+    lines.push(`${prop(pk.name)}: ${partition},`);
+  }
+  lines.push(`from: ${text(sk ?? pk)},`);
+  return lines.map((l) => `      ${l}`).join("\n");
+}
+
+function keysLine(keys: KeySchema): string {
+  const attr = (a: KeyAttribute) => `{ name: ${JSON.stringify(a.name)}, type: "${a.type}" }`;
+  return `keys: { partitionKey: ${attr(keys.partitionKey)}${keys.sortKey ? `, sortKey: ${attr(keys.sortKey)}` : ""} },`;
+}
+
+/** The text of a new migration file with id `id`, for `table` (its key names and types in `keys` and the example derive). */
+export function migrationTemplate(id: string, table: ScaffoldTable): string {
+  const { keys } = table;
+  const example = table.example === true;
+  const names = [keys.partitionKey, ...(keys.sortKey ? [keys.sortKey] : [])].map((a) => `${a.name} (${TYPE_WORDS[a.type]})`).join(" and ");
   return `/**
  * TODO: say in a sentence or two what this migration changes and why: the access pattern it
  * serves, the old shape, the new one.
@@ -115,12 +188,12 @@ export default defineMigration({
   // NNNN_kebab-name, equal to this file's name without .ts.
   id: "${id}",
   description: "TODO: one sentence that ferry prints with the id",
-  // The logical table the migration runs on.
-  table: "Workflows",
+  // The table the migration runs on by default (--table, FERRY_TABLE or --stage name another).
+  table: ${JSON.stringify(table.name)},
+  // Its key schema: ${names}. A table whose keys differ is refused before anything is written.
+  ${keysLine(keys)}
 
-  // Which items are source items: every item whose SK starts with skPrefix and, when given,
-  // matches skPattern (anchored with ^). Narrow it so records you derive are never sources.
-  source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
+${sourceLines(keys, example)}
 
   // ONLY the fields derive reads. The backfill writes an item's records on the condition that
   // exactly these fields are unchanged since it read them, and the dual-write re-derives when
@@ -130,18 +203,16 @@ export default defineMigration({
     status: z.string(),
   }),
 
-  // derive(item) gets the schema's fields plus PK and SK, and returns the complete set of
-  // records this item owns, each with its own PK and SK.
+  // derive(item) gets the schema's fields plus the key attributes (${names}), and returns
+  // the complete set of records this item owns, each with its own key in those names and types.
   // - Pure and deterministic: same fields in, same records out (no clocks, no randomness,
   //   no I/O), because the dual-write, the backfill and verify each call it and must agree.
   // - It owns its records: ferry stamps each with its owner, so no two items may derive the
   //   same key. Put the source item's id in the key (seed 000's SK = CTX#<id> collided).
-  // - Keys must not match the source (skPrefix/skPattern); each record stays under 400 KB.
+  // - Keys must not match the source (its prefixes, pattern and match); each record stays under 400 KB.
   derive: (item) => [
     {
-      PK: item.PK,
-      SK: \`STATUS#\${item.status}#\${item.SK}\`,
-      workflow: item.SK,
+${recordLines(keys)}
     },
   ],
 
@@ -150,7 +221,7 @@ export default defineMigration({
 
   // Optional: edge-case items of the table (a few hand-written or generated ones) that
   // \`ferry check\` and the add step's plan guard run derive on before touching real data.
-  // checkItems: () => [{ PK: "tenant-1", SK: "WF#1", status: "TO_DO" }],
+  // checkItems: () => [{ ${example ? 'PK: "tenant-1", SK: "WF#1"' : "...a key of the table..."}, status: "TO_DO" }],
 
   // Optional tuning; these are the defaults.
   options: {

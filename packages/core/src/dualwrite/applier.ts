@@ -3,7 +3,9 @@
  * do not overlap are independent (their order cannot change the result), so one window's
  * puts and deletes go out together, several in flight, instead of one stream record after
  * the other. A plan that touches a key already in the window starts the next window, so two
- * changes of the same record are always written in stream order.
+ * changes of the same record are always written in stream order, unless the later change is
+ * of a source item already in the window and no other plan writes its keys: then both fold
+ * into one plan with the same result (ApplyWindow.merge).
  *
  * Every write is a conditional PutItem or DeleteItem on the owner stamp (definition/owner.ts):
  * a key that holds another migration's or the application's item is refused, never
@@ -16,6 +18,7 @@ import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { keyId, keyOf } from "../definition/derive.ts";
 import type { ItemKey } from "../definition/define-migration.ts";
+import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import type { BatchWriteStats } from "../dynamo/batch-write.ts";
 import type { RecordPlan } from "./plan.ts";
@@ -46,12 +49,15 @@ export class ApplyWindow<T> {
   /** Derived key -> the entry whose plan writes it. */
   private readonly keys = new Map<string, number>();
 
+  /** `keySchema`: the table's; undefined only for a window that stays empty (before the key schema is read). */
+  constructor(private readonly keySchema?: KeySchema) {}
+
   fits(plan: ApplyPlan): boolean {
-    return planKeys(plan).every((k) => !this.keys.has(k));
+    return planKeys(this.schema, plan).every((k) => !this.keys.has(k));
   }
 
   add(plan: ApplyPlan, tag: T): void {
-    for (const k of planKeys(plan)) this.keys.set(k, this.entries.length);
+    for (const k of planKeys(this.schema, plan)) this.keys.set(k, this.entries.length);
     this.entries.push({ plan, tag, merged: 0 });
   }
 
@@ -63,18 +69,19 @@ export class ApplyWindow<T> {
    * (owner-conditional, so a key of anyone else is still left alone). False when it cannot merge.
    */
   merge(plan: ApplyPlan): boolean {
-    const id = keyId(plan.key);
-    const at = this.entries.findIndex((e) => keyId(e.plan.key) === id);
+    const schema = this.schema;
+    const id = keyId(schema, plan.key);
+    const at = this.entries.findIndex((e) => keyId(schema, e.plan.key) === id);
     const entry = this.entries[at];
-    if (!entry || planKeys(plan).some((k) => this.keys.has(k) && this.keys.get(k) !== at)) return false;
-    const puts = new Set(plan.puts.map((r) => keyId(r)));
+    if (!entry || planKeys(schema, plan).some((k) => this.keys.has(k) && this.keys.get(k) !== at)) return false;
+    const puts = new Set(plan.puts.map((r) => keyId(schema, r)));
     const deletes = new Map<string, ItemKey>();
-    for (const key of [...entry.plan.deletes, ...entry.plan.puts.map((r) => keyOf(r)), ...plan.deletes]) {
-      if (!puts.has(keyId(key))) deletes.set(keyId(key), key);
+    for (const key of [...entry.plan.deletes, ...entry.plan.puts.map((r) => keyOf(schema, r)), ...plan.deletes]) {
+      if (!puts.has(keyId(schema, key))) deletes.set(keyId(schema, key), key);
     }
     entry.plan = { ...plan, deletes: [...deletes.values()] };
     entry.merged++;
-    for (const k of planKeys(entry.plan)) this.keys.set(k, at);
+    for (const k of planKeys(schema, entry.plan)) this.keys.set(k, at);
     return true;
   }
 
@@ -85,6 +92,11 @@ export class ApplyWindow<T> {
 
   get size(): number {
     return this.entries.length;
+  }
+
+  private get schema(): KeySchema {
+    if (!this.keySchema) throw new Error("ApplyWindow used before the table's key schema was known");
+    return this.keySchema;
   }
 }
 
@@ -98,13 +110,14 @@ export class ApplyWindow<T> {
 export async function applyWindow(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  keys: KeySchema,
   migrationId: string,
   plans: readonly ApplyPlan[],
   options: ApplyOptions = DEFAULT_APPLY_OPTIONS,
   stats?: BatchWriteStats,
 ): Promise<WindowResult> {
   const writes = plans.flatMap((plan, index) => [
-    ...plan.puts.map((item) => ({ index, owner: plan.key, put: item as Record<string, unknown>, key: keyOf(item) })),
+    ...plan.puts.map((item) => ({ index, owner: plan.key, put: item as Record<string, unknown>, key: keyOf(keys, item) })),
     ...plan.deletes.map((key: ItemKey) => ({ index, owner: plan.key, put: undefined, key })),
   ]);
   let failure: WindowResult["failure"];
@@ -112,7 +125,7 @@ export async function applyWindow(
   const inFlight = new Set<Promise<void>>();
   for (const write of writes) {
     if (failure) break;
-    const call = writeOne(doc, tableName, migrationId, write, stats)
+    const call = writeOne(doc, tableName, keys, migrationId, write, stats)
       .then((kept) => {
         if (kept) keptDeletes.push(kept);
       })
@@ -144,6 +157,7 @@ interface Write {
 async function writeOne(
   doc: DynamoDBDocumentClient,
   tableName: string,
+  keys: KeySchema,
   migrationId: string,
   write: Write,
   stats?: BatchWriteStats,
@@ -154,7 +168,7 @@ async function writeOne(
           new PutCommand({
             TableName: tableName,
             Item: write.put,
-            ...ownedPutCondition(migrationId, write.owner),
+            ...ownedPutCondition(keys, migrationId, write.owner),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ReturnConsumedCapacity: "TOTAL",
           }),
@@ -162,8 +176,8 @@ async function writeOne(
       : await doc.send(
           new DeleteCommand({
             TableName: tableName,
-            Key: { PK: write.key.PK, SK: write.key.SK },
-            ...ownedDeleteCondition(migrationId, write.owner),
+            Key: write.key,
+            ...ownedDeleteCondition(keys, migrationId, write.owner),
             ReturnValuesOnConditionCheckFailure: "ALL_OLD",
             ReturnConsumedCapacity: "TOTAL",
           }),
@@ -182,6 +196,6 @@ async function writeOne(
   }
 }
 
-function planKeys(plan: ApplyPlan): string[] {
-  return [...plan.puts.map((r) => keyId(r)), ...plan.deletes.map((k) => keyId(k))];
+function planKeys(keys: KeySchema, plan: ApplyPlan): string[] {
+  return [...plan.puts.map((r) => keyId(keys, r)), ...plan.deletes.map((k) => keyId(keys, k))];
 }

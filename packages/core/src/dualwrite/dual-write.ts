@@ -11,7 +11,8 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import type { Migration } from "../definition/define-migration.ts";
+import { type Migration, keysOf as keySchemaOf } from "../definition/define-migration.ts";
+import { migrationOnTable } from "../definition/table-keys.ts";
 import { keyText } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
 import { addCounts } from "../util/counters.ts";
@@ -180,7 +181,9 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     };
 
     // Records planned but not yet written: index in `records`, and the plan (undefined: nothing to write).
-    let window = new ApplyWindow<number>();
+    // Bound to the table's key schema in run() (DescribeTable once per process; a misfit table fails the batch).
+    let migration = deps.migration;
+    let window = new ApplyWindow<number>(deps.migration.keys);
     let waiting: { index: number; outcome: RecordOutcome; nonce?: string }[] = [];
     let lastPing: string | undefined;
 
@@ -194,7 +197,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
       const entries = window.entries;
       const coalesced = window.coalesced;
       const held = waiting;
-      window = new ApplyWindow<number>();
+      window = new ApplyWindow<number>(keySchemaOf(migration));
       waiting = [];
       let failedAt = Number.POSITIVE_INFINITY;
       if (entries.length > 0) {
@@ -202,7 +205,8 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         const result = await applyWindow(
           deps.doc,
           deps.tableName,
-          deps.migration.id,
+          keySchemaOf(migration),
+          migration.id,
           entries.map((e) => e.plan),
           applyOptions,
         );
@@ -234,6 +238,8 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     };
 
     const run = async () => {
+      migration = await migrationOnTable(deps.doc, deps.migration, deps.tableName);
+      window = new ApplyWindow<number>(keySchemaOf(migration));
       // Later changes of a source item already in the window are folded into it (ApplyWindow.merge)
       // until a window holding merged changes fails; from its first record on, one change at a time.
       let coalesce = deps.coalesce ?? true;
@@ -249,7 +255,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         const record = records[index] as DynamoDBRecord;
         let plan: RecordPlan;
         try {
-          plan = planStreamRecord(deps.migration, record);
+          plan = planStreamRecord(migration, record);
         } catch (err) {
           // A record that cannot be planned fails only after everything before it is written.
           const flushed = await flush();

@@ -5,7 +5,7 @@
  * destination on AWS, the local mapping locally) can say why.
  */
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, controlKey, withoutControlKey } from "../control/keys.ts";
 import { controlRecords } from "../control/control-table.ts";
 import { isPoisonError } from "./plan.ts";
 
@@ -87,7 +87,7 @@ export async function recordFailure(location: ControlLocation, consumer: string,
   const out = await location.doc.send(
     new UpdateCommand({
       TableName: location.controlTable,
-      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.failure(failure.sequenceNumber) },
+      Key: controlKey(location.migrationId, ControlSk.failure(failure.sequenceNumber)),
       UpdateExpression: `SET ${sets.join(", ")}, #firstAt = if_not_exists(#firstAt, :now) ADD #attempts :one`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -102,7 +102,7 @@ export async function readFailure(location: ControlLocation, sequenceNumber: str
   const out = await location.doc.send(
     new GetCommand({
       TableName: location.controlTable,
-      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.failure(sequenceNumber) },
+      Key: controlKey(location.migrationId, ControlSk.failure(sequenceNumber)),
       ConsistentRead: true,
     }),
   );
@@ -117,7 +117,7 @@ export async function listFailures(location: ControlLocation): Promise<FailureRe
 }
 
 function withoutKey(item: Record<string, unknown>): FailureRecord {
-  const { PK: _pk, SK: _sk, ...rest } = item;
+  const rest = withoutControlKey(item);
   return rest as unknown as FailureRecord;
 }
 

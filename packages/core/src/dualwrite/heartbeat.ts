@@ -5,7 +5,7 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { ControlSk, migrationPk } from "../control/keys.ts";
+import { ControlSk, controlKey, withoutControlKey } from "../control/keys.ts";
 
 /** Consumer name of the dual-write handler's heartbeat. */
 export const DUAL_WRITE_CONSUMER = "dual-write";
@@ -111,7 +111,7 @@ export async function writeHeartbeat(
   await doc.send(
     new UpdateCommand({
       TableName: controlTable,
-      Key: { PK: migrationPk(migrationId), SK: ControlSk.heartbeat(consumer) },
+      Key: controlKey(migrationId, ControlSk.heartbeat(consumer)),
       UpdateExpression: `SET ${sets.join(", ")} ADD ${adds.join(", ")}`,
       ExpressionAttributeNames: names,
       ExpressionAttributeValues: values,
@@ -134,7 +134,7 @@ export async function recordHeartbeatStop(
     await doc.send(
       new UpdateCommand({
         TableName: controlTable,
-        Key: { PK: migrationPk(migrationId), SK: ControlSk.heartbeat(consumer) },
+        Key: controlKey(migrationId, ControlSk.heartbeat(consumer)),
         UpdateExpression: "SET stoppedAt = :at, stoppedBy = :by",
         ConditionExpression: "attribute_exists(PK)",
         ExpressionAttributeValues: { ":at": stop.at, ":by": stop.by },
@@ -154,11 +154,9 @@ export async function readHeartbeat(
   migrationId: string,
   consumer = DUAL_WRITE_CONSUMER,
 ): Promise<Heartbeat | undefined> {
-  const out = await doc.send(
-    new GetCommand({ TableName: controlTable, Key: { PK: migrationPk(migrationId), SK: ControlSk.heartbeat(consumer) }, ConsistentRead: true }),
-  );
+  const out = await doc.send(new GetCommand({ TableName: controlTable, Key: controlKey(migrationId, ControlSk.heartbeat(consumer)), ConsistentRead: true }));
   if (!out.Item) return undefined;
-  const { PK: _pk, SK: _sk, ...heartbeat } = out.Item;
+  const heartbeat = withoutControlKey(out.Item);
   return heartbeat as Heartbeat;
 }
 

@@ -27,7 +27,7 @@ export interface ProbeTarget {
   clients: DynamoClients;
   tableName: string;
   controlTable: string;
-  migration: Pick<Migration, "id" | "source">;
+  migration: Pick<Migration, "id" | "source" | "keys">;
 }
 
 /** What a probe saw: `live` with the round trip; not live within the timeout, or at once when the table has no stream. */

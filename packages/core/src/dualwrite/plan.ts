@@ -7,11 +7,12 @@ import { isDeepStrictEqual } from "node:util";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from "aws-lambda";
-import { type DerivedRecord, type ItemKey, type Migration, isSourceKey } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, isSourceKey, keysOf } from "../definition/define-migration.ts";
 import {
   DeriveError,
   InvalidDerivedRecordsError,
   OWNER_ATTRIBUTE,
+  SourceMatchError,
   SourceSchemaError,
   deriveRecords,
   keyId,
@@ -20,6 +21,7 @@ import {
   sameRecord,
 } from "../definition/derive.ts";
 import { RecordOwnedElsewhereError } from "../definition/owner.ts";
+import { matchesSource } from "../definition/source.ts";
 import { FerryError } from "../errors.ts";
 import { isPingKey } from "./liveness-key.ts";
 
@@ -59,6 +61,7 @@ export type RecordPlan =
 export function isPoisonError(err: unknown): boolean {
   return (
     err instanceof SourceSchemaError ||
+    err instanceof SourceMatchError ||
     err instanceof DeriveError ||
     err instanceof InvalidDerivedRecordsError ||
     err instanceof UnusableStreamRecordError ||
@@ -75,11 +78,21 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
   const oldImage = stream.OldImage ? fromLambdaImage(stream.OldImage) : undefined;
   const keys = stream.Keys ? fromLambdaImage(stream.Keys) : (newImage ?? oldImage ?? {});
   const latest = newImage ?? oldImage;
+  const keySchema = keysOf(migration);
   if (isPingKey(migration, keys))
-    return { kind: "ping", key: keyOf(keys as unknown as ItemKey), ...(typeof newImage?.nonce === "string" ? { nonce: newImage.nonce } : {}) };
+    return { kind: "ping", key: keyOf(keySchema, keys), ...(typeof newImage?.nonce === "string" ? { nonce: newImage.nonce } : {}) };
   // Same rule as the backfill's isSourceItem: a stamped record is derived, never a source.
   if (!isSourceKey(migration, keys) || (latest && OWNER_ATTRIBUTE in latest)) return { kind: "ignored", key: keys };
-  const key = keyOf(keys as unknown as ItemKey);
+  const key = keyOf(keySchema, keys);
+  // `match` judges each image on its own: an item that starts (or stops) matching gains (or loses) its records.
+  const newMatches = newImage !== undefined && matchesSource(migration, newImage);
+  const oldMatches = oldImage !== undefined && matchesSource(migration, oldImage);
+  if (migration.source.match && !newMatches && !oldMatches) return { kind: "ignored", key: keys };
+  if (migration.source.match && record.eventName === "MODIFY" && newMatches !== oldMatches) {
+    const next = required(newImage, seq, "MODIFY without NewImage");
+    const before = required(oldImage, seq, "MODIFY without OldImage");
+    return newMatches ? { kind: "apply", key, puts: deriveRecords(migration, next), deletes: [] } : withPrevious(migration, key, [], before);
+  }
 
   switch (record.eventName) {
     case "INSERT":
@@ -129,8 +142,9 @@ function withPrevious(migration: Migration, key: ItemKey, puts: DerivedRecord[],
     if (!isPoisonError(err)) throw err;
     return { kind: "apply", key, puts, deletes: [], invalidOldImage: err as FerryError };
   }
-  const desired = new Set(puts.map(keyId));
-  const deletes = previous.filter((r) => !desired.has(keyId(r))).map(keyOf);
+  const keys = keysOf(migration);
+  const desired = new Set(puts.map((r) => keyId(keys, r)));
+  const deletes = previous.filter((r) => !desired.has(keyId(keys, r))).map((r) => keyOf(keys, r));
   return { kind: "apply", key, puts, deletes };
 }
 

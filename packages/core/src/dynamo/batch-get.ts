@@ -4,10 +4,9 @@
  * strong consistency; the API's v2 with eventual consistency and in the order asked.
  */
 import { BatchGetCommand, type DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import type { ItemKey } from "../definition/define-migration.ts";
-import { keyId } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
+import { type ItemKey, type KeySchema, keyId, keyNames, keyOf } from "./key-schema.ts";
 
 /** DynamoDB's limit of keys per BatchGetItem. */
 export const BATCH_GET_MAX = 100;
@@ -46,35 +45,43 @@ export interface BatchGetOptions {
 export async function batchGetItems(
   doc: DynamoDBDocumentClient,
   tableName: string,
-  keys: ItemKey[],
+  keySchema: KeySchema,
+  keys: readonly Record<string, unknown>[],
   options: BatchGetOptions,
 ): Promise<Map<string, Record<string, unknown>>> {
   if (keys.length === 0) return new Map();
-  const unique = new Map(keys.map((k) => [keyId(k), { PK: k.PK, SK: k.SK }]));
+  // Keys may come as whole records: only the key attributes go into the request.
+  const unique = new Map(keys.map((k) => [keyId(keySchema, k), keyOf(keySchema, k)]));
   const all = [...unique.values()];
   const found = new Map<string, Record<string, unknown>>();
   const chunks: ItemKey[][] = [];
   for (let i = 0; i < all.length; i += BATCH_GET_MAX) chunks.push(all.slice(i, i + BATCH_GET_MAX));
   for (let i = 0; i < chunks.length; i += BATCH_GET_CONCURRENCY) {
     const group = chunks.slice(i, i + BATCH_GET_CONCURRENCY);
-    const results = await Promise.all(group.map((chunk) => getChunk(doc, tableName, chunk, options)));
-    for (const items of results) for (const item of items) found.set(keyId(item as unknown as ItemKey), item);
+    const results = await Promise.all(group.map((chunk) => getChunk(doc, tableName, keySchema, chunk, options)));
+    for (const items of results) for (const item of items) found.set(keyId(keySchema, item), item);
   }
   return found;
 }
 
-function projection(attributes: string[] | undefined) {
+function projection(keySchema: KeySchema, attributes: string[] | undefined) {
   if (!attributes) return {};
-  const names = [...new Set(["PK", "SK", ...attributes])];
+  const names = [...new Set([...keyNames(keySchema), ...attributes])];
   return {
     ProjectionExpression: names.map((_, i) => `#a${i}`).join(", "),
     ExpressionAttributeNames: Object.fromEntries(names.map((n, i) => [`#a${i}`, n])),
   };
 }
 
-async function getChunk(doc: DynamoDBDocumentClient, tableName: string, keys: ItemKey[], options: BatchGetOptions): Promise<Record<string, unknown>[]> {
+async function getChunk(
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  keySchema: KeySchema,
+  keys: ItemKey[],
+  options: BatchGetOptions,
+): Promise<Record<string, unknown>[]> {
   const items: Record<string, unknown>[] = [];
-  const shape = projection(options.attributes);
+  const shape = projection(keySchema, options.attributes);
   let pending: Record<string, unknown>[] = keys as unknown as Record<string, unknown>[];
   // Attempts count only calls that made no progress: a 16 MB response cut short is not throttling.
   for (let stalled = 0; pending.length > 0; ) {
@@ -100,9 +107,10 @@ async function getChunk(doc: DynamoDBDocumentClient, tableName: string, keys: It
 export async function batchGetInOrder(
   doc: DynamoDBDocumentClient,
   tableName: string,
-  keys: ItemKey[],
+  keySchema: KeySchema,
+  keys: readonly Record<string, unknown>[],
   options: BatchGetOptions,
 ): Promise<(Record<string, unknown> | undefined)[]> {
-  const found = await batchGetItems(doc, tableName, keys, options);
-  return keys.map((key) => found.get(keyId(key)));
+  const found = await batchGetItems(doc, tableName, keySchema, keys, options);
+  return keys.map((key) => found.get(keyId(keySchema, key)));
 }

@@ -5,6 +5,14 @@
  * recorded yet.
  */
 import { ResourceNotFoundException } from "@aws-sdk/client-dynamodb";
+import { UsageError } from "../errors.ts";
+
+/** The data table a command was pointed at does not exist. */
+export class TableNotFoundError extends UsageError {
+  constructor(readonly tableName: string) {
+    super(`Table ${tableName} does not exist. Pass --table (and --endpoint), or create it with \`ferry seed\`.`);
+  }
+}
 
 /** True when `err` says the table (or index) does not exist. */
 export function isMissingTable(err: unknown): boolean {

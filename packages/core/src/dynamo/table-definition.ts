@@ -4,16 +4,16 @@
  * stream setting (the example's table: examples/workflows/src/table.ts).
  */
 import type { CreateTableCommandInput } from "@aws-sdk/client-dynamodb";
+import { type KeySchema, keyAttributes } from "./key-schema.ts";
 
 export const StreamViewType = {
   NEW_AND_OLD_IMAGES: "NEW_AND_OLD_IMAGES",
 } as const;
 
-export interface TableDefinition {
+/** A table's definition; it is a KeySchema (partition key, optional sort key; S, N or B). */
+export interface TableDefinition extends KeySchema {
   /** Logical name; physical names are chosen per stage/test. */
   logicalName: string;
-  partitionKey: { name: string; type: "S" };
-  sortKey: { name: string; type: "S" };
   /** Dual-write needs both images: derive(old) to know what to delete. */
   streamViewType: (typeof StreamViewType)[keyof typeof StreamViewType];
 }
@@ -28,14 +28,8 @@ export function createTableInput(definition: TableDefinition, tableName: string,
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST",
-    AttributeDefinitions: [
-      { AttributeName: definition.partitionKey.name, AttributeType: definition.partitionKey.type },
-      { AttributeName: definition.sortKey.name, AttributeType: definition.sortKey.type },
-    ],
-    KeySchema: [
-      { AttributeName: definition.partitionKey.name, KeyType: "HASH" },
-      { AttributeName: definition.sortKey.name, KeyType: "RANGE" },
-    ],
+    AttributeDefinitions: keyAttributes(definition).map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+    KeySchema: keyAttributes(definition).map((a, i) => ({ AttributeName: a.name, KeyType: i === 0 ? "HASH" : "RANGE" })),
     ...(options.stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: definition.streamViewType } } : {}),
   };
 }

@@ -7,6 +7,7 @@ import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { BackfillRuntime } from "../backfill/runtime.ts";
 import type { BackfillRun } from "../backfill/state.ts";
 import type { Migration } from "../definition/define-migration.ts";
+import { sourceText } from "../definition/source.ts";
 import { addPhase, type AddPhaseOptions } from "./phases/add.ts";
 import { convertPhase, convertPhaseOn, type ConvertPhaseOptions } from "./phases/convert.ts";
 import { designPhase } from "./phases/design.ts";
@@ -101,7 +102,7 @@ export async function removePlan(ctx: LifecycleContext, options: Partial<RemoveP
               : (options.backup ?? defaultBackupKind(ctx)) === "file"
                 ? `back up every affected item to a JSON-lines file in ${options.backupDir ?? "./.ferry/backups"}`
                 : `create an on-demand backup of ${ctx.tableName} (CreateBackup) and record its ARN`,
-            `remove ${ctx.migration.cleanup.removeAttributes.join(", ")} from every source item (SK ${ctx.migration.source.skPrefix}...), only where unchanged since read`,
+            `remove ${ctx.migration.cleanup.removeAttributes.join(", ")} from every source item (${sourceText(ctx.migration)}), only where unchanged since read`,
           ]
         : ["no cleanup: the migration declares none"]),
       "keep the dual-write running: it maintains the new records",

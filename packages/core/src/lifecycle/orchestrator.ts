@@ -5,6 +5,7 @@
  * in the migration's state record, runs the step, records its completion, and emits each
  * transition as an event. Rollback runs the phases' rollbacks in reverse step order.
  */
+import { migrationOnTable } from "../definition/table-keys.ts";
 import { type MigrationState, readMigrationState, recordStep } from "../control/migration-state.ts";
 import { unlessMissingTable } from "../dynamo/missing-table.ts";
 import { ensureControlTable } from "../control/control-table.ts";
@@ -68,6 +69,12 @@ export async function refusing<T>(ctx: LifecycleContext, step: string, work: () 
   }
 }
 
+/** The context with its migration bound to the table's key schema (DescribeTable, cached; see definition/table-keys.ts). */
+export async function onTable(ctx: LifecycleContext): Promise<LifecycleContext> {
+  const migration = await migrationOnTable(ctx.clients.raw, ctx.migration, ctx.tableName);
+  return migration === ctx.migration ? ctx : { ...ctx, migration };
+}
+
 /** Validates, records, runs and (when done) completes one step. */
 export async function runStep<Options, Result>(
   ctx: LifecycleContext,
@@ -76,6 +83,8 @@ export async function runStep<Options, Result>(
   force: ForceOptions = {},
 ): Promise<StepOutcome<Result>> {
   if (force.force && !force.reason?.trim()) throw new ForceWithoutReasonError();
+  // Before anything is written (the control table included): a table whose keys do not fit is refused here.
+  ctx = await onTable(ctx);
   await ensureControlTable(ctx.clients.raw, ctx.controlTable);
   const before = await readState(ctx);
   const forced = enforce(ctx, phase.step, await phase.validate(ctx, before, options), force);
@@ -133,6 +142,7 @@ export async function rollbackMigration(
   force: ForceOptions = {},
 ): Promise<RollbackOutcome> {
   if (force.force && !force.reason?.trim()) throw new ForceWithoutReasonError();
+  ctx = await onTable(ctx);
   const before = await readState(ctx);
   if (before && removedNow(before)) {
     emit(ctx, "rollback", "refused", { guard: "removed" });

@@ -4,7 +4,7 @@
  * (delivered, filtered or dead-lettered) and whether a closed shard was read to its end.
  */
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, controlKey } from "../control/keys.ts";
 import { controlRecords } from "../control/control-table.ts";
 
 /** Where a shard's consumer stands. */
@@ -28,7 +28,6 @@ export interface CheckpointStore {
 
 /** Checkpoints in the control table, under the migration's partition. */
 export function controlTableCheckpoints(location: ControlLocation): CheckpointStore {
-  const pk = migrationPk(location.migrationId);
   return {
     async load(streamArn) {
       const found = new Map<string, ShardCheckpoint>();
@@ -42,7 +41,7 @@ export function controlTableCheckpoints(location: ControlLocation): CheckpointSt
       await location.doc.send(
         new PutCommand({
           TableName: location.controlTable,
-          Item: { PK: pk, SK: ControlSk.shard(checkpoint.streamArn, checkpoint.shardId), ...checkpoint },
+          Item: { ...controlKey(location.migrationId, ControlSk.shard(checkpoint.streamArn, checkpoint.shardId)), ...checkpoint },
         }),
       );
     },
@@ -54,7 +53,7 @@ export async function readShardCheckpoint(location: ControlLocation, streamArn: 
   const out = await location.doc.send(
     new GetCommand({
       TableName: location.controlTable,
-      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.shard(streamArn, shardId) },
+      Key: controlKey(location.migrationId, ControlSk.shard(streamArn, shardId)),
       ConsistentRead: true,
     }),
   );

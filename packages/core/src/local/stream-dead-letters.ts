@@ -9,7 +9,7 @@ import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { GetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, controlKey, withoutControlKey } from "../control/keys.ts";
 import { controlRecords } from "../control/control-table.ts";
 
 /** Why a record was given up. */
@@ -45,19 +45,18 @@ export interface DeadLetterStore {
 
 /** Dead letters in the control table, under the migration's partition. */
 export function controlTableDeadLetters(location: ControlLocation): DeadLetterStore {
-  const pk = migrationPk(location.migrationId);
   return {
     async put(deadLetter) {
       await location.doc.send(
         new PutCommand({
           TableName: location.controlTable,
-          Item: { PK: pk, SK: ControlSk.deadLetter(deadLetter.sequenceNumber), ...deadLetter },
+          Item: { ...controlKey(location.migrationId, ControlSk.deadLetter(deadLetter.sequenceNumber)), ...deadLetter },
         }),
       );
     },
     async failureReason(sequenceNumber) {
       const out = await location.doc.send(
-        new GetCommand({ TableName: location.controlTable, Key: { PK: pk, SK: ControlSk.failure(sequenceNumber) }, ConsistentRead: true }),
+        new GetCommand({ TableName: location.controlTable, Key: controlKey(location.migrationId, ControlSk.failure(sequenceNumber)), ConsistentRead: true }),
       );
       const reason = out.Item?.reason;
       if (reason === undefined || reason === null) return undefined;
@@ -70,7 +69,7 @@ export function controlTableDeadLetters(location: ControlLocation): DeadLetterSt
 /** Every dead letter of a migration, in sequence-number order. */
 export async function listDeadLetters(location: ControlLocation): Promise<DeadLetter[]> {
   const letters: DeadLetter[] = [];
-  for await (const { PK: _pk, SK: _sk, ...letter } of controlRecords(location, ControlSk.deadLetterPrefix)) letters.push(letter as unknown as DeadLetter);
+  for await (const record of controlRecords(location, ControlSk.deadLetterPrefix)) letters.push(withoutControlKey(record) as unknown as DeadLetter);
   return letters;
 }
 

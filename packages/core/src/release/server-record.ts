@@ -11,7 +11,7 @@
 import { hostname } from "node:os";
 import { randomUUID } from "node:crypto";
 import { PutCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, migrationPk, controlKey, withoutControlKey } from "../control/keys.ts";
 
 /** How long minute buckets and server records are kept (TTL attribute `expiresAt`). */
 export const USAGE_RETENTION_SECONDS = 7 * 86_400;
@@ -46,8 +46,7 @@ export async function writeServerRecord(location: ControlLocation, record: Omit<
     new PutCommand({
       TableName: location.controlTable,
       Item: {
-        PK: migrationPk(location.migrationId),
-        SK: ControlSk.server(record.serverId),
+        ...controlKey(location.migrationId, ControlSk.server(record.serverId)),
         ...record,
         expiresAt: Math.floor(record.until / 1000) + USAGE_RETENTION_SECONDS,
       },
@@ -69,7 +68,7 @@ export async function readServerRecords(location: ControlLocation): Promise<Serv
   );
   for await (const page of pages) {
     for (const item of page.Items ?? []) {
-      const { PK: _pk, SK: _sk, ...record } = item;
+      const record = withoutControlKey(item);
       records.push(record as ServerRecord);
     }
   }

@@ -10,7 +10,7 @@
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, controlKey } from "../control/keys.ts";
 import { UsageError } from "../errors.ts";
 import { sleep } from "../util/backoff.ts";
 import type { ApiVersion } from "./config.ts";
@@ -124,7 +124,7 @@ const COUNTER: Record<ShadowOutcome["kind"], string> = { compared: "compared", l
 
 /** Records one step of a comparison in the control table. */
 export async function recordShadow(location: ControlLocation, outcome: ShadowOutcome): Promise<void> {
-  const key = { PK: migrationPk(location.migrationId), SK: ControlSk.shadow };
+  const key = controlKey(location.migrationId, ControlSk.shadow);
   const update = (UpdateExpression: string, values: Record<string, unknown>, ConditionExpression?: string) =>
     location.doc.send(
       new UpdateCommand({
@@ -244,7 +244,7 @@ export async function runShadowComparison(
 /** The shadow-read evidence so far. */
 export async function readShadowStats(location: ControlLocation): Promise<ShadowStats> {
   const out = await location.doc.send(
-    new GetCommand({ TableName: location.controlTable, Key: { PK: migrationPk(location.migrationId), SK: ControlSk.shadow }, ConsistentRead: true }),
+    new GetCommand({ TableName: location.controlTable, Key: controlKey(location.migrationId, ControlSk.shadow), ConsistentRead: true }),
   );
   const item = out.Item ?? {};
   const count = (name: string) => Number(item[name] ?? 0);

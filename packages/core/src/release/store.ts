@@ -5,7 +5,7 @@
  */
 import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { compareAndSwap, unchangedSince } from "../control/cas.ts";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, controlKey, withoutControlKey } from "../control/keys.ts";
 import { FerryError, RefusalError, UsageError } from "../errors.ts";
 import { type ApiVersion, HISTORY_LIMIT, INITIAL_RELEASE, type ReleaseChange, ReleaseConfig } from "./config.ts";
 
@@ -27,12 +27,12 @@ export async function readRelease(location: ControlLocation): Promise<ReleaseCon
   const out = await location.doc.send(
     new GetCommand({
       TableName: location.controlTable,
-      Key: { PK: migrationPk(location.migrationId), SK: ControlSk.release },
+      Key: controlKey(location.migrationId, ControlSk.release),
       ConsistentRead: true,
     }),
   );
   if (!out.Item) return structuredClone(INITIAL_RELEASE);
-  const { PK: _pk, SK: _sk, ...stored } = out.Item;
+  const stored = withoutControlKey(out.Item);
   const parsed = ReleaseConfig.safeParse(stored);
   if (!parsed.success) {
     throw new InvalidReleaseConfigError(
@@ -77,7 +77,7 @@ export async function updateRelease(location: ControlLocation, update: ReleaseUp
       value: { before, after },
       put: {
         TableName: location.controlTable,
-        Item: { PK: migrationPk(location.migrationId), SK: ControlSk.release, ...after },
+        Item: { ...controlKey(location.migrationId, ControlSk.release), ...after },
         // Revision 0 is the initial configuration, never stored.
         ...unchangedSince(["revision"], before.revision === 0 ? undefined : before.revision),
       },

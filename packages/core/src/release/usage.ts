@@ -9,7 +9,7 @@
  */
 import { QueryCommand, UpdateCommand, paginateQuery } from "@aws-sdk/lib-dynamodb";
 import { FerryError } from "../errors.ts";
-import { type ControlLocation, ControlSk, migrationPk } from "../control/keys.ts";
+import { type ControlLocation, ControlSk, migrationPk, controlKey } from "../control/keys.ts";
 import { isMissingTable } from "../dynamo/missing-table.ts";
 import type { ApiVersion } from "./config.ts";
 import { USAGE_RETENTION_SECONDS, newServerId, writeServerRecord } from "./server-record.ts";
@@ -161,7 +161,7 @@ export class UsageCounter {
           await this.location.doc.send(
             new UpdateCommand({
               TableName: this.location.controlTable,
-              Key: { PK: migrationPk(this.location.migrationId), SK: ControlSk.usage(entry.version, entry.minute) },
+              Key: controlKey(this.location.migrationId, ControlSk.usage(entry.version, entry.minute)),
               UpdateExpression: "ADD #count :n SET lastAt = :at, expiresAt = :ttl",
               ExpressionAttributeNames: { "#count": "count" },
               ExpressionAttributeValues: { ":n": entry.count, ":at": entry.lastAt, ":ttl": Math.floor(entry.lastAt / 1000) + USAGE_RETENTION_SECONDS },

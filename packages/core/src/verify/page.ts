@@ -6,11 +6,12 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { isSourceItem } from "../backfill/page.ts";
-import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
 import {
   DeriveError,
   InvalidDerivedRecordsError,
   OWNER_ATTRIBUTE,
+  SourceMatchError,
   SourceSchemaError,
   deriveRecords,
   keyId,
@@ -21,6 +22,7 @@ import {
 } from "../definition/derive.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
 import { type ReadStats, batchGetItems } from "../dynamo/batch-get.ts";
+import { sameKey } from "../dynamo/key-schema.ts";
 import { type OwnerGuard, type RepairCounts, type RepairUnit, deleteUnit, putUnit, runRepairs } from "./repair.ts";
 import type { VerifyTally } from "./tally.ts";
 
@@ -45,6 +47,7 @@ export type OwnerState =
 /** Why derive refuses a source item, in one line. */
 export function invalidReason(err: unknown): string | undefined {
   if (err instanceof SourceSchemaError) return `schema: ${err.issues.join("; ")}`;
+  if (err instanceof SourceMatchError) return `source.match threw: ${err.cause instanceof Error ? err.cause.message : String(err.cause)}`;
   if (err instanceof DeriveError) return `derive threw: ${err.cause instanceof Error ? err.cause.message : String(err.cause)}`;
   if (err instanceof InvalidDerivedRecordsError) return `derive returned invalid records: ${err.problems.join("; ")}`;
   return undefined;
@@ -53,10 +56,11 @@ export function invalidReason(err: unknown): string | undefined {
 /** Judges the item at an owner key (undefined: no item there). */
 export function judgeOwner(migration: Migration, item: Record<string, unknown> | undefined): OwnerState {
   if (!item) return { state: "absent" };
-  if (!isSourceItem(migration, item)) return { state: "notSource" };
+  const keys = keysOf(migration);
   try {
+    if (!isSourceItem(migration, item)) return { state: "notSource" };
     const records = deriveRecords(migration, item);
-    return { state: "valid", item, records: new Map(records.map((r) => [keyId(r), r])) };
+    return { state: "valid", item, records: new Map(records.map((r) => [keyId(keys, r), r])) };
   } catch (err) {
     const reason = invalidReason(err);
     if (reason === undefined) throw err;
@@ -77,18 +81,30 @@ function holderOf(item: Record<string, unknown>): string {
     : "an item that is not a derived record";
 }
 
-const sameKey = (a: ItemKey, b: ItemKey) => a.PK === b.PK && a.SK === b.SK;
+/**
+ * A scanned item that is a source item, or that passes the key selectors but whose `match`
+ * throws: judgeOwner then reports it as an invalid source instead of verify stopping.
+ */
+function isSourceCandidate(migration: Migration, item: Record<string, unknown>): boolean {
+  try {
+    return isSourceItem(migration, item);
+  } catch (err) {
+    if (err instanceof SourceMatchError) return true;
+    throw err;
+  }
+}
 
 /** Verifies (and with ctx.repairs, repairs) one scanned page. */
 export async function verifyPage(ctx: PageContext, items: Record<string, unknown>[]): Promise<void> {
   const { migration, tally } = ctx;
+  const keys = keysOf(migration);
   const counts = tally.counts;
   const sources: Record<string, unknown>[] = [];
   const stamped: { item: Record<string, unknown>; owner: ItemKey }[] = [];
   counts.scanned += items.length;
   for (const item of items) {
     const owner = ownerOf(item, migration.id);
-    if (isSourceItem(migration, item)) sources.push(item);
+    if (isSourceCandidate(migration, item)) sources.push(item);
     else if (owner) stamped.push({ item, owner });
     else counts.other++;
   }
@@ -99,13 +115,13 @@ export async function verifyPage(ctx: PageContext, items: Record<string, unknown
   const owners = new Map<string, OwnerState>();
   const puts = new Map<string, { source: Record<string, unknown>; records: DerivedRecord[] }>();
   const queuePut = (source: Record<string, unknown>, record: DerivedRecord) => {
-    const entry = puts.get(keyId(source as unknown as ItemKey)) ?? { source, records: [] };
+    const entry = puts.get(keyId(keys, source)) ?? { source, records: [] };
     entry.records.push(record);
-    puts.set(keyId(source as unknown as ItemKey), entry);
+    puts.set(keyId(keys, source), entry);
   };
   let unrepairable = 0;
   // Records scanned on this page need no second read (0002's tasks sit right after their workflow).
-  const onPage = new Map(stamped.map(({ item }) => [keyId(item as unknown as ItemKey), item]));
+  const onPage = new Map(stamped.map(({ item }) => [keyId(keys, item), item]));
   await checkSources(ctx, sources, onPage, owners, queuePut, () => unrepairable++);
 
   const deletes = await checkRecords(ctx, stamped, owners);
@@ -117,8 +133,8 @@ export async function verifyPage(ctx: PageContext, items: Record<string, unknown
   const targeted = new Set<string>();
   for (const { source, records } of puts.values()) {
     // Two sources deriving one key would put it twice in a call: the second waits for the next verify.
-    const free = records.filter((r) => !targeted.has(keyId(r)));
-    for (const r of free) targeted.add(keyId(r));
+    const free = records.filter((r) => !targeted.has(keyId(keys, r)));
+    for (const r of free) targeted.add(keyId(keys, r));
     ctx.repairs.skipped += records.length - free.length;
     if (free.length > 0) writes.push(putUnit(ctx.tableName, migration, source, free));
   }
@@ -141,24 +157,25 @@ async function checkSources(
   unrepairable: () => void,
 ): Promise<void> {
   const { migration, tally } = ctx;
+  const keys = keysOf(migration);
   const expected: { source: Record<string, unknown>; record: DerivedRecord }[] = [];
   for (const source of sources) {
     const state = judgeOwner(migration, source);
-    owners.set(keyId(source as unknown as ItemKey), state);
-    if (state.state === "invalid") tally.defect({ kind: "invalidSource", key: keyOf(source as unknown as ItemKey), detail: state.reason });
+    owners.set(keyId(keys, source), state);
+    if (state.state === "invalid") tally.defect({ kind: "invalidSource", key: keyOf(keys, source), detail: state.reason });
     if (state.state !== "valid") continue;
     tally.counts.expected += state.records.size;
     for (const record of state.records.values()) expected.push({ source, record });
   }
   if (expected.length === 0) return;
-  const elsewhere = expected.map((e) => e.record).filter((r) => !onPage.has(keyId(r)));
-  const present = await batchGetItems(ctx.doc, ctx.tableName, elsewhere, { backoff: ctx.backoff, stats: ctx.stats });
+  const elsewhere = expected.map((e) => e.record).filter((r) => !onPage.has(keyId(keys, r)));
+  const present = await batchGetItems(ctx.doc, ctx.tableName, keys, elsewhere, { backoff: ctx.backoff, stats: ctx.stats });
   for (const [id, item] of onPage) present.set(id, item);
   const claimed: { source: Record<string, unknown>; record: DerivedRecord; holder: ItemKey }[] = [];
   for (const { source, record } of expected) {
-    const key = keyOf(record);
-    const owner = keyOf(source as unknown as ItemKey);
-    const actual = present.get(keyId(record));
+    const key = keyOf(keys, record);
+    const owner = keyOf(keys, source);
+    const actual = present.get(keyId(keys, record));
     if (!actual) {
       tally.defect({ kind: "missing", key, owner, detail: "not in the table" });
       queuePut(source, record);
@@ -169,7 +186,7 @@ async function checkSources(
     if (!holder) {
       tally.defect({ kind: "missing", key, owner, detail: `the key holds ${holderOf(actual)}; not repaired: resolve the collision by hand` });
       unrepairable();
-    } else if (sameKey(holder, owner)) {
+    } else if (sameKey(keys, holder, owner)) {
       tally.defect({ kind: "different", key, owner, detail: `attributes differ: ${differingAttributes(actual, record).join(", ")}` });
       queuePut(source, record);
     } else {
@@ -184,10 +201,10 @@ async function checkSources(
     owners,
   );
   for (const { source, record, holder } of claimed) {
-    const state = owners.get(keyId(holder));
-    const key = keyOf(record);
-    const owner = keyOf(source as unknown as ItemKey);
-    if (state?.state === "valid" && state.records.has(keyId(record))) {
+    const state = owners.get(keyId(keys, holder));
+    const key = keyOf(keys, record);
+    const owner = keyOf(keys, source);
+    if (state?.state === "valid" && state.records.has(keyId(keys, record))) {
       tally.defect({ kind: "different", key, owner, detail: `also derived by ${keyText(holder)}: two source items derive this key; fix derive` });
       unrepairable();
     } else if (state?.state === "invalid") {
@@ -202,14 +219,16 @@ async function checkSources(
 
 /** Reads and judges the owners not yet in `owners` (only the fields the schema reads). */
 async function judgeOwners(ctx: PageContext, keys: ItemKey[], owners: Map<string, OwnerState>): Promise<void> {
-  const wanted = keys.filter((k) => !owners.has(keyId(k)));
+  const keySchema = keysOf(ctx.migration);
+  const wanted = keys.filter((k) => !owners.has(keyId(keySchema, k)));
   if (wanted.length === 0) return;
-  const found = await batchGetItems(ctx.doc, ctx.tableName, wanted, {
+  const found = await batchGetItems(ctx.doc, ctx.tableName, keySchema, wanted, {
     backoff: ctx.backoff,
     stats: ctx.stats,
-    attributes: [...ctx.migration.readFields, OWNER_ATTRIBUTE],
+    // match reads any attribute of the raw item: then the whole item is read.
+    ...(ctx.migration.source.match ? {} : { attributes: [...ctx.migration.readFields, OWNER_ATTRIBUTE] }),
   });
-  for (const key of wanted) owners.set(keyId(key), judgeOwner(ctx.migration, found.get(keyId(key))));
+  for (const key of wanted) owners.set(keyId(keySchema, key), judgeOwner(ctx.migration, found.get(keyId(keySchema, key))));
 }
 
 /** Record side: every stamped record must still be derived by its owner. Returns the orphans to delete, by owner. */
@@ -220,14 +239,15 @@ async function checkRecords(
 ): Promise<Map<string, { guard: OwnerGuard; records: Record<string, unknown>[] }>> {
   const deletes = new Map<string, { guard: OwnerGuard; records: Record<string, unknown>[] }>();
   if (stamped.length === 0) return deletes;
+  const keys = keysOf(ctx.migration);
   await judgeOwners(
     ctx,
     stamped.map((s) => s.owner),
     owners,
   );
   for (const { item, owner } of stamped) {
-    const state = owners.get(keyId(owner)) ?? { state: "absent" };
-    const key = keyOf(item as unknown as ItemKey);
+    const state = owners.get(keyId(keys, owner)) ?? { state: "absent" };
+    const key = keyOf(keys, item);
     let detail: string;
     let guard: OwnerGuard;
     if (state.state === "invalid") {
@@ -235,7 +255,7 @@ async function checkRecords(
       continue;
     } else if (state.state === "valid") {
       // Derived by its owner: the source side compares it (a difference is counted there).
-      if (state.records.has(keyId(key))) continue;
+      if (state.records.has(keyId(keys, key))) continue;
       detail = "its owner no longer derives this key";
       guard = { state: "unchanged", item: state.item };
     } else if (state.state === "absent") {
@@ -246,9 +266,9 @@ async function checkRecords(
       guard = { state: "none" };
     }
     ctx.tally.defect({ kind: "orphan", key, owner, detail });
-    const entry = deletes.get(keyId(owner)) ?? { guard, records: [] };
+    const entry = deletes.get(keyId(keys, owner)) ?? { guard, records: [] };
     entry.records.push(item);
-    deletes.set(keyId(owner), entry);
+    deletes.set(keyId(keys, owner), entry);
   }
   return deletes;
 }

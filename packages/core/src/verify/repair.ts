@@ -6,8 +6,8 @@
  * counted: the stream owns that item, and the next verify shows the outcome.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { sourceUnchangedCondition } from "../backfill/source-condition.ts";
-import type { DerivedRecord, ItemKey, Migration } from "../definition/define-migration.ts";
+import { sourceItemCheck } from "../backfill/source-condition.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
 import { OWNER_ATTRIBUTE, keyOf } from "../definition/derive.ts";
 import { ownedPutCondition } from "../definition/owner.ts";
 import { itemSize } from "../dynamo/item-size.ts";
@@ -35,12 +35,12 @@ export interface RepairUnit {
 
 /** Puts `records` of `source` (as read) only while the source is unchanged and each key is free or this migration's. */
 export function putUnit(tableName: string, migration: Migration, source: Record<string, unknown>, records: DerivedRecord[]): RepairUnit {
-  const condition = sourceUnchangedCondition(migration, source);
+  const keys = keysOf(migration);
   return {
     kind: "put",
-    guard: { ConditionCheck: { TableName: tableName, Key: { PK: source.PK, SK: source.SK }, ...condition } },
+    guard: sourceItemCheck(tableName, migration, source),
     // Never overwrite an item that is not this migration's record of this source item.
-    writes: records.map((Item) => ({ Put: { TableName: tableName, Item, ...ownedPutCondition(migration.id, keyOf(source as never)) } })),
+    writes: records.map((Item) => ({ Put: { TableName: tableName, Item, ...ownedPutCondition(keys, migration.id, keyOf(keys, source)) } })),
     bytes: 200 + itemSize(source) + records.reduce((n, r) => n + itemSize(r) + 100, 0),
   };
 }
@@ -50,19 +50,19 @@ export type OwnerGuard = { state: "absent"; key: ItemKey } | { state: "unchanged
 
 /** Deletes `records` (as read) while their stamp is unchanged and their owner is as verify found it. */
 export function deleteUnit(tableName: string, migration: Migration, owner: OwnerGuard, records: Record<string, unknown>[]): RepairUnit {
+  const keys = keysOf(migration);
   let guard: Action | undefined;
   if (owner.state === "absent") {
     guard = {
       ConditionCheck: {
         TableName: tableName,
-        Key: { PK: owner.key.PK, SK: owner.key.SK },
-        ConditionExpression: "attribute_not_exists(#sk)",
-        ExpressionAttributeNames: { "#sk": "SK" },
+        Key: keyOf(keys, owner.key),
+        ConditionExpression: "attribute_not_exists(#pk)",
+        ExpressionAttributeNames: { "#pk": keys.partitionKey.name },
       },
     };
   } else if (owner.state === "unchanged") {
-    const condition = sourceUnchangedCondition(migration, owner.item);
-    guard = { ConditionCheck: { TableName: tableName, Key: { PK: owner.item.PK, SK: owner.item.SK }, ...condition } };
+    guard = sourceItemCheck(tableName, migration, owner.item);
   }
   return {
     kind: "delete",
@@ -70,7 +70,7 @@ export function deleteUnit(tableName: string, migration: Migration, owner: Owner
     writes: records.map((r) => ({
       Delete: {
         TableName: tableName,
-        Key: { PK: r.PK, SK: r.SK },
+        Key: keyOf(keys, r),
         ConditionExpression: "#f = :stamp",
         ExpressionAttributeNames: { "#f": OWNER_ATTRIBUTE },
         ExpressionAttributeValues: { ":stamp": r[OWNER_ATTRIBUTE] },

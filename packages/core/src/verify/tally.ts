@@ -3,7 +3,7 @@
  * examples, so memory stays flat however large the table or however broken the data.
  */
 import type { ItemKey } from "../definition/define-migration.ts";
-import { keyId } from "../definition/derive.ts";
+import { keyText } from "../definition/derive.ts";
 
 /** The kinds of defect verify reports. */
 export type VerifyDefect = "missing" | "orphan" | "different" | "invalidSource";
@@ -83,8 +83,9 @@ export class VerifyTally {
     if (this.maxSuspects > 0) {
       // The item whose re-read re-judges the defect: the source for missing/different, the record for an orphan.
       const item = example.kind === "missing" || example.kind === "different" ? (example.owner ?? example.key) : example.key;
-      if (this.suspectKeys.size < this.maxSuspects) this.suspectKeys.set(keyId(item), { PK: item.PK, SK: item.SK });
-      else if (!this.suspectKeys.has(keyId(item))) this.suspectsOverflow = true;
+      // Keys come from keyOf (schema order), so their text is a stable id.
+      if (this.suspectKeys.size < this.maxSuspects) this.suspectKeys.set(keyText(item), item);
+      else if (!this.suspectKeys.has(keyText(item))) this.suspectsOverflow = true;
     }
     const list = this.kept.get(example.kind) ?? [];
     if (list.length < this.limit) list.push(example);
@@ -94,7 +95,9 @@ export class VerifyTally {
   /** Examples in a stable order: by kind, then key (segments finish in any order). */
   examples(): VerifyExample[] {
     const order = Object.keys(VERIFY_DEFECTS) as VerifyDefect[];
-    return order.flatMap((kind) => [...(this.kept.get(kind) ?? [])].sort((a, b) => (keyId(a.key) < keyId(b.key) ? -1 : keyId(a.key) > keyId(b.key) ? 1 : 0)));
+    return order.flatMap((kind) =>
+      [...(this.kept.get(kind) ?? [])].sort((a, b) => (keyText(a.key) < keyText(b.key) ? -1 : keyText(a.key) > keyText(b.key) ? 1 : 0)),
+    );
   }
 
   /** Items to re-read to re-judge every defect, or undefined when there were too many to remember. */

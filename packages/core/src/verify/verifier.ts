@@ -7,9 +7,10 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
-import type { Migration } from "../definition/define-migration.ts";
-import { TableNotFoundError, requireMigrationKeySchema } from "../design/sample.ts";
-import { isMissingTable } from "../dynamo/missing-table.ts";
+import { type Migration, keysOf } from "../definition/define-migration.ts";
+import { withTableKeys } from "../definition/table-keys.ts";
+import { keySchemaOf } from "../dynamo/key-schema.ts";
+import { TableNotFoundError, isMissingTable } from "../dynamo/missing-table.ts";
 import { FerryError, UsageError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
 import { verifyPage } from "./page.ts";
@@ -182,7 +183,9 @@ export async function verifyMigration(
       throw err;
     },
   );
-  if (described) requireMigrationKeySchema(described, tableName);
+  if (!described) throw new TableNotFoundError(tableName);
+  // The table's keys, checked against the migration's (a mismatch is refused before any read of items).
+  migration = withTableKeys(migration, keySchemaOf(described, tableName), tableName);
   const scanned = await scanPass(clients.doc, tableName, migration, o, stats);
   const { tally: found, beforeRecheck } = await recheck(clients.doc, tableName, migration, o, stats, scanned);
   const c = found.counts;
@@ -217,7 +220,7 @@ async function recheck(doc: DynamoDBDocumentClient, tableName: string, migration
   while (!current.clean && suspects && beforeRecheck.rechecks < o.rechecks) {
     await sleep(o.recheckAfterMs);
     beforeRecheck.rechecks++;
-    const items = [...(await batchGetItems(doc, tableName, suspects, { backoff: o.backoff, stats })).values()];
+    const items = [...(await batchGetItems(doc, tableName, keysOf(migration), suspects, { backoff: o.backoff, stats })).values()];
     const next = new VerifyTally(o.examples, MAX_RECHECK_SUSPECTS);
     await verifyPage({ doc, tableName, migration, tally: next, backoff: o.backoff, stats }, items);
     // The scan's totals, with the defects that persisted.

@@ -12,7 +12,8 @@ import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../../aws/dynamodb.ts";
 import { type MigrationState, readMigrationState, updateState } from "../../control/migration-state.ts";
 import type { Migration } from "../../definition/define-migration.ts";
-import { TableNotFoundError } from "../../design/sample.ts";
+import { keysOf } from "../../definition/define-migration.ts";
+import { TableNotFoundError } from "../../dynamo/missing-table.ts";
 import { RefusalError } from "../../errors.ts";
 import { type StreamsClient, createStreamsClient, describeStreamShards } from "../../streams/shards.ts";
 import { defaultControlTableName, ensureControlTable } from "../../control/control-table.ts";
@@ -187,7 +188,7 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
   },
   async rollback(ctx, options): Promise<AddRollback> {
     const sweep = await deleteDerivedRecords(
-      { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migrationId: ctx.migration.id },
+      { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migrationId: ctx.migration.id, keys: keysOf(ctx.migration) },
       {
         ...(options.segments !== undefined ? { segments: options.segments } : {}),
         ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),

@@ -10,6 +10,7 @@
  * Not reversible by rollback; `ferry restore <backup>` brings the old data back, then
  * `ferry unretire` (lifecycle/unretire.ts, guarded here and recorded) lets v1 serve again.
  */
+import { keysOf } from "../../definition/define-migration.ts";
 import { isLocalEndpoint } from "../../aws/endpoint.ts";
 import { backupFileName, createTableBackup, DEFAULT_BACKUP_DIR, openBackupFile } from "../../cleanup/backup.ts";
 import { CLEANUP_SWEEP, removeOldAttributes } from "../../cleanup/remove-attributes.ts";
@@ -123,6 +124,7 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
           tableName: ctx.tableName,
           createdAt: at.toISOString(),
           removeAttributes: ctx.migration.cleanup.removeAttributes,
+          keys: keysOf(ctx.migration),
         });
         backup = { kind: "file", path, at: at.toISOString() };
       } else if (kind === "aws") {
