@@ -7,6 +7,7 @@ import { controlTableDeadLetters } from "@ferry/core/local/stream-dead-letters";
 import type { StreamHandler } from "@ferry/core/streams/lambda-event";
 import { createStreamsClient } from "@ferry/core/streams/shards";
 import { streamSettings } from "@ferry/core/dualwrite/stream-settings";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import type { DynamoDBRecord } from "aws-lambda";
 import { afterAll, describe, expect, it } from "vitest";
 import { dropTable, freshExampleTable, testClients } from "../support/dynamo.ts";
@@ -45,7 +46,7 @@ describe("local event source mapping checkpoints", () => {
         streamsClient: streams,
         streamArn,
         handler,
-        settings: { ...streamSettings({ source: { skPrefix: "WF#" }, options: DEFAULT_MIGRATION_OPTIONS }), batchSize: 5 },
+        settings: { ...streamSettings({ source: { skPrefix: "WF#" }, options: DEFAULT_MIGRATION_OPTIONS }, WORKFLOWS_TABLE), batchSize: 5 },
         checkpoints: counted,
         deadLetters: controlTableDeadLetters(location),
         signal,

@@ -28,7 +28,7 @@ afterAll(async () => {
 
 const TENANT = "tenant-0001";
 const wf = (i: number) => `WF#wf-${String(i).padStart(4, "0")}`;
-const baseSettings = streamSettings({ source: { skPrefix: "WF#" }, options: DEFAULT_MIGRATION_OPTIONS });
+const baseSettings = streamSettings({ source: { skPrefix: "WF#" }, options: DEFAULT_MIGRATION_OPTIONS }, WORKFLOWS_TABLE);
 const fastRetry = { baseMs: 1, maxMs: 5, maxAttempts: 1_000 };
 
 interface Fixture {

@@ -1,4 +1,5 @@
 // Shard lineage of the local event source mapping over a scripted (recorded) multi-shard stream.
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { DEFAULT_MIGRATION_OPTIONS, ensureControlTable } from "@ferry/core";
 import { startEventSourceMapping } from "@ferry/core/local/event-source-mapping";
 import { controlTableCheckpoints } from "@ferry/core/local/stream-checkpoints";
@@ -27,7 +28,7 @@ async function controlLocation() {
 
 // The recorded records are from the day they were recorded: never expire them here.
 const settings: StreamSettings = {
-  ...streamSettings({ source: { skPrefix: "WF#" }, options: DEFAULT_MIGRATION_OPTIONS }),
+  ...streamSettings({ source: { skPrefix: "WF#" }, options: DEFAULT_MIGRATION_OPTIONS }, WORKFLOWS_TABLE),
   batchSize: 2,
   maximumRecordAgeInSeconds: -1,
 };

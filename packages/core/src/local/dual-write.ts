@@ -5,6 +5,7 @@
  */
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
+import { migrationOnTable } from "../definition/table-keys.ts";
 import { type EventSourceMappingOptions, startEventSourceMapping } from "./event-source-mapping.ts";
 import type { StreamHandler } from "../streams/lambda-event.ts";
 import { controlTableCheckpoints } from "./stream-checkpoints.ts";
@@ -33,7 +34,9 @@ export interface LocalDualWriteOptions {
 }
 
 export async function startLocalDualWrite(options: LocalDualWriteOptions) {
-  const { clients, tableName, controlTable, migration } = options;
+  const { clients, tableName, controlTable } = options;
+  // The table's keys (the mapping's filter pattern names them), checked before the control table is touched.
+  const migration = await migrationOnTable(clients.raw, options.migration, tableName);
   await ensureControlTable(clients.raw, controlTable);
   const streamArn = (await describeTable(clients.raw, tableName))?.LatestStreamArn;
   if (!streamArn) throw new FerryError(`${tableName} has no stream; run \`ferry add\` after enabling it.`);
