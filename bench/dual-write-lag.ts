@@ -6,13 +6,17 @@
  * readable) minus the insert's acknowledgement. A light poller cross-checks 1 insert in 20 by
  * strongly consistent BatchGet (reading every insert would load the engine being measured).
  */
+import { readFileSync, readdirSync } from "node:fs";
+import { loadavg } from "node:os";
 import { monitorEventLoopDelay } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
 import { BatchGetCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { deriveRecords, enableStream, loadMigration, sleep } from "@ferry/core";
 import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { startLocalDualWrite } from "@ferry/core/local/dual-write";
+import { createStreamsClient } from "@ferry/core/streams/shards";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
-import { type Engine, dropTable, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows, sum } from "./common.ts";
+import { type Engine, dropTable, log, median, percentile, plainTable, round, seedShape, seedWorkflows, startEngine, sum } from "./common.ts";
 
 export interface LagOptions {
   writesPerSecond: number;
@@ -22,6 +26,15 @@ export interface LagOptions {
   pollIntervalMs: number;
   /** Existing workflows before the stream is enabled. */
   seedItems: number;
+  /**
+   * How long to wait after the last write for every insert to be applied. Past it the run
+   * fails (default) or, with `tolerateBacklog`, reports the unapplied inserts (a rate sweep).
+   */
+  drainTimeoutMs?: number;
+  tolerateBacklog?: boolean;
+  /** Override the handler's heartbeat interval and the mapping's checkpoint interval (0: every batch, as before issue 19). */
+  heartbeatIntervalMs?: number;
+  checkpointIntervalMs?: number;
 }
 
 export interface LagResult {
@@ -52,6 +65,16 @@ export interface LagResult {
   pollIntervalMs: number;
   pollPeriodMs: number;
   deadLetters: number;
+  /** Inserts whose records were not applied within the drain timeout (their lag counts as the wait so far). */
+  unapplied: number;
+  /** Stream reads by call (the mapping's streams client): count and time. */
+  streamCalls: Record<string, { n: number; meanMs: number; p99Ms: number; maxMs: number }>;
+  /** DynamoDB requests per insert, by what they are for (source put, derived writes, checkpoint, heartbeat, ...). */
+  requestsPerInsert: Record<string, number>;
+  /** 1-minute load average of the machine at the start and the end. */
+  load: [number, number];
+  /** CPU time per insert from the first write to the last insert applied: the engine's (java) and this process's (writer, mapping, handler). */
+  cpuMsPerInsert: { engine: number; node: number };
 }
 
 interface Pending {
@@ -69,17 +92,26 @@ interface Pending {
 
 export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<LagResult> {
   const { clients } = engine;
+  const load0 = loadavg()[0] as number;
   const migration = await loadMigration("0001");
   const table = await plainTable(clients, "lag");
   const controlTable = `${table}.ferry`;
   await seedWorkflows(clients, table, seedShape(o.seedItems, o.itemKb, 5));
   await enableStream(clients.raw, WORKFLOWS_TABLE, table);
-  // Profile: every DynamoDB call of this process by command (writer, handler, checkpoints, poller).
-  const calls = profileCalls(clients.raw);
+  // Profile: every DynamoDB call of this process by command and table (writer, handler, checkpoints, poller), and the stream reads.
+  const calls = profileRequests(clients.raw, table, controlTable);
+  const streams = createStreamsClient(clients);
+  const streamCalls = profileRequests(streams as never, table, controlTable);
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
   const invocations: { records: number; ms: number }[] = [];
-  const inner = createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable });
+  const inner = createDualWriteHandler({
+    migration,
+    doc: clients.doc,
+    tableName: table,
+    controlTable,
+    ...(o.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+  });
   const bySk = new Map<string, Pending>();
   const all: Pending[] = [];
   const open = new Set<Pending>();
@@ -89,6 +121,8 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     controlTable,
     migration,
     pollIntervalMs: o.pollIntervalMs,
+    streamsClient: streams,
+    ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
     handler: async (event, context) => {
       const invoked = performance.now();
       const response = await inner(event, context);
@@ -134,7 +168,9 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
     }
   })();
 
-  log(`dual-write lag: ${total} inserts at ${o.writesPerSecond}/s (mapping poll ${o.pollIntervalMs} ms)`);
+  log(`dual-write lag: ${total} inserts at ${o.writesPerSecond}/s (mapping poll ${o.pollIntervalMs} ms, load ${load0.toFixed(1)})`);
+  const javaPid = enginePid(engine);
+  const cpu0 = { engine: processCpuMs(javaPid), node: process.cpuUsage() };
   const t0 = performance.now();
   const inflight = new Set<Promise<void>>();
   let i = 0;
@@ -159,25 +195,41 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
   await Promise.all(inflight);
   const writeSeconds = (performance.now() - t0) / 1000;
   writing = false;
-  const deadline = performance.now() + 60_000;
+  const deadline = performance.now() + (o.drainTimeoutMs ?? 60_000);
   const unfinished = () => all.filter((p) => p.appliedAt === undefined || (p.sampled && p.seenAt === undefined)).length;
   while (unfinished() > 0 && performance.now() < deadline) await sleep(50);
+  const stoppedAt = performance.now();
+  const nodeCpu = process.cpuUsage(cpu0.node);
+  const cpuMsPerInsert = {
+    engine: round((processCpuMs(javaPid) - cpu0.engine) / total, 2),
+    node: round((nodeCpu.user + nodeCpu.system) / 1000 / total, 2),
+  };
   open.clear();
   await poller;
-  if (unfinished() > 0) throw new Error(`dual-write lag: ${unfinished()} inserts never showed their records within 60 s`);
+  const unapplied = unfinished();
+  if (unapplied > 0 && !o.tolerateBacklog) throw new Error(`dual-write lag: ${unapplied} inserts never showed their records within 60 s`);
   const deadLetters = (await dualWrite.deadLetters()).length;
   await dualWrite.stop();
-  clients.raw.middlewareStack.remove("benchProfile");
+  streams.destroy();
+  clients.raw.middlewareStack.remove("benchRequests");
   loopDelay.disable();
   await dropTable(clients, table);
   await dropTable(clients, controlTable);
 
-  const lags = all.map((p) => (p.appliedAt as number) - (p.ackAt as number));
-  const readLags = all.filter((p) => p.sampled).map((p) => (p.seenAt as number) - (p.ackAt as number));
+  // An insert still unapplied at the end counts with the wait so far: a lower bound of its lag.
+  const lags = all.map((p) => (p.appliedAt ?? stoppedAt) - (p.ackAt as number));
+  const readLags = all.filter((p) => p.sampled && p.seenAt !== undefined).map((p) => (p.seenAt as number) - (p.ackAt as number));
   const acks = all.map((p) => (p.ackAt as number) - p.sentAt);
-  const delivery = all.map((p) => (p.invokedAt as number) - (p.ackAt as number));
-  const inHandler = all.map((p) => (p.appliedAt as number) - (p.invokedAt as number));
+  const delivery = all.map((p) => (p.invokedAt ?? stoppedAt) - (p.ackAt as number));
+  const inHandler = all.filter((p) => p.invokedAt !== undefined).map((p) => (p.appliedAt as number) - (p.invokedAt as number));
   const q = (xs: number[]) => ({ p50: round(median(xs)), p99: round(percentile(xs, 99)) });
+  const timings = (m: Map<string, number[]>) =>
+    Object.fromEntries(
+      [...m].map(([name, times]) => [
+        name,
+        { n: times.length, meanMs: round(sum(times) / times.length, 2), p99Ms: round(percentile(times, 99)), maxMs: round(Math.max(...times)) },
+      ]),
+    );
   return {
     writesPerSecond: o.writesPerSecond,
     achievedWritesPerSecond: round(total / writeSeconds),
@@ -199,14 +251,241 @@ export async function benchDualWriteLag(engine: Engine, o: LagOptions): Promise<
       2,
     ),
     invocations: invocations.length,
-    calls: Object.fromEntries(
-      [...calls].map(([name, times]) => [
-        name,
-        { n: times.length, meanMs: round(sum(times) / times.length, 2), p99Ms: round(percentile(times, 99)), maxMs: round(Math.max(...times)) },
-      ]),
-    ),
+    calls: timings(calls),
+    streamCalls: timings(streamCalls),
+    requestsPerInsert: Object.fromEntries([...calls, ...streamCalls].map(([name, times]) => [name, round(times.length / total, 3)])),
     pollIntervalMs: o.pollIntervalMs,
     pollPeriodMs: round(median(pollPeriods)),
     deadLetters,
+    unapplied,
+    load: [round(load0), round(loadavg()[0] as number)],
+    cpuMsPerInsert,
   };
 }
+
+/** The java process listening on the engine's port (NaN when not found: CPU figures are then NaN). */
+function enginePid(engine: Engine): number {
+  const port = new URL(engine.endpoint).port;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const args = readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0");
+      const at = args.indexOf("-port");
+      if (args[0]?.endsWith("java") && at >= 0 && args[at + 1] === port) return Number(entry);
+    } catch {
+      // The process ended meanwhile.
+    }
+  }
+  return Number.NaN;
+}
+
+/** User + system CPU time of a process, ms (clock ticks of 10 ms). */
+function processCpuMs(pid: number): number {
+  if (Number.isNaN(pid)) return Number.NaN;
+  const fields = (readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1] ?? "").split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** Times every call of `client` by command and the table it goes to ("PutItem data", "UpdateItem control"). */
+function profileRequests(client: Engine["clients"]["raw"], table: string, controlTable: string): Map<string, number[]> {
+  const calls = new Map<string, number[]>();
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      const started = performance.now();
+      try {
+        return await next(args);
+      } finally {
+        const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown> };
+        const target = input.TableName ?? Object.keys(input.RequestItems ?? {})[0];
+        const where = target === table ? " data" : target === controlTable ? " control" : "";
+        const name = `${(context.commandName ?? "?").replace(/Command$/, "")}${where}`;
+        const times = calls.get(name) ?? [];
+        times.push(performance.now() - started);
+        calls.set(name, times);
+      }
+    },
+    { step: "initialize", name: "benchRequests" },
+  );
+  return calls;
+}
+
+export interface CeilingResult {
+  /** PutItem of 2 KB items on a stream table: the best of the writer counts tried, items/s. */
+  putsPerSecond: number;
+  byWriters: Record<string, number>;
+}
+
+/** The engine's own PutItem ceiling: `writers` concurrent PutItem loops on a fresh stream table, after a warm-up. */
+export async function benchPutCeiling(engine: Engine, o: { seconds: number; itemKb: number; writers: number[] }): Promise<CeilingResult> {
+  const { clients } = engine;
+  const table = await plainTable(clients, "ceiling");
+  await enableStream(clients.raw, WORKFLOWS_TABLE, table);
+  const pad = "x".repeat(o.itemKb * 1024 - 100);
+  let n = 0;
+  const run = async (writers: number, ms: number) => {
+    let done = 0;
+    const end = performance.now() + ms;
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (performance.now() < end) {
+          const i = n++;
+          await clients.doc.send(new PutCommand({ TableName: table, Item: { PK: `tenant-${i % 100}`, SK: `WF#ceiling-${i}`, pad } }));
+          done++;
+        }
+      }),
+    );
+    return round(done / (ms / 1000));
+  };
+  await run(4, 2_000);
+  const byWriters: Record<string, number> = {};
+  for (const writers of o.writers) byWriters[String(writers)] = await run(writers, o.seconds * 1000);
+  await dropTable(clients, table);
+  return { putsPerSecond: Math.max(...Object.values(byWriters)), byWriters };
+}
+
+/** One repetition on one fresh engine: the ceiling, the target rate, then rising rates until p99 reaches 1 s. */
+export interface LagRepetition {
+  ceiling: CeilingResult;
+  target: LagResult;
+  sweep: { writesPerSecond: number; p99: number; achieved: number; unapplied: number; ok: boolean }[];
+  /** The highest swept rate whose p99 stayed under 1 s (its writer keeping the rate, nothing left unapplied). */
+  highestRate: number;
+}
+
+export interface LagBenchOptions {
+  rate: number;
+  seconds: number;
+  sweepRates: number[];
+  sweepSeconds: number;
+  pollIntervalMs: number;
+  seedItems: number;
+  itemKb: number;
+  heartbeatIntervalMs?: number;
+  checkpointIntervalMs?: number;
+}
+
+export const DEFAULT_LAG_BENCH: LagBenchOptions = {
+  rate: 200,
+  seconds: 60,
+  sweepRates: [50, 100, 200, 300, 400, 600, 800],
+  sweepSeconds: 30,
+  pollIntervalMs: 50,
+  seedItems: 5_000,
+  itemKb: 2,
+};
+
+const P99_TARGET_MS = 300;
+const SUSTAINED_P99_MS = 1_000;
+
+export async function benchLagRepetition(engine: Engine, o: LagBenchOptions): Promise<LagRepetition> {
+  const ceiling = await benchPutCeiling(engine, { seconds: 4, itemKb: o.itemKb, writers: [4, 16] });
+  log(`PutItem ceiling ${ceiling.putsPerSecond}/s (${JSON.stringify(ceiling.byWriters)})`);
+  const base = {
+    itemKb: o.itemKb,
+    pollIntervalMs: o.pollIntervalMs,
+    seedItems: o.seedItems,
+    ...(o.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
+    ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
+  };
+  const target = await benchDualWriteLag(engine, { ...base, writesPerSecond: o.rate, seconds: o.seconds, tolerateBacklog: true, drainTimeoutMs: 30_000 });
+  log(`${o.rate}/s for ${o.seconds} s: p99 ${target.lagMs.p99} ms (unapplied ${target.unapplied})`);
+  const sweep: LagRepetition["sweep"] = [];
+  for (const rate of o.sweepRates) {
+    const r = await benchDualWriteLag(engine, {
+      ...base,
+      seedItems: Math.min(o.seedItems, 1_000),
+      writesPerSecond: rate,
+      seconds: o.sweepSeconds,
+      tolerateBacklog: true,
+      drainTimeoutMs: 10_000,
+    });
+    const ok = r.unapplied === 0 && r.lagMs.p99 < SUSTAINED_P99_MS && r.achievedWritesPerSecond >= rate * 0.95;
+    sweep.push({ writesPerSecond: rate, p99: r.lagMs.p99, achieved: r.achievedWritesPerSecond, unapplied: r.unapplied, ok });
+    log(`sweep ${rate}/s for ${o.sweepSeconds} s: p99 ${r.lagMs.p99} ms, achieved ${r.achievedWritesPerSecond}/s, unapplied ${r.unapplied}`);
+    if (!ok) break;
+  }
+  const passing = sweep.filter((s, i) => s.ok && sweep.slice(0, i).every((x) => x.ok));
+  return { ceiling, target, sweep, highestRate: Math.max(0, ...passing.map((s) => s.writesPerSecond)) };
+}
+
+/** The issue's two rows from repetitions (medians), as markdown table rows. */
+export function lagRows(reps: LagRepetition[], o: LagBenchOptions): string[] {
+  const p99 = median(reps.map((r) => r.target.lagMs.p99));
+  const highest = median(reps.map((r) => r.highestRate));
+  const ceiling = median(reps.map((r) => r.ceiling.putsPerSecond));
+  const share = median(reps.map((r) => r.highestRate / r.ceiling.putsPerSecond));
+  const n = reps.length;
+  const each = (f: (r: LagRepetition) => number | string) => reps.map(f).join(", ");
+  const mark = (ok: boolean) => (ok ? "met" : "**missed**");
+  return [
+    `| 4 | Dual-write lag p99 at ${o.rate} writes/s for ${o.seconds} s (median of ${n}; ${each((r) => r.target.lagMs.p99)} ms) | ${round(p99)} ms | < ${P99_TARGET_MS} ms | ${mark(p99 < P99_TARGET_MS)} |`,
+    `| 4 | Highest sustained rate with p99 < 1 s (swept ${o.sweepRates.join(", ")}/s x ${o.sweepSeconds} s; median of ${n}; ${each((r) => r.highestRate)}) | ${highest} writes/s = ${round(share * 100)}% of the engine's PutItem ceiling (${round(ceiling)}/s, same engines) | report | - |`,
+  ];
+}
+
+function parseFlags(argv: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (!arg.startsWith("--")) throw new Error(`unexpected argument ${arg}`);
+    const next = argv[i + 1];
+    if (next !== undefined && !next.startsWith("--")) {
+      flags.set(arg.slice(2), next);
+      i++;
+    } else flags.set(arg.slice(2), "true");
+  }
+  return flags;
+}
+
+/**
+ * `npx tsx bench/dual-write-lag.ts [--reps 3] [--rate 200] [--seconds 60] [--sweep 200,300,...]
+ * [--sweep-seconds 30] [--poll-ms 50] [--seed 5000] [--heartbeat-ms n] [--checkpoint-ms n] [--json file]`:
+ * a fresh engine per repetition; --heartbeat-ms 0 --checkpoint-ms 0 measure the old per-batch writes.
+ */
+async function main(): Promise<void> {
+  process.env.POWERTOOLS_LOG_LEVEL ??= "ERROR";
+  const flags = parseFlags(process.argv.slice(2));
+  const num = (name: string, fallback: number) => (flags.has(name) ? Number(flags.get(name)) : fallback);
+  const o: LagBenchOptions = {
+    rate: num("rate", DEFAULT_LAG_BENCH.rate),
+    seconds: num("seconds", DEFAULT_LAG_BENCH.seconds),
+    sweepRates: flags.has("sweep")
+      ? String(flags.get("sweep"))
+          .split(",")
+          .map(Number)
+          .filter((r) => r > 0)
+      : DEFAULT_LAG_BENCH.sweepRates,
+    sweepSeconds: num("sweep-seconds", DEFAULT_LAG_BENCH.sweepSeconds),
+    pollIntervalMs: num("poll-ms", DEFAULT_LAG_BENCH.pollIntervalMs),
+    seedItems: num("seed", DEFAULT_LAG_BENCH.seedItems),
+    itemKb: DEFAULT_LAG_BENCH.itemKb,
+    ...(flags.has("heartbeat-ms") ? { heartbeatIntervalMs: num("heartbeat-ms", 0) } : {}),
+    ...(flags.has("checkpoint-ms") ? { checkpointIntervalMs: num("checkpoint-ms", 0) } : {}),
+  };
+  const reps: LagRepetition[] = [];
+  for (let i = 0; i < num("reps", 3); i++) {
+    const engine = await startEngine();
+    try {
+      reps.push(await benchLagRepetition(engine, o));
+    } finally {
+      await engine.stop();
+    }
+  }
+  if (flags.has("json")) {
+    const { writeFileSync } = await import("node:fs");
+    writeFileSync(String(flags.get("json")), `${JSON.stringify({ options: o, reps }, null, 2)}\n`);
+  }
+  const t = reps[Math.floor(reps.length / 2)]?.target;
+  const lines = ["| # | measurement | result | target | |", "|---|---|---|---|---|", ...lagRows(reps, o)];
+  if (t) {
+    lines.push(
+      "",
+      `Where the time goes (repetition ${Math.floor(reps.length / 2) + 1}, ${o.rate}/s): delivery p50 ${t.lagParts.deliveryMs.p50} / p99 ${t.lagParts.deliveryMs.p99} ms; ` +
+        `handler p50 ${t.lagParts.handlerMs.p50} / p99 ${t.lagParts.handlerMs.p99} ms; batches p50 ${t.batchSize.p50} (max ${t.batchSize.max}); ` +
+        `CPU per insert: engine ${t.cpuMsPerInsert.engine} ms, node ${t.cpuMsPerInsert.node} ms; load ${t.load.join(" -> ")}; requests per insert ${JSON.stringify(t.requestsPerInsert)}`,
+    );
+  }
+  process.stdout.write(`${lines.join("\n")}\n`);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -3,7 +3,9 @@
  * do not overlap are independent (their order cannot change the result), so one window's
  * puts and deletes go out together, several in flight, instead of one stream record after
  * the other. A plan that touches a key already in the window starts the next window, so two
- * changes of the same record are always written in stream order.
+ * changes of the same record are always written in stream order, unless the later change is
+ * of a source item already in the window and no other plan writes its keys: then both fold
+ * into one plan with the same result (ApplyWindow.merge).
  *
  * Every write is a conditional PutItem or DeleteItem on the owner stamp (definition/owner.ts):
  * a key that holds another migration's or the application's item is refused, never
@@ -43,8 +45,9 @@ export interface WindowResult {
 
 /** Collects key-disjoint plans; `fits` says whether a plan may join without reordering writes of a key. */
 export class ApplyWindow<T> {
-  readonly entries: { plan: ApplyPlan; tag: T }[] = [];
-  private readonly keys = new Set<string>();
+  readonly entries: { plan: ApplyPlan; tag: T; merged: number }[] = [];
+  /** Derived key -> the entry whose plan writes it. */
+  private readonly keys = new Map<string, number>();
 
   /** `keySchema`: the table's; undefined only for a window that stays empty (before the key schema is read). */
   constructor(private readonly keySchema?: KeySchema) {}
@@ -54,8 +57,37 @@ export class ApplyWindow<T> {
   }
 
   add(plan: ApplyPlan, tag: T): void {
-    for (const k of planKeys(this.schema, plan)) this.keys.add(k);
-    this.entries.push({ plan, tag });
+    for (const k of planKeys(this.schema, plan)) this.keys.set(k, this.entries.length);
+    this.entries.push({ plan, tag, merged: 0 });
+  }
+
+  /**
+   * Folds a later change of a source item already in the window into that item's entry, when
+   * no other entry writes any of its keys (so no other plan's order changes). The entry then
+   * writes what applying both in order leaves: the later change's records, and deletes of every
+   * key either one's old image owned or the earlier one put that the later one does not put
+   * (owner-conditional, so a key of anyone else is still left alone). False when it cannot merge.
+   */
+  merge(plan: ApplyPlan): boolean {
+    const schema = this.schema;
+    const id = keyId(schema, plan.key);
+    const at = this.entries.findIndex((e) => keyId(schema, e.plan.key) === id);
+    const entry = this.entries[at];
+    if (!entry || planKeys(schema, plan).some((k) => this.keys.has(k) && this.keys.get(k) !== at)) return false;
+    const puts = new Set(plan.puts.map((r) => keyId(schema, r)));
+    const deletes = new Map<string, ItemKey>();
+    for (const key of [...entry.plan.deletes, ...entry.plan.puts.map((r) => keyOf(schema, r)), ...plan.deletes]) {
+      if (!puts.has(keyId(schema, key))) deletes.set(keyId(schema, key), key);
+    }
+    entry.plan = { ...plan, deletes: [...deletes.values()] };
+    entry.merged++;
+    for (const k of planKeys(schema, entry.plan)) this.keys.set(k, at);
+    return true;
+  }
+
+  /** True when some entry holds more than one change. */
+  get coalesced(): boolean {
+    return this.entries.some((e) => e.merged > 0);
   }
 
   get size(): number {

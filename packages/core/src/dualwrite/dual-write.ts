@@ -2,9 +2,10 @@
  * The dual-write's domain logic, per batch of stream records: plan each record in order, write
  * runs of records that touch different derived keys together (dualwrite/applier.ts), stop at the
  * first failure (it and every later record are reported, so no change of an item is applied
- * before an earlier one), record failures in the control table, and write the heartbeat once
- * the batch applied a source record. The Lambda handler wraps this in
- * Powertools' BatchProcessor (packages/functions/src/dual-write.ts).
+ * before an earlier one), record failures in the control table, and write the heartbeat after
+ * a batch that applied a source record, at most once per `heartbeatIntervalMs` (see
+ * `heartbeatDue`). The Lambda handler wraps this in Powertools' BatchProcessor
+ * (packages/functions/src/dual-write.ts).
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
@@ -45,6 +46,33 @@ export interface DualWriteDeps {
   logger?: DualWriteLogger;
   /** Conditional writes in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
   writeConcurrency?: number;
+  /** Fold later changes of a source item within a batch into one write per key (default true; see ApplyWindow.merge). */
+  coalesce?: boolean;
+  /** Least time between two heartbeats of this writer (default DEFAULT_HEARTBEAT_INTERVAL_MS; 0: after every batch). */
+  heartbeatIntervalMs?: number;
+}
+
+/**
+ * A heartbeat once a second is what its readers can use: creation times are whole seconds on
+ * AWS, and the guards that read it allow minutes (lifecycle maxHeartbeatAgeMs, 5 min).
+ */
+export const DEFAULT_HEARTBEAT_INTERVAL_MS = 1_000;
+
+/**
+ * Whether a batch writes the heartbeat. Always the first one of a writer (a restarted consumer
+ * clears a recorded stop at once) and one that applied a liveness ping (a probe waits for its
+ * nonce); otherwise only once the heartbeat would move by at least the interval in either of
+ * its times: the wall clock (appliedAt, what the guards read) or the stream's (newestCreatedAt,
+ * the lag). So while the consumer applies changes its heartbeat is never older than the
+ * interval plus one batch, and what it skips is carried into the next one.
+ */
+export function heartbeatDue(
+  last: { appliedAt: number; newestCreatedAt: number } | undefined,
+  next: { appliedAt: number; newestCreatedAt: number; ping: boolean },
+  intervalMs: number,
+): boolean {
+  if (!last || next.ping) return true;
+  return next.appliedAt - last.appliedAt >= intervalMs || next.newestCreatedAt - last.newestCreatedAt >= intervalMs;
 }
 
 /** A later record of a batch in which an earlier record failed: not attempted, retried after it. */
@@ -65,7 +93,7 @@ export interface DualWriteBatchSummary extends DualWriteCounters {
   /** Records after the failing one, reported without being attempted. */
   notAttempted: number;
   firstFailure?: { sequenceNumber: string; kind: FailureKind; errorName: string; reason: string };
-  /** Whether the batch wrote the heartbeat. */
+  /** Whether the batch wrote the heartbeat (false also when it was not due: see heartbeatDue). */
   heartbeat: boolean;
   /** Windows of key-disjoint records written together. */
   windows: number;
@@ -100,7 +128,11 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}),
   };
   const location = { doc: deps.doc, controlTable: deps.controlTable, migrationId: deps.migration.id };
+  const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;
   let pending = emptyCounters();
+  // The newest source record applied but not yet in a heartbeat, and the heartbeat last written.
+  let unreported: { sequenceNumber: string; createdAt: number | undefined } | undefined;
+  let lastBeat: { appliedAt: number; newestCreatedAt: number } | undefined;
 
   const startBatch = (records: readonly DynamoDBRecord[]): DualWriteBatch => {
     const batch = emptyCounters();
@@ -155,9 +187,15 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     let waiting: { index: number; outcome: RecordOutcome; nonce?: string }[] = [];
     let lastPing: string | undefined;
 
-    /** Writes the open window; false when a record of it failed (it and every later record are then settled). */
-    const flush = async (): Promise<boolean> => {
+    /**
+     * Writes the open window: "ok", or "failed" when a record of it failed (it and every later
+     * record are then settled), or "unmerge" when a window holding coalesced changes failed:
+     * nothing is settled and the caller writes its records again one change at a time, so the
+     * record reported (and retried, and dead-lettered) is the very change that failed.
+     */
+    const flush = async (): Promise<"ok" | "failed" | "unmerge"> => {
       const entries = window.entries;
+      const coalesced = window.coalesced;
       const held = waiting;
       window = new ApplyWindow<number>(keySchemaOf(migration));
       waiting = [];
@@ -172,6 +210,8 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
           entries.map((e) => e.plan),
           applyOptions,
         );
+        // Every write is idempotent: writing the window's records again one by one is safe.
+        if (result.failure && coalesced) return "unmerge";
         batch.written += result.written;
         batch.deleted += result.deleted;
         for (const kept of result.keptDeletes) {
@@ -194,19 +234,36 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         if (outcome !== "ignored") done(records[index] as DynamoDBRecord);
         settled[index] = { outcome };
       }
-      return failedAt === Number.POSITIVE_INFINITY;
+      return failedAt === Number.POSITIVE_INFINITY ? "ok" : "failed";
     };
 
     const run = async () => {
       migration = await migrationOnTable(deps.doc, deps.migration, deps.tableName);
       window = new ApplyWindow<number>(keySchemaOf(migration));
-      for (const [index, record] of records.entries()) {
+      // Later changes of a source item already in the window are folded into it (ApplyWindow.merge)
+      // until a window holding merged changes fails; from its first record on, one change at a time.
+      let coalesce = deps.coalesce ?? true;
+      let index = 0;
+      for (;;) {
+        const windowStart = waiting[0]?.index ?? index;
+        if (index >= records.length) {
+          const flushed = await flush();
+          if (flushed !== "unmerge") return;
+          [index, coalesce] = [windowStart, false];
+          continue;
+        }
+        const record = records[index] as DynamoDBRecord;
         let plan: RecordPlan;
         try {
           plan = planStreamRecord(migration, record);
         } catch (err) {
           // A record that cannot be planned fails only after everything before it is written.
-          if (await flush()) {
+          const flushed = await flush();
+          if (flushed === "unmerge") {
+            [index, coalesce] = [windowStart, false];
+            continue;
+          }
+          if (flushed === "ok") {
             await fail(record, err);
             settled[index] = { error: err };
           }
@@ -214,6 +271,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         }
         if (plan.kind !== "apply") {
           waiting.push({ index, outcome: plan.kind, ...(plan.kind === "ping" && plan.nonce ? { nonce: plan.nonce } : {}) });
+          index++;
           continue;
         }
         if (plan.invalidOldImage) {
@@ -223,11 +281,23 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
             reason: plan.invalidOldImage.message,
           });
         }
-        if (!window.fits(plan) && !(await flush())) return;
+        if (coalesce && window.merge(plan)) {
+          waiting.push({ index, outcome: "applied" });
+          index++;
+          continue;
+        }
+        if (!window.fits(plan)) {
+          const flushed = await flush();
+          if (flushed === "failed") return;
+          if (flushed === "unmerge") {
+            [index, coalesce] = [windowStart, false];
+            continue;
+          }
+        }
         window.add(plan, index);
         waiting.push({ index, outcome: "applied" });
+        index++;
       }
-      await flush();
     };
     const ran = run();
 
@@ -248,23 +318,28 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         await ran;
         const counters = addCounts(pending, batch);
         let heartbeat = false;
-        if (newest) {
-          const appliedAt = now();
+        const latest = newest ? { ...newest, createdAt: newest.createdAt ?? unreported?.createdAt } : unreported;
+        const appliedAt = now();
+        const beat = latest && { appliedAt, newestCreatedAt: latest.createdAt ?? appliedAt, ping: lastPing !== undefined };
+        // Only a batch that applied a source record (or a ping) writes it, as before; the interval only thins them out.
+        if (newest && latest && beat && heartbeatDue(lastBeat, beat, heartbeatIntervalMs)) {
           try {
             await writeHeartbeat(deps.doc, deps.controlTable, deps.migration.id, consumer, {
-              newestCreatedAt: newest.createdAt ?? appliedAt,
+              newestCreatedAt: beat.newestCreatedAt,
               appliedAt,
-              sequenceNumber: newest.sequenceNumber,
+              sequenceNumber: latest.sequenceNumber,
               counters,
               lastBatch: batch,
               ...(lastPing ? { lastPing } : {}),
             });
             heartbeat = true;
+            lastBeat = beat;
           } catch (err) {
             // The batch itself is applied: failing it for a heartbeat would only replay it.
             logger.warn("could not write the heartbeat", { error: String(err) });
           }
         }
+        unreported = heartbeat ? undefined : latest;
         pending = heartbeat ? emptyCounters() : counters;
         const summary: DualWriteBatchSummary = { ...batch, notAttempted, heartbeat, windows, ...(firstFailure ? { firstFailure } : {}) };
         logger.debug("batch done", { ...summary });

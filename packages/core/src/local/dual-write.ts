@@ -6,11 +6,11 @@
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { Migration } from "../definition/define-migration.ts";
 import { migrationOnTable } from "../definition/table-keys.ts";
-import { startEventSourceMapping } from "./event-source-mapping.ts";
+import { type EventSourceMappingOptions, startEventSourceMapping } from "./event-source-mapping.ts";
 import type { StreamHandler } from "../streams/lambda-event.ts";
 import { controlTableCheckpoints } from "./stream-checkpoints.ts";
 import { controlTableDeadLetters, listDeadLetters } from "./stream-dead-letters.ts";
-import { createStreamsClient } from "../streams/shards.ts";
+import { type StreamsClient, createStreamsClient } from "../streams/shards.ts";
 import { ensureControlTable } from "../control/control-table.ts";
 import { describeTable } from "../dynamo/table.ts";
 import { FerryError } from "../errors.ts";
@@ -25,6 +25,12 @@ export interface LocalDualWriteOptions {
   handler: StreamHandler;
   /** Wait after an empty stream read. */
   pollIntervalMs?: number;
+  /** Least time between two checkpoint writes (default: the mapping's, DEFAULT_EVENT_SOURCE_MAPPING_OPTIONS). */
+  checkpointIntervalMs?: number;
+  /** A streams client of the caller's (e.g. one it profiles); left open on stop. Default: one of its own. */
+  streamsClient?: StreamsClient;
+  /** Every mapping event (batches, retries, dead letters). */
+  onEvent?: EventSourceMappingOptions["onEvent"];
 }
 
 export async function startLocalDualWrite(options: LocalDualWriteOptions) {
@@ -36,7 +42,8 @@ export async function startLocalDualWrite(options: LocalDualWriteOptions) {
   if (!streamArn) throw new FerryError(`${tableName} has no stream; run \`ferry add\` after enabling it.`);
   const location = { doc: clients.doc, controlTable, migrationId: migration.id };
   const controller = new AbortController();
-  const streams = createStreamsClient(clients);
+  const own = options.streamsClient ? undefined : createStreamsClient(clients);
+  const streams = options.streamsClient ?? (own as StreamsClient);
   const mapping = startEventSourceMapping({
     streamsClient: streams,
     streamArn,
@@ -46,6 +53,8 @@ export async function startLocalDualWrite(options: LocalDualWriteOptions) {
     deadLetters: controlTableDeadLetters(location),
     signal: controller.signal,
     pollIntervalMs: options.pollIntervalMs ?? 50,
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: options.checkpointIntervalMs } : {}),
   });
   return {
     mapping,
@@ -53,7 +62,7 @@ export async function startLocalDualWrite(options: LocalDualWriteOptions) {
     async stop() {
       controller.abort();
       await mapping.done;
-      streams.destroy();
+      own?.destroy();
     },
   };
 }

@@ -5,8 +5,9 @@
  * (dualwrite/stream-settings.ts) as Lambda would: filter criteria, partial batch failures,
  * bisection, retries with backoff, record age, dead letters, per-shard checkpoints.
  *
- * Delivery is at least once: after a restart the last unfinished batch is delivered again,
- * nothing before it. A batch never spans two GetRecords pages (Limit = batchSize), so with
+ * Delivery is at least once: after a clean stop the next run resumes exactly after the last
+ * record done; after a crash the records done since the last stored checkpoint (at most
+ * `checkpointIntervalMs` of them, plus the unfinished batch) are delivered again. A batch never spans two GetRecords pages (Limit = batchSize), so with
  * filtering a batch can be smaller than batchSize where Lambda might fill it from the next read. Records the filter criteria reject are counted, never delivered
  * (Lambda drops them the same way); the dual-write filter matches on keys only, so
  * REMOVE records of source items still arrive.
@@ -34,6 +35,12 @@ export interface EventSourceMappingOptions {
   signal: AbortSignal;
   /** Wait after an empty GetRecords on an open shard (Lambda polls about 4 times a second). */
   pollIntervalMs?: number;
+  /**
+   * Least time between two checkpoint writes of a shard. Checkpoints are written off the
+   * delivery path and flushed on stop, so a clean stop resumes exactly after the last record
+   * done; after a crash at most this much is delivered again. 0: after every batch.
+   */
+  checkpointIntervalMs?: number;
   /** How often DescribeStream is called again to find new shards. */
   describeIntervalMs?: number;
   /** Delays between retries of a failed record (exponential, full jitter). */
@@ -52,6 +59,7 @@ export interface EventSourceMappingOptions {
 
 export const DEFAULT_EVENT_SOURCE_MAPPING_OPTIONS = {
   pollIntervalMs: 250,
+  checkpointIntervalMs: 1_000,
   describeIntervalMs: 10_000,
   retryBackoff: { baseMs: 200, maxMs: 10_000, maxAttempts: Number.MAX_SAFE_INTEGER } satisfies BackoffOptions,
   readBackoff: { baseMs: 100, maxMs: 5_000, maxAttempts: Number.MAX_SAFE_INTEGER } satisfies BackoffOptions,
@@ -113,6 +121,7 @@ export function startEventSourceMapping(options: EventSourceMappingOptions): Eve
       checkpoints: options.checkpoints,
       region,
       pollIntervalMs: options.pollIntervalMs ?? defaults.pollIntervalMs,
+      checkpointIntervalMs: options.checkpointIntervalMs ?? defaults.checkpointIntervalMs,
       readBackoff: options.readBackoff ?? defaults.readBackoff,
       delivery: {
         streamArn: options.streamArn,

@@ -19,7 +19,7 @@ export interface ShardCheckpoint {
   updatedAt: string;
 }
 
-/** Storage of checkpoints; the mapping writes one after each batch whose records are all done. */
+/** Storage of checkpoints; the mapping writes the newest done position at most once per `checkpointIntervalMs`, and on stop. */
 export interface CheckpointStore {
   /** Every checkpoint of a stream, by shard id. */
   load(streamArn: string): Promise<Map<string, ShardCheckpoint>>;
