@@ -23,10 +23,10 @@ function sized(sk: string, bytes: number): { PK: string; SK: string; pad: string
 }
 
 describe("the write-unit model of one source item (AWS)", () => {
-  it("charges 2 units per started KB for the ConditionCheck on the source and for each Put", () => {
-    const source = sized("WF#a", 3_000); // 3 KB started
+  it("charges 1 unit per started KB of each record's plain write, nothing for the source (the validate design)", () => {
+    const source = sized("WF#a", 3_000); // 3 KB started: read by the validation, never written
     const records = [sized("CTX#1#WF#a", 1_024), sized("CTX#2#WF#a", 1_025)]; // 1 KB and 2 KB
-    expect(estimateItemWriteUnits(source, records)).toBe(2 * 3 + 2 * 1 + 2 * 2);
+    expect(estimateItemWriteUnits(source, records)).toBe(1 + 2);
   });
 
   it("charges nothing for an item that derives no record: the backfill skips it", () => {
@@ -34,13 +34,15 @@ describe("the write-unit model of one source item (AWS)", () => {
     expect(itemTransactionActions(sized("WF#a", 50_000), [])).toEqual([]);
   });
 
-  it("adds a ConditionCheck for every part of 99 Puts, as the backfill splits big items", () => {
+  it("a repair adds a ConditionCheck for every part of 99 Puts, as the backfill splits big items", () => {
     const source = sized("WF#a", 500);
     const records = Array.from({ length: 150 }, (_, i) => sized(`R#${i}`, 100));
     const actions = itemTransactionActions(source, records);
     expect(actions.filter((a) => a.kind === "ConditionCheck")).toHaveLength(2);
     expect(actions.filter((a) => a.kind === "Put")).toHaveLength(150);
-    expect(estimateItemWriteUnits(source, records)).toBe(2 * 2 + 2 * 150);
+    expect(transactionWriteUnits(actions)).toBe(2 * 2 + 2 * 150);
+    // The page itself writes the records plainly: 1 unit each.
+    expect(estimateItemWriteUnits(source, records)).toBe(150);
   });
 
   it("sizes each Put as the record as given, so the owner stamp the backfill writes counts", () => {

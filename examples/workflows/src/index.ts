@@ -38,7 +38,6 @@ export {
   authorizerTenant,
   hs256Tenant,
   signDevToken,
-  tenantProblem,
 } from "./api/auth.ts";
 export { type LocalApiServer, type LocalServerOptions, DEFAULT_LOCAL_SERVER_OPTIONS, startLocalApiServer } from "./api/local-server.ts";
 export { WorkflowNotFoundError } from "./api/errors.ts";

@@ -13,7 +13,6 @@ export type TenantResolver = (c: Context) => Promise<string>;
 /** Longest lifetime of a token the local server accepts (and `ferry token --ttl` issues). */
 export const MAX_TOKEN_LIFETIME_SECONDS = 30 * 86_400;
 /** Longest tenant id a token may name, and why one cannot be served; `ferry token` refuses the same ids. */
-export { MAX_TENANT_LENGTH, tenantProblem };
 
 /** A token without `exp` would be valid forever; one expiring too far ahead nearly so. */
 function requireExpiry(claims: Record<string, unknown>, nowSeconds: number): void {

@@ -17,6 +17,8 @@ export const contextIndexWithFields = defineMigration({
   id: "0101_workflow-context-index-fields",
   description: "Index workflows by context, carrying the listed fields: PK=<tenant>, SK=CTXF#<contextId>#WF#<workflowId>, wf, name, status, ...",
   table: "Workflows",
+  // The example table's keys, as 0001 declares them.
+  keys: { partitionKey: { name: "PK", type: "S" }, sortKey: { name: "SK", type: "S" } },
   source: { skPrefix: "WF#", skPattern: /^WF#[^#]+$/ },
   schema: z.object({
     name: z.string(),

@@ -3,7 +3,7 @@
  * flags (with open-migration.ts's), following a running backfill with a progress bar and
  * Ctrl-C-to-pause, and the summary printed at the end.
  */
-import { keyText } from "@ferry/core/dynamo/key-schema";
+import { type KeySchema, keyOf, keyText } from "@ferry/core/dynamo/key-schema";
 import { type ConversionResult, type ConvertContext, NoBackfillError, conversionStatus, requestStop } from "@ferry/core/backfill/control";
 import { BackfillNotCompletedError, ExecutionEndedError } from "@ferry/core/backfill/errors";
 import type { BackfillDescription, BackfillRuntime, RuntimeOutcome } from "@ferry/core/backfill/runtime";
@@ -191,7 +191,7 @@ async function report(opened: OpenedMigration, result: ConversionResult, elapsed
     });
   } else {
     process.stdout.write(`${describeConversion(opened.ctx, result, elapsedMs)}\n`);
-    if (failures.total > 0) process.stdout.write(`\n${describeFailures(failures)}\n`);
+    if (failures.total > 0) process.stdout.write(`\n${describeFailures(failures, opened.ctx.migration.keys)}\n`);
   }
   return failures.total;
 }
@@ -219,11 +219,12 @@ export function describeConversion(ctx: ConvertContext, result: ConversionResult
   ]);
 }
 
-export function describeFailures(failures: { items: ItemFailure[]; total: number }): string {
+/** `keys` puts each key in the table's order (a stored key's attributes come back in any order). */
+export function describeFailures(failures: { items: ItemFailure[]; total: number }, keys?: KeySchema): string {
   const more = failures.total > failures.items.length ? ` (first ${failures.items.length} of ${failures.total})` : "";
   return [
     `Items that could not be converted${more}:`,
-    table([["key", "reason"], ...failures.items.map((f) => [keyText(f.key), `${f.error}: ${oneLine(f.message)}`])]),
+    table([["key", "reason"], ...failures.items.map((f) => [keyText(keys ? keyOf(keys, f.key) : f.key), `${f.error}: ${oneLine(f.message)}`])]),
   ].join("\n");
 }
 

@@ -1,6 +1,6 @@
 /** `ferry token --tenant <id>`: prints an HS256 development token for the local API. */
-import { UsageError } from "@ferry/core";
-import { DEV_TOKEN_TTL_SECONDS, MAX_TOKEN_LIFETIME_SECONDS, signDevToken, tenantProblem } from "@ferry/example-workflows";
+import { UsageError, tenantProblem } from "@ferry/core";
+import { DEV_TOKEN_TTL_SECONDS, MAX_TOKEN_LIFETIME_SECONDS, signDevToken } from "@ferry/example-workflows";
 import { Command } from "commander";
 import { parseInteger } from "../options.ts";
 import { requireJwtSecret } from "./serve.ts";
