@@ -114,8 +114,11 @@ export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; val
 
 export const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
 
-/** Times every DynamoDB call of `client`, by command name (a profile of where the time goes). */
-export function profileCalls(client: DynamoClients["raw"]): Map<string, number[]> {
+/** Times every DynamoDB call of `client`, by command name or by `label` (a profile of where the time goes). */
+export function profileCalls(
+  client: DynamoClients["raw"],
+  label: (commandName: string, input: Record<string, unknown>) => string = (commandName) => commandName,
+): Map<string, number[]> {
   const calls = new Map<string, number[]>();
   client.middlewareStack.add(
     (next, context) => async (args) => {
@@ -123,7 +126,7 @@ export function profileCalls(client: DynamoClients["raw"]): Map<string, number[]
       try {
         return await next(args);
       } finally {
-        const name = context.commandName ?? "?";
+        const name = label(context.commandName ?? "?", args.input as Record<string, unknown>);
         const times = calls.get(name) ?? [];
         times.push(performance.now() - started);
         calls.set(name, times);

@@ -16,7 +16,7 @@ import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { startLocalDualWrite } from "@ferry/core/local/dual-write";
 import { createStreamsClient } from "@ferry/core/streams/shards";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
-import { type Engine, dropTable, log, median, percentile, plainTable, round, seedShape, seedWorkflows, startEngine, sum } from "./common.ts";
+import { type Engine, dropTable, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows, startEngine, sum } from "./common.ts";
 
 export interface LagOptions {
   writesPerSecond: number;
@@ -288,25 +288,11 @@ function processCpuMs(pid: number): number {
 
 /** Times every call of `client` by command and the table it goes to ("PutItem data", "UpdateItem control"). */
 function profileRequests(client: Engine["clients"]["raw"], table: string, controlTable: string): Map<string, number[]> {
-  const calls = new Map<string, number[]>();
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const started = performance.now();
-      try {
-        return await next(args);
-      } finally {
-        const input = args.input as { TableName?: string; RequestItems?: Record<string, unknown> };
-        const target = input.TableName ?? Object.keys(input.RequestItems ?? {})[0];
-        const where = target === table ? " data" : target === controlTable ? " control" : "";
-        const name = `${(context.commandName ?? "?").replace(/Command$/, "")}${where}`;
-        const times = calls.get(name) ?? [];
-        times.push(performance.now() - started);
-        calls.set(name, times);
-      }
-    },
-    { step: "initialize", name: "benchRequests" },
-  );
-  return calls;
+  return profileCalls(client, (commandName, input) => {
+    const target = (input.TableName as string | undefined) ?? Object.keys((input.RequestItems as Record<string, unknown> | undefined) ?? {})[0];
+    const where = target === table ? " data" : target === controlTable ? " control" : "";
+    return `${commandName.replace(/Command$/, "")}${where}`;
+  });
 }
 
 export interface CeilingResult {
