@@ -2,7 +2,7 @@ import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { batchPutAll, loadMigration, seededRandom } from "@ferry/core";
 import { type WorkflowItem, generateWorkflows } from "@ferry/example-workflows";
 import { startConversion } from "@ferry/core/backfill/control";
-import { verifyMigration } from "@ferry/core/verify/verifier";
+import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { describe, expect, it } from "vitest";
 import { freshExampleTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";

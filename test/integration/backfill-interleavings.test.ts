@@ -8,7 +8,7 @@ import { generateWorkflows } from "@ferry/example-workflows";
 import { resumeConversion, startConversion } from "@ferry/core/backfill/control";
 import { convertPage } from "@ferry/core/backfill/page";
 import { startLocalDualWrite } from "@ferry/core/local/dual-write";
-import { verifyMigration } from "@ferry/core/verify/verifier";
+import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import type { DynamoDBStreamEvent } from "aws-lambda";
 import { describe, expect, it, onTestFinished } from "vitest";

@@ -9,7 +9,7 @@ import { ROLLBACK_SWEEP } from "@ferry/core/cleanup/delete-derived";
 import { convertStep, moveStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
 import { readMigrationState } from "@ferry/core/control/migration-state";
 import { readRelease } from "@ferry/core/release/store";
-import { verifyMigration } from "@ferry/core/verify/verifier";
+import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { describe, expect, it } from "vitest";
 import { endpoint } from "../support/dynamo.ts";
 import { beat, clients, derivedOf, m1, m2, markAdded, seededTable, snapshot } from "../support/lifecycle.ts";

@@ -8,7 +8,7 @@ import { restoreBackup } from "@ferry/core/cleanup/restore";
 import { MigrationRemovedError } from "@ferry/core/lifecycle/guards";
 import { addStep, convertStep, designStep, moveStep, removeStep, rollbackStep } from "@ferry/core/lifecycle/lifecycle";
 import { readRelease } from "@ferry/core/release/store";
-import { verifyMigration } from "@ferry/core/verify/verifier";
+import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { readMigrationState } from "@ferry/core/control/migration-state";
 import { readMigrationStatus } from "@ferry/core/status/migration-status";
 import { describe, expect, it } from "vitest";

@@ -2,7 +2,7 @@
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { OWNER_ATTRIBUTE, batchPutAll, deriveRecords, loadMigration } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
-import { verifyMigration } from "@ferry/core/verify/verifier";
+import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { describe, expect, it } from "vitest";
 import { freshPlainTable, testClients } from "../support/dynamo.ts";
 

@@ -3,7 +3,8 @@ import { DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb"
 import { type DerivedRecord, type DynamoClients, OWNER_ATTRIBUTE, batchPutAll, deriveRecords, keyOf, loadMigration, ownerOf } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
 import { TableNotFoundError } from "@ferry/core/design/sample";
-import { VerifyFailedError, type VerifyReport, verifyMigration } from "@ferry/core/verify/verifier";
+import { VerifyFailedError, type VerifyReport } from "@ferry/core/verify/verifier";
+import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { Command, CommanderError } from "commander";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { verifyCommand } from "../../packages/cli/src/commands/verify.ts";

@@ -70,7 +70,7 @@ const INVALID: [file: string, field: string, expected: RegExp][] = [
   ["0006_sk-pattern-unanchored.ts", "source.skPattern", /anchor the pattern with \^/],
   ["0007_schema-not-zod-object.ts", "schema", /expected a zod object schema/],
   ["0008_derive-not-function.ts", "derive", /expected a function/],
-  ["0009_unknown-key.ts", "cleanUp", /cleanUp: unknown field \(allowed: id, description, table, keys, source, schema, derive, cleanup, options, checkItems\)/],
+  ["0009_unknown-key.ts", "cleanUp", /cleanUp: unknown field \(allowed: id, description, table, keys, source, schema, kind, derive, attributes, index, target, cleanup, options, checkItems\)/],
   ["0010_segments-zero.ts", "options.segments", /expected number to be >=1/],
   ["0011_segments-not-integer.ts", "options.segments", /expected int/],
   [

@@ -178,7 +178,8 @@ export {
 export { BackfillLockedError } from "./backfill/lock.ts";
 
 // ---- Verify: the new model is exactly derive() of the current source items ----
-export { type VerifyOptions, type VerifyReport, DEFAULT_VERIFY_OPTIONS, VerifyFailedError, verifyMigration } from "./verify/verifier.ts";
+export { type VerifyOptions, type VerifyReport, DEFAULT_VERIFY_OPTIONS, VerifyFailedError } from "./verify/verifier.ts";
+export { verifyMigration } from "./verify/verify-migration.ts";
 
 // ---- Step 4, move: the release of each API version, and the API's shared parts ----
 export { type ApiVersion, type ReleaseConfig, type VersionReason, INITIAL_RELEASE, tenantBucket, versionFor } from "./release/config.ts";

@@ -9,8 +9,8 @@ import {
   type VerifyOptions,
   type VerifyReport,
   countOf,
-  verifyMigration,
 } from "@ferry/core/verify/verifier";
+import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger, withConnectionFlags, withStageFlag, tableFor } from "../options.ts";
 import { printJson, table } from "../output.ts";

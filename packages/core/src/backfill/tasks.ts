@@ -9,7 +9,8 @@ import { migrationOnTable } from "../definition/table-keys.ts";
 import { FerryError } from "../errors.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { addCounts } from "../util/counters.ts";
-import { EMPTY_COUNTERS, type PageCounters, convertPage } from "./page.ts";
+import { kindOf } from "../kinds/registry.ts";
+import { EMPTY_COUNTERS, type PageCounters, type PageResult } from "./page.ts";
 import { notePending, pendingOf, readSegment } from "./pending.ts";
 import { RunFencedError } from "./transactions.ts";
 import {
@@ -131,9 +132,9 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
     // The table's key schema, read in the task (DescribeTable, cached per process): the task runs anywhere.
     const migration = await migrationOnTable(deps.doc, await deps.loadMigration(input.migrationId), input.table);
     const started = Date.now();
-    let result: Awaited<ReturnType<typeof convertPage>>;
+    let result: PageResult;
     try {
-      result = await convertPage(deps.doc, input.table, migration, {
+      result = await kindOf(migration).convertPage(deps.doc, input.table, migration, {
         segment: input.segment,
         totalSegments: run.settings.segments,
         pageSize: run.settings.pageSize,

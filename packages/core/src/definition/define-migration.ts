@@ -16,6 +16,24 @@ export const OWNER_ATTRIBUTE = "ferry";
 /** One record `derive` produces: its key (the table's key attributes, in their types) plus any attributes. */
 export type DerivedRecord = Record<string, unknown>;
 
+/**
+ * What an `attributes` migration's derive returns: a value for each attribute it sets on the
+ * source item itself, by name (one of the file's `attributes`); a name left out (or
+ * undefined) means the item carries no such attribute.
+ */
+export type DerivedAttributes = Record<string, unknown>;
+
+/** The kinds of migration (kinds/kind.ts): new records, new attributes in place, a copy into another table. */
+export type MigrationKindName = "records" | "attributes" | "table";
+
+/** Where a `table` migration copies to. */
+export interface MigrationTarget {
+  /** The target table: its own key schema, read from DescribeTable (the CLI never creates it). */
+  table: string;
+  /** The key schema the target is expected to have (checked like `keys`); needed by check and plan without a table. */
+  keys?: KeySchema;
+}
+
 type KeyValueOf<T extends KeyType> = T extends "N" ? number : T extends "B" ? Uint8Array : string;
 
 /** The key attributes a declared key schema gives a source item, typed: `{ pk: string; ts: number }`. */
@@ -64,10 +82,28 @@ export interface MigrationSpec<S extends z.ZodObject = z.ZodObject, K extends Ke
   source: MigrationSource;
   /** zod object schema of the source fields `derive` reads (unknown fields are dropped). */
   schema: S;
-  /** Pure function: one source item (schema output plus its key attributes) to the full set of records it owns. */
-  derive: (item: SourceItem<S, K>) => DerivedRecord[];
-  /** Old attributes the remove step deletes from source items. */
-  cleanup?: { removeAttributes: string[] };
+  /**
+   * What the migration makes: "records" (default) new items in the same table, each owned by
+   * one source item; "attributes" new attributes on the source item itself (e.g. a new
+   * GSI's keys, listed in `attributes`); "table" records in another table (`target`).
+   */
+  kind?: MigrationKindName;
+  /**
+   * Pure function of one source item (schema output plus its key attributes): the full set of
+   * records it owns ("records", "table"), or the attributes it sets on itself ("attributes").
+   */
+  derive: (item: SourceItem<S, K>) => DerivedRecord[] | DerivedAttributes;
+  /** kind "attributes": the attribute names ferry owns on source items (what derive returns, rollback removes). */
+  attributes?: string[];
+  /** kind "attributes": the global secondary index the attributes feed; add waits for it, the first move for it to answer. */
+  index?: string;
+  /** kind "table": the table the records go to. */
+  target?: MigrationTarget;
+  /**
+   * What the remove step deletes once nothing reads v1: old attributes of the source items,
+   * and (kind "table") the migrated source items themselves, after a backup.
+   */
+  cleanup?: { removeAttributes?: string[]; deleteSourceItems?: boolean };
   /** Tuning; missing values come from DEFAULT_MIGRATION_OPTIONS. */
   options?: Partial<MigrationOptions>;
   /**
@@ -79,8 +115,10 @@ export interface MigrationSpec<S extends z.ZodObject = z.ZodObject, K extends Ke
 }
 
 /** A validated migration, options filled in. `keys` is set once it is bound to a table (definition/table-keys.ts). */
-export interface Migration<S extends z.ZodObject = z.ZodObject> extends Omit<MigrationSpec<S>, "options" | "derive"> {
-  derive: (item: SourceItem<S>) => DerivedRecord[];
+export interface Migration<S extends z.ZodObject = z.ZodObject> extends Omit<MigrationSpec<S>, "options" | "derive" | "kind"> {
+  /** Records and table kinds return DerivedRecord[]; attributes, DerivedAttributes (each kind validates what it gets). */
+  derive: (item: SourceItem<S>) => DerivedRecord[] | DerivedAttributes;
+  kind: MigrationKindName;
   options: MigrationOptions;
   /** The top-level fields the schema reads (the backfill's race check compares these). */
   readFields: string[];
@@ -112,12 +150,25 @@ const MigrationSpecSchema = z
     schema: z.custom<z.ZodObject>((v) => v instanceof z.ZodObject, {
       message: "expected a zod object schema, e.g. z.object({ contexts: z.array(...) })",
     }),
+    kind: z.enum(["records", "attributes", "table"]).optional(),
     derive: z.custom<(item: unknown) => DerivedRecord[]>((v) => typeof v === "function", {
-      message: "expected a function derive(item) returning an array of records",
+      message: "expected a function derive(item) returning an array of records (or, kind attributes, an object of attributes)",
     }),
-    cleanup: z
-      .object({ removeAttributes: z.array(z.string().min(1)).min(1, "list at least one attribute") })
+    attributes: z.array(z.string().min(1)).min(1, "list at least one attribute ferry owns on the source items").optional(),
+    index: z.string().min(3, "a global secondary index name has at least 3 characters").optional(),
+    target: z
+      .object({ table: z.string().min(1), keys: KeySchemaSpec.optional() })
       .strict()
+      .optional(),
+    cleanup: z
+      .object({
+        removeAttributes: z.array(z.string().min(1)).min(1, "list at least one attribute").optional(),
+        deleteSourceItems: z.boolean().optional(),
+      })
+      .strict()
+      .refine((c) => c.removeAttributes !== undefined || c.deleteSourceItems !== undefined, {
+        message: "name what remove deletes: removeAttributes: [...] (or, kind table, deleteSourceItems: true)",
+      })
       .optional(),
     options: MigrationOptionsSchema.partial().optional(),
     checkItems: z
@@ -152,7 +203,11 @@ const ALLOWED_KEYS: Record<string, string> = {
   keys: "partitionKey, sortKey",
   "keys.partitionKey": "name, type",
   "keys.sortKey": "name, type",
-  cleanup: "removeAttributes",
+  cleanup: "removeAttributes, deleteSourceItems",
+  target: "table, keys",
+  "target.keys": "partitionKey, sortKey",
+  "target.keys.partitionKey": "name, type",
+  "target.keys.sortKey": "name, type",
   options: Object.keys(MigrationOptionsSchema.shape).join(", "),
 };
 
@@ -195,12 +250,37 @@ export function defineMigration<S extends z.ZodObject, const K extends KeySchema
     const problem = sourceKeyProblem(rest.source, rest.keys);
     if (problem) throw new InvalidMigrationError([{ path: problem.path, message: problem.message }]);
   }
+  const kindProblems = kindFieldIssues(rest);
+  if (kindProblems.length > 0) throw new InvalidMigrationError(kindProblems);
   return Object.freeze({
     ...rest,
+    kind: rest.kind ?? "records",
     options: { ...DEFAULT_MIGRATION_OPTIONS, ...options },
     readFields: Object.keys(spec.schema.shape),
     [DEFINED]: true,
   }) as unknown as Migration<S>;
+}
+
+/** The fields each kind needs and the ones it must not have; the kind's module checks the rest (MigrationKind.specIssues). */
+function kindFieldIssues(spec: Pick<MigrationSpec, "kind" | "attributes" | "index" | "target" | "cleanup">): { path: string; message: string }[] {
+  const kind = spec.kind ?? "records";
+  const issues: { path: string; message: string }[] = [];
+  const only = (field: "attributes" | "index" | "target", owner: MigrationKindName) => {
+    if (spec[field] !== undefined && kind !== owner)
+      issues.push({ path: field, message: `only a migration of kind "${owner}" has ${field} (this one is "${kind}")` });
+  };
+  only("attributes", "attributes");
+  only("index", "attributes");
+  only("target", "table");
+  if (kind === "attributes" && spec.attributes === undefined) {
+    issues.push({ path: "attributes", message: 'list the attribute names ferry sets on source items, e.g. attributes: ["byStatusPk", "byStatusSk"]' });
+  }
+  if (kind === "table" && spec.target === undefined)
+    issues.push({ path: "target", message: 'name the table the records go to, e.g. target: { table: "WorkflowsByContext" }' });
+  if (spec.cleanup?.deleteSourceItems !== undefined && kind !== "table") {
+    issues.push({ path: "cleanup.deleteSourceItems", message: `only a migration of kind "table" deletes its source items (this one is "${kind}")` });
+  }
+  return issues;
 }
 
 /** Why `source` cannot select items of a table keyed by `keys` (a prefix on a missing or non-string key), or undefined. */

@@ -11,13 +11,15 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import type { DynamoDBRecord } from "aws-lambda";
-import { type Migration, keysOf as keySchemaOf } from "../definition/define-migration.ts";
+import type { Migration } from "../definition/define-migration.ts";
 import { migrationOnTable } from "../definition/table-keys.ts";
 import { keyText } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
 import { addCounts } from "../util/counters.ts";
-import { type ApplyOptions, ApplyWindow, DEFAULT_APPLY_OPTIONS, applyWindow } from "./applier.ts";
-import { type RecordPlan, planStreamRecord } from "./plan.ts";
+import type { KindWindow } from "../kinds/kind.ts";
+import { kindOf } from "../kinds/registry.ts";
+import { type ApplyOptions, DEFAULT_APPLY_OPTIONS } from "./applier.ts";
+import type { RecordPlan } from "./plan.ts";
 import { type FailureKind, failureKind, recordFailure } from "./failures.ts";
 import { DUAL_WRITE_CONSUMER, type DualWriteCounters, emptyCounters, writeHeartbeat } from "./heartbeat.ts";
 
@@ -183,7 +185,9 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
     // Records planned but not yet written: index in `records`, and the plan (undefined: nothing to write).
     // Bound to the table's key schema in run() (DescribeTable once per process; a misfit table fails the batch).
     let migration = deps.migration;
-    let window = new ApplyWindow<number>(deps.migration.keys);
+    const kind = kindOf(migration);
+    // Replaced in run() once the key schema is known; empty until then.
+    let window: KindWindow<number> = { entries: [], coalesced: false, size: 0, fits: () => false, add: () => {}, merge: () => false };
     let waiting: { index: number; outcome: RecordOutcome; nonce?: string }[] = [];
     let lastPing: string | undefined;
 
@@ -197,16 +201,13 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
       const entries = window.entries;
       const coalesced = window.coalesced;
       const held = waiting;
-      window = new ApplyWindow<number>(keySchemaOf(migration));
+      window = kind.newWindow<number>(migration);
       waiting = [];
       let failedAt = Number.POSITIVE_INFINITY;
       if (entries.length > 0) {
         windows++;
-        const result = await applyWindow(
-          deps.doc,
-          deps.tableName,
-          keySchemaOf(migration),
-          migration.id,
+        const result = await kind.applyWindow(
+          { doc: deps.doc, tableName: deps.tableName, migration },
           entries.map((e) => e.plan),
           applyOptions,
         );
@@ -239,7 +240,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
 
     const run = async () => {
       migration = await migrationOnTable(deps.doc, deps.migration, deps.tableName);
-      window = new ApplyWindow<number>(keySchemaOf(migration));
+      window = kind.newWindow<number>(migration);
       // Later changes of a source item already in the window are folded into it (ApplyWindow.merge)
       // until a window holding merged changes fails; from its first record on, one change at a time.
       let coalesce = deps.coalesce ?? true;
@@ -255,7 +256,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         const record = records[index] as DynamoDBRecord;
         let plan: RecordPlan;
         try {
-          plan = planStreamRecord(migration, record);
+          plan = kind.planStreamRecord(migration, record);
         } catch (err) {
           // A record that cannot be planned fails only after everything before it is written.
           const flushed = await flush();

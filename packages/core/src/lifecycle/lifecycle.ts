@@ -102,7 +102,14 @@ export async function removePlan(ctx: LifecycleContext, options: Partial<RemoveP
               : (options.backup ?? defaultBackupKind(ctx)) === "file"
                 ? `back up every affected item to a JSON-lines file in ${options.backupDir ?? "./.ferry/backups"}`
                 : `create an on-demand backup of ${ctx.tableName} (CreateBackup) and record its ARN`,
-            `remove ${ctx.migration.cleanup.removeAttributes.join(", ")} from every source item (${sourceText(ctx.migration)}), only where unchanged since read`,
+            ...(ctx.migration.cleanup.removeAttributes
+              ? [
+                  `remove ${ctx.migration.cleanup.removeAttributes.join(", ")} from every source item (${sourceText(ctx.migration)}), only where unchanged since read`,
+                ]
+              : []),
+            ...(ctx.migration.cleanup.deleteSourceItems
+              ? [`delete every migrated source item (${sourceText(ctx.migration)}) from ${ctx.tableName}, only where unchanged since read`]
+              : []),
           ]
         : ["no cleanup: the migration declares none"]),
       "keep the dual-write running: it maintains the new records",

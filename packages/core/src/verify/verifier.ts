@@ -160,11 +160,12 @@ async function scanPass(
 }
 
 /**
- * Verifies the records of `migration` in `tableName`. With `repair`, a table found not
+ * Verifies the records of a `records` migration in `tableName` (every kind's entry point is
+ * verify-migration.ts). With `repair`, a table found not
  * clean is scanned a second time to fix it: counting first keeps the counts exact, since
  * a repair on one page would change what a later page sees.
  */
-export async function verifyMigration(
+export async function verifyRecords(
   clients: Pick<DynamoClients, "doc">,
   tableName: string,
   migration: Migration,

@@ -12,14 +12,14 @@ import type { TableDescription } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../../aws/dynamodb.ts";
 import { type MigrationState, readMigrationState, updateState } from "../../control/migration-state.ts";
 import type { Migration } from "../../definition/define-migration.ts";
-import { keysOf } from "../../definition/define-migration.ts";
 import { TableNotFoundError } from "../../dynamo/missing-table.ts";
 import { RefusalError } from "../../errors.ts";
 import { type StreamsClient, createStreamsClient, describeStreamShards } from "../../streams/shards.ts";
 import { defaultControlTableName, ensureControlTable } from "../../control/control-table.ts";
 import { describeTable } from "../../dynamo/table.ts";
 import { unlessMissingTable } from "../../dynamo/missing-table.ts";
-import { deleteDerivedRecords } from "../../cleanup/delete-derived.ts";
+import { type SweepResult, runSweep } from "../../cleanup/sweep.ts";
+import { kindOf } from "../../kinds/registry.ts";
 import { DualWriteStillRunningError, MigrationRemovedError, PlanInvalidError } from "../guards.ts";
 import { type AddRollback, type Phase, type RollbackGuard, controlLocation, emit, patchStateOf } from "../phase.ts";
 import { readHeartbeat, stoppedSinceApplied } from "../../dualwrite/heartbeat.ts";
@@ -159,6 +159,9 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
   step: "add",
   async validate(ctx, state, options) {
     if (state?.status === "removing" || state?.status === "removed") return [new MigrationRemovedError(ctx.migration.id, "add")];
+    // What the kind needs first (attributes: the index it feeds; table: the target table).
+    const kindProblems = await kindOf(ctx.migration).addProblems(ctx);
+    if (kindProblems.length > 0) return kindProblems;
     const report = await checkPlanOnTable(ctx.clients, ctx.tableName, ctx.migration, options.sample);
     return report.ok ? [] : [new PlanInvalidError(ctx.migration.id, planProblems(report), planExamples(report), ctx.tableName)];
   },
@@ -187,15 +190,30 @@ export const addPhase: Phase<AddPhaseOptions, AddResult> & RollbackGuard = {
     return age <= ctx.guards.maxHeartbeatAgeMs ? [new DualWriteStillRunningError(ctx.migration.id, age)] : [];
   },
   async rollback(ctx, options): Promise<AddRollback> {
-    const sweep = await deleteDerivedRecords(
-      { clients: ctx.clients, tableName: ctx.tableName, controlTable: ctx.controlTable, migrationId: ctx.migration.id, keys: keysOf(ctx.migration) },
-      {
-        ...(options.segments !== undefined ? { segments: options.segments } : {}),
-        ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
-        ...(options.rate !== undefined ? { rate: options.rate } : {}),
-      },
-      { ...(options.signal ? { signal: options.signal } : {}) },
-    );
+    // The kind's sweeps in order (records: delete the stamped records; attributes: remove what ferry set).
+    const tasks = kindOf(ctx.migration).rollbackTasks({
+      clients: ctx.clients,
+      tableName: ctx.tableName,
+      controlTable: ctx.controlTable,
+      migration: ctx.migration,
+    });
+    const settings = {
+      ...(options.segments !== undefined ? { segments: options.segments } : {}),
+      ...(options.pageSize !== undefined ? { pageSize: options.pageSize } : {}),
+      ...(options.rate !== undefined ? { rate: options.rate } : {}),
+    };
+    let sweep: SweepResult | undefined;
+    const totals = { scanned: 0, processed: 0 };
+    let resumed = false;
+    for (const task of tasks) {
+      sweep = await runSweep(task, settings, { ...(options.signal ? { signal: options.signal } : {}) });
+      totals.scanned += sweep.totals.scanned;
+      totals.processed += sweep.totals.processed;
+      resumed ||= sweep.resumed;
+      if (sweep.run.status !== "completed") break;
+    }
+    if (!sweep) throw new Error(`the ${ctx.migration.kind} kind has no rollback sweep`);
+    sweep = { ...sweep, totals: { ...sweep.totals, ...totals }, resumed };
     const stopped = sweep.run.status !== "completed";
     await patchStateOf(ctx, {
       rollback: {

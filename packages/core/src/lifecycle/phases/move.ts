@@ -7,7 +7,9 @@
  */
 import type { ApiVersion, ReleaseConfig } from "../../release/config.ts";
 import { type MoveRequest, V1RetiredError, checkMoveRequest, moveRelease, pinTenant, readRelease } from "../../release/store.ts";
-import { type VerifyOptions, verifyMigration } from "../../verify/verifier.ts";
+import type { VerifyOptions } from "../../verify/verifier.ts";
+import { verifyMigration } from "../../verify/verify-migration.ts";
+import { kindOf } from "../../kinds/registry.ts";
 import { ConvertIncompleteError, type GuardRefusedError, VerifyNotCleanError, backfillRun, orderGuards } from "../guards.ts";
 import { verificationOf } from "../state.ts";
 import { type MoveRollback, type Phase, controlLocation, patchStateOf } from "../phase.ts";
@@ -53,6 +55,8 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
     const counts = { missing: report.missing, orphans: report.orphans, different: report.different, invalidSources: report.invalidSources };
     await patchStateOf(ctx, { verification: verificationOf(report, new Date(ctx.guards.now())) });
     if (!report.clean) failures.push(new VerifyNotCleanError(ctx.migration.id, counts));
+    // What the kind adds (attributes: the index it feeds is ACTIVE).
+    failures.push(...(await kindOf(ctx.migration).moveProblems(ctx)));
     return failures;
   },
   async start(ctx, options, record) {

@@ -13,8 +13,9 @@
 import { keysOf } from "../../definition/define-migration.ts";
 import { isLocalEndpoint } from "../../aws/endpoint.ts";
 import { backupFileName, createTableBackup, DEFAULT_BACKUP_DIR, openBackupFile } from "../../cleanup/backup.ts";
-import { CLEANUP_SWEEP, removeOldAttributes } from "../../cleanup/remove-attributes.ts";
-import { type SweepResult, type SweepSettings, readSweepRun } from "../../cleanup/sweep.ts";
+import { CLEANUP_SWEEP } from "../../cleanup/remove-attributes.ts";
+import { type SweepResult, type SweepSettings, readSweepRun, runSweep } from "../../cleanup/sweep.ts";
+import { kindOf } from "../../kinds/registry.ts";
 import { UsageError } from "../../errors.ts";
 import type { ReleaseConfig } from "../../release/config.ts";
 import { readRelease, setV1Retired } from "../../release/store.ts";
@@ -123,7 +124,7 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
           migrationId: ctx.migration.id,
           tableName: ctx.tableName,
           createdAt: at.toISOString(),
-          removeAttributes: ctx.migration.cleanup.removeAttributes,
+          removeAttributes: ctx.migration.cleanup.removeAttributes ?? [],
           keys: keysOf(ctx.migration),
         });
         backup = { kind: "file", path, at: at.toISOString() };
@@ -133,17 +134,15 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
       } else backup = { kind: "none", at: at.toISOString() };
       await patchStateOf(ctx, { removal: { ...state.removal, backup } });
     }
-    const cleanup = await removeOldAttributes(
-      {
-        clients: ctx.clients,
-        tableName: ctx.tableName,
-        controlTable: ctx.controlTable,
-        migration: ctx.migration,
-        ...(backup.kind === "file" ? { backupFile: backup.path } : {}),
-      },
-      options.cleanup,
-      { ...(options.signal ? { signal: options.signal } : {}) },
-    );
+    // The kind says what the cleanup drops (old attributes; the table kind's migrated source items).
+    const task = kindOf(ctx.migration).removeTask({
+      clients: ctx.clients,
+      tableName: ctx.tableName,
+      controlTable: ctx.controlTable,
+      migration: ctx.migration,
+      ...(backup.kind === "file" ? { backupFile: backup.path } : {}),
+    });
+    const cleanup = task ? await runSweep(task, options.cleanup, { ...(options.signal ? { signal: options.signal } : {}) }) : undefined;
     if (cleanup) {
       await patchStateOf(ctx, {
         removal: {
