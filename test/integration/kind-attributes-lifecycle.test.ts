@@ -48,8 +48,8 @@ function withFaultsAndCounts(seed: number): { c: AnyTableCase; counts: string } 
   const counts = join(tmpdir(), `ferry-kattr-${randomUUID()}.json`);
   onTestFinished(() => rmSync(counts, { force: true }));
   const c = ordersByStatusCase(120, 15);
-  c.writes = { min: WRITES, parallel: 8 };
-  c.processEnv = ({ table }) =>
+  c.writes = { min: WRITES, parallel: 4, batch: 10 };
+  c.processEnv = ({ table, process: role }): Record<string, string> =>
     process.env.FERRY_TEST_NO_FAULTS
       ? {}
       : {
@@ -66,8 +66,7 @@ function withFaultsAndCounts(seed: number): { c: AnyTableCase; counts: string } 
   c.afterDrain = async ({ clients, table, controlTable, migration, writes }) => {
     expect(await indexProblems(clients, table)).toEqual([]);
     // The dual-write's updates of the data table stop once the stream drained: its own updates
-    // came back as "unchanged", not as more writes (the convert process writes its own file
-    // too, but it has exited by now).
+    // came back as "unchanged", not as more writes.
     const name = `UpdateItem ${table}`;
     const settled = await stableCount(counts, name);
     await new Promise((r) => setTimeout(r, 1_500));
@@ -76,6 +75,8 @@ function withFaultsAndCounts(seed: number): { c: AnyTableCase; counts: string } 
     // Each application write causes at most one update of the dual-write; a loop would not stop.
     expect((beat?.written ?? 0) + (beat?.superseded ?? 0)).toBeLessThanOrEqual(writes);
     expect(beat?.unchanged ?? 0).toBeGreaterThan(0);
+    // The injected throttling reached it: more calls than updates (each throttled one was sent again).
+    expect(settled).toBeGreaterThan((beat?.written ?? 0) + (beat?.superseded ?? 0));
     console.info(
       `kind attributes: ${writes} application writes; dual-write updates landed ${beat?.written}, superseded ${beat?.superseded}, ` +
         `records unchanged ${beat?.unchanged}, UpdateItem calls (throttled retries included) ${settled}`,
