@@ -210,8 +210,17 @@ export interface CliResult {
   stderr: string;
 }
 
+// One command at a time in this process: its stdout, stderr and exit code are process-wide (lifecycles of several seeds run side by side).
+let queue: Promise<unknown> = Promise.resolve();
+
 /** `ferry <args>` through the CLI's own entry point (main: parsing, exit codes, one-line errors) in this process. */
-export async function ferry(args: string[]): Promise<CliResult> {
+export function ferry(args: string[]): Promise<CliResult> {
+  const run = queue.then(() => ferryNow(args));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function ferryNow(args: string[]): Promise<CliResult> {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const capture = (into: string[]) => (chunk: string | Uint8Array) => {
