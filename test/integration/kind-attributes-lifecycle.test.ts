@@ -103,5 +103,5 @@ describe("kind attributes: numeric simple key, a GSI fed in place", () => {
     const all = await Promise.all(SEEDS.map((seed) => runLifecycle(withFaultsAndCounts(seed).c, seed)));
     for (const [i, timings] of all.entries()) console.info(`kind attributes lifecycle (seed ${SEEDS[i]}): ${JSON.stringify(timings)}`);
     expect(all).toHaveLength(SEEDS.length);
-  }, 300_000);
+  }, 420_000);
 });
