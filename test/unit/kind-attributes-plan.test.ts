@@ -3,6 +3,7 @@
 // remove step's cleanup, a REMOVE), and how a dual-write window folds changes of one item.
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { type Migration, defineMigration } from "@ferry/core";
+import { checkMigration } from "@ferry/core/design/check";
 import { isPoisonError } from "@ferry/core/dualwrite/plan";
 import { attributesKind } from "@ferry/core/kinds/attributes";
 import { AttributesWindow } from "@ferry/core/kinds/attributes/apply";
@@ -51,7 +52,9 @@ describe("deriveAttributes", () => {
 
   it("refuses what cannot be set, naming the item and the attribute (a poison error)", () => {
     const bad = (derive: (o: never) => unknown) => () => deriveAttributes(defineMigration({ ...base, derive: derive as never }), order());
-    expect(bad(() => [{ gsi1pk: "x" }])).toThrow(/returned invalid attributes for id=7:\n {2}- expected an object of attributes \(gsi1pk, gsi1sk\), got an array/);
+    expect(bad(() => [{ gsi1pk: "x" }])).toThrow(
+      /returned invalid attributes for id=7:\n {2}- expected an object of attributes \(gsi1pk, gsi1sk\), got an array/,
+    );
     expect(bad(() => ({ status2: "x" }))).toThrow(/attribute "status2" is not one of the file's attributes/);
     expect(bad(() => ({ gsi1pk: () => 1 }))).toThrow(/attribute "gsi1pk" is a function/);
     expect(bad(() => ({ gsi1sk: Number.NaN }))).toThrow(/attribute "gsi1sk" is NaN/);
@@ -69,7 +72,9 @@ describe("deriveAttributes", () => {
       { name: "gsi1sk", type: "N" as const },
     ];
     const wrong = defineMigration({ ...base, index: "byStatus", derive: (o) => ({ gsi1pk: o.tenant, gsi1sk: String(o.placedAt) }) });
-    expect(() => deriveAttributes(wrong, order(), { indexKeys })).toThrow(/attribute "gsi1sk" feeds the index byStatus: must be a number \(the table's type N\), got the string "100"/);
+    expect(() => deriveAttributes(wrong, order(), { indexKeys })).toThrow(
+      /attribute "gsi1sk" feeds the index byStatus: must be a number \(the table's type N\), got the string "100"/,
+    );
     const empty = defineMigration({ ...base, index: "byStatus", derive: () => ({ gsi1pk: "" }) });
     expect(() => deriveAttributes(empty, order(), { indexKeys })).toThrow(/feeds the index byStatus: must be a non-empty string/);
   });
@@ -118,8 +123,14 @@ describe("planAttributesRecord", () => {
   });
 
   it("an order becoming a draft, or no longer an order, loses the attributes", () => {
-    expect(planAttributesRecord(migration, record("MODIFY", order(set), order({ ...set, status: "draft" })))).toMatchObject({ kind: "apply", attributes: { set: {} } });
-    expect(planAttributesRecord(migration, record("MODIFY", order(set), order({ ...set, type: "quote" })))).toMatchObject({ kind: "apply", attributes: { set: {} } });
+    expect(planAttributesRecord(migration, record("MODIFY", order(set), order({ ...set, status: "draft" })))).toMatchObject({
+      kind: "apply",
+      attributes: { set: {} },
+    });
+    expect(planAttributesRecord(migration, record("MODIFY", order(set), order({ ...set, type: "quote" })))).toMatchObject({
+      kind: "apply",
+      attributes: { set: {} },
+    });
   });
 
   it("REMOVE, other entities and the remove step's cleanup are nothing to do", () => {
@@ -155,5 +166,24 @@ describe("summarize (check and plan)", () => {
     const summary = attributesKind.summarize(migration, order({ note: "x".repeat(2_000) }));
     expect(summary).toMatchObject({ writes: 1, keyIds: [], inPlace: true });
     expect(summary.writeBytes[0]).toBeGreaterThan(2_000);
+  });
+});
+
+describe("ferry check on an attributes migration", () => {
+  it("passes a good one and reports bad derived attributes naming the item and the attribute", () => {
+    expect(checkMigration(migration, { generated: [order(), order({ id: 8, status: "draft" }), { id: 9, type: "customer" }] })).toMatchObject({
+      ok: true,
+      checked: { generated: 2 },
+      skippedGenerated: 1,
+    });
+    const bad = defineMigration({ ...base, derive: (o) => ({ gsi1pk: o.tenant, gsi2: 1 }) });
+    const report = checkMigration(bad, { generated: [order()] });
+    expect(report.ok).toBe(false);
+    expect(report.problems.invalidRecords.examples[0]).toMatchObject({
+      key: { id: 7 },
+      message: expect.stringMatching(/attribute "gsi2" is not one of the file's attributes/),
+    });
+    const reads = defineMigration({ ...base, derive: (o) => ({ gsi1pk: `${(o as Record<string, unknown>).region}` }) });
+    expect(checkMigration(reads, { generated: [order({ region: "eu" })] }).problems.readsOutsideSchema.count).toBe(1);
   });
 });
