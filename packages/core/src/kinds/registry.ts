@@ -4,10 +4,12 @@
  */
 import type { Migration } from "../definition/define-migration.ts";
 import type { KindName, MigrationKind } from "./kind.ts";
+import { attributesKind } from "./attributes.ts";
 import { recordsKind } from "./records.ts";
 
 const KINDS: Partial<Record<KindName, MigrationKind>> = {
   records: recordsKind,
+  attributes: attributesKind,
 };
 
 /** The module of `migration`'s kind. */
