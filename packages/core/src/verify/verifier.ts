@@ -99,7 +99,8 @@ export function countOf(report: VerifyCounts, kind: VerifyDefect): number {
   return kind === "orphan" ? report.orphans : kind === "invalidSource" ? report.invalidSources : report[kind];
 }
 
-export function validate(o: VerifyOptions): void {
+/** Refuses options out of range (InvalidVerifyOptionsError); every kind's verify calls it. */
+export function validateVerifyOptions(o: VerifyOptions): void {
   const problems: string[] = [];
   const int = (name: "segments" | "pageSize" | "examples", min: number, max: number) => {
     if (!Number.isInteger(o[name]) || o[name] < min || o[name] > max) problems.push(`${name} must be an integer from ${min} to ${max} (got ${o[name]})`);
@@ -183,7 +184,7 @@ export async function verifyRecords(
   options: Partial<VerifyOptions> = {},
 ): Promise<VerifyReport> {
   const o: VerifyOptions = { ...DEFAULT_VERIFY_OPTIONS, ...options };
-  validate(o);
+  validateVerifyOptions(o);
   const started = Date.now();
   const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
   // A table keyed otherwise holds no item verify could read as a source or a record: never "clean".
