@@ -13,6 +13,8 @@ import type { Construct } from "constructs";
 import { type StackContext, Table } from "sst/constructs";
 import { type AttachedTableConfig, dataTableConfig } from "./data-table.ts";
 import { stepEventBus } from "./events.ts";
+import { discoverMigrations } from "./migrations.ts";
+import { targetTables } from "./target-table.ts";
 
 /** Stages that may be deleted freely; every other stage gets deletion protection. */
 export const DEV_STAGES = ["dev", "test", "local"];
@@ -55,6 +57,8 @@ export function Storage({ stack, app }: StackContext) {
     timeToLiveAttribute: "expiresAt",
     cdk: { table: { pointInTimeRecovery: true, deletionProtection: !isDevStage(app.stage) } },
   });
+  // The `table` migrations' targets: declared here (example mode) or imported (FERRY_TARGET_TABLE_NAME / _ARN).
+  const targets = targetTables(stack, app.stage, discoverMigrations(), process.env, isDevStage(app.stage));
   const { bus } = stepEventBus(stack, app);
   stack.addOutputs({
     TableName: table.tableName,
@@ -63,5 +67,5 @@ export function Storage({ stack, app }: StackContext) {
     EventBusName: bus.eventBusName,
     EventBusArn: bus.eventBusArn,
   });
-  return { table, control, bus };
+  return { table, control, bus, targets };
 }

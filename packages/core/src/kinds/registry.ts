@@ -6,10 +6,12 @@ import type { Migration } from "../definition/define-migration.ts";
 import type { KindName, MigrationKind } from "./kind.ts";
 import { attributesKind } from "./attributes.ts";
 import { recordsKind } from "./records.ts";
+import { tableKind } from "./table.ts";
 
-const KINDS: Partial<Record<KindName, MigrationKind>> = {
+const KINDS: Record<KindName, MigrationKind> = {
   records: recordsKind,
   attributes: attributesKind,
+  table: tableKind,
 };
 
 /** The module of `migration`'s kind. */
