@@ -22,7 +22,8 @@ function cpuOf(pid: number | "self"): { self: number; children: number } {
 }
 
 function enginePid(): number | undefined {
-  const port = new URL(inject("dynamoEndpoint")).port;
+  const engines = inject("dynamoEndpoints");
+  const port = new URL(engines[(Number(process.env.VITEST_POOL_ID ?? 1) - 1) % engines.length] as string).port;
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
     try {
