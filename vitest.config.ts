@@ -7,6 +7,8 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     // One DynamoDB Local for the whole run; each test makes its own table.
     globalSetup: ["test/support/global-setup.ts"],
+    // FERRY_TEST_PROFILE=<file>: a JSON line per test file with its wall and CPU times.
+    setupFiles: process.env.FERRY_TEST_PROFILE ? ["test/support/profile-setup.ts"] : [],
     // Most tests wait (on timers, child processes and the engine), not compute: run one file at a
     // time (vitest's default on 2 CPUs: CPUs - 1) and the suite keeps the cores less than half
     // busy. Three at once fill them without stretching process and engine start-ups past their

@@ -24,7 +24,7 @@ import { convertCommand } from "../../packages/cli/src/commands/convert.ts";
 import { pauseCommand } from "../../packages/cli/src/commands/pause.ts";
 import { resumeCommand } from "../../packages/cli/src/commands/resume.ts";
 import { statusCommand } from "../../packages/cli/src/commands/status.ts";
-import { captureOutput } from "../support/cli.ts";
+import { captureOutput, childArgv } from "../support/cli.ts";
 import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
 import { beat, markAdded } from "../support/lifecycle.ts";
@@ -57,7 +57,7 @@ interface Exit {
 
 /** Runs `ferry <args>` as its own process (test/support/backfill-child.mts). */
 function ferryProcess(args: string[], env: Record<string, string> = {}): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/support/backfill-child.mts"), ...args], {
+  const child = spawn(process.execPath, [...childArgv("backfill-child"), ...args], {
     cwd: root,
     env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

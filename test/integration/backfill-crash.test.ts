@@ -14,6 +14,7 @@ import { readCheckpoints } from "@ferry/core/backfill/state";
 import type { PageTrace } from "@ferry/core/backfill/tasks";
 import { seededRandom } from "@ferry/core/util/random";
 import { describe, expect, it, onTestFinished } from "vitest";
+import { childArgv } from "../support/cli.ts";
 import { endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
 import { beat, markAdded } from "../support/lifecycle.ts";
@@ -30,7 +31,7 @@ interface Exit {
 }
 
 function ferry(args: string[], env: Record<string, string>): { child: ChildProcess; exited: Promise<Exit> } {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/support/backfill-child.mts"), ...args], {
+  const child = spawn(process.execPath, [...childArgv("backfill-child"), ...args], {
     cwd: root,
     env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...env },
     stdio: ["ignore", "pipe", "pipe"],

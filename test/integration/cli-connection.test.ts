@@ -9,11 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "@ferry/core";
 import { afterEach, describe, expect, it } from "vitest";
-import { ferryBin } from "../support/cli.ts";
+import { REAL_BIN, ferryBin } from "../support/cli.ts";
 import { dropTable, endpoint, freshPlainTable, testClients } from "../support/dynamo.ts";
 
 const root = join(import.meta.dirname, "../..");
-const bin = join(root, "packages/cli/bin/ferry.mjs");
+// `ferry local` through the bin the README documents (tsx at start-up), from another folder too;
+// the other commands here run the test run's compiled CLI (ferryBin).
+const bin = REAL_BIN;
 
 /** Runs the bin in `cwd`; resolves on exit, or kills it after `killAfterMs` (a command that should have exited). */
 function runUntil(args: string[], options: { cwd?: string; killAfterMs: number; until?: RegExp }) {

@@ -1,10 +1,10 @@
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { ferryArgv } from "../support/cli.ts";
 import { endpoint, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
 
-const ferry = join(import.meta.dirname, "../../packages/cli/bin/ferry.mjs");
-const run = (...args: string[]) => spawnSync(process.execPath, [ferry, ...args], { encoding: "utf8", env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "" } });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [...ferryArgv(), ...args], { encoding: "utf8", env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "" } });
 
 describe("ferry seed", () => {
   it("seeds a table through --endpoint and reports what it did as JSON", () => {
@@ -18,7 +18,7 @@ describe("ferry seed", () => {
 
   it("reads the endpoint from AWS_ENDPOINT_URL_DYNAMODB", () => {
     const table = uniqueTableName("cli");
-    const out = spawnSync(process.execPath, [ferry, "seed", "--table", table, "--workflows", "5", "--tenants", "1", "--json"], {
+    const out = spawnSync(process.execPath, [...ferryArgv(), "seed", "--table", table, "--workflows", "5", "--tenants", "1", "--json"], {
       encoding: "utf8",
       env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: endpoint() },
     });

@@ -10,7 +10,7 @@ import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { readMigrationState } from "@ferry/core/control/migration-state";
 import { readHeartbeat, recordHeartbeatStop } from "@ferry/core/dualwrite/heartbeat";
 import { describe, expect, it } from "vitest";
-import { ferryBin } from "../support/cli.ts";
+import { ferryArgv, ferryBin } from "../support/cli.ts";
 import { endpoint, uniqueTableName } from "../support/dynamo.ts";
 import { beat, clients, m1, markAdded, seededTable } from "../support/lifecycle.ts";
 
@@ -18,7 +18,7 @@ const root = join(import.meta.dirname, "../..");
 
 /** `ferry <args>` in the background, resolving `ready` once stdout matches `until`. */
 function background(args: string[], until: RegExp) {
-  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(process.execPath, [...ferryArgv(), ...args], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));

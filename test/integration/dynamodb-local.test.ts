@@ -6,6 +6,7 @@ import { ListTablesCommand } from "@aws-sdk/client-dynamodb";
 import { DynamoDBLocalNotInstalledError, JavaMissingError, createDynamoClients, ensureTable, startDynamoDBLocal } from "@ferry/core";
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { describe, expect, it } from "vitest";
+import { REAL_BIN, childArgv } from "../support/cli.ts";
 
 const root = join(import.meta.dirname, "../..");
 
@@ -49,7 +50,7 @@ function startChild(args: string[]) {
   return { child, info, exited, stderr: () => stderr };
 }
 
-const tsxChild = (mode: string) => ["--import", "tsx", join(root, "test/support/engine-child.mts"), mode];
+const tsxChild = (mode: string) => [...childArgv("engine-child"), mode];
 
 describe("embedded DynamoDB Local", () => {
   it("starts on a free port, answers, and stops leaving no java process", async () => {
@@ -100,7 +101,7 @@ describe("embedded DynamoDB Local", () => {
   });
 
   it("`ferry local --json` prints its endpoint as JSON, stops the engine on Ctrl-C (SIGINT) and exits 130", async () => {
-    const run = startChild([join(root, "packages/cli/bin/ferry.mjs"), "local", "--port", "0", "--json"]);
+    const run = startChild([REAL_BIN, "local", "--port", "0", "--json"]);
     const { endpoint, stdout } = await run.info;
     expect(JSON.parse(stdout.trim())).toEqual({ endpoint: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/), inMemory: true });
     const { raw } = createDynamoClients({ endpoint, config: { maxAttempts: 1 } });

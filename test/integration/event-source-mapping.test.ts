@@ -16,6 +16,7 @@ import type { Context, DynamoDBRecord } from "aws-lambda";
 import { Command } from "commander";
 import { afterAll, describe, expect, it } from "vitest";
 import { dualWriteCommand } from "../../packages/cli/src/commands/dual-write.ts";
+import { ferryArgv } from "../support/cli.ts";
 import { dropTable, endpoint, freshExampleTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
 
 const clients = testClients();
@@ -316,14 +317,9 @@ describe("local event source mapping on DynamoDB Local", () => {
   });
 });
 
-/** Runs `ferry dual-write` in a child process (the command as main.ts will register it). */
+/** Runs `ferry dual-write` in a child process (test/support/cli.ts's ferry: main.ts registers the command). */
 function spawnDualWrite(args: string[]) {
-  const script = [
-    'import { Command } from "commander";',
-    `import { dualWriteCommand } from ${JSON.stringify(new URL("../../packages/cli/src/commands/dual-write.ts", import.meta.url).pathname)};`,
-    'await new Command("ferry").addCommand(dualWriteCommand()).parseAsync(process.argv.slice(1), { from: "user" });',
-  ].join("\n");
-  const child = spawn(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script, "dual-write", ...args], {
+  const child = spawn(process.execPath, [...ferryArgv(), "dual-write", ...args], {
     cwd: new URL("../..", import.meta.url).pathname,
     env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: "true", POWERTOOLS_LOG_LEVEL: "ERROR" },
   });

@@ -11,6 +11,7 @@ import { readMigrationState } from "@ferry/core/control/migration-state";
 import { readRelease } from "@ferry/core/release/store";
 import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { describe, expect, it } from "vitest";
+import { ferryArgv } from "../support/cli.ts";
 import { endpoint } from "../support/dynamo.ts";
 import { beat, clients, derivedOf, m1, m2, markAdded, seededTable, snapshot } from "../support/lifecycle.ts";
 
@@ -102,7 +103,7 @@ describe("ferry rollback", () => {
     await convertStep(ctx, fast);
     await beat(ctx, Date.now() - 3_600_000); // the dual-write stopped an hour ago
     const original = without(await snapshot(s.table), m1.id);
-    const args = [join(root, "packages/cli/bin/ferry.mjs"), "rollback", "0001", "--table", s.table, "--endpoint", endpoint(), "--json"];
+    const args = [...ferryArgv(), "rollback", "0001", "--table", s.table, "--endpoint", endpoint(), "--json"];
 
     const child = spawn(process.execPath, [...args, "--rate", "40", "--page-size", "5", "--segments", "2"], { cwd: root, stdio: "ignore" });
     const location = { kind: ROLLBACK_SWEEP, doc: clients.doc, controlTable: s.controlTable, migrationId: m1.id };

@@ -20,7 +20,7 @@ import { listFailures } from "@ferry/core/dualwrite/failures";
 import { listDeadLetters } from "@ferry/core/local/stream-dead-letters";
 import { expect, onTestFinished, vi } from "vitest";
 import { main } from "../../packages/cli/src/main.ts";
-import { ferryProcess } from "./cli.ts";
+import { childArgv, ferryProcess } from "./cli.ts";
 import { endpoint, scanAll, testClients, uniqueTableName } from "./dynamo.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -250,7 +250,7 @@ export function backfillProcess(
   args: string[],
   env: Record<string, string>,
 ): { child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
-  const child = spawn(process.execPath, ["--import", "tsx", join(root, "test/support/backfill-child.mts"), ...args], {
+  const child = spawn(process.execPath, [...childArgv("backfill-child"), ...args], {
     cwd: root,
     env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...env },
     stdio: ["ignore", "ignore", "pipe"],

@@ -1,19 +1,46 @@
-// Running `ferry` in tests: through the real bin (exit codes, stderr), or in this process with
-// stdout/stderr captured and, for --stage, a temporary SST outputs file and DynamoDB Local
-// standing in for the stage's tables.
+// Running `ferry` in tests: in its own process (exit codes, stderr, signals), or in this process
+// with stdout/stderr captured and, for --stage, a temporary SST outputs file and DynamoDB Local
+// standing in for the stage's tables. A process runs the CLI compiled once for the test run
+// (test/support/compiled-cli.ts: the same sources, seconds less start-up each); `{ bin: "real" }`
+// or FERRY_TEST_REAL_BIN=1 runs packages/cli/bin/ferry.mjs itself, as the README documents it.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { afterEach, beforeEach, vi } from "vitest";
+import { afterEach, beforeEach, inject, vi } from "vitest";
+import { type TestChild, compiledBin, compiledChild } from "./compiled-cli.ts";
 import { endpoint } from "./dynamo.ts";
 
 const root = join(import.meta.dirname, "../..");
 
-/** `ferry <args>` through the real bin, as a release manager runs it. */
-export function ferryBin(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** The bin a user runs (`npx ferry`, `npm run ferry`). */
+export const REAL_BIN = join(root, "packages/cli/bin/ferry.mjs");
+
+export interface BinChoice {
+  /** "real": packages/cli/bin/ferry.mjs (tsx at start-up); "compiled" (the default): the run's compiled CLI. */
+  bin?: "real" | "compiled";
+}
+
+const useReal = (choice: BinChoice) => choice.bin === "real" || process.env.FERRY_TEST_REAL_BIN === "1";
+
+/** Node's arguments that start `ferry` (append the command line). */
+export function ferryArgv(choice: BinChoice = {}): string[] {
+  return [useReal(choice) ? REAL_BIN : compiledBin(inject("ferryCli"))];
+}
+
+/** Node's arguments that start a test child (test/support/<child>.mts), compiled unless FERRY_TEST_REAL_BIN=1. */
+export function childArgv(child: TestChild): string[] {
+  return useReal({}) ? ["--import", "tsx", join(root, `test/support/${child}.mts`)] : [compiledChild(inject("ferryCli"), child)];
+}
+
+/** `ferry <args>` in its own process, as a release manager runs it. */
+export function ferryBin(
+  args: string[],
+  env: NodeJS.ProcessEnv = process.env,
+  choice: BinChoice = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [...ferryArgv(choice), ...args], { cwd: root, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stdout = "";
   let stderr = "";
   child.stdout.on("data", (d) => (stdout += d));
@@ -77,9 +104,9 @@ export function stageCli(prefix: string, commands: () => Command[], restore: () 
   };
 }
 
-/** A long-running `ferry <args>` (serve, dual-write) through the real bin: its first stdout line, and a stop by signal. */
-export function ferryProcess(args: string[], env: NodeJS.ProcessEnv = process.env) {
-  const child = spawn(process.execPath, [join(root, "packages/cli/bin/ferry.mjs"), ...args], { cwd: root, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
+/** A long-running `ferry <args>` (serve, dual-write) in its own process: its first stdout line, and a stop by signal. */
+export function ferryProcess(args: string[], env: NodeJS.ProcessEnv = process.env, choice: BinChoice = {}) {
+  const child = spawn(process.execPath, [...ferryArgv(choice), ...args], { cwd: root, env: { ...env }, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d) => (stderr += d));
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal ? -1 : null))));

@@ -6,8 +6,10 @@ import { type DynamoClientOptions, type DynamoClients, createDynamoClients, ensu
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { inject } from "vitest";
 
+/** This worker's DynamoDB Local (test/support/global-setup.ts starts one per worker). */
 export function endpoint(): string {
-  return inject("dynamoEndpoint");
+  const engines = inject("dynamoEndpoints");
+  return engines[(Number(process.env.VITEST_POOL_ID ?? 1) - 1) % engines.length] as string;
 }
 
 export function testClients(config?: DynamoClientOptions["config"]): DynamoClients {

@@ -5,33 +5,45 @@ import { relative } from "node:path";
 import { BaseSequencer, type TestSpecification } from "vitest/node";
 
 /**
- * Seconds a file took (path under test/; a one-at-a-time run on 2 loaded cores, 2026-12-01), used
- * when vitest has no duration of its own for it. For the order only: a missing or stale figure
+ * Seconds a file took (path under test/; a clean-clone CI run, three files at once on 2 cores,
+ * 2026-12-01, before the compiled CLI), used when vitest has no duration of its own for it. A file
+ * not listed sorts last: list a new file that takes more than ~15 s. For the order only: a missing or stale figure
  * costs wall time, never a result.
  */
 export const SLOW_FILES: Record<string, number> = {
-  "integration/dynamodb-local.test.ts": 241,
-  "integration/backfill-concurrency.test.ts": 234,
-  "integration/lifecycle-remove-usage.test.ts": 215,
-  "integration/verify.test.ts": 153,
-  "integration/add-real-items.test.ts": 129,
-  "integration/demo.test.ts": 121,
-  "integration/cli-connection.test.ts": 104,
-  "integration/never-ok-unreadable.test.ts": 89,
-  "integration/backfill-cli.test.ts": 88,
-  "integration/convert-cli.test.ts": 84,
-  "stacks/app.test.ts": 83,
-  "integration/lifecycle-unretire.test.ts": 79,
-  "integration/backfill-run.test.ts": 74,
-  "integration/backfill-limits.test.ts": 58,
-  "integration/backfill-crash.test.ts": 57,
-  "integration/lifecycle-guards.test.ts": 56,
-  "integration/lifecycle-next-steps.test.ts": 53,
-  "integration/cli-serve.test.ts": 48,
-  "integration/status.test.ts": 47,
-  "integration/lifecycle-rollback.test.ts": 42,
-  "integration/cli-seed.test.ts": 39,
-  "stacks/backfill.test.ts": 35,
+  "integration/backfill-concurrency.test.ts": 210,
+  "integration/verify.test.ts": 195,
+  "integration/any-table-numeric-sort.test.ts": 133,
+  "integration/any-table-single-table.test.ts": 124,
+  "integration/any-table-pk-sk.test.ts": 123,
+  "integration/lifecycle-remove-usage.test.ts": 105,
+  "integration/cli-connection.test.ts": 88,
+  "integration/add-real-items.test.ts": 75,
+  "integration/dynamodb-local.test.ts": 67,
+  "integration/backfill-run.test.ts": 66,
+  "integration/demo.test.ts": 65,
+  "integration/convert-cli.test.ts": 53,
+  "integration/backfill-cli.test.ts": 51,
+  "integration/lifecycle-unretire.test.ts": 47,
+  "integration/lifecycle-rollback.test.ts": 39,
+  "stacks/app.test.ts": 38,
+  "integration/backfill-crash.test.ts": 36,
+  "integration/status.test.ts": 32,
+  "integration/backfill-interleavings.test.ts": 32,
+  "integration/api-writes.test.ts": 27,
+  "integration/api.test.ts": 25,
+  "integration/cli-bad-input.test.ts": 25,
+  "integration/never-ok-unreadable.test.ts": 24,
+  "integration/backfill-stage.test.ts": 20,
+  "integration/lifecycle-next-steps.test.ts": 19,
+  "integration/cli-serve.test.ts": 19,
+  "integration/convert-guards.test.ts": 19,
+  "integration/api-ramp-pagination.test.ts": 19,
+  "integration/any-keys-cli.test.ts": 19,
+  "stacks/backfill.test.ts": 18,
+  "integration/backfill-faults.test.ts": 17,
+  "integration/backfill-limits.test.ts": 16,
+  "integration/lifecycle-guards.test.ts": 16,
 };
 
 export default class SlowestFirstSequencer extends BaseSequencer {

@@ -5,9 +5,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { registryIsCurrent } from "@ferry/core/definition/registry";
 import { describe, expect, it } from "vitest";
+import { ferryArgv } from "../support/cli.ts";
 
 const root = join(import.meta.dirname, "../..");
-const ferry = join(root, "packages/cli/bin/ferry.mjs");
 
 describe("ferry new and the migration registry", () => {
   it("adds the new migration to migrations/index.ts", () => {
@@ -16,7 +16,7 @@ describe("ferry new and the migration registry", () => {
     cpSync(join(root, "migrations"), dir, { recursive: true });
     expect(registryIsCurrent(dir)).toBe(true);
     // Act
-    const out = spawnSync(process.execPath, [ferry, "new", "index by status", "--migrations-dir", dir], { encoding: "utf8", cwd: root });
+    const out = spawnSync(process.execPath, [...ferryArgv(), "new", "index by status", "--migrations-dir", dir], { encoding: "utf8", cwd: root });
     // Assert
     expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/listed it in .*index\.ts/);
