@@ -1,11 +1,10 @@
-// Starts DynamoDB Local for the test run, one engine per worker (each test file talks to its
-// worker's engine, test/support/dynamo.ts), compiles the CLI the tests' `ferry` processes run
+// Starts DynamoDB Local for the test run, compiles the CLI the tests' `ferry` processes run
 // (test/support/compiled-cli.ts) meanwhile, and stops and removes them afterwards.
-// Why an engine per worker: every write to a stream-enabled table costs DynamoDB Local more as
-// the stream records of all its tables pile up (measured on 2 cores: 1,000 writes took ~4-5 s of
-// the engine's CPU on a fresh engine, ~9-10 s once 5,000 had gone before; ~0.6 s without a
-// stream), and one engine served the whole suite's streams. FERRY_TEST_ENGINES sets the count
-// (the test:unit script: 3; at most maxWorkers; 1 when unset).
+// One engine per test run (the project's rule: a fresh table per test on one engine).
+// FERRY_TEST_ENGINES=N starts one per worker instead, for measuring only: every write to a
+// stream-enabled table costs DynamoDB Local more as the stream records of all its tables pile
+// up (on 2 cores: 1,000 writes took ~4-5 s of the engine's CPU on a fresh engine, ~9-10 s once
+// 5,000 had gone before; ~0.6 s without a stream).
 import { type DynamoDBLocal, startDynamoDBLocal } from "@ferry/core";
 import type { TestProject } from "vitest/node";
 import { compileCli, removeCompiledCli } from "./compiled-cli.ts";
@@ -22,7 +21,6 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  // One for a file run by hand (three JVMs cost ~20 s of CPU to start); `npm test` asks for one per worker.
   const count = Math.max(1, Math.min(Number(process.env.FERRY_TEST_ENGINES ?? 1), project.config.maxWorkers ?? 1));
   // Three JVMs starting at once on a loaded machine can take a while: the timeout guards a hang.
   const [cli, ...started] = await Promise.allSettled([
