@@ -60,7 +60,7 @@ export const API_TABLE_ACTIONS = [
 export const API_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"];
 
 export function Api({ stack, app }: StackContext) {
-  const { table, control } = use(Storage);
+  const { table, control, target } = use(Storage);
   const { issuer, audience } = jwtConfig(app.stage);
   const migrations = discoverMigrations();
 
@@ -81,9 +81,14 @@ export function Api({ stack, app }: StackContext) {
       // The migration whose v2 the API serves first; the API resolves each route family's own.
       FERRY_MIGRATION: migrations[0]?.id ?? "",
       FERRY_TOKEN_SECRET: tokenSecret.secretValue.unsafeUnwrap(),
+      // v2 of GET /workflows/by-context/{context} reads migration 0004's copy.
+      ...(target ? { FERRY_BY_CONTEXT_TABLE: target.tableName } : {}),
     },
   });
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: API_TABLE_ACTIONS, resources: [table.tableArn] }));
+  // v2 reads: the byStatus GSI (0003) and the copy's table (0004).
+  handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [`${table.tableArn}/index/*`] }));
+  if (target) handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [target.tableArn] }));
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: API_CONTROL_ACTIONS, resources: [control.tableArn] }));
 
   const api = new SstApi(stack, "Api", {

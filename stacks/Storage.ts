@@ -1,12 +1,14 @@
 /**
  * Storage: the data table, the control table, and the bus ferry publishes step transitions
  * to (stacks/events.ts). The data table is either the example service's, built from the key
- * schema and stream setting in core's shared definition (the same values the local bootstrap
- * uses), or, when the stage names one (stacks/data-table.ts), an existing table imported by
- * its attributes: CloudFormation never creates, updates or deletes it.
+ * schema, stream setting and global indexes of its shared definition (the same values the
+ * local bootstrap uses; with the byStatus GSI migration 0003 feeds), plus the example's copy
+ * target WorkflowsByContext (migration 0004), or, when the stage names one
+ * (stacks/data-table.ts), an existing table imported by its attributes: CloudFormation never
+ * creates, updates or deletes it.
  */
-import { keyAttributes } from "@ferry/core/dynamo/key-schema";
-import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
+import { type TableDefinition, definedAttributes } from "@ferry/core";
+import { WORKFLOWS_BY_CONTEXT_TABLE, WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { Token } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type { Construct } from "constructs";
@@ -29,6 +31,30 @@ function attachedTable(scope: Construct, config: AttachedTableConfig): dynamodb.
   });
 }
 
+const fieldType = (type: string): "string" | "number" | "binary" => (type === "S" ? "string" : type === "N" ? "number" : "binary");
+
+/** SST Table props of a shared definition: its key and index attributes, its key schema and its global indexes. */
+function tableShape(def: TableDefinition) {
+  return {
+    fields: Object.fromEntries(definedAttributes(def).map((a) => [a.name, fieldType(a.type)])),
+    primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
+    ...(def.globalIndexes?.length
+      ? {
+          globalIndexes: Object.fromEntries(
+            def.globalIndexes.map((index) => [
+              index.name,
+              {
+                partitionKey: index.partitionKey.name,
+                ...(index.sortKey ? { sortKey: index.sortKey.name } : {}),
+                projection: index.projection.type === "INCLUDE" ? [...index.projection.attributes] : (index.projection.type.toLowerCase() as "all" | "keys_only"),
+              },
+            ]),
+          ),
+        }
+      : {}),
+  };
+}
+
 export function Storage({ stack, app }: StackContext) {
   const def = WORKFLOWS_TABLE;
   const config = dataTableConfig(app.stage, process.env, Token.isUnresolved(stack.region) ? undefined : stack.region);
@@ -36,8 +62,7 @@ export function Storage({ stack, app }: StackContext) {
     config.mode === "attach"
       ? new Table(stack, def.logicalName, { cdk: { table: attachedTable(stack, config) } })
       : new Table(stack, def.logicalName, {
-          fields: Object.fromEntries(keyAttributes(def).map((a) => [a.name, a.type === "S" ? "string" : a.type === "N" ? "number" : "binary"])),
-          primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
+          ...tableShape(def),
           stream: def.streamViewType.toLowerCase() as "new_and_old_images",
           cdk: {
             table: {
@@ -46,6 +71,15 @@ export function Storage({ stack, app }: StackContext) {
             },
           },
         });
+  // Example mode: the table migration 0004 copies into (no stream: nothing reads it). An
+  // attached stage brings its own target tables.
+  const target =
+    config.mode === "create"
+      ? new Table(stack, WORKFLOWS_BY_CONTEXT_TABLE.logicalName, {
+          ...tableShape(WORKFLOWS_BY_CONTEXT_TABLE),
+          cdk: { table: { pointInTimeRecovery: true, deletionProtection: !isDevStage(app.stage) } },
+        })
+      : undefined;
   // ferry's own records (state, checkpoints, heartbeats, dead letters): kept apart so they
   // never feed the data table's stream or scans.
   const control = new Table(stack, "Control", {
@@ -62,6 +96,7 @@ export function Storage({ stack, app }: StackContext) {
     ControlTableName: control.tableName,
     EventBusName: bus.eventBusName,
     EventBusArn: bus.eventBusArn,
+    ...(target ? { ByContextTableName: target.tableName } : {}),
   });
-  return { table, control, bus };
+  return { table, control, bus, target };
 }
