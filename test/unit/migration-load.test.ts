@@ -56,7 +56,7 @@ describe("loading the example migrations", () => {
     expect(split.cleanup).toEqual({ removeAttributes: ["tasks"] });
     expect(split.options.pageSize).toBe(50);
     const all = await loadAllMigrations();
-    expect(all.map((m) => m.id)).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks"]);
+    expect(all.map((m) => m.id)).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks", "0003_workflow-status-index", "0004_workflows-by-context-table"]);
   });
 });
 
@@ -146,9 +146,14 @@ describe("finding a migration", () => {
     const error = await loadMigration("9999").catch((err: unknown) => err);
     expect(error).toBeInstanceOf(MigrationNotFoundError);
     expect((error as MigrationNotFoundError).exitCode).toBe(2);
-    expect((error as MigrationNotFoundError).available).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks"]);
+    expect((error as MigrationNotFoundError).available).toEqual([
+      "0001_workflow-context-index",
+      "0002_split-workflow-tasks",
+      "0003_workflow-status-index",
+      "0004_workflows-by-context-table",
+    ]);
     expect((error as Error).message).toContain(`No migration matches "9999" in ${defaultMigrationsDir()}`);
-    expect((error as Error).message).toContain("Available: 0001_workflow-context-index, 0002_split-workflow-tasks.");
+    expect((error as Error).message).toContain("Available: 0001_workflow-context-index, 0002_split-workflow-tasks, 0003_workflow-status-index, 0004_workflows-by-context-table.");
   });
 
   it("says how to create one when the folder is empty", async () => {

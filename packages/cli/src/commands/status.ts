@@ -10,7 +10,7 @@ import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
 import { describeReleaseSummary } from "@ferry/core/release/summary";
 import type { ShadowStats } from "@ferry/core/release/shadow";
-import { type MigrationStatus, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
+import { type MigrationStatus, describeKind, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
@@ -142,9 +142,10 @@ export function describeStatusList(
 ): string {
   if (statuses.length === 0 && invalid.length === 0) return "No migrations in the migrations folder (`ferry new` creates one).";
   const rows = [
-    ["migration", "step", "backfill", "ETA", "dual-write lag", "verify", "traffic", "shadow", "last error"],
+    ["migration", "kind", "step", "backfill", "ETA", "dual-write lag", "verify", "traffic", "shadow", "last error"],
     ...statuses.map((s) => [
       s.migrationId,
+      describeKind(s.kind),
       s.step ?? "not added",
       backfillCell(s),
       s.backfill?.etaSeconds !== undefined ? formatDuration(s.backfill.etaSeconds) : "-",
@@ -154,16 +155,32 @@ export function describeStatusList(
       s.release?.shadow.compared ? shadowCell(s.release.shadow) : "-",
       s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
     ]),
-    ...invalid.map((i) => [i.id, "invalid file", "-", "-", "-", "-", "-", "-", oneLine(i.error, 100)]),
+    ...invalid.map((i) => [i.id, "invalid file", "-", "-", "-", "-", "-", "-", "-", oneLine(i.error, 100)]),
   ];
   const header = `table ${where.table}, control table ${where.controlTable}${where.stage ? `, stage ${where.stage}` : ""}`;
   return [header, "", table(rows), "", "`ferry status <migration>` shows one in detail."].join("\n");
 }
 
+/** The kind with what it owns and what remove deletes: the owned attributes and index, or the target table. */
+function kindDetail(s: MigrationStatus): string {
+  const k = s.kind;
+  const owns =
+    k.name === "attributes"
+      ? `attributes ${k.attributes?.join(", ") ?? "?"} on the source items${k.index ? `, feeding index ${k.index}` : ""}`
+      : k.name === "table"
+        ? `table: records copied into ${k.target ?? "?"}`
+        : "records: new records in the same table, each owned by a source item";
+  const removes = [
+    k.cleanup?.removeAttributes ? `attributes ${k.cleanup.removeAttributes.join(", ")}` : "",
+    k.cleanup?.deleteSourceItems ? "the migrated source items (after a backup)" : "",
+  ].filter(Boolean);
+  return removes.length ? `${owns}; remove deletes ${removes.join(" and ")}` : owns;
+}
+
 /** The detail view: a summary, the segments, failed items and the step history. */
 export function describeMigrationStatus(s: MigrationStatus): string {
   const id = s.migrationId;
-  const rows: (string | number)[][] = [["migration", `${id} (step ${s.step ?? "not added"})`]];
+  const rows: (string | number)[][] = [["migration", `${id} (step ${s.step ?? "not added"})`], ["kind", kindDetail(s)]];
   const b = s.backfill;
   const run = b?.run;
   if (!b || !run) {

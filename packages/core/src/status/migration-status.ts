@@ -2,8 +2,9 @@
  * What `ferry status` shows, gathered in one typed object per migration: the step and its
  * history (the state record), the backfill (run, per-segment checkpoints, rates, ETA, what
  * runs it now: a local lease or a deployed execution), the last dry run, the dual-write
- * (heartbeat lag, counters) and the latest error of either. Reads only the control table
- * (and DescribeExecution on a stage), so it is cheap while a backfill runs elsewhere.
+ * (heartbeat lag, counters), the latest error of either, and what kind of migration it is
+ * (what it owns: records, attributes and their index, or a target table). Reads only the
+ * control table (and DescribeExecution on a stage), so it is cheap while a backfill runs elsewhere.
  */
 import { type ReleaseSummary, readReleaseSummary } from "../release/summary.ts";
 import type { DynamoClients } from "../aws/dynamodb.ts";
@@ -12,7 +13,7 @@ import { type BackfillDescription, type BackfillRuntime, localRuntime } from "..
 import { type ItemFailure, readItemFailures, readRun, readCheckpoints } from "../backfill/state.ts";
 import type { PageCounters } from "../backfill/page.ts";
 import { totalCounters } from "../backfill/tasks.ts";
-import type { Migration } from "../definition/define-migration.ts";
+import type { Migration, MigrationKindName } from "../definition/define-migration.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { type MigrationState, type StepEntry, readMigrationState } from "../control/migration-state.ts";
 import { isMissingTable } from "../dynamo/missing-table.ts";
@@ -59,10 +60,43 @@ export interface LastError {
   at: number;
 }
 
+/** What a migration makes (kinds/kind.ts), from its file: the kind and what it owns. */
+export interface KindStatus {
+  name: MigrationKindName;
+  /** kind attributes: the attributes ferry owns on the source items. */
+  attributes?: string[];
+  /** kind attributes: the global secondary index they feed. */
+  index?: string;
+  /** kind table: the table the records are copied into. */
+  target?: string;
+  /** What remove deletes once nothing reads v1. */
+  cleanup?: { removeAttributes?: string[]; deleteSourceItems?: boolean };
+}
+
+/** The kind part of a migration's status. */
+export function kindStatus(migration: Pick<Migration, "kind" | "attributes" | "index" | "target" | "cleanup">): KindStatus {
+  return {
+    name: migration.kind ?? "records",
+    ...(migration.attributes ? { attributes: [...migration.attributes] } : {}),
+    ...(migration.index ? { index: migration.index } : {}),
+    ...(migration.target ? { target: migration.target.table } : {}),
+    ...(migration.cleanup ? { cleanup: migration.cleanup } : {}),
+  };
+}
+
+/** One line: `attributes byStatusPk, byStatusSk (index byStatus)`, `table -> WorkflowsByContext`, `records`. */
+export function describeKind(kind: KindStatus): string {
+  if (kind.name === "attributes") return `attributes ${kind.attributes?.join(", ") ?? "?"}${kind.index ? ` (index ${kind.index})` : ""}`;
+  if (kind.name === "table") return `table -> ${kind.target ?? "?"}`;
+  return kind.name;
+}
+
 /** One migration's status (JSON for `ferry status --json`). */
 export interface MigrationStatus {
   migrationId: string;
   description: string;
+  /** The kind and what it owns (records, attributes and index, target table). */
+  kind: KindStatus;
   /** The latest step taken; null before `ferry add`. */
   step: string | null;
   history: StepEntry[];
@@ -132,6 +166,7 @@ export async function readMigrationStatus(
   return {
     migrationId: migration.id,
     description: migration.description,
+    kind: kindStatus(migration),
     step: state?.step ?? null,
     history: state?.history ?? [],
     backfill,
