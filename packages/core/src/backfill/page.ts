@@ -8,7 +8,7 @@
  * returned position and counters, and keeps the write-ahead note (pending.ts).
  */
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf, recordTableOf } from "../definition/define-migration.ts";
 import { deriveRecords, keyId, keyOf } from "../definition/derive.ts";
 import { isSourceItem, sourceKeyFilter } from "../definition/source.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
@@ -113,6 +113,8 @@ export async function convertPage(
     }),
   );
   const keys = keysOf(migration);
+  // Where the records go: the source table, or a `table` migration's target (its own key schema).
+  const target = recordTableOf(migration, tableName);
   const counters: PageCounters = { ...EMPTY_COUNTERS, scanned: page.ScannedCount ?? page.Items?.length ?? 0 };
   counters.consumedReadUnits = page.ConsumedCapacity?.CapacityUnits ?? 0;
   const failures: PageFailure[] = [];
@@ -143,8 +145,8 @@ export async function convertPage(
         if (!(await fence())) throw new RunFencedError();
       }
     : undefined;
-  if (units.length > 0) await request.beforeWrite?.(units.map((u) => [u.key, u.records.map((r) => keyOf(keys, r))]));
-  const plain = await writePlain(doc, tableName, keys, migration.id, units, { backoff, ...(beforeCall ? { beforeCall } : {}) });
+  if (units.length > 0) await request.beforeWrite?.(units.map((u) => [u.key, u.records.map((r) => keyOf(target.keys, r))]));
+  const plain = await writePlain(doc, target.tableName, target.keys, migration.id, units, { backoff, ...(beforeCall ? { beforeCall } : {}) });
   const failedKeys = new Set<string>();
   for (const [unit, refusal] of plain.refused) {
     // A record refused over another migration's or the application's item: the item is failed, with both named.
@@ -167,9 +169,9 @@ export async function convertPage(
     const now = current.get(id);
     const noted = pending.get(id)?.noted ?? [];
     pending.delete(id);
-    const wrote = new Set(unit.records.map((r) => keyId(keys, r)));
+    const wrote = new Set(unit.records.map((r) => keyId(target.keys, r)));
     // Unchanged: this page's writes were derive(current), and a dead attempt wrote nothing derive(current) lacks.
-    if (now && sameReadFields(migration, unit.item, now) && noted.every((k) => wrote.has(keyId(keys, k)))) continue;
+    if (now && sameReadFields(migration, unit.item, now) && noted.every((k) => wrote.has(keyId(target.keys, k)))) continue;
     repairs.push({ key: unit.key, current: now, stale: [...(plain.written.get(unit) ?? []), ...noted] });
   }
   // Noted by a dead attempt but not on this page any more (deleted, or the page now ends earlier).

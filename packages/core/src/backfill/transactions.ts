@@ -14,7 +14,7 @@
  * abort or a rollback's abort is requested sends nothing more after the call in progress.
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
-import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, type RecordTable, keysOf, recordTableOf } from "../definition/define-migration.ts";
 import { deriveRecords, keyId, keyOf, keyText } from "../definition/derive.ts";
 import { isSourceItem } from "../definition/source.ts";
 import type { KeySchema } from "../dynamo/key-schema.ts";
@@ -46,9 +46,14 @@ export class RunFencedError extends FerryError {
 
 type Part = TransactionPart<ConversionUnit>;
 
-/** Splits a unit into parts of at most 99 writes, each with its own copy of the condition. */
-function partsOf(tableName: string, keys: KeySchema, migrationId: string, unit: ConversionUnit): Part[] {
+/**
+ * Splits a unit into parts of at most 99 writes, each with its own copy of the condition. The
+ * check is on the source item in `tableName`; the records go to `target` (default: the same
+ * table; a `table` migration's target table, so one transaction spans both).
+ */
+function partsOf(tableName: string, keys: KeySchema, migrationId: string, unit: ConversionUnit, target: RecordTable = { tableName, keys }): Part[] {
   const check = sourceConditionCheck(tableName, unit.key, unit.condition);
+  ({ tableName, keys } = target);
   const checkBytes = 200 + itemSize((unit.condition.ExpressionAttributeValues ?? {}) as Record<string, unknown>);
   const writes = [
     ...unit.records.map((Item) => ({
@@ -76,9 +81,9 @@ function partsOf(tableName: string, keys: KeySchema, migrationId: string, unit: 
 }
 
 /** Greedy packing of units' parts into calls under the action and byte limits. */
-export function packTransactions(tableName: string, keys: KeySchema, migrationId: string, units: ConversionUnit[]): Part[][] {
+export function packTransactions(tableName: string, keys: KeySchema, migrationId: string, units: ConversionUnit[], target?: RecordTable): Part[][] {
   return packParts(
-    units.filter((unit) => unit.records.length + (unit.deletes?.length ?? 0) > 0).flatMap((unit) => partsOf(tableName, keys, migrationId, unit)),
+    units.filter((unit) => unit.records.length + (unit.deletes?.length ?? 0) > 0).flatMap((unit) => partsOf(tableName, keys, migrationId, unit, target)),
   );
 }
 
@@ -136,7 +141,9 @@ export async function repairSources(
     consumedReadUnits: 0,
   };
   const reads: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
-  const keys = keysOf(migration);
+  // The records' table and keys (a `table` migration's target); the source check stays on tableName.
+  const target = recordTableOf(migration, tableName);
+  const keys = target.keys;
   const fields = options.fields ?? migration.readFields;
   const fence = options.fence;
   const beforeCall = fence
@@ -172,7 +179,7 @@ export async function repairSources(
         records: puts.filter((r) => !droppedPuts.has(keyId(keys, r))),
         deletes,
       };
-      const run = await runTransactions(doc, packTransactions(tableName, keys, migration.id, [unit]), {
+      const run = await runTransactions(doc, packTransactions(tableName, keys, migration.id, [unit], target), {
         backoff,
         advice: "lower --rate and resume with `ferry resume`",
         ...(beforeCall ? { beforeCall } : {}),
@@ -194,7 +201,7 @@ export async function repairSources(
           throw new TransactionRetriesExhaustedError(["SourceChanged"], changes, `${keyText(request.key)} keeps changing; resume with \`ferry resume\``);
         }
         await sleep(backoffDelay(changes, backoff));
-        current = (await readCurrentSources(doc, tableName, migration, [request.key], backoff, reads, fields)).get(keyId(keys, request.key));
+        current = (await readCurrentSources(doc, tableName, migration, [request.key], backoff, reads, fields)).get(keyId(keysOf(migration), request.key));
       } else if (action.Put) {
         droppedPuts.add(keyId(keys, action.Put.Item));
         stats.refused.push(new RecordOwnedElsewhereError(migration.id, request.key, keyOf(keys, action.Put.Item), plainItem(refusal.item)));

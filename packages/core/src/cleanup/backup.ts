@@ -29,6 +29,8 @@ export interface BackupHeader {
   removeAttributes: string[];
   /** The table's key schema (which attributes of each line are its key); older backups lack it. */
   keys?: KeySchema;
+  /** Each line is a whole item the cleanup deleted (a `table` migration's deleteSourceItems): restore puts it back whole. */
+  wholeItems?: boolean;
 }
 
 /** A backup file that is not one ferry wrote (or is cut off). */

@@ -55,7 +55,10 @@ async function restoreItem(
   item: Item,
   attributes: string[],
   recreateMissing: boolean,
+  wholeItems = false,
 ): Promise<keyof Pick<RestoreResult, "restored" | "present" | "missing" | "recreated">> {
+  // A deleted source item (deleteSourceItems) comes back whole, only on a free key: a newer item stays.
+  if (wholeItems) return putIfFree(raw, tableName, keys, item);
   const kept = attributes.filter((a) => item[a] !== undefined);
   if (kept.length === 0) return "present";
   const names: Record<string, string> = { "#pk": keys.partitionKey.name, ...Object.fromEntries(kept.map((a, i) => [`#a${i}`, a])) };
@@ -78,6 +81,11 @@ async function restoreItem(
     if (err.Item) return "present";
   }
   if (!recreateMissing) return "missing";
+  return putIfFree(raw, tableName, keys, item);
+}
+
+/** Puts the whole backed-up item if its key is free: "recreated", else "present". */
+async function putIfFree(raw: DynamoClients["raw"], tableName: string, keys: KeySchema, item: Item): Promise<"recreated" | "present"> {
   try {
     await raw.send(
       new PutItemCommand({
@@ -116,7 +124,7 @@ export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: s
     const outcomes = await Promise.all(
       backup.items
         .slice(i, i + o.concurrency)
-        .map((item) => restoreItem(clients.raw, tableName, keys, item, backup.header.removeAttributes, o.recreateMissing)),
+        .map((item) => restoreItem(clients.raw, tableName, keys, item, backup.header.removeAttributes, o.recreateMissing, backup.header.wholeItems === true)),
     );
     for (const outcome of outcomes) result[outcome]++;
   }

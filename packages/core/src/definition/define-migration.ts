@@ -262,7 +262,7 @@ export function defineMigration<S extends z.ZodObject, const K extends KeySchema
 }
 
 /** The fields each kind needs and the ones it must not have; the kind's module checks the rest (MigrationKind.specIssues). */
-function kindFieldIssues(spec: Pick<MigrationSpec, "kind" | "attributes" | "index" | "target" | "cleanup">): { path: string; message: string }[] {
+function kindFieldIssues(spec: Pick<MigrationSpec, "kind" | "attributes" | "index" | "target" | "cleanup" | "table">): { path: string; message: string }[] {
   const kind = spec.kind ?? "records";
   const issues: { path: string; message: string }[] = [];
   const only = (field: "attributes" | "index" | "target", owner: MigrationKindName) => {
@@ -277,6 +277,11 @@ function kindFieldIssues(spec: Pick<MigrationSpec, "kind" | "attributes" | "inde
   }
   if (kind === "table" && spec.target === undefined)
     issues.push({ path: "target", message: 'name the table the records go to, e.g. target: { table: "WorkflowsByContext" }' });
+  if (kind === "table" && spec.target?.table === spec.table)
+    issues.push({
+      path: "target.table",
+      message: `the target must be another table than the source (${spec.table}); records beside their sources are the records kind`,
+    });
   if (spec.cleanup?.deleteSourceItems !== undefined && kind !== "table") {
     issues.push({ path: "cleanup.deleteSourceItems", message: `only a migration of kind "table" deletes its source items (this one is "${kind}")` });
   }
@@ -316,6 +321,38 @@ export class MissingKeySchemaError extends UsageError {
 export function keysOf(migration: Pick<Migration, "id" | "keys">): KeySchema {
   if (!migration.keys) throw new MissingKeySchemaError(migration.id);
   return migration.keys;
+}
+
+/** A `table` migration used before its target was bound (definition/table-keys.ts) and without declared `target.keys`. */
+export class MissingTargetKeySchemaError extends UsageError {
+  constructor(
+    readonly migrationId: string,
+    readonly targetTable: string | undefined,
+  ) {
+    super(
+      `${migrationId} copies into ${targetTable ?? "a target table"} but its key schema is unknown here: run the command against a table (--table, FERRY_TABLE or --stage) ` +
+        'so ferry reads the target\'s keys, or declare target.keys: { partitionKey: { name: "ctx", type: "S" }, sortKey: { name: "rank", type: "N" } }.',
+    );
+  }
+}
+
+/** Where a migration's derived records live: the table and its key schema. */
+export interface RecordTable {
+  tableName: string;
+  keys: KeySchema;
+}
+
+/** The key schema of the migration's derived records: the target's (kind "table"), else the source table's. */
+export function recordKeysOf(migration: Pick<Migration, "id" | "keys" | "kind" | "target">): KeySchema {
+  if (migration.kind !== "table") return keysOf(migration);
+  if (!migration.target?.keys) throw new MissingTargetKeySchemaError(migration.id, migration.target?.table);
+  return migration.target.keys;
+}
+
+/** The table the derived records go to: the bound target (kind "table"), else `sourceTable` itself. */
+export function recordTableOf(migration: Pick<Migration, "id" | "keys" | "kind" | "target">, sourceTable: string): RecordTable {
+  if (migration.kind !== "table") return { tableName: sourceTable, keys: keysOf(migration) };
+  return { tableName: migration.target?.table ?? sourceTable, keys: recordKeysOf(migration) };
 }
 
 /** True when `key`'s key attributes pass the migration's key selectors (pkPrefix, skPrefix, skPattern); `match` is not consulted. */

@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from "node:util";
 import { MAX_ITEM_BYTES, MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES, itemSize } from "../dynamo/item-size.ts";
 import { type KeySchema, keyAttributes, keyId, keyOf, keyText, keyValueProblem, sameKey } from "../dynamo/key-schema.ts";
 import { FerryError } from "../errors.ts";
-import { type DerivedRecord, type ItemKey, type Migration, OWNER_ATTRIBUTE, isSourceKey, keysOf } from "./define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, OWNER_ATTRIBUTE, isSourceKey, keysOf, recordKeysOf } from "./define-migration.ts";
 
 export { OWNER_ATTRIBUTE } from "./define-migration.ts";
 export { keyId, keyOf, keyText } from "../dynamo/key-schema.ts";
@@ -101,7 +101,8 @@ export function deriveRecords(migration: Migration, item: Record<string, unknown
   } catch (err) {
     throw new DeriveError(migration.id, key, err);
   }
-  const problems = checkRecords(migration, keys, key, records);
+  // A `table` migration's records are keyed by the target's schema; the stamp keeps the owner's source key.
+  const problems = checkRecords(migration, recordKeysOf(migration), key, records);
   if (problems.length > 0) throw new InvalidDerivedRecordsError(migration.id, key, problems);
   const stamp: OwnerStamp = { migration: migration.id, owner: key };
   return (records as DerivedRecord[]).map((r) => ({ ...r, [OWNER_ATTRIBUTE]: stamp }));
@@ -142,7 +143,8 @@ function checkRecords(migration: Migration, keys: KeySchema, owner: ItemKey, rec
     const id = keyId(keys, r);
     if (seen.has(id)) problems.push(`${at}: duplicate key ${keyText(keyOf(keys, r))}`);
     seen.add(id);
-    if (sameKey(keys, r, owner) || looksLikeSource(migration, r)) {
+    // Records in another table (kind "table") cannot collide with the source items.
+    if (migration.kind !== "table" && (sameKey(keys, r, owner) || looksLikeSource(migration, r))) {
       problems.push(`${at}: key ${keyText(keyOf(keys, r))} collides with source items (${collisionText(migration, owner, r)})`);
     }
     const unstorable = unstorableAttribute(r);

@@ -7,7 +7,7 @@
  */
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { FerryError } from "../errors.ts";
-import { type ItemKey, type KeySchema, keyAttributes } from "../dynamo/key-schema.ts";
+import type { ItemKey, KeySchema } from "../dynamo/key-schema.ts";
 import { OWNER_ATTRIBUTE, type OwnerStamp, keyText } from "./derive.ts";
 
 /** The parts of a DynamoDB write that carry a condition. */
@@ -19,12 +19,16 @@ export interface WriteCondition {
 
 const STAMP_NAMES = { "#ferryStamp": OWNER_ATTRIBUTE, "#ferryMigration": "migration", "#ferryOwner": "owner" };
 
-/** "Stamped by `migrationId` for `owner`": the stamp's migration and every key attribute of its owner, under the table's names. */
-function ownedBy(keys: KeySchema, migrationId: string, owner: ItemKey): WriteCondition {
+/**
+ * "Stamped by `migrationId` for `owner`": the stamp's migration and every key attribute of its
+ * owner, under the source table's names (the owner's own: a `table` migration's records are
+ * keyed by the target's schema, their owners by the source's).
+ */
+function ownedBy(_keys: KeySchema, migrationId: string, owner: ItemKey): WriteCondition {
   const names: Record<string, string> = { ...STAMP_NAMES };
   const values: Record<string, unknown> = { ":ferryMigration": migrationId };
   const clauses = ["#ferryStamp.#ferryMigration = :ferryMigration"];
-  keyAttributes(keys).forEach(({ name }, i) => {
+  Object.keys(owner).forEach((name, i) => {
     names[`#ferryOwnerKey${i}`] = name;
     values[`:ferryOwnerKey${i}`] = owner[name];
     clauses.push(`#ferryStamp.#ferryOwner.#ferryOwnerKey${i} = :ferryOwnerKey${i}`);

@@ -49,8 +49,15 @@ export class ApplyWindow<T> {
   /** Derived key -> the entry whose plan writes it. */
   private readonly keys = new Map<string, number>();
 
-  /** `keySchema`: the table's; undefined only for a window that stays empty (before the key schema is read). */
-  constructor(private readonly keySchema?: KeySchema) {}
+  /**
+   * `keySchema`: the derived records' table's; undefined only for a window that stays empty
+   * (before the key schema is read). `ownerSchema`: the source table's (a `table` migration's
+   * records are keyed otherwise than their owners), by default the same.
+   */
+  constructor(
+    private readonly keySchema?: KeySchema,
+    private readonly ownerSchema: KeySchema | undefined = keySchema,
+  ) {}
 
   fits(plan: ApplyPlan): boolean {
     return planKeys(this.schema, plan).every((k) => !this.keys.has(k));
@@ -70,8 +77,9 @@ export class ApplyWindow<T> {
    */
   merge(plan: ApplyPlan): boolean {
     const schema = this.schema;
-    const id = keyId(schema, plan.key);
-    const at = this.entries.findIndex((e) => keyId(schema, e.plan.key) === id);
+    const owners = this.ownerSchema ?? schema;
+    const id = keyId(owners, plan.key);
+    const at = this.entries.findIndex((e) => keyId(owners, e.plan.key) === id);
     const entry = this.entries[at];
     if (!entry || planKeys(schema, plan).some((k) => this.keys.has(k) && this.keys.get(k) !== at)) return false;
     const puts = new Set(plan.puts.map((r) => keyId(schema, r)));

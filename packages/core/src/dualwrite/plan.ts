@@ -7,7 +7,7 @@ import { isDeepStrictEqual } from "node:util";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import type { AttributeValue as LambdaAttributeValue, DynamoDBRecord } from "aws-lambda";
-import { type DerivedRecord, type ItemKey, type Migration, isSourceKey, keysOf } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, isSourceKey, keysOf, recordKeysOf } from "../definition/define-migration.ts";
 import {
   DeriveError,
   InvalidDerivedRecordsError,
@@ -24,6 +24,13 @@ import { RecordOwnedElsewhereError } from "../definition/owner.ts";
 import { matchesSource } from "../definition/source.ts";
 import { FerryError } from "../errors.ts";
 import { isPingKey } from "./liveness-key.ts";
+
+/**
+ * The attribute the remove step's source-item sweep sets (`{ migration, nonce }`) on a source item
+ * just before deleting it on that mark: a MODIFY the plan sees as unchanged (not a schema field),
+ * and a REMOVE it recognises as the cleanup's (isCleanupDelete).
+ */
+export const CLEANUP_MARK_ATTRIBUTE = "ferryCleanup";
 
 /** A stream record the dual-write cannot use: an image it needs is missing or the event is unknown. */
 export class UnusableStreamRecordError extends FerryError {
@@ -98,6 +105,9 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
     case "INSERT":
       return { kind: "apply", key, puts: deriveRecords(migration, required(newImage, seq, "INSERT without NewImage")), deletes: [] };
     case "REMOVE":
+      // The remove step's deletion of a migrated source item (kind "table", cleanup.deleteSourceItems):
+      // its records now belong to the application's new model and must stay.
+      if (isCleanupDelete(migration, required(oldImage, seq, "REMOVE without OldImage"))) return { kind: "unchanged", key };
       return withPrevious(migration, key, [], required(oldImage, seq, "REMOVE without OldImage"));
     case "MODIFY": {
       const next = required(newImage, seq, "MODIFY without NewImage");
@@ -117,6 +127,16 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
     default:
       throw new UnusableStreamRecordError(seq, `unknown eventName ${JSON.stringify(record.eventName)}`);
   }
+}
+
+/**
+ * True when `oldImage` carries this migration's cleanup mark (kinds/table/delete-sources.ts):
+ * the item was deleted by the remove step's sweep, which deletes only marked items, on the mark.
+ */
+export function isCleanupDelete(migration: Migration, oldImage: Record<string, unknown>): boolean {
+  if (migration.kind !== "table" || !migration.cleanup?.deleteSourceItems) return false;
+  const mark = oldImage[CLEANUP_MARK_ATTRIBUTE] as { migration?: unknown } | undefined;
+  return !!mark && typeof mark === "object" && mark.migration === migration.id;
 }
 
 /** True when `next` is `before` minus some of the migration's cleanup attributes, and nothing else changed. */
@@ -142,7 +162,7 @@ function withPrevious(migration: Migration, key: ItemKey, puts: DerivedRecord[],
     if (!isPoisonError(err)) throw err;
     return { kind: "apply", key, puts, deletes: [], invalidOldImage: err as FerryError };
   }
-  const keys = keysOf(migration);
+  const keys = recordKeysOf(migration);
   const desired = new Set(puts.map((r) => keyId(keys, r)));
   const deletes = previous.filter((r) => !desired.has(keyId(keys, r))).map((r) => keyOf(keys, r));
   return { kind: "apply", key, puts, deletes };

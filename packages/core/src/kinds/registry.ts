@@ -5,9 +5,11 @@
 import type { Migration } from "../definition/define-migration.ts";
 import type { KindName, MigrationKind } from "./kind.ts";
 import { recordsKind } from "./records.ts";
+import { tableKind } from "./table.ts";
 
 const KINDS: Partial<Record<KindName, MigrationKind>> = {
   records: recordsKind,
+  table: tableKind,
 };
 
 /** The module of `migration`'s kind. */

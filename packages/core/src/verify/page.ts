@@ -6,7 +6,7 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { isSourceItem } from "../backfill/page.ts";
-import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, type RecordTable, keysOf, recordKeysOf, recordTableOf } from "../definition/define-migration.ts";
 import {
   DeriveError,
   InvalidDerivedRecordsError,
@@ -35,6 +35,16 @@ export interface PageContext {
   stats: ReadStats;
   /** Present when repairing: the running totals of what was fixed. */
   repairs?: RepairCounts;
+  /**
+   * What the scanned page holds (kind "table": the source table's pages hold only sources, the
+   * target's only records); default both, as in one table.
+   */
+  side?: "sources" | "records";
+}
+
+/** Where the page's migration keeps its records: the source table (ctx.tableName) or a `table` migration's target. */
+function recordsOf(ctx: PageContext): RecordTable {
+  return recordTableOf(ctx.migration, ctx.tableName);
 }
 
 /** What an owner key holds, judged the way the dual-write would judge it. */
@@ -56,7 +66,7 @@ export function invalidReason(err: unknown): string | undefined {
 /** Judges the item at an owner key (undefined: no item there). */
 export function judgeOwner(migration: Migration, item: Record<string, unknown> | undefined): OwnerState {
   if (!item) return { state: "absent" };
-  const keys = keysOf(migration);
+  const keys = recordKeysOf(migration);
   try {
     if (!isSourceItem(migration, item)) return { state: "notSource" };
     const records = deriveRecords(migration, item);
@@ -98,14 +108,15 @@ function isSourceCandidate(migration: Migration, item: Record<string, unknown>):
 export async function verifyPage(ctx: PageContext, items: Record<string, unknown>[]): Promise<void> {
   const { migration, tally } = ctx;
   const keys = keysOf(migration);
+  const target = recordsOf(ctx);
   const counts = tally.counts;
   const sources: Record<string, unknown>[] = [];
   const stamped: { item: Record<string, unknown>; owner: ItemKey }[] = [];
   counts.scanned += items.length;
   for (const item of items) {
     const owner = ownerOf(item, migration.id);
-    if (isSourceCandidate(migration, item)) sources.push(item);
-    else if (owner) stamped.push({ item, owner });
+    if (ctx.side !== "records" && isSourceCandidate(migration, item)) sources.push(item);
+    else if (ctx.side !== "sources" && owner) stamped.push({ item, owner });
     else counts.other++;
   }
   counts.sources += sources.length;
@@ -121,22 +132,22 @@ export async function verifyPage(ctx: PageContext, items: Record<string, unknown
   };
   let unrepairable = 0;
   // Records scanned on this page need no second read (0002's tasks sit right after their workflow).
-  const onPage = new Map(stamped.map(({ item }) => [keyId(keys, item), item]));
+  const onPage = new Map(stamped.map(({ item }) => [keyId(target.keys, item), item]));
   await checkSources(ctx, sources, onPage, owners, queuePut, () => unrepairable++);
 
   const deletes = await checkRecords(ctx, stamped, owners);
   if (!ctx.repairs) return;
   ctx.repairs.skipped += unrepairable;
   const removals: RepairUnit[] = [];
-  for (const { guard, records } of deletes.values()) removals.push(deleteUnit(ctx.tableName, migration, guard, records));
+  for (const { guard, records } of deletes.values()) removals.push(deleteUnit(ctx.tableName, migration, guard, records, target));
   const writes: RepairUnit[] = [];
   const targeted = new Set<string>();
   for (const { source, records } of puts.values()) {
     // Two sources deriving one key would put it twice in a call: the second waits for the next verify.
-    const free = records.filter((r) => !targeted.has(keyId(keys, r)));
-    for (const r of free) targeted.add(keyId(keys, r));
+    const free = records.filter((r) => !targeted.has(keyId(target.keys, r)));
+    for (const r of free) targeted.add(keyId(target.keys, r));
     ctx.repairs.skipped += records.length - free.length;
-    if (free.length > 0) writes.push(putUnit(ctx.tableName, migration, source, free));
+    if (free.length > 0) writes.push(putUnit(ctx.tableName, migration, source, free, target));
   }
   // Deletes first, in their own calls: a stale stamp's key may be re-put for its real owner on the same page.
   for (const units of [removals, writes]) {
@@ -158,6 +169,7 @@ async function checkSources(
 ): Promise<void> {
   const { migration, tally } = ctx;
   const keys = keysOf(migration);
+  const target = recordsOf(ctx);
   const expected: { source: Record<string, unknown>; record: DerivedRecord }[] = [];
   for (const source of sources) {
     const state = judgeOwner(migration, source);
@@ -168,14 +180,14 @@ async function checkSources(
     for (const record of state.records.values()) expected.push({ source, record });
   }
   if (expected.length === 0) return;
-  const elsewhere = expected.map((e) => e.record).filter((r) => !onPage.has(keyId(keys, r)));
-  const present = await batchGetItems(ctx.doc, ctx.tableName, keys, elsewhere, { backoff: ctx.backoff, stats: ctx.stats });
+  const elsewhere = expected.map((e) => e.record).filter((r) => !onPage.has(keyId(target.keys, r)));
+  const present = await batchGetItems(ctx.doc, target.tableName, target.keys, elsewhere, { backoff: ctx.backoff, stats: ctx.stats });
   for (const [id, item] of onPage) present.set(id, item);
   const claimed: { source: Record<string, unknown>; record: DerivedRecord; holder: ItemKey }[] = [];
   for (const { source, record } of expected) {
-    const key = keyOf(keys, record);
+    const key = keyOf(target.keys, record);
     const owner = keyOf(keys, source);
-    const actual = present.get(keyId(keys, record));
+    const actual = present.get(keyId(target.keys, record));
     if (!actual) {
       tally.defect({ kind: "missing", key, owner, detail: "not in the table" });
       queuePut(source, record);
@@ -202,9 +214,9 @@ async function checkSources(
   );
   for (const { source, record, holder } of claimed) {
     const state = owners.get(keyId(keys, holder));
-    const key = keyOf(keys, record);
+    const key = keyOf(target.keys, record);
     const owner = keyOf(keys, source);
-    if (state?.state === "valid" && state.records.has(keyId(keys, record))) {
+    if (state?.state === "valid" && state.records.has(keyId(target.keys, record))) {
       tally.defect({ kind: "different", key, owner, detail: `also derived by ${keyText(holder)}: two source items derive this key; fix derive` });
       unrepairable();
     } else if (state?.state === "invalid") {
@@ -240,6 +252,7 @@ async function checkRecords(
   const deletes = new Map<string, { guard: OwnerGuard; records: Record<string, unknown>[] }>();
   if (stamped.length === 0) return deletes;
   const keys = keysOf(ctx.migration);
+  const recordKeys = recordsOf(ctx).keys;
   await judgeOwners(
     ctx,
     stamped.map((s) => s.owner),
@@ -247,7 +260,7 @@ async function checkRecords(
   );
   for (const { item, owner } of stamped) {
     const state = owners.get(keyId(keys, owner)) ?? { state: "absent" };
-    const key = keyOf(keys, item);
+    const key = keyOf(recordKeys, item);
     let detail: string;
     let guard: OwnerGuard;
     if (state.state === "invalid") {
@@ -255,7 +268,7 @@ async function checkRecords(
       continue;
     } else if (state.state === "valid") {
       // Derived by its owner: the source side compares it (a difference is counted there).
-      if (state.records.has(keyId(keys, key))) continue;
+      if (state.records.has(keyId(recordKeys, key))) continue;
       detail = "its owner no longer derives this key";
       guard = { state: "unchanged", item: state.item };
     } else if (state.state === "absent") {

@@ -7,7 +7,7 @@
  */
 import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { sourceItemCheck } from "../backfill/source-condition.ts";
-import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, type RecordTable, keysOf } from "../definition/define-migration.ts";
 import { OWNER_ATTRIBUTE, keyOf } from "../definition/derive.ts";
 import { ownedPutCondition } from "../definition/owner.ts";
 import { itemSize } from "../dynamo/item-size.ts";
@@ -33,14 +33,25 @@ export interface RepairUnit {
   bytes: number;
 }
 
-/** Puts `records` of `source` (as read) only while the source is unchanged and each key is free or this migration's. */
-export function putUnit(tableName: string, migration: Migration, source: Record<string, unknown>, records: DerivedRecord[]): RepairUnit {
+/**
+ * Puts `records` of `source` (as read) only while the source is unchanged and each key is free or
+ * this migration's. `target`: where the records live (default: the source table).
+ */
+export function putUnit(
+  tableName: string,
+  migration: Migration,
+  source: Record<string, unknown>,
+  records: DerivedRecord[],
+  target: RecordTable = { tableName, keys: keysOf(migration) },
+): RepairUnit {
   const keys = keysOf(migration);
   return {
     kind: "put",
     guard: sourceItemCheck(tableName, migration, source),
     // Never overwrite an item that is not this migration's record of this source item.
-    writes: records.map((Item) => ({ Put: { TableName: tableName, Item, ...ownedPutCondition(keys, migration.id, keyOf(keys, source)) } })),
+    writes: records.map((Item) => ({
+      Put: { TableName: target.tableName, Item, ...ownedPutCondition(target.keys, migration.id, keyOf(keys, source)) },
+    })),
     bytes: 200 + itemSize(source) + records.reduce((n, r) => n + itemSize(r) + 100, 0),
   };
 }
@@ -49,7 +60,13 @@ export function putUnit(tableName: string, migration: Migration, source: Record<
 export type OwnerGuard = { state: "absent"; key: ItemKey } | { state: "unchanged"; item: Record<string, unknown> } | { state: "none" };
 
 /** Deletes `records` (as read) while their stamp is unchanged and their owner is as verify found it. */
-export function deleteUnit(tableName: string, migration: Migration, owner: OwnerGuard, records: Record<string, unknown>[]): RepairUnit {
+export function deleteUnit(
+  tableName: string,
+  migration: Migration,
+  owner: OwnerGuard,
+  records: Record<string, unknown>[],
+  target: RecordTable = { tableName, keys: keysOf(migration) },
+): RepairUnit {
   const keys = keysOf(migration);
   let guard: Action | undefined;
   if (owner.state === "absent") {
@@ -69,8 +86,8 @@ export function deleteUnit(tableName: string, migration: Migration, owner: Owner
     ...(guard ? { guard } : {}),
     writes: records.map((r) => ({
       Delete: {
-        TableName: tableName,
-        Key: keyOf(keys, r),
+        TableName: target.tableName,
+        Key: keyOf(target.keys, r),
         ConditionExpression: "#f = :stamp",
         ExpressionAttributeNames: { "#f": OWNER_ATTRIBUTE },
         ExpressionAttributeValues: { ":stamp": r[OWNER_ATTRIBUTE] },

@@ -99,7 +99,7 @@ export function countOf(report: VerifyCounts, kind: VerifyDefect): number {
   return kind === "orphan" ? report.orphans : kind === "invalidSource" ? report.invalidSources : report[kind];
 }
 
-function validate(o: VerifyOptions): void {
+export function validate(o: VerifyOptions): void {
   const problems: string[] = [];
   const int = (name: "segments" | "pageSize" | "examples", min: number, max: number) => {
     if (!Number.isInteger(o[name]) || o[name] < min || o[name] > max) problems.push(`${name} must be an integer from ${min} to ${max} (got ${o[name]})`);
@@ -110,24 +110,35 @@ function validate(o: VerifyOptions): void {
   if (problems.length > 0) throw new InvalidVerifyOptionsError(problems);
 }
 
+/** Which table a scan pass reads and what its pages hold (kind "table": the source's sources, the target's records). */
+export interface ScanSide {
+  /** The table scanned (default: the source table). */
+  scanTable?: string;
+  side?: "sources" | "records";
+  /** Counts into this tally (a second side of the same verify) instead of a new one. */
+  tally?: VerifyTally;
+}
+
 /** One full scan; with `repairs`, each page fixes what it finds. */
-async function scanPass(
+export async function scanPass(
   doc: DynamoDBDocumentClient,
   tableName: string,
   migration: Migration,
   o: VerifyOptions,
   stats: ReadStats,
   repairs?: RepairCounts,
+  scan: ScanSide = {},
 ): Promise<VerifyTally> {
-  const tally = new VerifyTally(o.examples, o.recheckAfterMs > 0 && !repairs ? MAX_RECHECK_SUSPECTS : 0);
-  const ctx = { doc, tableName, migration, tally, backoff: o.backoff, stats, ...(repairs ? { repairs } : {}) };
+  const tally = scan.tally ?? new VerifyTally(o.examples, o.recheckAfterMs > 0 && !repairs ? MAX_RECHECK_SUSPECTS : 0);
+  const scanTable = scan.scanTable ?? tableName;
+  const ctx = { doc, tableName, migration, tally, backoff: o.backoff, stats, ...(repairs ? { repairs } : {}), ...(scan.side ? { side: scan.side } : {}) };
   let stop = false;
   const segment = async (index: number) => {
     let start: Record<string, unknown> | undefined;
     do {
       const page = await doc.send(
         new ScanCommand({
-          TableName: tableName,
+          TableName: scanTable,
           Segment: index,
           TotalSegments: o.segments,
           Limit: o.pageSize,
@@ -153,7 +164,7 @@ async function scanPass(
   );
   const failure = outcomes.find((r): r is PromiseRejectedResult => r.status === "rejected");
   if (failure) {
-    if (isMissingTable(failure.reason)) throw new TableNotFoundError(tableName);
+    if (isMissingTable(failure.reason)) throw new TableNotFoundError(scanTable);
     throw failure.reason;
   }
   return tally;

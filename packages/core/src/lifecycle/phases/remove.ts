@@ -126,6 +126,7 @@ export const removePhase: Phase<Partial<RemovePhaseOptions>, RemoveResult> = {
           createdAt: at.toISOString(),
           removeAttributes: ctx.migration.cleanup.removeAttributes ?? [],
           keys: keysOf(ctx.migration),
+          ...(ctx.migration.cleanup.deleteSourceItems ? { wholeItems: true } : {}),
         });
         backup = { kind: "file", path, at: at.toISOString() };
       } else if (kind === "aws") {
