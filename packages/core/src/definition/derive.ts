@@ -177,8 +177,8 @@ function collisionText(migration: Migration, owner: ItemKey, record: Record<stri
   return prefixes.length ? prefixes.join(" ") : String(skPattern);
 }
 
-/** The first attribute (path) DynamoDB cannot store, with what it is; undefined when every value can be stored. */
-function unstorableAttribute(value: unknown, path = ""): string | undefined {
+/** The first attribute (path) DynamoDB cannot store, with what it is; undefined when every value can be stored (also the attributes kind's check). */
+export function unstorableAttribute(value: unknown, path = ""): string | undefined {
   const at = (name: string) => (path ? `${path}.${name}` : `"${name}"`);
   if (typeof value === "function") return `${path} is a function`;
   if (typeof value === "symbol") return `${path} is a symbol`;

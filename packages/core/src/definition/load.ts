@@ -6,6 +6,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { basename, dirname, isAbsolute, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { UsageError } from "../errors.ts";
+import { kindOf } from "../kinds/registry.ts";
 import { InvalidMigrationError, MIGRATION_ID_PATTERN, type Migration, isDefinedMigration, plainExportIssues } from "./define-migration.ts";
 
 /** The repository's migrations folder, or FERRY_MIGRATIONS_DIR. */
@@ -103,7 +104,7 @@ export function migrationFromRegistry(ref: string, registry: MigrationRegistry):
   if (migration.id !== matches[0]) {
     throw new InvalidMigrationError([{ path: "id", message: `expected "${matches[0]}" (its registry key), got "${migration.id}"` }], REGISTRY_LOCATION);
   }
-  return migration;
+  return withKindChecked(migration, REGISTRY_LOCATION);
 }
 
 /**
@@ -134,6 +135,13 @@ export async function loadMigrationFile(file: string): Promise<Migration> {
   if (migration.id !== expectedId) {
     throw new InvalidMigrationError([{ path: "id", message: `expected "${expectedId}" (the file name), got "${migration.id}"` }], name);
   }
+  return withKindChecked(migration, name);
+}
+
+/** `migration` once its kind's module finds nothing wrong with the kind's fields (MigrationKind.specIssues); else InvalidMigrationError naming them. */
+function withKindChecked(migration: Migration, file: string): Migration {
+  const issues = kindOf(migration).specIssues(migration);
+  if (issues.length > 0) throw new InvalidMigrationError(issues, file);
   return migration;
 }
 

@@ -40,6 +40,8 @@ export interface WindowResult {
   deleted: number;
   /** Deletes left alone because the key holds what another migration or the application owns. */
   keptDeletes: RecordOwnedElsewhereError[];
+  /** Conditional writes that met a later change of their source item, whose own stream record follows (kind attributes). */
+  superseded?: number;
   failure?: { index: number; error: unknown };
 }
 

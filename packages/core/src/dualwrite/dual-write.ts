@@ -215,6 +215,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         if (result.failure && coalesced) return "unmerge";
         batch.written += result.written;
         batch.deleted += result.deleted;
+        batch.superseded += result.superseded ?? 0;
         for (const kept of result.keptDeletes) {
           logger.warn("kept a record another migration or the application owns instead of deleting it", { key: keyText(kept.key), reason: kept.message });
         }

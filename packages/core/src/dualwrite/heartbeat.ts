@@ -26,10 +26,12 @@ export interface DualWriteCounters {
   deleted: number;
   /** Liveness pings (dualwrite/liveness.ts) seen. */
   pings: number;
+  /** Conditional writes that met a later change of their item (kind attributes): that change's own record writes it. */
+  superseded: number;
 }
 
 export function emptyCounters(): DualWriteCounters {
-  return { applied: 0, unchanged: 0, ignored: 0, failed: 0, written: 0, deleted: 0, pings: 0 };
+  return { applied: 0, unchanged: 0, ignored: 0, failed: 0, written: 0, deleted: 0, pings: 0, superseded: 0 };
 }
 
 /** The heartbeat as stored. Counters are totals over every heartbeat written so far. */

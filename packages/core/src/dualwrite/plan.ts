@@ -62,6 +62,8 @@ export type RecordPlan =
       deletes: ItemKey[];
       /** Set when the old image failed the schema or derive: it owned nothing, so nothing is deleted. */
       invalidOldImage?: FerryError;
+      /** Kind attributes (kinds/attributes/plan.ts): set `set` on the item while its read fields are `image`'s (puts and deletes are empty). */
+      attributes?: { image: Record<string, unknown>; set: Record<string, unknown> };
     };
 
 /** True for the errors a record's own content causes: retrying the same record cannot succeed. */

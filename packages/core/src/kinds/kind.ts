@@ -13,7 +13,8 @@ import type { DynamoDBRecord } from "aws-lambda";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import type { PageRequest, PageResult } from "../backfill/page.ts";
 import type { SweepTask } from "../cleanup/sweep.ts";
-import type { Migration } from "../definition/define-migration.ts";
+import type { DerivedRecord, Migration } from "../definition/define-migration.ts";
+import type { DeriveOptions } from "../definition/derive.ts";
 import type { ApplyOptions, WindowResult } from "../dualwrite/applier.ts";
 import type { RecordPlan } from "../dualwrite/plan.ts";
 import type { BatchWriteStats } from "../dynamo/batch-write.ts";
@@ -79,6 +80,8 @@ export interface DerivedSummary {
   writeBytes: number[];
   /** The keys the derived state occupies, as `keyId` strings, for collision checks (empty for attributes). */
   keyIds: string[];
+  /** True when the writes update the source item in place (attributes): no validation read, no transaction. */
+  inPlace?: boolean;
 }
 
 /**
@@ -94,6 +97,12 @@ export interface MigrationKind {
   // ---- design: check and plan ----
   /** Runs derive on one source item the way every step does, validated; throws the definition's errors. */
   summarize(migration: Migration, item: Record<string, unknown>, run?: (call: () => unknown) => unknown): DerivedSummary;
+  /**
+   * check's view of one item's derived state as records, for its determinism, schema-read and
+   * size comparisons (default: deriveRecords). Attributes: one record, the item's key and the
+   * derived attributes. Throws the definition's errors.
+   */
+  deriveForCheck?(migration: Migration, item: Record<string, unknown>, options: DeriveOptions): DerivedRecord[];
 
   // ---- add: the dual-write ----
   /** What one stream record means; throws a poison error (dualwrite/plan.ts isPoisonError) when it cannot be derived. */
@@ -124,6 +133,6 @@ export interface MigrationKind {
   // ---- guards the kind adds to the lifecycle's ----
   /** Refusals before add starts (a missing index or target table). */
   addProblems(ctx: KindGuardContext): Promise<GuardRefusedError[]>;
-  /** Refusals before the first move to v2 (an index not ACTIVE or not answering). */
-  moveProblems(ctx: KindGuardContext): Promise<GuardRefusedError[]>;
+  /** Refusals before the first move to v2 (an index not ACTIVE or not answering); `verified`: the verify the move just ran. */
+  moveProblems(ctx: KindGuardContext, verified?: VerifyReport): Promise<GuardRefusedError[]>;
 }

@@ -4,11 +4,13 @@
  */
 import type { Migration } from "../definition/define-migration.ts";
 import type { KindName, MigrationKind } from "./kind.ts";
+import { attributesKind } from "./attributes.ts";
 import { recordsKind } from "./records.ts";
 import { tableKind } from "./table.ts";
 
 const KINDS: Partial<Record<KindName, MigrationKind>> = {
   records: recordsKind,
+  attributes: attributesKind,
   table: tableKind,
 };
 

@@ -212,5 +212,14 @@ async function readDryRun(where: ControlLocation): Promise<DryRunStatus | null> 
 }
 
 function pickCounters(c: DualWriteCounters): DualWriteCounters {
-  return { applied: c.applied, unchanged: c.unchanged, ignored: c.ignored, failed: c.failed, written: c.written, deleted: c.deleted, pings: c.pings ?? 0 };
+  return {
+    applied: c.applied,
+    unchanged: c.unchanged,
+    ignored: c.ignored,
+    failed: c.failed,
+    written: c.written,
+    deleted: c.deleted,
+    pings: c.pings ?? 0,
+    superseded: c.superseded ?? 0,
+  };
 }

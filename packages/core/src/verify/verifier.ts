@@ -71,6 +71,20 @@ export interface VerifyReport extends VerifyCounts {
   beforeRecheck?: { missing: number; orphans: number; different: number; invalidSources: number; rechecks: number };
   /** With `repair`: records put, deleted, and left alone (changed meanwhile or a collision to resolve by hand), by the second scan. */
   repaired?: RepairCounts;
+  /** Kind attributes with an `index`: sampled index keys, and those whose Query did not return the expected items (then `clean` is false). */
+  index?: IndexCheck;
+}
+
+/** verify's check that a global secondary index answers: one Query per sampled index key. */
+export interface IndexCheck {
+  name: string;
+  /** Index partition-key values queried. */
+  sampled: number;
+  /** Of them, the ones whose Query returned other items than derive(current items) puts under it, after the retries. */
+  mismatched: number;
+  /** Queries sent, retries included (a GSI is eventually consistent). */
+  queries: number;
+  examples: string[];
 }
 
 export class InvalidVerifyOptionsError extends UsageError {
@@ -99,7 +113,8 @@ export function countOf(report: VerifyCounts, kind: VerifyDefect): number {
   return kind === "orphan" ? report.orphans : kind === "invalidSource" ? report.invalidSources : report[kind];
 }
 
-export function validate(o: VerifyOptions): void {
+/** Refuses options out of range (InvalidVerifyOptionsError); every kind's verify calls it. */
+export function validateVerifyOptions(o: VerifyOptions): void {
   const problems: string[] = [];
   const int = (name: "segments" | "pageSize" | "examples", min: number, max: number) => {
     if (!Number.isInteger(o[name]) || o[name] < min || o[name] > max) problems.push(`${name} must be an integer from ${min} to ${max} (got ${o[name]})`);
@@ -183,7 +198,7 @@ export async function verifyRecords(
   options: Partial<VerifyOptions> = {},
 ): Promise<VerifyReport> {
   const o: VerifyOptions = { ...DEFAULT_VERIFY_OPTIONS, ...options };
-  validate(o);
+  validateVerifyOptions(o);
   const started = Date.now();
   const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
   // A table keyed otherwise holds no item verify could read as a source or a record: never "clean".

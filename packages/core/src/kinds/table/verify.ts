@@ -15,7 +15,7 @@ import type { ReadStats } from "../../dynamo/batch-get.ts";
 import { sleep } from "../../util/backoff.ts";
 import { type RepairCounts, ZERO_REPAIRS } from "../../verify/repair.ts";
 import { VerifyTally } from "../../verify/tally.ts";
-import { DEFAULT_VERIFY_OPTIONS, type VerifyOptions, type VerifyReport, scanPass, validate } from "../../verify/verifier.ts";
+import { DEFAULT_VERIFY_OPTIONS, type VerifyOptions, type VerifyReport, scanPass, validateVerifyOptions } from "../../verify/verifier.ts";
 
 /** Both scans into one tally (with `repairs`: fixing as they go). */
 async function bothWays(
@@ -41,7 +41,7 @@ export async function verifyTable(
   options: Partial<VerifyOptions> = {},
 ): Promise<VerifyReport> {
   const o: VerifyOptions = { ...DEFAULT_VERIFY_OPTIONS, ...options };
-  validate(o);
+  validateVerifyOptions(o);
   const started = Date.now();
   const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
   // Both tables' keys, checked (a missing target is TableNotFoundError, a mismatch KeySchemaMismatchError).

@@ -56,7 +56,7 @@ export const movePhase: Phase<MovePhaseOptions, MoveResult> = {
     await patchStateOf(ctx, { verification: verificationOf(report, new Date(ctx.guards.now())) });
     if (!report.clean) failures.push(new VerifyNotCleanError(ctx.migration.id, counts));
     // What the kind adds (attributes: the index it feeds is ACTIVE).
-    failures.push(...(await kindOf(ctx.migration).moveProblems(ctx)));
+    failures.push(...(await kindOf(ctx.migration).moveProblems(ctx, report)));
     return failures;
   },
   async start(ctx, options, record) {
