@@ -46,7 +46,8 @@ function tableShape(def: TableDefinition) {
               {
                 partitionKey: index.partitionKey.name,
                 ...(index.sortKey ? { sortKey: index.sortKey.name } : {}),
-                projection: index.projection.type === "INCLUDE" ? [...index.projection.attributes] : (index.projection.type.toLowerCase() as "all" | "keys_only"),
+                projection:
+                  index.projection.type === "INCLUDE" ? [...index.projection.attributes] : (index.projection.type.toLowerCase() as "all" | "keys_only"),
               },
             ]),
           ),

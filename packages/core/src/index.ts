@@ -94,7 +94,14 @@ export {
 export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
 
 // ---- Tables and DynamoDB helpers ----
-export { type TableDefinition, type CreateTableOptions, type GlobalIndexDefinition, StreamViewType, createTableInput, definedAttributes } from "./dynamo/table-definition.ts";
+export {
+  type TableDefinition,
+  type CreateTableOptions,
+  type GlobalIndexDefinition,
+  StreamViewType,
+  createTableInput,
+  definedAttributes,
+} from "./dynamo/table-definition.ts";
 export { ensureTable, enableStream, describeTable, TableNotReadyError } from "./dynamo/table.ts";
 export {
   type WriteRequest,

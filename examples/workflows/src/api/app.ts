@@ -4,7 +4,16 @@
  * (`ferry serve`). Versions are @ferry/core's versioning library (one `versionedRoutes` per
  * migration's release); a route names its two handlers, the reads live in ../reads.
  */
-import { ApiError, type ApiVersion, BadRequestError, type Background, type ReleaseCache, type ShadowRecheckOptions, type VersionedCall, versionedRoutes } from "@ferry/core";
+import {
+  ApiError,
+  type ApiVersion,
+  BadRequestError,
+  type Background,
+  type ReleaseCache,
+  type ShadowRecheckOptions,
+  type VersionedCall,
+  versionedRoutes,
+} from "@ferry/core";
 import { type Context, Hono } from "hono";
 import { WorkflowStatus } from "../model/workflow.ts";
 import type { ContextListReader } from "../reads/by-context-table.ts";

@@ -180,7 +180,10 @@ function kindDetail(s: MigrationStatus): string {
 /** The detail view: a summary, the segments, failed items and the step history. */
 export function describeMigrationStatus(s: MigrationStatus): string {
   const id = s.migrationId;
-  const rows: (string | number)[][] = [["migration", `${id} (step ${s.step ?? "not added"})`], ["kind", kindDetail(s)]];
+  const rows: (string | number)[][] = [
+    ["migration", `${id} (step ${s.step ?? "not added"})`],
+    ["kind", kindDetail(s)],
+  ];
   const b = s.backfill;
   const run = b?.run;
   if (!b || !run) {
