@@ -60,7 +60,7 @@ export const API_TABLE_ACTIONS = [
 export const API_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"];
 
 export function Api({ stack, app }: StackContext) {
-  const { table, control, target } = use(Storage);
+  const { table, control, target, indexArns } = use(Storage);
   const { issuer, audience } = jwtConfig(app.stage);
   const migrations = discoverMigrations();
 
@@ -87,7 +87,7 @@ export function Api({ stack, app }: StackContext) {
   });
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: API_TABLE_ACTIONS, resources: [table.tableArn] }));
   // v2 reads: the byStatus GSI (0003) and the copy's table (0004).
-  handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [`${table.tableArn}/index/*`] }));
+  if (indexArns.length) handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: indexArns }));
   if (target) handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [target.tableArn] }));
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: API_CONTROL_ACTIONS, resources: [control.tableArn] }));
 

@@ -99,5 +99,7 @@ export function Storage({ stack, app }: StackContext) {
     EventBusArn: bus.eventBusArn,
     ...(target ? { ByContextTableName: target.tableName } : {}),
   });
-  return { table, control, bus, target };
+  // The example table's own indexes (an attached table's are not the stage's to grant).
+  const indexArns = config.mode === "create" ? (def.globalIndexes ?? []).map((index) => `${table.tableArn}/index/${index.name}`) : [];
+  return { table, control, bus, target, indexArns };
 }

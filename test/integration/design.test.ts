@@ -243,10 +243,12 @@ describe("the new, check and plan commands", () => {
     const clients = testClients();
     const { table } = await mixedTable(clients);
     const check = await run("check", "0002", "--endpoint", endpoint(), "--table", table, "--no-generated");
+    expect(check.out).toMatch(/^kind\s+records: new records in the same table, each owned by a source item; remove deletes attributes tasks$/m);
     expect(check.out).toMatch(/^source items\s+0 generated, 120 sampled from /m);
     expect(check.out).toMatch(/^derive\(\) not deterministic\s+0$/m);
     expect(check.out).toMatch(/OK: no problems found\./);
     const plan = await run("plan", "0002", "--endpoint", endpoint(), "--table", table, "--rate", "60");
+    expect(plan.out).toMatch(/^kind\s+records: new records in the same table/m);
     expect(plan.out).toMatch(/^source items\s+120 \(exact\)$/m);
     expect(plan.out).toMatch(/^duration\s+2 s at 60 source items\/s$/m);
     expect(plan.out).toMatch(/\$0\.625 per million write units, \$0\.125 per million read units/);

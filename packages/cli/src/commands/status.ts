@@ -10,7 +10,8 @@ import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
 import { describeReleaseSummary } from "@ferry/core/release/summary";
 import type { ShadowStats } from "@ferry/core/release/shadow";
-import { type MigrationStatus, describeKind, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
+import { describeKind, describeKindDetail } from "@ferry/core/kinds/describe";
+import { type MigrationStatus, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
 import { printJson, table } from "../output.ts";
@@ -161,28 +162,12 @@ export function describeStatusList(
   return [header, "", table(rows), "", "`ferry status <migration>` shows one in detail."].join("\n");
 }
 
-/** The kind with what it owns and what remove deletes: the owned attributes and index, or the target table. */
-function kindDetail(s: MigrationStatus): string {
-  const k = s.kind;
-  const owns =
-    k.name === "attributes"
-      ? `attributes ${k.attributes?.join(", ") ?? "?"} on the source items${k.index ? `, feeding index ${k.index}` : ""}`
-      : k.name === "table"
-        ? `table: records copied into ${k.target ?? "?"}`
-        : "records: new records in the same table, each owned by a source item";
-  const removes = [
-    k.cleanup?.removeAttributes ? `attributes ${k.cleanup.removeAttributes.join(", ")}` : "",
-    k.cleanup?.deleteSourceItems ? "the migrated source items (after a backup)" : "",
-  ].filter(Boolean);
-  return removes.length ? `${owns}; remove deletes ${removes.join(" and ")}` : owns;
-}
-
 /** The detail view: a summary, the segments, failed items and the step history. */
 export function describeMigrationStatus(s: MigrationStatus): string {
   const id = s.migrationId;
   const rows: (string | number)[][] = [
     ["migration", `${id} (step ${s.step ?? "not added"})`],
-    ["kind", kindDetail(s)],
+    ["kind", describeKindDetail(s.kind)],
   ];
   const b = s.backfill;
   const run = b?.run;

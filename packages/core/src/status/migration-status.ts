@@ -13,7 +13,8 @@ import { type BackfillDescription, type BackfillRuntime, localRuntime } from "..
 import { type ItemFailure, readItemFailures, readRun, readCheckpoints } from "../backfill/state.ts";
 import type { PageCounters } from "../backfill/page.ts";
 import { totalCounters } from "../backfill/tasks.ts";
-import type { Migration, MigrationKindName } from "../definition/define-migration.ts";
+import type { Migration } from "../definition/define-migration.ts";
+import { type KindStatus, kindStatus } from "../kinds/describe.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { type MigrationState, type StepEntry, readMigrationState } from "../control/migration-state.ts";
 import { isMissingTable } from "../dynamo/missing-table.ts";
@@ -58,37 +59,6 @@ export interface LastError {
   name: string;
   message: string;
   at: number;
-}
-
-/** What a migration makes (kinds/kind.ts), from its file: the kind and what it owns. */
-export interface KindStatus {
-  name: MigrationKindName;
-  /** kind attributes: the attributes ferry owns on the source items. */
-  attributes?: string[];
-  /** kind attributes: the global secondary index they feed. */
-  index?: string;
-  /** kind table: the table the records are copied into. */
-  target?: string;
-  /** What remove deletes once nothing reads v1. */
-  cleanup?: { removeAttributes?: string[]; deleteSourceItems?: boolean };
-}
-
-/** The kind part of a migration's status. */
-export function kindStatus(migration: Pick<Migration, "kind" | "attributes" | "index" | "target" | "cleanup">): KindStatus {
-  return {
-    name: migration.kind ?? "records",
-    ...(migration.attributes ? { attributes: [...migration.attributes] } : {}),
-    ...(migration.index ? { index: migration.index } : {}),
-    ...(migration.target ? { target: migration.target.table } : {}),
-    ...(migration.cleanup ? { cleanup: migration.cleanup } : {}),
-  };
-}
-
-/** One line: `attributes byStatusPk, byStatusSk (index byStatus)`, `table -> WorkflowsByContext`, `records`. */
-export function describeKind(kind: KindStatus): string {
-  if (kind.name === "attributes") return `attributes ${kind.attributes?.join(", ") ?? "?"}${kind.index ? ` (index ${kind.index})` : ""}`;
-  if (kind.name === "table") return `table -> ${kind.target ?? "?"}`;
-  return kind.name;
 }
 
 /** One migration's status (JSON for `ferry status --json`). */
