@@ -12,6 +12,8 @@ export interface FaultOptions {
   /** Share of calls (of the listed operations) that fail with ProvisionedThroughputExceededException. */
   throttleRate?: number;
   throttleOperations?: string[];
+  /** Only calls on these tables (TableName, or a table of RequestItems) meet faults; default every table. */
+  tables?: string[];
   seed?: number;
 }
 
@@ -32,6 +34,7 @@ export function injectFaults(client: DynamoDBClient, options: FaultOptions): Fau
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const operation = context.commandName?.replace(/Command$/, "") ?? "";
+      if (options.tables && !touchesTables(args.input, options.tables)) return next(args);
       if (options.throttleRate && (options.throttleOperations ?? [operation]).includes(operation) && random() < options.throttleRate) {
         counters.throttled++;
         throw new ProvisionedThroughputExceededException({ message: "injected throttling", $metadata: {} });
@@ -79,4 +82,10 @@ export function injectFaults(client: DynamoDBClient, options: FaultOptions): Fau
     { step: "serialize", priority: "high", name: "ferryTestFaults" },
   );
   return counters;
+}
+
+/** True when a call's input names one of `tables` (TableName, or a key of RequestItems). */
+function touchesTables(input: unknown, tables: string[]): boolean {
+  const i = input as { TableName?: string; RequestItems?: Record<string, unknown> };
+  return (i.TableName !== undefined && tables.includes(i.TableName)) || Object.keys(i.RequestItems ?? {}).some((t) => tables.includes(t));
 }

@@ -23,6 +23,7 @@ import { DEFAULT_DERIVE_TIMEOUT_MS, TimeBudgetExceededError, withinTimeBudget } 
 import { type KeySchema, keyNames } from "../dynamo/key-schema.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
+import { kindOf } from "../kinds/registry.ts";
 
 /** Every problem `check` looks for, with the label it prints. */
 export const CHECK_CATEGORIES = {
@@ -305,7 +306,9 @@ function mergeDeep(base: unknown, over: unknown): unknown {
 
 function attempt(migration: Migration, item: Record<string, unknown>, options: DeriveOptions = {}): { records: DerivedRecord[] } | { error: FerryError } {
   try {
-    return { records: deriveRecords(migration, item, options) };
+    // Kinds other than records show their derived state as records (kinds/kind.ts deriveForCheck).
+    const kind = kindOf(migration);
+    return { records: kind.deriveForCheck ? kind.deriveForCheck(migration, item, options) : deriveRecords(migration, item, options) };
   } catch (err) {
     if (err instanceof FerryError) return { error: err };
     throw err;

@@ -10,7 +10,8 @@ import { type Migration, keysOf } from "../definition/define-migration.ts";
 import { deriveRecords, keyOf, keyText } from "../definition/derive.ts";
 import { withTableKeys } from "../definition/table-keys.ts";
 import { DEFAULT_DERIVE_TIMEOUT_MS, withinTimeBudget } from "../definition/time-budget.ts";
-import { itemSize } from "../dynamo/item-size.ts";
+import { itemSize, writeUnits } from "../dynamo/item-size.ts";
+import { kindOf } from "../kinds/registry.ts";
 import { FerryError } from "../errors.ts";
 import { describeTable } from "../dynamo/table.ts";
 import { estimateItemRepairWriteUnits, estimateItemValidationReadUnits, estimateItemWriteUnits, estimateScanReadUnits, expectedRepairs } from "./capacity.ts";
@@ -166,7 +167,25 @@ function deriveSample(migration: Migration, sources: Record<string, unknown>[]):
   for (const item of sources) {
     let derived: ReturnType<typeof deriveRecords>;
     try {
-      derived = deriveRecords(migration, item, { run: (call) => withinTimeBudget(call, DEFAULT_DERIVE_TIMEOUT_MS) });
+      const run = (call: () => unknown) => withinTimeBudget(call, DEFAULT_DERIVE_TIMEOUT_MS);
+      if (migration.kind === "attributes") {
+        // In place: one UpdateItem billed on the whole item after it (summarize sizes it), no validation read, no transaction.
+        const summary = kindOf(migration).summarize(migration, item, run);
+        const itemUnits = summary.writeBytes.reduce((n, b) => n + writeUnits(b), 0);
+        items++;
+        records += summary.writes;
+        recordsMax = Math.max(recordsMax, summary.writes);
+        for (const size of summary.writeBytes) {
+          bytes += size;
+          bytesMax = Math.max(bytesMax, size);
+        }
+        units += itemUnits;
+        unitsMax = Math.max(unitsMax, itemUnits);
+        // A change while the page is in flight fails the update's condition: billed like the write, the stream then writes it.
+        repair += itemUnits;
+        continue;
+      }
+      derived = deriveRecords(migration, item, { run });
     } catch (err) {
       if (!(err instanceof FerryError)) throw err;
       failed++;

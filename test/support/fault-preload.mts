@@ -1,0 +1,34 @@
+// Loaded into a `ferry` child process (NODE_OPTIONS="--import tsx --import <this file>") to
+// inject test/support/faults.ts's faults into every DynamoDB client the process creates:
+// FERRY_TEST_FAULTS holds the FaultOptions as JSON. The clients are made inside ferry, so the
+// faults go on each client's middleware stack at its first call (smithy's Client.send).
+// FERRY_TEST_COUNT_FILE: a JSON file the process rewrites with its calls per operation and table.
+import { writeFileSync } from "node:fs";
+import { Client } from "@smithy/smithy-client";
+import { type FaultOptions, injectFaults } from "./faults.ts";
+
+const options = JSON.parse(process.env.FERRY_TEST_FAULTS ?? "{}") as FaultOptions;
+const countFile = process.env.FERRY_TEST_COUNT_FILE;
+const counts: Record<string, number> = {};
+const seen = new WeakSet<object>();
+const send = Client.prototype.send;
+if (countFile) setInterval(() => writeFileSync(countFile, JSON.stringify(counts)), 100).unref();
+
+Client.prototype.send = function (this: Client<never, never, never, never>, ...args: never[]) {
+  const stack = this.middlewareStack as unknown as object;
+  if (!seen.has(stack) && (this.config as { serviceId?: string }).serviceId === "DynamoDB") {
+    seen.add(stack);
+    injectFaults(this as never, options);
+    if (countFile) {
+      this.middlewareStack.add(
+        ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (a: { input: { TableName?: string } }) => {
+          const name = `${context.commandName?.replace(/Command$/, "")} ${a.input.TableName ?? ""}`.trim();
+          counts[name] = (counts[name] ?? 0) + 1;
+          return next(a);
+        }) as never,
+        { step: "initialize", priority: "high", name: "ferryTestCount" },
+      );
+    }
+  }
+  return send.apply(this, args as never);
+} as typeof send;
