@@ -237,7 +237,7 @@ export async function ferry(args: string[]): Promise<CliResult> {
 export const jsonOf = (result: CliResult) => JSON.parse(result.stdout.slice(result.stdout.lastIndexOf("\n{") + 1));
 
 /** `ferry convert|resume` in its own process (test/support/backfill-child.mts), which can SIGKILL itself after n pages. */
-function backfillProcess(
+export function backfillProcess(
   args: string[],
   env: Record<string, string>,
 ): { child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null; stderr: string }> } {

@@ -5,7 +5,7 @@
  * records) with the keys of the first offending items.
  */
 import { type KindStatus, kindStatus } from "../kinds/describe.ts";
-import { type DerivedRecord, type ItemKey, type Migration, keysOf } from "../definition/define-migration.ts";
+import { type DerivedRecord, type ItemKey, type Migration, keysOf, recordKeysOf } from "../definition/define-migration.ts";
 import {
   type DeriveOptions,
   DeriveError,
@@ -119,6 +119,9 @@ export class CheckFailedError extends FerryError {
  */
 export function checkMigration(migration: Migration, input: CheckInput = {}): CheckReport {
   const keys = keysOf(migration);
+  // The derived records' key schema: a `table` migration's target's (its records live in another table).
+  const recordKeys = recordKeysOf(migration);
+  const inOneTable = migration.kind !== "table";
   const limit = input.examples ?? DEFAULT_CHECK_EXAMPLES;
   const problems = Object.fromEntries(Object.keys(CHECK_CATEGORIES).map((c) => [c, { count: 0, examples: [] as CheckExample[] }])) as Record<
     CheckCategory,
@@ -165,7 +168,7 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
       if (seen.has(keyId(keys, key))) continue;
       seen.add(keyId(keys, key));
       counts[origin]++;
-      const records = checkItem(migration, keys, item, (category, message) => note(category, origin, key, message), budget);
+      const records = checkItem(migration, recordKeys, item, (category, message) => note(category, origin, key, message), budget);
       if (problems.deriveTimedOut.count >= MAX_TIMEOUTS) {
         stopped = `stopped after ${MAX_TIMEOUTS} derives ran over their ${budget} ms budget`;
         return;
@@ -180,12 +183,13 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
         const size = itemSize(record);
         stats.bytes += size;
         stats.bytesMax = Math.max(stats.bytesMax, size);
-        const id = keyId(keys, record);
+        const id = keyId(recordKeys, record);
         const owner = owners.get(id);
         if (owner && keyId(keys, owner) !== keyId(keys, key)) {
-          note("crossItemCollision", origin, key, `record ${keyText(keyOf(keys, record))} is also derived by ${keyText(owner)}`);
+          note("crossItemCollision", origin, key, `record ${keyText(keyOf(recordKeys, record))} is also derived by ${keyText(owner)}`);
         } else owners.set(id, key);
-        if (origin === "sample" && input.otherKeys?.has(id)) {
+        // otherKeys are the sampled table's: a copy's records go to another table (the owner-conditional put guards the target at run time).
+        if (inOneTable && origin === "sample" && input.otherKeys?.has(id)) {
           const holder = input.otherKeys instanceof Map ? input.otherKeys.get(id) : undefined;
           note(
             "existingItemCollision",
@@ -200,7 +204,7 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
   run("generated", input.generated ?? []);
   run("sample", input.sampleItems ?? []);
   // A record on the key of a source item (generated or sampled) would overwrite it: the owned-put condition would refuse it at run time.
-  for (const { origin, owner, record } of derived) {
+  for (const { origin, owner, record } of inOneTable ? derived : []) {
     const hit = sourceKeys.get(keyId(keys, record));
     if (hit && keyId(keys, hit) !== keyId(keys, owner)) {
       note("sourceKeyCollision", origin, owner, `record ${keyText(keyOf(keys, record))} collides with the source item ${keyText(hit)}`);
@@ -248,7 +252,7 @@ function checkItem(migration: Migration, keys: KeySchema, item: Record<string, u
     // derive receives only the schema's fields: a read of any other field sees undefined, and
     // the backfill's race check compares only the schema's fields. Name the fields it reads...
     const reads = new Set<string>();
-    const known = new Set([...migration.readFields, ...keyNames(keys)]);
+    const known = new Set([...migration.readFields, ...keyNames(keysOf(migration))]);
     const recorded = attempt(migration, structuredClone(item), { run, view: (source) => recordingReads(source, known, reads) });
     const outside = [...reads].sort();
     if (outside.length > 0 && !("error" in recorded)) {
