@@ -273,3 +273,4 @@ export {
 export { JavaMissingError, JavaTooOldError, checkJava, resolveJava } from "./local/java.ts";
 export { type LocalDualWriteOptions, startLocalDualWrite } from "./local/dual-write.ts";
 export type { StreamHandler } from "./streams/lambda-event.ts";
+export { type KindStatus, describeKind, describeKindDetail, kindStatus } from "./kinds/describe.ts";

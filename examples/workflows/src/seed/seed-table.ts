@@ -29,7 +29,7 @@ export async function seedTable(
   const started = Date.now();
   const { created } = await ensureTable(clients.raw, WORKFLOWS_TABLE, tableName);
   // The default table's copy target, so 0004 can be added locally as the stage would (another
-  // table names its own target with FERRY_TARGET_TABLE, created by hand: ferry creates no table).
+  // table names its own target with FERRY_TARGET_TABLE, created by hand: the engine creates no table).
   if (tableName === DEFAULT_TABLE_NAME) await ensureTable(clients.raw, WORKFLOWS_BY_CONTEXT_TABLE, DEFAULT_BY_CONTEXT_TABLE_NAME, { stream: false });
   const total = opts.tenants * opts.workflows;
   let done = 0;
