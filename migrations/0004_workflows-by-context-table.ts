@@ -33,15 +33,18 @@ export default defineMigration({
     description: z.string().optional(),
   }),
   derive: (wf) => {
-    const { PK, SK, completed_at, description, ...fields } = wf;
+    // The schema's fields by name (never a spread of the item: derive must copy only what it reads).
+    const fields = {
+      name: wf.name,
+      status: wf.status,
+      started_at: wf.started_at,
+      assignees: wf.assignees,
+      contexts: wf.contexts,
+      ...(wf.completed_at !== undefined ? { completed_at: wf.completed_at } : {}),
+      ...(wf.description !== undefined ? { description: wf.description } : {}),
+    };
     // A workflow listing the same context twice still owns one record for it.
-    return [...new Set(wf.contexts.map((c) => c.id))].map((contextId) => ({
-      PK: `${PK}#${contextId}`,
-      SK,
-      ...fields,
-      ...(completed_at !== undefined ? { completed_at } : {}),
-      ...(description !== undefined ? { description } : {}),
-    }));
+    return [...new Set(wf.contexts.map((c) => c.id))].map((contextId) => ({ PK: `${wf.PK}#${contextId}`, SK: wf.SK, ...fields }));
   },
   options: { segments: 4, pageSize: 100 },
   checkItems: workflowCheckItems,

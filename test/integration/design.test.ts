@@ -255,6 +255,23 @@ describe("the new, check and plan commands", () => {
     expect(plan.out).toMatch(/us-east-1, on-demand, as of 2024-11-01: https:\/\/aws\.amazon\.com\/dynamodb\/pricing\/on-demand\//);
   });
 
+  it("check and plan name each kind and what it owns: the attributes and their index, the target table", async () => {
+    // Arrange
+    const clients = testClients();
+    const { table } = await mixedTable(clients);
+    // Act
+    const attributes = await run("check", "0003", "--sample", "0");
+    const copy = await run("check", "0004", "--sample", "0");
+    const plan = await run("plan", "0003", "--endpoint", endpoint(), "--table", table);
+    // Assert
+    expect(attributes.error).toBeUndefined();
+    expect(attributes.out).toMatch(/^kind\s+attributes byStatusPk, byStatusSk on the source items, feeding index byStatus$/m);
+    expect(copy.error).toBeUndefined();
+    expect(copy.out).toMatch(/^kind\s+table: records copied into WorkflowsByContext$/m);
+    expect(plan.error).toBeUndefined();
+    expect(plan.out).toMatch(/^kind\s+attributes byStatusPk, byStatusSk on the source items, feeding index byStatus$/m);
+  });
+
   it("new writes a file that check accepts, and a bad file is a usage error", async () => {
     const dir = mkdtempSync(join(tmpdir(), "ferry-cli-new-"));
     dirs.push(dir);
