@@ -5,14 +5,14 @@
 import { batchPutAll, ensureTable, loadMigration, type Migration } from "@ferry/core";
 import { ensureControlTable } from "@ferry/core/control/control-table";
 import { migrationOnTable } from "@ferry/core/definition/table-keys";
-import { convertStep, lifecycleContext, moveStep } from "@ferry/core/lifecycle/lifecycle";
+import { addStep, convertStep, lifecycleContext, moveStep } from "@ferry/core/lifecycle/lifecycle";
 import { readRelease } from "@ferry/core/release/store";
 import { WORKFLOWS_BY_CONTEXT_TABLE, contextId, generateWorkflows, tenantId } from "@ferry/example-workflows";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
 import { type ConvertedTable, type Item, apiServer, expectedByContext, get } from "../support/api.ts";
-import { dropTable, freshPlainTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
-import { beat, markAdded } from "../support/lifecycle.ts";
+import { dropTable, freshExampleTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
+import { beat } from "../support/lifecycle.ts";
 
 const A = tenantId(0);
 const B = tenantId(1);
@@ -23,10 +23,15 @@ let server: LocalApiServer;
 let m3: Migration;
 let m4: Migration;
 
-/** add recorded, a fresh dual-write heartbeat, then the lifecycle's convert and a move of every tenant to v2 (verify clean, the kind's guards). */
+/**
+ * The lifecycle's add (its guards: check on generated and sampled items, the index or target
+ * table exists), a fresh dual-write heartbeat, convert, and a move of every tenant to v2 (verify
+ * clean, the kind's move guards).
+ */
 async function convertAndMove(migration: Migration) {
   const ctx = lifecycleContext({ clients: t.clients, tableName: t.table, controlTable: t.controlTable, migration, actor: "test" });
-  await markAdded(ctx);
+  const added = await addStep(ctx);
+  expect(added.completed).toBe(true);
   await beat(ctx, Date.now());
   const converted = await convertStep(ctx, { settings: { segments: 2, rate: 100_000 } });
   expect(converted.completed).toBe(true);
@@ -38,7 +43,8 @@ beforeAll(async () => {
   // 2 tenants x 80 workflows, v1 reading 40 items per DynamoDB page (as AWS stops at 1 MB): a
   // tenant's partition is 2+ pages; ~27 workflows per status, 40 per context.
   const clients = testClients();
-  const table = await freshPlainTable(clients, "kinds");
+  // add needs the stream; 160 items keep DynamoDB Local's stream slowdown out of the way.
+  const table = await freshExampleTable(clients, "kinds");
   target = uniqueTableName("wbc");
   await ensureTable(clients.raw, WORKFLOWS_BY_CONTEXT_TABLE, target, { stream: false });
   const workflows = [...generateWorkflows({ tenants: 2, workflows: 80, contexts: 2, pool: 4, tasks: 1, itemKb: 1, seed: 23 })] as Item[];
