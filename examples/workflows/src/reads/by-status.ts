@@ -38,6 +38,8 @@ const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"
 
 const summaryNames = Object.fromEntries(WORKFLOW_SUMMARY_ATTRIBUTES.map((a, i) => [`#s${i}`, a]));
 const summaryProjection = ["SK", ...Object.keys(summaryNames)].join(", ");
+/** The projection's own placeholder for `status` (one name per attribute in the request). */
+const STATUS_NAME = `#s${WORKFLOW_SUMMARY_ATTRIBUTES.indexOf("status")}`;
 
 export interface StatusV1Options {
   /** Items DynamoDB evaluates per Query page (DynamoDB Local has no 1 MB page limit; see ./v1.ts). */
@@ -60,9 +62,9 @@ export function createStatusV1Reader(doc: DynamoDBDocumentClient, tableName: str
           new QueryCommand({
             TableName: tableName,
             KeyConditionExpression: "PK = :tenant AND begins_with(SK, :wf)",
-            FilterExpression: "#status = :status",
+            FilterExpression: `${STATUS_NAME} = :status`,
             ProjectionExpression: summaryProjection,
-            ExpressionAttributeNames: { ...summaryNames, "#status": "status" },
+            ExpressionAttributeNames: summaryNames,
             ExpressionAttributeValues: { ":tenant": request.tenant, ":wf": WORKFLOW_SK_PREFIX, ":status": request.status },
             ExclusiveStartKey: start,
             Limit: o.pageLimit,
