@@ -60,8 +60,8 @@ export interface AnyTableCase {
   invariant?: (clients: ReturnType<typeof testClients>, table: string, migration: Migration) => Promise<InvariantReport>;
   /** An item as the application wrote it, without the migration's derived state (default: as stored; stamped records are left out). */
   applicationView?: (raw: RawItem) => RawItem;
-  /** Application writes the random writer makes at least (default 30) and in parallel (default 1, ~50 writes/s). */
-  writes?: { min: number; parallel: number };
+  /** Application writes the random writer makes at least (default 30), in parallel (default 1, ~50 writes/s), several items per BatchWriteItem (default 1). */
+  writes?: { min: number; parallel: number; batch?: number };
   /** Skips the move-guard step that deletes a derived record (kind attributes: the dual-write would set it again at once). */
   noMoveDefect?: boolean;
   /** Extra assertions once the stream drained (e.g. counting the dual-write's writes). */
@@ -69,7 +69,7 @@ export interface AnyTableCase {
   /** Called after the dual-write stopped, before rollback: may write as the application and returns what the table must hold after rollback. */
   beforeRollback?: (ctx: LifecycleRun, applicationTable: RawItem[]) => Promise<RawItem[]>;
   /** Environment of the ferry processes (dual-write, convert), e.g. fault injection. */
-  processEnv?: (ctx: { table: string }) => Record<string, string>;
+  processEnv?: (ctx: { table: string; process: "dual-write" | "convert" }) => Record<string, string>;
 }
 
 /** What a case's hooks get. */
@@ -210,8 +210,17 @@ export interface CliResult {
   stderr: string;
 }
 
+// One command at a time in this process: its stdout, stderr and exit code are process-wide (lifecycles of several seeds run side by side).
+let queue: Promise<unknown> = Promise.resolve();
+
 /** `ferry <args>` through the CLI's own entry point (main: parsing, exit codes, one-line errors) in this process. */
-export async function ferry(args: string[]): Promise<CliResult> {
+export function ferry(args: string[]): Promise<CliResult> {
+  const run = queue.then(() => ferryNow(args));
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+async function ferryNow(args: string[]): Promise<CliResult> {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const capture = (into: string[]) => (chunk: string | Uint8Array) => {
@@ -260,32 +269,46 @@ export function randomWriter(clients: ReturnType<typeof testClients>, table: str
   // Keys with a write in flight: parallel writers never race on one item, so `live` stays what the table holds.
   const busy = new Set<string>();
   let made = 0;
-  const { min, parallel } = c.writes ?? { min: 30, parallel: 1 };
+  const { min, parallel, batch } = { min: 30, parallel: 1, batch: 1, ...c.writes };
+  // One write, or (batch > 1) one BatchWriteItem of several items' writes: each is its own stream record.
+  const plan = (): { key: string; item?: Item; put?: Item } | undefined => {
+    const keys = [...live.keys()].filter((k) => !busy.has(k));
+    if (keys.length === 0) return undefined;
+    const pick = live.get(keys[Math.floor(random() * keys.length)]!)!;
+    const roll = random();
+    if (roll < 0.2) {
+      const item = c.fresh(random, made++);
+      busy.add(keyString(c.keys, item));
+      return { key: keyString(c.keys, item), put: item };
+    }
+    busy.add(keyString(c.keys, pick));
+    if (roll < 0.35 && live.size > sources.length / 2) return { key: keyString(c.keys, pick), item: pick };
+    return { key: keyString(c.keys, pick), put: c.change(random, pick) };
+  };
   const loop = async () => {
     while (!stopped || writes < min) {
-      const keys = [...live.keys()].filter((k) => !busy.has(k));
-      const pick = live.get(keys[Math.floor(random() * keys.length)]!)!;
-      const picked = keyString(c.keys, pick);
-      busy.add(picked);
-      const roll = random();
-      if (roll < 0.2) {
-        const item = c.fresh(random, made++);
-        busy.add(keyString(c.keys, item));
-        await clients.doc.send(new PutCommand({ TableName: table, Item: item }));
-        live.set(keyString(c.keys, item), item);
-        busy.delete(keyString(c.keys, item));
-      } else if (roll < 0.35 && live.size > sources.length / 2) {
-        await clients.doc.send(new DeleteCommand({ TableName: table, Key: keyOnly(c.keys, pick) }));
-        live.delete(keyString(c.keys, pick));
+      const ops = Array.from({ length: batch }, plan).filter((o) => o !== undefined);
+      if (ops.length === 1) {
+        const [op] = ops as [{ key: string; item?: Item; put?: Item }];
+        if (op.put) await clients.doc.send(new PutCommand({ TableName: table, Item: op.put }));
+        else await clients.doc.send(new DeleteCommand({ TableName: table, Key: keyOnly(c.keys, op.item!) }));
       } else {
-        const next = c.change(random, pick);
-        await clients.doc.send(new PutCommand({ TableName: table, Item: next }));
-        live.set(keyString(c.keys, next), next);
+        let pending: Record<string, unknown>[] | undefined = ops.map((o) =>
+          o.put ? { PutRequest: { Item: o.put } } : { DeleteRequest: { Key: keyOnly(c.keys, o.item!) } },
+        );
+        while (pending?.length) {
+          const out = await clients.doc.send(new BatchWriteCommand({ RequestItems: { [table]: pending as never } }));
+          pending = out.UnprocessedItems?.[table] as Record<string, unknown>[] | undefined;
+        }
       }
-      busy.delete(picked);
-      writes++;
+      for (const op of ops) {
+        if (op.put) live.set(op.key, op.put);
+        else live.delete(op.key);
+        busy.delete(op.key);
+      }
+      writes += ops.length;
       // ~50 writes/s per writer: a busy application, not a flood that outruns DynamoDB Local.
-      if (parallel === 1) await new Promise((r) => setTimeout(r, 20));
+      if (parallel === 1 && batch === 1) await new Promise((r) => setTimeout(r, 20));
     }
   };
   const run = Promise.all(Array.from({ length: parallel }, loop));
@@ -313,7 +336,7 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   const migration = await loadMigration(c.migration, dir);
   const { table, controlTable } = await createAnyTable(clients, c.prefix, c.keys, true, c.indexes);
   const view = c.applicationView ?? ((raw: RawItem) => raw);
-  const extraEnv = c.processEnv?.({ table }) ?? {};
+  const processEnv = (role: "dual-write" | "convert") => c.processEnv?.({ table, process: role }) ?? {};
   const seedItems = c.items();
   await putAll(clients, table, seedItems);
   const before = await rawSnapshot(clients, table, c.keys);
@@ -342,9 +365,14 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   lap("add");
 
   // The dual-write in its own process, the application writing beside it.
-  const dualWrite = ferryProcess(["dual-write", c.migration, "--poll-interval", "50", ...conn], { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...extraEnv });
+  const dualWrite = ferryProcess(["dual-write", c.migration, "--poll-interval", "50", ...conn], {
+    ...process.env,
+    AWS_ENDPOINT_URL_DYNAMODB: "",
+    ...processEnv("dual-write"),
+  });
   onTestFinished(async () => void (await dualWrite.stop("SIGKILL")));
-  await dualWrite.firstLine;
+  const silent = setTimeout(() => void dualWrite.stop("SIGKILL"), 90_000);
+  await dualWrite.firstLine.finally(() => clearTimeout(silent));
   const writer = randomWriter(testClients(), table, c, seed, seedItems.filter(c.isSource));
   lap("dual-write start");
 
@@ -355,7 +383,7 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   const killed = backfillProcess(["convert", c.migration, "--segments", "2", "--page-size", "10", "--rate", "300", ...backfill], {
     FERRY_BACKFILL_TRACE: trace,
     FERRY_TEST_KILL_AFTER_PAGES: "2",
-    ...extraEnv,
+    ...processEnv("convert"),
   });
   const exit = await killed.exited;
   expect(exit.signal, exit.stderr).toBe("SIGKILL");

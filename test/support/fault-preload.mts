@@ -4,7 +4,8 @@
 // faults go on each client's middleware stack at its first call (smithy's Client.send).
 // FERRY_TEST_COUNT_FILE: a JSON file the process rewrites with its calls per operation and table.
 import { writeFileSync } from "node:fs";
-import { Client } from "@smithy/smithy-client";
+// The SDK clients (client-dynamodb, lib-dynamodb) extend this Client.
+import { Client } from "@smithy/core/client";
 import { type FaultOptions, injectFaults } from "./faults.ts";
 
 const options = JSON.parse(process.env.FERRY_TEST_FAULTS ?? "{}") as FaultOptions;
