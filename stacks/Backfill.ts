@@ -11,6 +11,7 @@ import { NagSuppressions } from "cdk-nag";
 import { Function as SstFunction, type StackContext, use } from "sst/constructs";
 import { suppressFunctionBaseline } from "./nag.ts";
 import { Storage } from "./Storage.ts";
+import { targetTablesEnv, targetTablesPolicy } from "./target-table.ts";
 
 /** Task state -> exported handler in packages/functions/src/backfill.ts. */
 export const BACKFILL_HANDLERS: Record<BackfillTaskName, string> = {
@@ -22,7 +23,7 @@ export const BACKFILL_HANDLERS: Record<BackfillTaskName, string> = {
 };
 
 export function Backfill({ stack, app }: StackContext) {
-  const { table, control } = use(Storage);
+  const { table, control, targets } = use(Storage);
   // A fixed name lets the continue task know the state machine's ARN without a cycle.
   const stateMachineName = `${app.stage}-${app.name}-backfill`;
   const stateMachineArn = Stack.of(stack).formatArn({
@@ -31,7 +32,12 @@ export function Backfill({ stack, app }: StackContext) {
     resourceName: stateMachineName,
     arnFormat: ArnFormat.COLON_RESOURCE_NAME,
   });
-  const environment = { FERRY_TABLE: table.tableName, FERRY_CONTROL_TABLE: control.tableName, FERRY_STATE_MACHINE_ARN: stateMachineArn };
+  const environment = {
+    FERRY_TABLE: table.tableName,
+    FERRY_CONTROL_TABLE: control.tableName,
+    FERRY_STATE_MACHINE_ARN: stateMachineArn,
+    ...targetTablesEnv(targets),
+  };
 
   const functions = {} as Record<BackfillTaskName, SstFunction>;
   for (const [task, exported] of Object.entries(BACKFILL_HANDLERS) as [BackfillTaskName, string][]) {
@@ -57,6 +63,11 @@ export function Backfill({ stack, app }: StackContext) {
     "dynamodb:DeleteItem",
     "dynamodb:DescribeTable",
   );
+  // A copy's records go to its target table (exact ARNs); the other tasks only read its key schema when they bind the migration.
+  const targetPolicy = targetTablesPolicy(targets);
+  if (targetPolicy) functions.Page.addToRolePolicy(targetPolicy);
+  const describeTargets = targetTablesPolicy(targets, ["dynamodb:DescribeTable"]);
+  if (describeTargets) for (const [task, fn] of Object.entries(functions)) if (task !== "Page") fn.addToRolePolicy(describeTargets);
   functions.ContinueAsNewExecution.addToRolePolicy(new iam.PolicyStatement({ actions: ["states:StartExecution"], resources: [stateMachineArn] }));
 
   const logGroup = new logs.LogGroup(stack, "BackfillLogs", { retention: logs.RetentionDays.ONE_MONTH });

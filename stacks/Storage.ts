@@ -2,19 +2,20 @@
  * Storage: the data table, the control table, and the bus ferry publishes step transitions
  * to (stacks/events.ts). The data table is either the example service's, built from the key
  * schema, stream setting and global indexes of its shared definition (the same values the
- * local bootstrap uses; with the byStatus GSI migration 0003 feeds), plus the example's copy
- * target WorkflowsByContext (migration 0004), or, when the stage names one
+ * local bootstrap uses; with the byStatus GSI migration 0003 feeds), or, when the stage names one
  * (stacks/data-table.ts), an existing table imported by its attributes: CloudFormation never
  * creates, updates or deletes it.
  */
 import { type TableDefinition, definedAttributes } from "@ferry/core";
-import { WORKFLOWS_BY_CONTEXT_TABLE, WORKFLOWS_TABLE } from "@ferry/example-workflows";
+import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { Token } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
 import type { Construct } from "constructs";
 import { type StackContext, Table } from "sst/constructs";
 import { type AttachedTableConfig, dataTableConfig } from "./data-table.ts";
 import { stepEventBus } from "./events.ts";
+import { discoverMigrations } from "./migrations.ts";
+import { targetTables } from "./target-table.ts";
 
 /** Stages that may be deleted freely; every other stage gets deletion protection. */
 export const DEV_STAGES = ["dev", "test", "local"];
@@ -72,15 +73,6 @@ export function Storage({ stack, app }: StackContext) {
             },
           },
         });
-  // Example mode: the table migration 0004 copies into (no stream: nothing reads it). An
-  // attached stage brings its own target tables.
-  const target =
-    config.mode === "create"
-      ? new Table(stack, WORKFLOWS_BY_CONTEXT_TABLE.logicalName, {
-          ...tableShape(WORKFLOWS_BY_CONTEXT_TABLE),
-          cdk: { table: { pointInTimeRecovery: true, deletionProtection: !isDevStage(app.stage) } },
-        })
-      : undefined;
   // ferry's own records (state, checkpoints, heartbeats, dead letters): kept apart so they
   // never feed the data table's stream or scans.
   const control = new Table(stack, "Control", {
@@ -90,6 +82,8 @@ export function Storage({ stack, app }: StackContext) {
     timeToLiveAttribute: "expiresAt",
     cdk: { table: { pointInTimeRecovery: true, deletionProtection: !isDevStage(app.stage) } },
   });
+  // The `table` migrations' targets: declared here (example mode) or imported (FERRY_TARGET_TABLE_NAME / _ARN).
+  const targets = targetTables(stack, app.stage, discoverMigrations(), process.env, isDevStage(app.stage));
   const { bus } = stepEventBus(stack, app);
   stack.addOutputs({
     TableName: table.tableName,
@@ -97,9 +91,8 @@ export function Storage({ stack, app }: StackContext) {
     ControlTableName: control.tableName,
     EventBusName: bus.eventBusName,
     EventBusArn: bus.eventBusArn,
-    ...(target ? { ByContextTableName: target.tableName } : {}),
   });
   // The example table's own indexes (an attached table's are not the stage's to grant).
   const indexArns = config.mode === "create" ? (def.globalIndexes ?? []).map((index) => `${table.tableArn}/index/${index.name}`) : [];
-  return { table, control, bus, target, indexArns };
+  return { table, control, bus, targets, indexArns };
 }

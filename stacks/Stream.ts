@@ -15,6 +15,7 @@ import { Function as SstFunction, type StackContext, use } from "sst/constructs"
 import { discoverMigrations, migrationSuffix } from "./migrations.ts";
 import { suppressFunctionBaseline } from "./nag.ts";
 import { Storage } from "./Storage.ts";
+import { targetTablesEnv, targetTablesPolicy } from "./target-table.ts";
 
 /**
  * The CloudFormation properties of the mapping, one per setting: `satisfies` makes a new
@@ -44,13 +45,15 @@ export const DUAL_WRITE_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:PutItem
 export const STREAM_READ_ACTIONS = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"];
 
 export function Stream({ stack }: StackContext) {
-  const { table, control } = use(Storage);
+  const { table, control, targets } = use(Storage);
   const streamArn = table.cdk.table.tableStreamArn;
   if (!streamArn) throw new Error("The Storage table has no stream; the dual-write consumers need one (stacks/Storage.ts).");
 
   const consumers: Record<string, { fn: SstFunction; deadLetters: sqs.Queue }> = {};
   for (const migration of discoverMigrations()) {
     const suffix = migrationSuffix(migration.id);
+    // A copy writes its target table (exact ARN): its own only.
+    const ownTarget = targets.filter((t) => t.migrationId === migration.id);
     const deadLetters = new sqs.Queue(stack, `DeadLetters${suffix}`, {
       encryption: sqs.QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
@@ -61,7 +64,12 @@ export function Stream({ stack }: StackContext) {
       description: `ferry dual-write for ${migration.id}`,
       timeout: 60,
       memorySize: 512,
-      environment: { FERRY_MIGRATION: migration.id, FERRY_TABLE: table.tableName, FERRY_CONTROL_TABLE: control.tableName },
+      environment: {
+        FERRY_MIGRATION: migration.id,
+        FERRY_TABLE: table.tableName,
+        FERRY_CONTROL_TABLE: control.tableName,
+        ...targetTablesEnv(ownTarget),
+      },
     });
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: STREAM_READ_ACTIONS, resources: [streamArn] }));
     // ListStreams has no resource-level permissions (AWS Service Authorization Reference);
@@ -69,6 +77,8 @@ export function Stream({ stack }: StackContext) {
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:ListStreams"], resources: ["*"] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: DUAL_WRITE_TABLE_ACTIONS, resources: [table.tableArn] }));
     fn.addToRolePolicy(new iam.PolicyStatement({ actions: DUAL_WRITE_CONTROL_ACTIONS, resources: [control.tableArn] }));
+    const targetPolicy = targetTablesPolicy(ownTarget);
+    if (targetPolicy) fn.addToRolePolicy(targetPolicy);
     deadLetters.grantSendMessages(fn);
 
     const mapping = new lambda.CfnEventSourceMapping(stack, `DualWriteMapping${suffix}`, {

@@ -1,6 +1,7 @@
 import { BY_STATUS_INDEX, WORKFLOWS_BY_CONTEXT_TABLE, WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
+import { migrationSuffix } from "../../stacks/migrations.ts";
 import { Storage } from "../../stacks/Storage.ts";
 import { synth } from "../support/synth.ts";
 
@@ -47,19 +48,20 @@ describe("Storage stack (stage prod)", () => {
     });
   });
 
-  it("declares migration 0004's copy target WorkflowsByContext in example mode, without a stream", () => {
-    const targets = Object.values(template.findResources("AWS::DynamoDB::Table")).filter((r) =>
-      String(r.Properties.TableName).endsWith(`-${WORKFLOWS_BY_CONTEXT_TABLE.logicalName}`),
+  it("declares migration 0004's copy target (WorkflowsByContext's keys) in example mode, without a stream", () => {
+    // stacks/target-table.ts names it after the migration.
+    const targets = Object.entries(template.findResources("AWS::DynamoDB::Table")).filter(([id]) =>
+      id.startsWith(`TargetTable${migrationSuffix("0004_workflows-by-context-table")}`),
     );
     expect(targets).toHaveLength(1);
-    expect(targets[0]?.Properties).toMatchObject({
+    expect(targets[0]?.[1].Properties).toMatchObject({
       KeySchema: [
-        { AttributeName: "PK", KeyType: "HASH" },
-        { AttributeName: "SK", KeyType: "RANGE" },
+        { AttributeName: WORKFLOWS_BY_CONTEXT_TABLE.partitionKey.name, KeyType: "HASH" },
+        { AttributeName: WORKFLOWS_BY_CONTEXT_TABLE.sortKey?.name, KeyType: "RANGE" },
       ],
       DeletionProtectionEnabled: true,
     });
-    expect(targets[0]?.Properties.StreamSpecification).toBeUndefined();
+    expect(targets[0]?.[1].Properties.StreamSpecification).toBeUndefined();
   });
 
   it("turns on point-in-time recovery and deletion protection outside dev stages", () => {

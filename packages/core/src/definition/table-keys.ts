@@ -36,9 +36,19 @@ export function withTableKeys<M extends Migration>(migration: M, tableKeys: KeyS
 // The bound copy of each (source-bound) migration per target table.
 const boundTargets = new WeakMap<Migration, Map<string, Migration>>();
 
-/** The physical target table of a `table` migration: FERRY_TARGET_TABLE (a stage's, a test's), else the file's `target.table`. */
-export function targetTableName(migration: Pick<Migration, "target">, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return env.FERRY_TARGET_TABLE || migration.target?.table;
+/**
+ * The physical target table of a `table` migration: its entry in FERRY_TARGET_TABLES (JSON,
+ * migration id -> table: what the stacks give the handlers), else FERRY_TARGET_TABLE (a stage's,
+ * a test's), else the file's `target.table`.
+ */
+export function targetTableName(migration: Pick<Migration, "id" | "target">, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  let mapped: unknown;
+  try {
+    mapped = env.FERRY_TARGET_TABLES ? (JSON.parse(env.FERRY_TARGET_TABLES) as Record<string, unknown>)[migration.id] : undefined;
+  } catch {
+    throw new UsageError(`FERRY_TARGET_TABLES is not JSON ({"<migration id>": "<table>"}): ${env.FERRY_TARGET_TABLES}`);
+  }
+  return (typeof mapped === "string" && mapped) || env.FERRY_TARGET_TABLE || migration.target?.table;
 }
 
 /** A `table` migration whose target is its own source table: that is the records kind. */

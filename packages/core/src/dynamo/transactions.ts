@@ -25,6 +25,9 @@ export const RETRYABLE_REASONS: ReadonlySet<string> = new Set([
 /** The reason a unit's condition (its ConditionCheck or a write's condition) did not hold. */
 export const REFUSED_REASON = "ConditionalCheckFailed";
 
+/** Errors of a whole call that heal by waiting. */
+const THROTTLED_CALLS: ReadonlySet<string> = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]);
+
 /** One transaction action (ConditionCheck, Put, Delete, Update) as lib-dynamodb takes it. */
 export type TransactionAction = Record<string, unknown>;
 
@@ -161,6 +164,12 @@ export async function runTransactions<Unit>(
         for (const p of parts) result.written.set(p.unit, (result.written.get(p.unit) ?? 0) + p.writes);
         parts = [];
       } catch (err) {
+        // The whole call throttled (past the SDK's own retries): wait and resend it, like contention.
+        if (err instanceof Error && THROTTLED_CALLS.has(err.name)) {
+          if (++contended >= options.backoff.maxAttempts) throw new TransactionRetriesExhaustedError([err.name], contended, options.advice, { cause: err });
+          wait = true;
+          continue;
+        }
         if (!(err instanceof TransactionCanceledException)) throw err;
         const verdict = classifyCancellation(parts, err);
         for (const [unit, refusal] of verdict.refused) result.refused.set(unit, refusal);
