@@ -4,9 +4,13 @@
 import type { MigrationRegistry } from "@ferry/core";
 import m0001_workflow_context_index from "./0001_workflow-context-index.ts";
 import m0002_split_workflow_tasks from "./0002_split-workflow-tasks.ts";
+import m0003_workflow_status_index from "./0003_workflow-status-index.ts";
+import m0004_workflows_by_context_table from "./0004_workflows-by-context-table.ts";
 
 /** Every migration in migrations/, keyed by id. */
 export const MIGRATIONS: MigrationRegistry = {
   "0001_workflow-context-index": m0001_workflow_context_index,
   "0002_split-workflow-tasks": m0002_split_workflow_tasks,
+  "0003_workflow-status-index": m0003_workflow_status_index,
+  "0004_workflows-by-context-table": m0004_workflows_by_context_table,
 };

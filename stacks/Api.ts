@@ -5,6 +5,7 @@
  * greedy proxies, so new endpoints (and a new migration's routes) need no stack edit.
  */
 import { FerryError } from "@ferry/core";
+import { DEFAULT_ROUTE_MIGRATIONS } from "@ferry/example-workflows";
 import * as iam from "aws-cdk-lib/aws-iam";
 import * as secrets from "aws-cdk-lib/aws-secretsmanager";
 import { NagSuppressions } from "cdk-nag";
@@ -60,7 +61,9 @@ export const API_TABLE_ACTIONS = [
 export const API_CONTROL_ACTIONS = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:UpdateItem"];
 
 export function Api({ stack, app }: StackContext) {
-  const { table, control } = use(Storage);
+  const { table, control, targets, indexArns } = use(Storage);
+  // v2 of GET /workflows/by-context/{context} reads migration 0004's copy (declared or imported by stacks/target-table.ts).
+  const target = targets.find((t) => t.migrationId === DEFAULT_ROUTE_MIGRATIONS.byContextTable);
   const { issuer, audience } = jwtConfig(app.stage);
   const migrations = discoverMigrations();
 
@@ -81,9 +84,13 @@ export function Api({ stack, app }: StackContext) {
       // The migration whose v2 the API serves first; the API resolves each route family's own.
       FERRY_MIGRATION: migrations[0]?.id ?? "",
       FERRY_TOKEN_SECRET: tokenSecret.secretValue.unsafeUnwrap(),
+      ...(target ? { FERRY_BY_CONTEXT_TABLE: target.tableName } : {}),
     },
   });
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: API_TABLE_ACTIONS, resources: [table.tableArn] }));
+  // v2 reads: the byStatus GSI (0003) and the copy's table (0004).
+  if (indexArns.length) handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: indexArns }));
+  if (target) handler.addToRolePolicy(new iam.PolicyStatement({ actions: ["dynamodb:Query"], resources: [target.tableArn] }));
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: API_CONTROL_ACTIONS, resources: [control.tableArn] }));
 
   const api = new SstApi(stack, "Api", {

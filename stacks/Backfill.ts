@@ -52,16 +52,21 @@ export function Backfill({ stack, app }: StackContext) {
   }
   // The page: Scan, plain writes as PartiQL INSERTs (PutItem where the key is taken), the validation BatchGetItem
   // (GetItem on a repair's re-read) and repairs as transactions (ConditionCheckItem, PutItem, DeleteItem).
-  table.cdk.table.grant(
-    functions.Page,
-    "dynamodb:Scan",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PutItem",
-    "dynamodb:BatchGetItem",
-    "dynamodb:GetItem",
-    "dynamodb:ConditionCheckItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:DescribeTable",
+  // On the table's ARN only: Table.grant would add `<arn>/index/*` once the table has a GSI (the example's byStatus).
+  functions.Page.addToRolePolicy(
+    new iam.PolicyStatement({
+      resources: [table.tableArn],
+      actions: [
+        "dynamodb:Scan",
+        "dynamodb:PartiQLInsert",
+        "dynamodb:PutItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:GetItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:DescribeTable",
+      ],
+    }),
   );
   // A copy's records go to its target table (exact ARNs); the other tasks only read its key schema when they bind the migration.
   const targetPolicy = targetTablesPolicy(targets);

@@ -1,11 +1,12 @@
 /**
  * Storage: the data table, the control table, and the bus ferry publishes step transitions
  * to (stacks/events.ts). The data table is either the example service's, built from the key
- * schema and stream setting in core's shared definition (the same values the local bootstrap
- * uses), or, when the stage names one (stacks/data-table.ts), an existing table imported by
- * its attributes: CloudFormation never creates, updates or deletes it.
+ * schema, stream setting and global indexes of its shared definition (the same values the
+ * local bootstrap uses; with the byStatus GSI migration 0003 feeds), or, when the stage names one
+ * (stacks/data-table.ts), an existing table imported by its attributes: CloudFormation never
+ * creates, updates or deletes it.
  */
-import { keyAttributes } from "@ferry/core/dynamo/key-schema";
+import { type TableDefinition, definedAttributes } from "@ferry/core";
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { Token } from "aws-cdk-lib";
 import * as dynamodb from "aws-cdk-lib/aws-dynamodb";
@@ -31,6 +32,31 @@ function attachedTable(scope: Construct, config: AttachedTableConfig): dynamodb.
   });
 }
 
+const fieldType = (type: string): "string" | "number" | "binary" => (type === "S" ? "string" : type === "N" ? "number" : "binary");
+
+/** SST Table props of a shared definition: its key and index attributes, its key schema and its global indexes. */
+function tableShape(def: TableDefinition) {
+  return {
+    fields: Object.fromEntries(definedAttributes(def).map((a) => [a.name, fieldType(a.type)])),
+    primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
+    ...(def.globalIndexes?.length
+      ? {
+          globalIndexes: Object.fromEntries(
+            def.globalIndexes.map((index) => [
+              index.name,
+              {
+                partitionKey: index.partitionKey.name,
+                ...(index.sortKey ? { sortKey: index.sortKey.name } : {}),
+                projection:
+                  index.projection.type === "INCLUDE" ? [...index.projection.attributes] : (index.projection.type.toLowerCase() as "all" | "keys_only"),
+              },
+            ]),
+          ),
+        }
+      : {}),
+  };
+}
+
 export function Storage({ stack, app }: StackContext) {
   const def = WORKFLOWS_TABLE;
   const config = dataTableConfig(app.stage, process.env, Token.isUnresolved(stack.region) ? undefined : stack.region);
@@ -38,8 +64,7 @@ export function Storage({ stack, app }: StackContext) {
     config.mode === "attach"
       ? new Table(stack, def.logicalName, { cdk: { table: attachedTable(stack, config) } })
       : new Table(stack, def.logicalName, {
-          fields: Object.fromEntries(keyAttributes(def).map((a) => [a.name, a.type === "S" ? "string" : a.type === "N" ? "number" : "binary"])),
-          primaryIndex: { partitionKey: def.partitionKey.name, ...(def.sortKey ? { sortKey: def.sortKey.name } : {}) },
+          ...tableShape(def),
           stream: def.streamViewType.toLowerCase() as "new_and_old_images",
           cdk: {
             table: {
@@ -67,5 +92,7 @@ export function Storage({ stack, app }: StackContext) {
     EventBusName: bus.eventBusName,
     EventBusArn: bus.eventBusArn,
   });
-  return { table, control, bus, targets };
+  // The example table's own indexes (an attached table's are not the stage's to grant).
+  const indexArns = config.mode === "create" ? (def.globalIndexes ?? []).map((index) => `${table.tableArn}/index/${index.name}`) : [];
+  return { table, control, bus, targets, indexArns };
 }

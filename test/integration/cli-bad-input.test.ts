@@ -45,7 +45,7 @@ describe("bad input is a message, not a crash", () => {
     const table = await freshPlainTable(clients, "st");
     const out = await ferryBin(["status", "--table", table, "--endpoint", endpoint(), "--migrations-dir", join(fixtures, "migrations-status")]);
     expect(out.code).toBe(2);
-    expect(out.stdout).toMatch(/^0001_context-index\s+not added/m);
+    expect(out.stdout).toMatch(/^0001_context-index\s+records\s+not added/m);
     expect(out.stdout).toMatch(/^0002_broken\s+invalid file\s.*description/m);
     expect(out.stderr).toMatch(/Warning: skipped 3_misnamed\.ts in .*: its name does not match NNNN_kebab-name\.ts/);
     expect(out.stderr).toMatch(/1 migration file\(s\) cannot be loaded: 0002_broken/);

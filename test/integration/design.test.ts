@@ -243,14 +243,33 @@ describe("the new, check and plan commands", () => {
     const clients = testClients();
     const { table } = await mixedTable(clients);
     const check = await run("check", "0002", "--endpoint", endpoint(), "--table", table, "--no-generated");
+    expect(check.out).toMatch(/^kind\s+records: new records in the same table, each owned by a source item; remove deletes attributes tasks$/m);
     expect(check.out).toMatch(/^source items\s+0 generated, 120 sampled from /m);
     expect(check.out).toMatch(/^derive\(\) not deterministic\s+0$/m);
     expect(check.out).toMatch(/OK: no problems found\./);
     const plan = await run("plan", "0002", "--endpoint", endpoint(), "--table", table, "--rate", "60");
+    expect(plan.out).toMatch(/^kind\s+records: new records in the same table/m);
     expect(plan.out).toMatch(/^source items\s+120 \(exact\)$/m);
     expect(plan.out).toMatch(/^duration\s+2 s at 60 source items\/s$/m);
     expect(plan.out).toMatch(/\$0\.625 per million write units, \$0\.125 per million read units/);
     expect(plan.out).toMatch(/us-east-1, on-demand, as of 2024-11-01: https:\/\/aws\.amazon\.com\/dynamodb\/pricing\/on-demand\//);
+  });
+
+  it("check and plan name each kind and what it owns: the attributes and their index, the target table", async () => {
+    // Arrange
+    const clients = testClients();
+    const { table } = await mixedTable(clients);
+    // Act
+    const attributes = await run("check", "0003", "--sample", "0");
+    const copy = await run("check", "0004", "--sample", "0");
+    const plan = await run("plan", "0003", "--endpoint", endpoint(), "--table", table);
+    // Assert
+    expect(attributes.error).toBeUndefined();
+    expect(attributes.out).toMatch(/^kind\s+attributes byStatusPk, byStatusSk on the source items, feeding index byStatus$/m);
+    expect(copy.error).toBeUndefined();
+    expect(copy.out).toMatch(/^kind\s+table: records copied into WorkflowsByContext$/m);
+    expect(plan.error).toBeUndefined();
+    expect(plan.out).toMatch(/^kind\s+attributes byStatusPk, byStatusSk on the source items, feeding index byStatus$/m);
   });
 
   it("new writes a file that check accepts, and a bad file is a usage error", async () => {

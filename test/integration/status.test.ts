@@ -46,8 +46,44 @@ describe("ferry status", () => {
     await ferry("status", "--table", table, "--endpoint", endpoint(), "--json");
     const out = json();
     expect(out.table).toBe(table);
-    expect(out.migrations.map((m: { migrationId: string }) => m.migrationId)).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks"]);
+    expect(out.migrations.map((m: { migrationId: string }) => m.migrationId)).toEqual([
+      "0001_workflow-context-index",
+      "0002_split-workflow-tasks",
+      "0003_workflow-status-index",
+      "0004_workflows-by-context-table",
+    ]);
     expect(out.migrations[0]).toMatchObject({ step: null, backfill: null, dualWrite: null, lastError: null, history: [] });
+  });
+
+  it("names each migration's kind and what it owns: records, attributes and their index, the target table", async () => {
+    // Arrange
+    const clients = testClients();
+    const table = await freshExampleTable(clients, "stk");
+    // Act
+    await ferry("status", "--table", table, "--endpoint", endpoint(), "--json");
+    const kinds = json().migrations.map((m: { kind: unknown }) => m.kind);
+    stdout.length = 0;
+    await ferry("status", "--table", table, "--endpoint", endpoint());
+    const list = stdout.join("");
+    stdout.length = 0;
+    await ferry("status", "0003", "--table", table, "--endpoint", endpoint());
+    const attributes = stdout.join("");
+    stdout.length = 0;
+    await ferry("status", "0004", "--table", table, "--endpoint", endpoint());
+    const copy = stdout.join("");
+    // Assert
+    expect(kinds).toEqual([
+      { name: "records" },
+      { name: "records", cleanup: { removeAttributes: ["tasks"] } },
+      { name: "attributes", attributes: ["byStatusPk", "byStatusSk"], index: "byStatus" },
+      { name: "table", target: "WorkflowsByContext" },
+    ]);
+    expect(list).toMatch(/migration\s+kind\s+step\s+backfill/);
+    expect(list).toMatch(/0001_workflow-context-index\s+records\s+not added/);
+    expect(list).toMatch(/0003_workflow-status-index\s+attributes byStatusPk, byStatusSk \(index byStatus\)\s+not added/);
+    expect(list).toMatch(/0004_workflows-by-context-table\s+table -> WorkflowsByContext\s+not added/);
+    expect(attributes).toMatch(/kind\s+attributes byStatusPk, byStatusSk on the source items, feeding index byStatus/);
+    expect(copy).toMatch(/kind\s+table: records copied into WorkflowsByContext/);
   });
 
   it("says the table is missing (exit 2) instead of listing every migration as not added", async () => {
@@ -89,8 +125,8 @@ describe("ferry status", () => {
     stdout.length = 0;
     await ferry("status", ...conn);
     const text = stdout.join("");
-    expect(text).toMatch(/migration\s+step\s+backfill\s+ETA\s+dual-write lag\s+verify\s+traffic\s+shadow\s+last error/);
-    expect(text).toMatch(/0001_workflow-context-index\s+add\s+\[#{20}\] 100\.0% completed\s+-\s+1 s.*clean \(\d+ s ago\)\s+v1/);
+    expect(text).toMatch(/migration\s+kind\s+step\s+backfill\s+ETA\s+dual-write lag\s+verify\s+traffic\s+shadow\s+last error/);
+    expect(text).toMatch(/0001_workflow-context-index\s+records\s+add\s+\[#{20}\] 100\.0% completed\s+-\s+1 s.*clean \(\d+ s ago\)\s+v1/);
 
     // The move step shows up: split, shadow agreement, audit trail.
     const { moveRelease } = await import("@ferry/core/release/store");
@@ -116,7 +152,7 @@ describe("ferry status", () => {
       /move:\n\s+traffic: v2 for 25% of tenants[^\n]*\n\s+shadow agreement: 50\.0% raw, 100\.0% after re-check of 2 comparisons \(1 lagged, 0 persistent\)/,
     );
     expect(stdout.join("")).toMatch(/bob: move v2 0% -> 25%/);
-    expect(text).toMatch(/0002_split-workflow-tasks\s+not added\s+no backfill/);
+    expect(text).toMatch(/0002_split-workflow-tasks\s+records\s+not added\s+no backfill/);
   });
 
   it("shows one migration in detail: segments, rates, history, the last dry run, and a backfill error", async () => {

@@ -164,7 +164,13 @@ describe("Api stack", () => {
         expect.objectContaining({ Action: API_CONTROL_ACTIONS, Resource: importOf(/ControlTable\w+Arn/) }),
       ]),
     );
-    const onTable = own.filter((s) => JSON.stringify(s.Resource).includes("WorkflowsTable")).flatMap(actions);
+    // v2 of by-status Queries exactly the example's byStatus GSI (migration 0003), nothing else of the table's indexes.
+    const onIndex = own.filter((s) => JSON.stringify(s.Resource).includes("/index/"));
+    expect(onIndex.flatMap(actions)).toEqual(["dynamodb:Query"]);
+    expect(JSON.stringify(onIndex[0]?.Resource)).toContain("/index/byStatus");
+    const onTable = own
+      .filter((s) => JSON.stringify(s.Resource).includes("WorkflowsTable") && !JSON.stringify(s.Resource).includes("/index/"))
+      .flatMap(actions);
     // DescribeTable: the engine reads the table's key schema (any table, any key names).
     expect(onTable.sort()).toEqual([
       "dynamodb:BatchGetItem",

@@ -36,8 +36,9 @@ describe("discoverMigrations", () => {
   };
 
   it("returns the registry's migrations for the folder's files, in id order", () => {
-    const dir = folder("0002_split-workflow-tasks.ts", "0001_workflow-context-index.ts", "index.ts");
-    expect(discoverMigrations(dir, MIGRATIONS).map((m) => m.id)).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks"]);
+    const ids = ["0001_workflow-context-index", "0002_split-workflow-tasks", "0003_workflow-status-index", "0004_workflows-by-context-table"];
+    const dir = folder(...[...ids].reverse().map((id) => `${id}.ts`), "index.ts");
+    expect(discoverMigrations(dir, MIGRATIONS).map((m) => m.id)).toEqual(ids);
   });
 
   it("stops the synth when a file was added but the registry not regenerated", () => {

@@ -56,7 +56,12 @@ describe("loading the example migrations", () => {
     expect(split.cleanup).toEqual({ removeAttributes: ["tasks"] });
     expect(split.options.pageSize).toBe(50);
     const all = await loadAllMigrations();
-    expect(all.map((m) => m.id)).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks"]);
+    expect(all.map((m) => m.id)).toEqual([
+      "0001_workflow-context-index",
+      "0002_split-workflow-tasks",
+      "0003_workflow-status-index",
+      "0004_workflows-by-context-table",
+    ]);
   });
 });
 
@@ -70,7 +75,11 @@ const INVALID: [file: string, field: string, expected: RegExp][] = [
   ["0006_sk-pattern-unanchored.ts", "source.skPattern", /anchor the pattern with \^/],
   ["0007_schema-not-zod-object.ts", "schema", /expected a zod object schema/],
   ["0008_derive-not-function.ts", "derive", /expected a function/],
-  ["0009_unknown-key.ts", "cleanUp", /cleanUp: unknown field \(allowed: id, description, table, keys, source, schema, kind, derive, attributes, index, target, cleanup, options, checkItems\)/],
+  [
+    "0009_unknown-key.ts",
+    "cleanUp",
+    /cleanUp: unknown field \(allowed: id, description, table, keys, source, schema, kind, derive, attributes, index, target, cleanup, options, checkItems\)/,
+  ],
   ["0010_segments-zero.ts", "options.segments", /expected number to be >=1/],
   ["0011_segments-not-integer.ts", "options.segments", /expected int/],
   [
@@ -146,9 +155,16 @@ describe("finding a migration", () => {
     const error = await loadMigration("9999").catch((err: unknown) => err);
     expect(error).toBeInstanceOf(MigrationNotFoundError);
     expect((error as MigrationNotFoundError).exitCode).toBe(2);
-    expect((error as MigrationNotFoundError).available).toEqual(["0001_workflow-context-index", "0002_split-workflow-tasks"]);
+    expect((error as MigrationNotFoundError).available).toEqual([
+      "0001_workflow-context-index",
+      "0002_split-workflow-tasks",
+      "0003_workflow-status-index",
+      "0004_workflows-by-context-table",
+    ]);
     expect((error as Error).message).toContain(`No migration matches "9999" in ${defaultMigrationsDir()}`);
-    expect((error as Error).message).toContain("Available: 0001_workflow-context-index, 0002_split-workflow-tasks.");
+    expect((error as Error).message).toContain(
+      "Available: 0001_workflow-context-index, 0002_split-workflow-tasks, 0003_workflow-status-index, 0004_workflows-by-context-table.",
+    );
   });
 
   it("says how to create one when the folder is empty", async () => {

@@ -7,7 +7,7 @@
  * Storage stack use it; nothing in the engine does.
  */
 export { WORKFLOW_SK_PREFIX, WorkflowContext, WorkflowItem, WorkflowStatus, WorkflowTask, workflowIdOf, workflowSk } from "./model/workflow.ts";
-export { DEFAULT_TABLE_NAME, WORKFLOWS_TABLE } from "./table.ts";
+export { BY_STATUS_INDEX, DEFAULT_BY_CONTEXT_TABLE_NAME, DEFAULT_TABLE_NAME, WORKFLOWS_BY_CONTEXT_TABLE, WORKFLOWS_TABLE } from "./table.ts";
 export {
   type SeedOptions,
   DEFAULT_SEED_OPTIONS,
@@ -23,6 +23,8 @@ export { type LiveWriterOptions, type LiveWriterStats, DEFAULT_LIVE_WRITES_PER_S
 export { type GeneratedCase, GENERATED_CASES, generatedCheckItems, workflowCheckItems } from "./check-cases.ts";
 export { type V1Options, DEFAULT_V1_OPTIONS, createV1Reader } from "./reads/v1.ts";
 export { type V2Options, DEFAULT_V2_OPTIONS, createV2Reader } from "./reads/v2.ts";
+export { type ListByStatusRequest, type StatusReader, createStatusV1Reader, createStatusV2Reader } from "./reads/by-status.ts";
+export { type ContextListReader, createContextTableReader } from "./reads/by-context-table.ts";
 export { type ApiItem, type ListByContextRequest, type ListResult, type WorkflowReader, WORKFLOW_SUMMARY_ATTRIBUTES } from "./reads/view.ts";
 export { type ApiDeps, createApiApp } from "./api/app.ts";
 export { parseIfMatch, registerWrites } from "./api/write-routes.ts";

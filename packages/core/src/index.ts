@@ -94,7 +94,14 @@ export {
 export { type DynamoClients, type DynamoClientOptions, createDynamoClients } from "./aws/dynamodb.ts";
 
 // ---- Tables and DynamoDB helpers ----
-export { type TableDefinition, type CreateTableOptions, StreamViewType, createTableInput } from "./dynamo/table-definition.ts";
+export {
+  type TableDefinition,
+  type CreateTableOptions,
+  type GlobalIndexDefinition,
+  StreamViewType,
+  createTableInput,
+  definedAttributes,
+} from "./dynamo/table-definition.ts";
 export { ensureTable, enableStream, describeTable, TableNotReadyError } from "./dynamo/table.ts";
 export {
   type WriteRequest,
@@ -266,3 +273,4 @@ export {
 export { JavaMissingError, JavaTooOldError, checkJava, resolveJava } from "./local/java.ts";
 export { type LocalDualWriteOptions, startLocalDualWrite } from "./local/dual-write.ts";
 export type { StreamHandler } from "./streams/lambda-event.ts";
+export { type KindStatus, describeKind, describeKindDetail, kindStatus } from "./kinds/describe.ts";

@@ -5,7 +5,8 @@
  * runs none): the invocation that passes the interval flushes, and a v1 answer waits until
  * the instance's server record declares it, so a frozen or recycled instance cannot hide one
  * from the remove guard (README "Usage counts and the remove guard").
- * Env: FERRY_TABLE, FERRY_CONTROL_TABLE, FERRY_TOKEN_SECRET (nextToken HMAC key).
+ * Env: FERRY_TABLE, FERRY_CONTROL_TABLE, FERRY_TOKEN_SECRET (nextToken HMAC key), and
+ * FERRY_BY_CONTEXT_TABLE (migration 0004's copy, default WorkflowsByContext).
  */
 import { Logger } from "@aws-lambda-powertools/logger";
 import { createDynamoClients } from "@ferry/core";
@@ -23,6 +24,7 @@ const deps = buildApiDeps({
   doc: createDynamoClients().doc,
   tableName: required("FERRY_TABLE"),
   controlTable: required("FERRY_CONTROL_TABLE"),
+  ...(process.env.FERRY_BY_CONTEXT_TABLE ? { byContextTable: process.env.FERRY_BY_CONTEXT_TABLE } : {}),
   tenant: authorizerTenant(),
   tokenSecret: required("FERRY_TOKEN_SECRET"),
   logError: (err) => logger.error("unhandled API error", err as Error),

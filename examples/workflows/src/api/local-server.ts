@@ -54,7 +54,7 @@ export async function startLocalApiServer(deps: ApiDeps, options: Partial<LocalS
     server.on("clientError", answerClientError);
   });
   // Flush on a timer: the last requests before traffic stops must not wait for a next request.
-  const counters = [deps.releases.byContext.usage, deps.releases.workflow.usage];
+  const counters = Object.values(deps.releases).map((release) => release.usage);
   for (const counter of counters) counter.start();
   return {
     url: `http://${o.hostname}:${port}`,

@@ -32,6 +32,8 @@ import {
   type VerifyReport,
   verifyMigration,
   sleep,
+  describeKind,
+  kindStatus,
 } from "@ferry/core";
 import { WORKFLOWS_TABLE } from "../table.ts";
 import { startLiveWriter } from "../seed/live-writer.ts";
@@ -114,6 +116,9 @@ export async function walkDemo(
   log(`  ${data.items} workflows in ${(data.seedMs / 1000).toFixed(1)} s`);
 
   log(`\n[1 design] ferry check + ferry plan ${migration.id}`);
+  // The demo walks one migration; the folder holds one of each kind (README "Migration kinds").
+  const others = await Promise.all(["0002", "0003", "0004"].map((ref) => loadMigration(ref)));
+  log(`  kind ${describeKind(kindStatus(migration))}; also in migrations/: ${others.map((m) => `${m.id} (${describeKind(kindStatus(m))})`).join(", ")}`);
   const sample = await sampleTable(clients, o.tableName, migration, { size: 500 });
   const check = checkMigration(migration, { sampleItems: sample.sources, otherKeys: sample.otherKeys });
   if (!check.ok) throw new FerryError(`the demo migration failed its check: ${check.problemCount} problems`);

@@ -1,6 +1,6 @@
-/** Creates the example table if needed and fills it with generated workflows. */
+/** Creates the example table (and, for the default table, migration 0004's copy target) if needed and fills it with generated workflows. */
 import { type DynamoClients, type BatchWriteStats, batchPutAll, UsageError, ensureTable } from "@ferry/core";
-import { WORKFLOWS_TABLE } from "../table.ts";
+import { DEFAULT_BY_CONTEXT_TABLE_NAME, DEFAULT_TABLE_NAME, WORKFLOWS_BY_CONTEXT_TABLE, WORKFLOWS_TABLE } from "../table.ts";
 import { DEFAULT_SEED_OPTIONS, type SeedOptions, generateWorkflows, validateSeedOptions } from "./generator.ts";
 
 export interface SeedResult extends BatchWriteStats {
@@ -28,6 +28,9 @@ export async function seedTable(
   if (problems.length > 0) throw new InvalidSeedOptionsError(problems);
   const started = Date.now();
   const { created } = await ensureTable(clients.raw, WORKFLOWS_TABLE, tableName);
+  // The default table's copy target, so 0004 can be added locally as the stage would (another
+  // table names its own target with FERRY_TARGET_TABLE, created by hand: the engine creates no table).
+  if (tableName === DEFAULT_TABLE_NAME) await ensureTable(clients.raw, WORKFLOWS_BY_CONTEXT_TABLE, DEFAULT_BY_CONTEXT_TABLE_NAME, { stream: false });
   const total = opts.tenants * opts.workflows;
   let done = 0;
   // Large items: fewer calls in flight, so a 25 x 350 KB batch never piles up in memory.

@@ -1,4 +1,5 @@
 /** `ferry check <migration>`: runs derive on generated and sampled items and reports each problem with its keys. */
+import { describeKindDetail } from "@ferry/core/kinds/describe";
 import { type Migration, createDynamoClients, defaultMigrationsDir, keyText, loadMigration } from "@ferry/core";
 import { CHECK_CATEGORIES, type CheckCategory, CheckFailedError, type CheckReport, DEFAULT_CHECK_EXAMPLES, checkMigration } from "@ferry/core/design/check";
 import { formatBytes, formatCount } from "@ferry/core/design/format";
@@ -82,6 +83,7 @@ export function describeCheck(report: CheckReport, sample?: TableSample): string
     : "no table sample";
   const head = table([
     ["migration", report.migrationId],
+    ["kind", describeKindDetail(report.kind)],
     ["source items", `${formatCount(report.checked.generated)} generated, ${sampled}`],
     ["records per item", `mean ${r.perItemMean.toFixed(2)}, max ${r.perItemMax} (${formatCount(r.itemsWithoutRecords)} item(s) derive none)`],
     ["record size", `mean ${formatBytes(r.bytesMean)}, max ${formatBytes(r.bytesMax)}`],

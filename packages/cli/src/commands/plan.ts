@@ -1,4 +1,5 @@
 /** `ferry plan <migration>`: estimates what converting the table will take (items, records, capacity, time, dollars). */
+import { describeKindDetail } from "@ferry/core/kinds/describe";
 import { createDynamoClients, defaultMigrationsDir, loadMigration } from "@ferry/core";
 import { formatBytes, formatCount, formatDuration, formatUsd } from "@ferry/core/design/format";
 import { BACKFILL_LIMITS, describeLimit } from "@ferry/core/backfill/settings";
@@ -72,6 +73,7 @@ export function describePlan(plan: Plan): string {
   const approx = plan.sourceItems.exact ? "" : "~";
   const rows: (string | number)[][] = [
     ["migration", plan.migrationId],
+    ["kind", describeKindDetail(plan.kind)],
     ["table", `${plan.tableName}: ${formatCount(plan.table.items)} items, ${formatBytes(plan.table.bytes)} (${plan.table.method})`],
     ["sample", `${formatCount(plan.sample.scanned)} scanned, ${formatCount(plan.sample.sources)} source items, ${plan.sample.failed} failed to derive`],
     ["source items", `${approx}${formatCount(plan.sourceItems.count)}${plan.sourceItems.exact ? " (exact)" : " (estimated)"}`],

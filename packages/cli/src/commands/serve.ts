@@ -8,6 +8,7 @@ import { DEFAULT_RELEASE_CACHE_OPTIONS } from "@ferry/core/release/cache";
 import { DEFAULT_SHADOW_RECHECK, SHADOW_RECHECK_LIMITS } from "@ferry/core/release/shadow";
 import {
   DEFAULT_LOCAL_SERVER_OPTIONS,
+  DEFAULT_BY_CONTEXT_TABLE_NAME,
   DEFAULT_ROUTE_MIGRATIONS,
   DEFAULT_V1_OPTIONS,
   buildApiDeps,
@@ -23,6 +24,7 @@ interface ServeFlags extends ConnectionFlags {
   port: number;
   host: string;
   controlTable?: string;
+  byContextTable: string;
   cacheMs: number;
   v1PageLimit: number;
   shadowRecheckAfter: number;
@@ -51,6 +53,11 @@ export function serveCommand(): Command {
     .option("--host <host>", "interface to listen on", DEFAULT_LOCAL_SERVER_OPTIONS.hostname)
     .option("--control-table <name>", "ferry's control table with the release configuration (default: FERRY_CONTROL_TABLE or <table>.ferry)")
     .option(
+      "--by-context-table <name>",
+      "the table migration 0004 copies into, read by v2 of /workflows/by-context/<id> (default: FERRY_TARGET_TABLE or WorkflowsByContext)",
+      process.env.FERRY_TARGET_TABLE || DEFAULT_BY_CONTEXT_TABLE_NAME,
+    )
+    .option(
       "--cache-ms <ms>",
       "how long the release configuration is cached (a flip reaches the server within it)",
       parseInteger(0, 5_000),
@@ -72,9 +79,11 @@ export function serveCommand(): Command {
     .addHelpText(
       "after",
       `
-Routes: GET /v1|/v2|/workflows?context=<id>&limit=<n>&nextToken=<t>, /workflows/<id>, /workflows/<id>/tasks.
+Routes: GET /v1|/v2|/workflows?context=<id>&limit=<n>&nextToken=<t>, /workflows/<id>, /workflows/<id>/tasks,
+/workflows/by-status/<status>, /workflows/by-context/<id>.
 Unversioned routes follow \`ferry move\` (${DEFAULT_ROUTE_MIGRATIONS.byContext} decides the context route,
-${DEFAULT_ROUTE_MIGRATIONS.workflow} the workflow and task routes); Accept-Version: 1|2 pins a request.
+${DEFAULT_ROUTE_MIGRATIONS.workflow} the workflow and task routes, ${DEFAULT_ROUTE_MIGRATIONS.byStatus} by-status,
+${DEFAULT_ROUTE_MIGRATIONS.byContextTable} by-context); Accept-Version: 1|2 pins a request.
 Usage counts reach the control table every 5 s and on Ctrl-C/SIGTERM (a clean stop); stop it
 that way, not with kill -9, or \`ferry remove\` waits out the window of the counts it lost.
 
@@ -98,6 +107,7 @@ Example:
           doc: clients.doc,
           tableName,
           controlTable: opts.controlTable ?? defaultControlTableName(tableName),
+          byContextTable: opts.byContextTable,
           tenant: hs256Tenant(secret),
           tokenSecret: process.env.FERRY_TOKEN_SECRET ?? deriveTokenSecret(secret),
           release: { cacheMs: opts.cacheMs },

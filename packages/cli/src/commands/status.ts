@@ -10,6 +10,7 @@ import { formatCount, formatDuration } from "@ferry/core/design/format";
 import { defaultMigrationsDir, loadMigration } from "@ferry/core/definition/load";
 import { describeReleaseSummary } from "@ferry/core/release/summary";
 import type { ShadowStats } from "@ferry/core/release/shadow";
+import { describeKind, describeKindDetail } from "@ferry/core/kinds/describe";
 import { type MigrationStatus, readMigrationStatus, readMigrationStatuses } from "@ferry/core/status/migration-status";
 import { Command } from "commander";
 import { withConnectionFlags, withStageFlag } from "../options.ts";
@@ -142,9 +143,10 @@ export function describeStatusList(
 ): string {
   if (statuses.length === 0 && invalid.length === 0) return "No migrations in the migrations folder (`ferry new` creates one).";
   const rows = [
-    ["migration", "step", "backfill", "ETA", "dual-write lag", "verify", "traffic", "shadow", "last error"],
+    ["migration", "kind", "step", "backfill", "ETA", "dual-write lag", "verify", "traffic", "shadow", "last error"],
     ...statuses.map((s) => [
       s.migrationId,
+      describeKind(s.kind),
       s.step ?? "not added",
       backfillCell(s),
       s.backfill?.etaSeconds !== undefined ? formatDuration(s.backfill.etaSeconds) : "-",
@@ -154,7 +156,7 @@ export function describeStatusList(
       s.release?.shadow.compared ? shadowCell(s.release.shadow) : "-",
       s.lastError ? `${s.lastError.source}: ${oneLine(`${s.lastError.name}: ${s.lastError.message}`, 60)}` : "-",
     ]),
-    ...invalid.map((i) => [i.id, "invalid file", "-", "-", "-", "-", "-", "-", oneLine(i.error, 100)]),
+    ...invalid.map((i) => [i.id, "invalid file", "-", "-", "-", "-", "-", "-", "-", oneLine(i.error, 100)]),
   ];
   const header = `table ${where.table}, control table ${where.controlTable}${where.stage ? `, stage ${where.stage}` : ""}`;
   return [header, "", table(rows), "", "`ferry status <migration>` shows one in detail."].join("\n");
@@ -163,7 +165,10 @@ export function describeStatusList(
 /** The detail view: a summary, the segments, failed items and the step history. */
 export function describeMigrationStatus(s: MigrationStatus): string {
   const id = s.migrationId;
-  const rows: (string | number)[][] = [["migration", `${id} (step ${s.step ?? "not added"})`]];
+  const rows: (string | number)[][] = [
+    ["migration", `${id} (step ${s.step ?? "not added"})`],
+    ["kind", describeKindDetail(s.kind)],
+  ];
   const b = s.backfill;
   const run = b?.run;
   if (!b || !run) {

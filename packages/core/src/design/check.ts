@@ -4,6 +4,7 @@
  * mismatches, exceptions, nondeterminism, reads outside the schema, invalid or colliding
  * records) with the keys of the first offending items.
  */
+import { type KindStatus, kindStatus } from "../kinds/describe.ts";
 import { type DerivedRecord, type ItemKey, type Migration, keysOf, recordKeysOf } from "../definition/define-migration.ts";
 import {
   type DeriveOptions,
@@ -58,6 +59,8 @@ export interface CategoryReport {
 
 export interface CheckReport {
   migrationId: string;
+  /** The kind and what it owns (kinds/describe.ts). */
+  kind: KindStatus;
   /** Source items checked, by origin (duplicates and non-source items are not counted). */
   checked: Record<CheckOrigin, number>;
   /** Generated items that are not this migration's source items. */
@@ -211,6 +214,7 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
   const problemCount = Object.values(problems).reduce((n, p) => n + p.count, 0);
   return {
     migrationId: migration.id,
+    kind: kindStatus(migration),
     checked: counts,
     skippedGenerated,
     records: {

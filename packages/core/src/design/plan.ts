@@ -3,6 +3,7 @@
  * source items, and scales the capacity model (capacity.ts) to the whole table: source
  * items, records, write and read units, duration at the rate cap, and on-demand dollars.
  */
+import { type KindStatus, kindStatus } from "../kinds/describe.ts";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import { isLocalEndpoint } from "../aws/endpoint.ts";
 import { type Migration, keysOf } from "../definition/define-migration.ts";
@@ -38,6 +39,8 @@ export interface Stat {
 
 export interface Plan {
   migrationId: string;
+  /** The kind and what it owns (kinds/describe.ts). */
+  kind: KindStatus;
   tableName: string;
   /** All items of the table (every one is scanned) and their bytes; `method` says how they were counted. */
   table: { items: number; bytes: number; method: string };
@@ -113,6 +116,7 @@ export async function planMigration(clients: DynamoClients, tableName: string, m
   }
   return {
     migrationId: migration.id,
+    kind: kindStatus(migration),
     tableName,
     table,
     sample: { scanned: sample.scanned, sources: sample.sourcesSeen, derived: derived.items, failed: derived.failed, complete: sample.complete },

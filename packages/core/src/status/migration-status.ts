@@ -2,8 +2,9 @@
  * What `ferry status` shows, gathered in one typed object per migration: the step and its
  * history (the state record), the backfill (run, per-segment checkpoints, rates, ETA, what
  * runs it now: a local lease or a deployed execution), the last dry run, the dual-write
- * (heartbeat lag, counters) and the latest error of either. Reads only the control table
- * (and DescribeExecution on a stage), so it is cheap while a backfill runs elsewhere.
+ * (heartbeat lag, counters), the latest error of either, and what kind of migration it is
+ * (what it owns: records, attributes and their index, or a target table). Reads only the
+ * control table (and DescribeExecution on a stage), so it is cheap while a backfill runs elsewhere.
  */
 import { type ReleaseSummary, readReleaseSummary } from "../release/summary.ts";
 import type { DynamoClients } from "../aws/dynamodb.ts";
@@ -13,6 +14,7 @@ import { type ItemFailure, readItemFailures, readRun, readCheckpoints } from "..
 import type { PageCounters } from "../backfill/page.ts";
 import { totalCounters } from "../backfill/tasks.ts";
 import type { Migration } from "../definition/define-migration.ts";
+import { type KindStatus, kindStatus } from "../kinds/describe.ts";
 import type { ControlLocation } from "../control/keys.ts";
 import { type MigrationState, type StepEntry, readMigrationState } from "../control/migration-state.ts";
 import { isMissingTable } from "../dynamo/missing-table.ts";
@@ -63,6 +65,8 @@ export interface LastError {
 export interface MigrationStatus {
   migrationId: string;
   description: string;
+  /** The kind and what it owns (records, attributes and index, target table). */
+  kind: KindStatus;
   /** The latest step taken; null before `ferry add`. */
   step: string | null;
   history: StepEntry[];
@@ -132,6 +136,7 @@ export async function readMigrationStatus(
   return {
     migrationId: migration.id,
     description: migration.description,
+    kind: kindStatus(migration),
     step: state?.step ?? null,
     history: state?.history ?? [],
     backfill,
