@@ -140,7 +140,7 @@ async function putDerived(clients: DynamoClients, table: string, items: Record<s
   return sources.length;
 }
 
-async function unconditional(clients: DynamoClients, table: string, segments: number, pageSize: number): Promise<number> {
+export async function unconditional(clients: DynamoClients, table: string, segments: number, pageSize: number): Promise<number> {
   let sources = 0;
   await Promise.all(
     Array.from({ length: segments }, async (_, segment) => {
