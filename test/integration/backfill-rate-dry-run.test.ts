@@ -44,9 +44,10 @@ describe("the backfill rate", () => {
     const { result, sleeps, elapsed } = await pacedPage(ctx, 20);
     expect(result.status).toBe("done");
     // 20 items written at 20 items/s take 1 s; counting all 400 scanned items would wait ~20 s.
-    expect(sleeps).toHaveLength(1);
-    expect(sleeps[0]).toBeLessThanOrEqual(1_000);
-    expect(sleeps[0]! + elapsed).toBeGreaterThanOrEqual(990);
+    // A page that itself took a second on a loaded machine owes no wait at all.
+    expect(sleeps.length).toBeLessThanOrEqual(1);
+    expect(sleeps[0] ?? 0).toBeLessThanOrEqual(1_000);
+    expect((sleeps[0] ?? 0) + elapsed).toBeGreaterThanOrEqual(990);
   });
 
   it("paces a dry run by the items it would convert", async () => {

@@ -20,7 +20,7 @@ import { listFailures } from "@ferry/core/dualwrite/failures";
 import { listDeadLetters } from "@ferry/core/local/stream-dead-letters";
 import { expect, onTestFinished, vi } from "vitest";
 import { main } from "../../packages/cli/src/main.ts";
-import { childArgv, ferryProcess } from "./cli.ts";
+import { type BinChoice, childArgv, ferryProcess } from "./cli.ts";
 import { endpoint, scanAll, testClients, uniqueTableName } from "./dynamo.ts";
 
 const root = join(import.meta.dirname, "../..");
@@ -249,8 +249,9 @@ export const jsonOf = (result: CliResult) => JSON.parse(result.stdout.slice(resu
 export function backfillProcess(
   args: string[],
   env: Record<string, string>,
+  choice: BinChoice = {},
 ): { child: ChildProcess; exited: Promise<{ code: number | null; signal: string | null; stderr: string }> } {
-  const child = spawn(process.execPath, [...childArgv("backfill-child"), ...args], {
+  const child = spawn(process.execPath, [...childArgv("backfill-child", choice), ...args], {
     cwd: root,
     env: { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...env },
     stdio: ["ignore", "ignore", "pipe"],
@@ -365,11 +366,17 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   lap("add");
 
   // The dual-write in its own process, the application writing beside it.
-  const dualWrite = ferryProcess(["dual-write", c.migration, "--poll-interval", "50", ...conn], {
-    ...process.env,
-    AWS_ENDPOINT_URL_DYNAMODB: "",
-    ...processEnv("dual-write"),
-  });
+  // A case that preloads faults into its processes (NODE_OPTIONS) patches the SDK as the real bin loads it.
+  const bin: BinChoice = c.processEnv ? { bin: "real" } : {};
+  const dualWrite = ferryProcess(
+    ["dual-write", c.migration, "--poll-interval", "50", ...conn],
+    {
+      ...process.env,
+      AWS_ENDPOINT_URL_DYNAMODB: "",
+      ...processEnv("dual-write"),
+    },
+    bin,
+  );
   onTestFinished(async () => void (await dualWrite.stop("SIGKILL")));
   const silent = setTimeout(() => void dualWrite.stop("SIGKILL"), 90_000);
   await dualWrite.firstLine.finally(() => clearTimeout(silent));
@@ -380,11 +387,15 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   const trace = join(tmpdir(), `ferry-any-${randomUUID()}.jsonl`);
   onTestFinished(() => rmSync(trace, { force: true }));
   const backfill = ["--lease-ms", "1000", ...conn];
-  const killed = backfillProcess(["convert", c.migration, "--segments", "2", "--page-size", "10", "--rate", "300", ...backfill], {
-    FERRY_BACKFILL_TRACE: trace,
-    FERRY_TEST_KILL_AFTER_PAGES: "2",
-    ...processEnv("convert"),
-  });
+  const killed = backfillProcess(
+    ["convert", c.migration, "--segments", "2", "--page-size", "10", "--rate", "300", ...backfill],
+    {
+      FERRY_BACKFILL_TRACE: trace,
+      FERRY_TEST_KILL_AFTER_PAGES: "2",
+      ...processEnv("convert"),
+    },
+    bin,
+  );
   const exit = await killed.exited;
   expect(exit.signal, exit.stderr).toBe("SIGKILL");
   lap("convert (killed)");

@@ -30,8 +30,8 @@ export function ferryArgv(choice: BinChoice = {}): string[] {
 }
 
 /** Node's arguments that start a test child (test/support/<child>.mts), compiled unless FERRY_TEST_REAL_BIN=1. */
-export function childArgv(child: TestChild): string[] {
-  return useReal({}) ? ["--import", "tsx", join(root, `test/support/${child}.mts`)] : [compiledChild(inject("ferryCli"), child)];
+export function childArgv(child: TestChild, choice: BinChoice = {}): string[] {
+  return useReal(choice) ? ["--import", "tsx", join(root, `test/support/${child}.mts`)] : [compiledChild(inject("ferryCli"), child)];
 }
 
 /** `ferry <args>` in its own process, as a release manager runs it. */

@@ -20,7 +20,7 @@ describe("ferry new and the migration registry", () => {
     // Assert
     expect(out.status, out.stderr).toBe(0);
     expect(out.stdout).toMatch(/listed it in .*index\.ts/);
-    expect(readFileSync(join(dir, "index.ts"), "utf8")).toMatch(/"0003_index-by-status"/);
+    expect(readFileSync(join(dir, "index.ts"), "utf8")).toMatch(/"0005_index-by-status"/);
     expect(registryIsCurrent(dir)).toBe(true);
   });
 });
