@@ -4,7 +4,7 @@
  * segments, consistent pages) keeping only counters and a few examples, so memory stays
  * bounded on any table; with `repair` it fixes what it finds with guarded transactions.
  */
-import { DescribeTableCommand, type DescribeTableCommandOutput } from "@aws-sdk/client-dynamodb";
+import { DescribeTableCommand, type DescribeTableCommandOutput, type TableDescription } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
 import { type Migration, keysOf } from "../definition/define-migration.ts";
@@ -185,6 +185,49 @@ export async function scanPass(
   return tally;
 }
 
+/** What a verify run starts from: the options filled in and checked, its counters, and the table described and bound. */
+export interface OpenedVerify {
+  o: VerifyOptions;
+  started: number;
+  stats: ReadStats;
+  /** The source table as DescribeTable returned it (an attributes migration reads its index from it). */
+  described: TableDescription;
+  /** Bound to the table's key schema. */
+  migration: Migration;
+}
+
+/**
+ * The start every kind's verify that reads one table shares: a missing table is
+ * TableNotFoundError and a table keyed otherwise is refused (KeySchemaMismatchError) before
+ * any item is read, since it holds nothing verify could judge: never "clean".
+ */
+export async function openVerify(
+  clients: Pick<DynamoClients, "doc">,
+  tableName: string,
+  migration: Migration,
+  options: Partial<VerifyOptions>,
+): Promise<OpenedVerify> {
+  const o: VerifyOptions = { ...DEFAULT_VERIFY_OPTIONS, ...options };
+  validateVerifyOptions(o);
+  const started = Date.now();
+  // The document client sends a plain DescribeTable as is (it only translates item commands).
+  const described = await clients.doc.send(new DescribeTableCommand({ TableName: tableName }) as never).then(
+    (out) => (out as DescribeTableCommandOutput).Table,
+    (err: unknown) => {
+      if (isMissingTable(err)) throw new TableNotFoundError(tableName);
+      throw err;
+    },
+  );
+  if (!described) throw new TableNotFoundError(tableName);
+  return {
+    o,
+    started,
+    stats: { consumedReadUnits: 0, consumedWriteUnits: 0 },
+    described,
+    migration: withTableKeys(migration, keySchemaOf(described, tableName), tableName),
+  };
+}
+
 /**
  * Verifies the records of a `records` migration in `tableName` (every kind's entry point is
  * verify-migration.ts). With `repair`, a table found not
@@ -197,22 +240,9 @@ export async function verifyRecords(
   migration: Migration,
   options: Partial<VerifyOptions> = {},
 ): Promise<VerifyReport> {
-  const o: VerifyOptions = { ...DEFAULT_VERIFY_OPTIONS, ...options };
-  validateVerifyOptions(o);
-  const started = Date.now();
-  const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
-  // A table keyed otherwise holds no item verify could read as a source or a record: never "clean".
-  // The document client sends a plain DescribeTable as is (it only translates item commands).
-  const described = await clients.doc.send(new DescribeTableCommand({ TableName: tableName }) as never).then(
-    (out) => (out as DescribeTableCommandOutput).Table,
-    (err: unknown) => {
-      if (isMissingTable(err)) throw new TableNotFoundError(tableName);
-      throw err;
-    },
-  );
-  if (!described) throw new TableNotFoundError(tableName);
-  // The table's keys, checked against the migration's (a mismatch is refused before any read of items).
-  migration = withTableKeys(migration, keySchemaOf(described, tableName), tableName);
+  const opened = await openVerify(clients, tableName, migration, options);
+  const { o, started, stats } = opened;
+  migration = opened.migration;
   const scanned = await scanPass(clients.doc, tableName, migration, o, stats);
   const { tally: found, beforeRecheck } = await recheck(clients.doc, tableName, migration, o, stats, scanned);
   const c = found.counts;

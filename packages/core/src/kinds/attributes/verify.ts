@@ -1,27 +1,15 @@
-/**
- * `ferry verify` of an attributes migration: a consistent parallel Scan of the items the key
- * selectors pick compares, per owned attribute, what each item holds with derive(item):
- * missing (derive sets it, the item lacks it), different (both, unequal), orphan (the item
- * holds it, derive sets none, or the item is not a source item). With `repair` a second scan
- * fixes each defective item with the same conditional update the dual-write uses, so a repair
- * never overwrites a change made since the scan (it is counted skipped: the stream owns it).
- * With `recheckAfterMs` (live writes) the defective items are re-read and re-judged before they
- * are reported. With `index`, sampled index keys are queried (index-check.ts).
- */
-import { type DescribeTableCommandOutput, DescribeTableCommand } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../../aws/dynamodb.ts";
 import { OWNER_ATTRIBUTE, SourceMatchError, sameRecord } from "../../definition/derive.ts";
 import { type Migration, keysOf } from "../../definition/define-migration.ts";
 import { isSourceItem, sourceKeyFilter } from "../../definition/source.ts";
-import { withTableKeys } from "../../definition/table-keys.ts";
 import { type ReadStats, batchGetItems } from "../../dynamo/batch-get.ts";
-import { keyOf, keySchemaOf } from "../../dynamo/key-schema.ts";
+import { keyOf } from "../../dynamo/key-schema.ts";
 import { TableNotFoundError, isMissingTable } from "../../dynamo/missing-table.ts";
 import { sleep } from "../../util/backoff.ts";
 import { type RepairCounts, ZERO_REPAIRS } from "../../verify/repair.ts";
 import { VerifyTally } from "../../verify/tally.ts";
-import { DEFAULT_VERIFY_OPTIONS, MAX_RECHECK_SUSPECTS, type VerifyOptions, type VerifyReport, validateVerifyOptions } from "../../verify/verifier.ts";
+import { MAX_RECHECK_SUSPECTS, type VerifyOptions, type VerifyReport, openVerify } from "../../verify/verifier.ts";
 import { invalidReason } from "../../verify/page.ts";
 import { type OwnedAttributes, deriveAttributes, ownedNames, ownedOf } from "./derive.ts";
 import { type IndexInfo, indexOf, ownedIndexKeys } from "./gsi.ts";
@@ -179,19 +167,9 @@ export async function verifyAttributes(
   migration: Migration,
   options: Partial<VerifyOptions> = {},
 ): Promise<VerifyReport> {
-  const o: VerifyOptions = { ...DEFAULT_VERIFY_OPTIONS, ...options };
-  validateVerifyOptions(o);
-  const started = Date.now();
-  const stats: ReadStats = { consumedReadUnits: 0, consumedWriteUnits: 0 };
-  const described = await clients.doc.send(new DescribeTableCommand({ TableName: tableName }) as never).then(
-    (out) => (out as DescribeTableCommandOutput).Table,
-    (err: unknown) => {
-      if (isMissingTable(err)) throw new TableNotFoundError(tableName);
-      throw err;
-    },
-  );
-  if (!described) throw new TableNotFoundError(tableName);
-  migration = withTableKeys(migration, keySchemaOf(described, tableName), tableName);
+  const opened = await openVerify(clients, tableName, migration, options);
+  const { o, started, stats, described } = opened;
+  migration = opened.migration;
   const index = migration.index ? indexOf(described, migration.index) : undefined;
   const sample = index ? new IndexSample(migration, index) : undefined;
   const base = { doc: clients.doc, tableName, migration, o, stats, ...(index ? { index } : {}) };
