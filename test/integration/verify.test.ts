@@ -285,15 +285,16 @@ describe("ferry verify", () => {
   });
 
   it("gives exact counts across many pages and segments and caps the examples", async () => {
-    const s = await seeded({ tenants: 3, workflows: 1_000, contexts: 2, pool: 50, tasks: 1, itemKb: 1 });
-    const removed = s.workflows.filter((_, i) => i % 97 === 0); // 31 workflows deleted: 62 orphans
+    // 1,000 workflows (4,000 items): 174 pages of 23 over 7 segments, 4 of 1,000 in one.
+    const s = await seeded({ tenants: 1, workflows: 1_000, contexts: 2, pool: 50, tasks: 1, itemKb: 1 });
+    const removed = s.workflows.filter((_, i) => i % 97 === 0); // 11 workflows deleted: 22 orphans
     for (const w of removed) await del(s, key(w));
-    const lost = s.workflows.filter((_, i) => i % 89 === 1).map((w) => deriveRecords(m1, w)[0]!); // 34 missing
+    const lost = s.workflows.filter((_, i) => i % 89 === 1).map((w) => deriveRecords(m1, w)[0]!); // 12 missing
     for (const r of lost) await del(s, r);
-    const edited = s.workflows.filter((_, i) => i % 101 === 2).map((w) => deriveRecords(m1, w)[1]!); // 30 different
+    const edited = s.workflows.filter((_, i) => i % 101 === 2).map((w) => deriveRecords(m1, w)[1]!); // 10 different
     for (const r of edited) await set(s, r, "wf", "WF#x");
     const direct = await invariantDiff(s.clients, s.table, m1);
-    expect([direct.missing.length, direct.orphans.length, direct.different.length]).toEqual([34, 62, 30]);
+    expect([direct.missing.length, direct.orphans.length, direct.different.length]).toEqual([12, 22, 10]);
 
     for (const [segments, pageSize] of [
       [7, 23],
@@ -301,8 +302,8 @@ describe("ferry verify", () => {
       [16, 100],
     ] as const) {
       const report = await verifyMigration(s.clients, s.table, m1, { segments, pageSize, examples: 5 });
-      expect(report).toMatchObject({ scanned: 3_000 - 31 + 6_000 - 34 + 3_000, sources: 2_969, derived: 6_000 - 34, other: 3_000 });
-      expect(defects(report), `${segments} x ${pageSize}`).toEqual({ missing: 34, orphans: 62, different: 30, invalidSources: 0 });
+      expect(report).toMatchObject({ scanned: 1_000 - 11 + 2_000 - 12 + 1_000, sources: 989, derived: 2_000 - 12, other: 1_000 });
+      expect(defects(report), `${segments} x ${pageSize}`).toEqual({ missing: 12, orphans: 22, different: 10, invalidSources: 0 });
       for (const kind of ["missing", "orphan", "different"]) {
         const shown = exampleKeys(report, kind);
         expect(shown).toHaveLength(5);
@@ -312,12 +313,13 @@ describe("ferry verify", () => {
     }
   });
 
-  it("keeps its memory flat: the heap retained while scanning 20,000 items stays far below their size", async () => {
+  it("keeps its memory flat: the heap retained while scanning 8,000 items stays far below their size", async () => {
     const { setFlagsFromString } = await import("node:v8");
     const { runInNewContext } = await import("node:vm");
     setFlagsFromString("--expose-gc");
     const gc = runInNewContext("gc") as () => void;
-    const s = await seeded({ tenants: 2, workflows: 5_000, contexts: 1, pool: 100, tasks: 0, itemKb: 4 });
+    // Few large items: the engine's cost is per item, the memory at stake per byte.
+    const s = await seeded({ tenants: 2, workflows: 2_000, contexts: 1, pool: 100, tasks: 0, itemKb: 10 });
     s.workflows.length = 0; // the test's own copy must not count
     gc();
     const baseline = process.memoryUsage().heapUsed;
@@ -325,16 +327,16 @@ describe("ferry verify", () => {
     let pages = 0;
     const report = await verifyMigration(s.clients, s.table, m1, {
       segments: 4,
-      pageSize: 100,
+      pageSize: 50,
       onPage: () => {
         if (++pages % 10 !== 0) return;
         gc();
         peak = Math.max(peak, process.memoryUsage().heapUsed - baseline);
       },
     });
-    expect(report.scanned).toBe(20_000);
+    expect(report.scanned).toBe(8_000);
     expect(report.clean).toBe(true);
-    // 10,000 sources of ~4 KB are ~40 MB of data; holding them would retain far more than this.
+    // 4,000 sources of ~10 KB are ~40 MB of data; holding them would retain far more than this.
     expect(peak).toBeLessThan(16 * 1024 * 1024);
     expect(pages).toBeGreaterThan(100);
   }, 180_000);

@@ -18,10 +18,11 @@ import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
 import { type Migration, loadMigration, seededRandom } from "@ferry/core";
 import { listFailures } from "@ferry/core/dualwrite/failures";
 import { listDeadLetters } from "@ferry/core/local/stream-dead-letters";
-import { expect, onTestFinished, vi } from "vitest";
+import { expect, inject, onTestFinished, vi } from "vitest";
 import { main } from "../../packages/cli/src/main.ts";
 import { type BinChoice, childArgv, ferryProcess } from "./cli.ts";
 import { endpoint, scanAll, testClients, uniqueTableName } from "./dynamo.ts";
+import { anyTableInput, claimPooledTable } from "./stream-pool.ts";
 
 const root = join(import.meta.dirname, "../..");
 /** The three tables' migration files (issue 16: "in the tests' own folder"). */
@@ -92,6 +93,10 @@ const keyOnly = (keys: TableKeys, item: Item) => Object.fromEntries(attrNames(ke
 const stampOf = (item: Item) => item.ferry as { migration?: string; owner?: Item } | undefined;
 
 /** A fresh table with `keys` and a NEW_AND_OLD_IMAGES stream, and its control table's name. */
+/**
+ * A fresh table of any key schema (stream on unless `stream` is false): with a stream, one of the
+ * run's pooled tables when a pool has the schema (test/support/stream-pool.ts).
+ */
 export async function createAnyTable(
   clients: ReturnType<typeof testClients>,
   prefix: string,
@@ -99,25 +104,10 @@ export async function createAnyTable(
   stream = true,
   indexes: { name: string; keys: TableKeys }[] = [],
 ) {
-  const table = uniqueTableName(prefix);
-  const keyAttributes = (k: TableKeys) => [k.partitionKey, ...(k.sortKey ? [k.sortKey] : [])];
-  const attributes = [...new Map([keys, ...indexes.map((i) => i.keys)].flatMap(keyAttributes).map((a) => [a.name, a])).values()];
-  const keySchema = (k: TableKeys) => [
-    { AttributeName: k.partitionKey.name, KeyType: "HASH" as const },
-    ...(k.sortKey ? [{ AttributeName: k.sortKey.name, KeyType: "RANGE" as const }] : []),
-  ];
-  await clients.raw.send(
-    new CreateTableCommand({
-      TableName: table,
-      AttributeDefinitions: attributes.map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
-      KeySchema: keySchema(keys),
-      ...(indexes.length
-        ? { GlobalSecondaryIndexes: indexes.map((i) => ({ IndexName: i.name, KeySchema: keySchema(i.keys), Projection: { ProjectionType: "ALL" as const } })) }
-        : {}),
-      BillingMode: "PAY_PER_REQUEST",
-      ...(stream ? { StreamSpecification: { StreamEnabled: true, StreamViewType: "NEW_AND_OLD_IMAGES" } } : {}),
-    }),
-  );
+  const input = anyTableInput(keys, stream, indexes);
+  const pooled = stream && endpoint() === inject("dynamoEndpoints")[0] ? claimPooledTable(inject("streamPool"), input) : undefined;
+  const table = pooled ?? uniqueTableName(prefix);
+  if (!pooled) await clients.raw.send(new CreateTableCommand({ ...input, TableName: table }));
   return { table, controlTable: `${table}.ferry` };
 }
 

@@ -2,9 +2,10 @@
 import { randomUUID } from "node:crypto";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
-import { type DynamoClientOptions, type DynamoClients, createDynamoClients, ensureTable } from "@ferry/core";
+import { type DynamoClientOptions, type DynamoClients, createDynamoClients, createTableInput, ensureTable } from "@ferry/core";
 import { WORKFLOWS_TABLE } from "@ferry/example-workflows";
 import { inject } from "vitest";
+import { claimPooledTable } from "./stream-pool.ts";
 
 /** This worker's DynamoDB Local (test/support/global-setup.ts starts one per worker). */
 export function endpoint(): string {
@@ -20,8 +21,17 @@ export function uniqueTableName(prefix = "t"): string {
   return `${prefix}-${randomUUID().slice(0, 12)}`;
 }
 
-/** Creates a fresh example table (shared definition, stream on) and returns its name. */
-export async function freshExampleTable(clients: DynamoClients, prefix = "wf"): Promise<string> {
+/**
+ * A fresh example table (shared definition, stream on): one of the run's pooled tables
+ * (test/support/stream-pool.ts: DynamoDB Local's stream writes stay cheap on a table made early),
+ * whose stream holds a marker's INSERT and REMOVE; `pooled: false` makes a new table, with an
+ * empty stream, for a test that counts every stream record from TRIM_HORIZON.
+ */
+export async function freshExampleTable(clients: DynamoClients, prefix = "wf", options: { pooled?: boolean } = {}): Promise<string> {
+  if (options.pooled !== false && endpoint() === inject("dynamoEndpoints")[0]) {
+    const pooled = claimPooledTable(inject("streamPool"), createTableInput(WORKFLOWS_TABLE, "any"));
+    if (pooled) return pooled;
+  }
   const name = uniqueTableName(prefix);
   await ensureTable(clients.raw, WORKFLOWS_TABLE, name);
   return name;

@@ -4,7 +4,6 @@
 import childProcess from "node:child_process";
 import { appendFileSync, readFileSync, readdirSync } from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
-import { Client } from "@smithy/core/client";
 import { afterAll, beforeAll, inject } from "vitest";
 
 const out = process.env.FERRY_TEST_PROFILE;
@@ -35,43 +34,7 @@ function enginePid(): number | undefined {
   return undefined;
 }
 
-/**
- * Items this worker wrote to tables with a stream (which DynamoDB Local makes slower for every later
- * stream write of the run) and without; a table's stream state is known from this worker's own
- * CreateTable and UpdateTable calls, else counted as unknown. Child processes are not counted.
- */
-function countWrites() {
-  const stream = new Map<string, boolean>();
-  const written = { stream: 0, plain: 0, unknown: 0 };
-  const send = Client.prototype.send;
-  const itemsOf = (command: string, input: Record<string, unknown>): [string, number][] => {
-    if (/^(Put|Update|Delete)Item/.test(command)) return [[String(input.TableName), 1]];
-    if (command.startsWith("BatchWriteItem")) return Object.entries(input.RequestItems as Record<string, unknown[]>).map(([t, r]) => [t, r.length]);
-    if (command.startsWith("TransactWriteItems"))
-      return (input.TransactItems as Record<string, { TableName?: string }>[]).flatMap((t) => {
-        const [op, body] = Object.entries(t)[0] ?? [];
-        return op === "ConditionCheck" ? [] : [[String(body?.TableName), 1] as [string, number]];
-      });
-    if (command.startsWith("BatchExecuteStatement"))
-      return (input.Statements as { Statement: string }[]).map((s) => [/(?:INTO|UPDATE|FROM)\s+"([^"]+)"/i.exec(s.Statement)?.[1] ?? "?", 1]);
-    return [];
-  };
-  Client.prototype.send = function (this: Client<never, never, never, never>, command: { constructor: { name: string }; input: Record<string, unknown> }, ...rest: never[]) {
-    const name = command?.constructor?.name ?? "";
-    const input = command?.input ?? {};
-    if (name === "CreateTableCommand") stream.set(String(input.TableName), Boolean((input.StreamSpecification as { StreamEnabled?: boolean })?.StreamEnabled));
-    if (name === "UpdateTableCommand" && input.StreamSpecification) stream.set(String(input.TableName), Boolean((input.StreamSpecification as { StreamEnabled?: boolean }).StreamEnabled));
-    for (const [table, n] of itemsOf(name, input)) {
-      const s = stream.get(table);
-      written[s === undefined ? "unknown" : s ? "stream" : "plain"] += n;
-    }
-    return (send as (...a: unknown[]) => unknown).call(this, command, ...rest);
-  } as unknown as typeof send;
-  return written;
-}
-
 if (out) {
-  const written = countWrites();
   const spawned: Record<string, number> = {};
   const original = childProcess.spawn;
   childProcess.spawn = ((command: string, args?: readonly string[], ...rest: unknown[]) => {
@@ -104,7 +67,6 @@ if (out) {
         workerCpuS: own.self,
         childrenCpuS: own.children,
         engineCpuS: engine ? Math.round((cpuOf(engine).self - engineCpu0) * 100) / 100 : null,
-        written,
         spawned,
         load: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" "),
       })}\n`,
