@@ -5,10 +5,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // Issue 17's done-when lifecycles (3,000 random writes per seed beside a dual-write process,
-    // faults, kill -9) take 2-7 minutes each on 2 cores and starve the rest of the suite past CI's
-    // 15 minutes: `npm run test:kinds` runs them (FERRY_TEST_KIND_SEEDS for several seeds).
-    exclude: process.env.FERRY_TEST_KIND_LIFECYCLES ? [] : ["test/integration/kind-*-lifecycle.test.ts"],
     // One DynamoDB Local for the whole run; each test makes its own table.
     globalSetup: ["test/support/global-setup.ts"],
     // FERRY_TEST_PROFILE=<file>: a JSON line per test file with its wall and CPU times.

@@ -4,7 +4,7 @@ import { generateWorkflows } from "@ferry/example-workflows";
 import { conversionStatus, requestStop, resumeConversion, startConversion, BackfillUnfinishedError } from "@ferry/core/backfill/control";
 import { backfillDefinition, backfillDefinitionText } from "@ferry/core/backfill/definition";
 import { BackfillLockedError, acquireLock } from "@ferry/core/backfill/lock";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { freshPlainTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
 
@@ -79,9 +79,10 @@ describe("the backfill state machine", () => {
   it("pauses from another terminal after the current pages and resumes from the checkpoints", async () => {
     const { clients, table, controlTable } = await seeded(1_000);
     const ctx = { clients, tableName: table, controlTable, migration: m1 };
-    // 200 items/s: the run takes ~5 s, long enough to pause it mid-way.
+    // 200 items/s: the run takes ~5 s, long enough to pause it mid-way; the pause comes after
+    // its first checkpoint (a loaded machine can take seconds to start the run).
     const running = startConversion(ctx, { segments: 2, pageSize: 50, rate: 200 }, { owner: "a:1" });
-    await new Promise((r) => setTimeout(r, 1_500));
+    await vi.waitUntil(async () => (await conversionStatus(ctx)).totals.scanned > 0, { timeout: 60_000, interval: 50 });
     await requestStop(ctx, "pause");
     const paused = await running;
     expect(paused.run.status).toBe("paused");

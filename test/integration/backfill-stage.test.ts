@@ -15,7 +15,7 @@ import { StageNotDeployedError } from "@ferry/core/stage/outputs";
 import { lifecycleContext } from "@ferry/core/lifecycle/lifecycle";
 import { readMigrationState } from "@ferry/core/control/migration-state";
 import { ensureControlTable } from "@ferry/core/control/control-table";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { stageCli } from "../support/cli.ts";
 import { abortCommand } from "../../packages/cli/src/commands/abort.ts";
 import { stageClients } from "../../packages/cli/src/commands/open-migration.ts";
@@ -131,7 +131,8 @@ describe("the stage runtime", () => {
     const { runtime, calls, executions } = fakeStepFunctions(ctx, true);
     // A slow rate so the pause lands mid-run: 4 segments of 25 items at 400/s take ~0.25 s a page.
     const first = await runtime.start(ctx, { segments: 4, pageSize: 25, rate: 400 });
-    await new Promise((r) => setTimeout(r, 400));
+    // After its first checkpoint: a loaded machine can take longer than the pace to start the run.
+    await vi.waitUntil(async () => (await runtime.describe(ctx)).totals.scanned > 0, { timeout: 60_000, interval: 20 });
     const paused = await runtime.stop(ctx, "pause");
     expect(paused.requested).toBe("pause");
     await executions.get(first.executionArn as string)?.done;

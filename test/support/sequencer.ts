@@ -11,6 +11,8 @@ import { BaseSequencer, type TestSpecification } from "vitest/node";
  * costs wall time, never a result.
  */
 export const SLOW_FILES: Record<string, number> = {
+  "integration/kind-table-lifecycle.test.ts": 300,
+  "integration/kind-attributes-lifecycle.test.ts": 300,
   "integration/backfill-concurrency.test.ts": 210,
   "integration/verify.test.ts": 195,
   "integration/any-table-numeric-sort.test.ts": 133,
