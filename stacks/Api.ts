@@ -13,6 +13,7 @@ import { Api as SstApi, Function as SstFunction, type StackContext, use } from "
 import { discoverMigrations } from "./migrations.ts";
 import { suppressFunctionBaseline } from "./nag.ts";
 import { Storage, isDevStage } from "./Storage.ts";
+import { targetTablesEnv } from "./target-table.ts";
 
 /** Audience the authorizer requires when FERRY_JWT_AUDIENCE is not set. */
 export const DEFAULT_JWT_AUDIENCE = "ferry-api";
@@ -84,7 +85,8 @@ export function Api({ stack, app }: StackContext) {
       // The migration whose v2 the API serves first; the API resolves each route family's own.
       FERRY_MIGRATION: migrations[0]?.id ?? "",
       FERRY_TOKEN_SECRET: tokenSecret.secretValue.unsafeUnwrap(),
-      ...(target ? { FERRY_BY_CONTEXT_TABLE: target.tableName } : {}),
+      // Where each `table` migration's copy lives, as every handler gets it (v2 of by-context reads 0004's).
+      ...targetTablesEnv(targets),
     },
   });
   handler.addToRolePolicy(new iam.PolicyStatement({ actions: API_TABLE_ACTIONS, resources: [table.tableArn] }));

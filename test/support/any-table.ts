@@ -358,18 +358,34 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   // The dual-write in its own process, the application writing beside it.
   // A case that preloads faults into its processes (NODE_OPTIONS) patches the SDK as the real bin loads it.
   const bin: BinChoice = c.processEnv ? { bin: "real" } : {};
-  const dualWrite = ferryProcess(
-    ["dual-write", c.migration, "--poll-interval", "50", ...conn],
-    {
-      ...process.env,
-      AWS_ENDPOINT_URL_DYNAMODB: "",
-      ...processEnv("dual-write"),
-    },
-    bin,
-  );
-  onTestFinished(async () => void (await dualWrite.stop("SIGKILL")));
-  const silent = setTimeout(() => void dualWrite.stop("SIGKILL"), 90_000);
-  await dualWrite.firstLine.finally(() => clearTimeout(silent));
+  const startDualWrite = () => {
+    const started = ferryProcess(
+      ["dual-write", c.migration, "--poll-interval", "50", ...conn],
+      {
+        ...process.env,
+        AWS_ENDPOINT_URL_DYNAMODB: "",
+        ...processEnv("dual-write"),
+      },
+      bin,
+    );
+    onTestFinished(async () => void (await started.stop("SIGKILL")));
+    return started;
+  };
+  // A process started with NODE_OPTIONS="--import tsx --import <preload>" has been seen to hang
+  // in Node's module loader before its first line (idle, the preload never evaluated: 2 of ~6
+  // runs); a fresh start has always come up. Nothing is read or written before that line.
+  let dualWrite = startDualWrite();
+  for (let attempt = 1; ; attempt++) {
+    const silent = setTimeout(() => void dualWrite.stop("SIGKILL"), 45_000);
+    const up = await dualWrite.firstLine.then(
+      () => true,
+      (err: unknown) => (attempt < 3 && c.processEnv ? false : Promise.reject(err)),
+    );
+    clearTimeout(silent);
+    if (up) break;
+    console.warn(`ferry dual-write printed nothing in 45 s (attempt ${attempt}); starting it again`);
+    dualWrite = startDualWrite();
+  }
   const writer = randomWriter(testClients(), table, c, seed, seedItems.filter(c.isSource));
   lap("dual-write start");
 

@@ -43,7 +43,7 @@ export {
   sameKeySchema,
   forgetKeySchemas,
 } from "./dynamo/key-schema.ts";
-export { withTableKeys, migrationOnTable } from "./definition/table-keys.ts";
+export { withTableKeys, migrationOnTable, targetTableName } from "./definition/table-keys.ts";
 export { matchesSource, sourceKeyFilter } from "./definition/source.ts";
 export { type MigrationOptions, DEFAULT_MIGRATION_OPTIONS, MigrationOptionsSchema } from "./definition/options.ts";
 export {

@@ -6,12 +6,13 @@
  * the instance's server record declares it, so a frozen or recycled instance cannot hide one
  * from the remove guard (README "Usage counts and the remove guard").
  * Env: FERRY_TABLE, FERRY_CONTROL_TABLE, FERRY_TOKEN_SECRET (nextToken HMAC key), and
- * FERRY_BY_CONTEXT_TABLE (migration 0004's copy, default WorkflowsByContext).
+ * FERRY_TARGET_TABLES, the `table` migrations' targets that every handler gets (migration 0004's
+ * copy: else FERRY_TARGET_TABLE, else WorkflowsByContext).
  */
 import { Logger } from "@aws-lambda-powertools/logger";
-import { createDynamoClients } from "@ferry/core";
+import { createDynamoClients, targetTableName } from "@ferry/core";
 import { handle } from "hono/aws-lambda";
-import { authorizerTenant, buildApiDeps, createApiApp } from "@ferry/example-workflows";
+import { DEFAULT_BY_CONTEXT_TABLE_NAME, DEFAULT_ROUTE_MIGRATIONS, authorizerTenant, buildApiDeps, createApiApp } from "@ferry/example-workflows";
 
 const logger = new Logger({ serviceName: "ferry-api" });
 const required = (name: string) => {
@@ -24,7 +25,8 @@ const deps = buildApiDeps({
   doc: createDynamoClients().doc,
   tableName: required("FERRY_TABLE"),
   controlTable: required("FERRY_CONTROL_TABLE"),
-  ...(process.env.FERRY_BY_CONTEXT_TABLE ? { byContextTable: process.env.FERRY_BY_CONTEXT_TABLE } : {}),
+  // The same resolution as the engine's for the migration's target (one setting for both).
+  byContextTable: targetTableName({ id: DEFAULT_ROUTE_MIGRATIONS.byContextTable, target: { table: DEFAULT_BY_CONTEXT_TABLE_NAME } }) as string,
   tenant: authorizerTenant(),
   tokenSecret: required("FERRY_TOKEN_SECRET"),
   logError: (err) => logger.error("unhandled API error", err as Error),

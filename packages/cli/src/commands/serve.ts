@@ -2,7 +2,7 @@
  * `ferry serve`: the example service's API (v1 and v2) on a local HTTP server, the same Hono
  * app the deployed Lambda runs, until Ctrl-C. Tokens are HS256 with FERRY_JWT_SECRET.
  */
-import { UsageError, createDynamoClients, defaultControlTableName, describeTable } from "@ferry/core";
+import { UsageError, createDynamoClients, defaultControlTableName, describeTable, targetTableName } from "@ferry/core";
 import { TableNotFoundError } from "@ferry/core/design/sample";
 import { DEFAULT_RELEASE_CACHE_OPTIONS } from "@ferry/core/release/cache";
 import { DEFAULT_SHADOW_RECHECK, SHADOW_RECHECK_LIMITS } from "@ferry/core/release/shadow";
@@ -54,8 +54,8 @@ export function serveCommand(): Command {
     .option("--control-table <name>", "ferry's control table with the release configuration (default: FERRY_CONTROL_TABLE or <table>.ferry)")
     .option(
       "--by-context-table <name>",
-      "the table migration 0004 copies into, read by v2 of /workflows/by-context/<id> (default: FERRY_TARGET_TABLE or WorkflowsByContext)",
-      process.env.FERRY_TARGET_TABLE || DEFAULT_BY_CONTEXT_TABLE_NAME,
+      "the table migration 0004 copies into, read by v2 of /workflows/by-context/<id> (default: its entry in FERRY_TARGET_TABLES, else FERRY_TARGET_TABLE, else WorkflowsByContext: what convert writes)",
+      targetTableName({ id: DEFAULT_ROUTE_MIGRATIONS.byContextTable, target: { table: DEFAULT_BY_CONTEXT_TABLE_NAME } }),
     )
     .option(
       "--cache-ms <ms>",
