@@ -82,7 +82,11 @@ describe("the backfill state machine", () => {
     // 200 items/s: the run takes ~5 s, long enough to pause it mid-way; the pause comes after
     // its first checkpoint (a loaded machine can take seconds to start the run).
     const running = startConversion(ctx, { segments: 2, pageSize: 50, rate: 200 }, { owner: "a:1" });
-    const scanned = () => conversionStatus(ctx).then((s) => s.totals.scanned, () => 0); // the control table comes with the run
+    const scanned = () =>
+      conversionStatus(ctx).then(
+        (s) => s.totals.scanned,
+        () => 0,
+      ); // the control table comes with the run
     await vi.waitUntil(async () => (await scanned()) > 0, { timeout: 60_000, interval: 50 });
     await requestStop(ctx, "pause");
     const paused = await running;

@@ -132,7 +132,14 @@ describe("the stage runtime", () => {
     // A slow rate so the pause lands mid-run: 4 segments of 25 items at 400/s take ~0.25 s a page.
     const first = await runtime.start(ctx, { segments: 4, pageSize: 25, rate: 400 });
     // After its first checkpoint: a loaded machine can take longer than the pace to start the run.
-    await vi.waitUntil(async () => (await runtime.describe(ctx).then((s) => s.totals.scanned, () => 0)) > 0, { timeout: 60_000, interval: 20 });
+    await vi.waitUntil(
+      async () =>
+        (await runtime.describe(ctx).then(
+          (s) => s.totals.scanned,
+          () => 0,
+        )) > 0,
+      { timeout: 60_000, interval: 20 },
+    );
     const paused = await runtime.stop(ctx, "pause");
     expect(paused.requested).toBe("pause");
     await executions.get(first.executionArn as string)?.done;

@@ -156,7 +156,7 @@ describe("Api stack", () => {
     });
     // The copy's table by migration id, the one setting the engine's handlers read too (v2 of by-context reads 0004's).
     const fn = Object.values(api().findResources("AWS::Lambda::Function", { Properties: { Handler: "packages/functions/src/api.handler" } }))[0];
-    const targets = (fn?.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.FERRY_TARGET_TABLES;
+    const targets = (fn!.Properties as { Environment: { Variables: Record<string, unknown> } }).Environment.Variables.FERRY_TARGET_TABLES;
     expect(JSON.stringify(targets)).toContain("0004_workflows-by-context-table");
   });
 
