@@ -236,6 +236,28 @@ async function ferryNow(args: string[]): Promise<CliResult> {
 export const jsonOf = (result: CliResult) => JSON.parse(result.stdout.slice(result.stdout.lastIndexOf("\n{") + 1));
 
 /** `ferry convert|resume` in its own process (test/support/backfill-child.mts), which can SIGKILL itself after n pages. */
+/**
+ * `ferry dual-write` in its own process, once it printed its first line (killed with the test).
+ * A process started with NODE_OPTIONS="--import tsx --import <preload>" has been seen to hang in
+ * Node's module loader before that line (idle, the preload never evaluated: 2 of ~6 runs); a
+ * fresh start has always come up, and nothing is read or written before the line, so a start
+ * that stays silent for 45 s is killed and made again (twice at most).
+ */
+export async function dualWriteProcess(args: string[], env: NodeJS.ProcessEnv, choice: BinChoice = {}) {
+  for (let attempt = 1; ; attempt++) {
+    const started = ferryProcess(args, env, choice);
+    onTestFinished(async () => void (await started.stop("SIGKILL")));
+    const silent = setTimeout(() => void started.stop("SIGKILL"), 45_000);
+    const up = await started.firstLine.then(
+      () => true,
+      (err: unknown) => (attempt < 3 && env.NODE_OPTIONS ? false : Promise.reject(err)),
+    );
+    clearTimeout(silent);
+    if (up) return started;
+    console.warn(`ferry dual-write printed nothing in 45 s (attempt ${attempt}); starting it again`);
+  }
+}
+
 export function backfillProcess(
   args: string[],
   env: Record<string, string>,
@@ -358,34 +380,11 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   // The dual-write in its own process, the application writing beside it.
   // A case that preloads faults into its processes (NODE_OPTIONS) patches the SDK as the real bin loads it.
   const bin: BinChoice = c.processEnv ? { bin: "real" } : {};
-  const startDualWrite = () => {
-    const started = ferryProcess(
-      ["dual-write", c.migration, "--poll-interval", "50", ...conn],
-      {
-        ...process.env,
-        AWS_ENDPOINT_URL_DYNAMODB: "",
-        ...processEnv("dual-write"),
-      },
-      bin,
-    );
-    onTestFinished(async () => void (await started.stop("SIGKILL")));
-    return started;
-  };
-  // A process started with NODE_OPTIONS="--import tsx --import <preload>" has been seen to hang
-  // in Node's module loader before its first line (idle, the preload never evaluated: 2 of ~6
-  // runs); a fresh start has always come up. Nothing is read or written before that line.
-  let dualWrite = startDualWrite();
-  for (let attempt = 1; ; attempt++) {
-    const silent = setTimeout(() => void dualWrite.stop("SIGKILL"), 45_000);
-    const up = await dualWrite.firstLine.then(
-      () => true,
-      (err: unknown) => (attempt < 3 && c.processEnv ? false : Promise.reject(err)),
-    );
-    clearTimeout(silent);
-    if (up) break;
-    console.warn(`ferry dual-write printed nothing in 45 s (attempt ${attempt}); starting it again`);
-    dualWrite = startDualWrite();
-  }
+  const dualWrite = await dualWriteProcess(
+    ["dual-write", c.migration, "--poll-interval", "50", ...conn],
+    { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...processEnv("dual-write") },
+    bin,
+  );
   const writer = randomWriter(testClients(), table, c, seed, seedItems.filter(c.isSource));
   lap("dual-write start");
 

@@ -86,6 +86,15 @@ export function injectFaults(client: DynamoDBClient, options: FaultOptions): Fau
 
 /** True when a call's input names one of `tables` (TableName, or a key of RequestItems). */
 function touchesTables(input: unknown, tables: string[]): boolean {
-  const i = input as { TableName?: string; RequestItems?: Record<string, unknown> };
-  return (i.TableName !== undefined && tables.includes(i.TableName)) || Object.keys(i.RequestItems ?? {}).some((t) => tables.includes(t));
+  const i = input as {
+    TableName?: string;
+    RequestItems?: Record<string, unknown>;
+    TransactItems?: Record<string, { TableName?: string }>[];
+    Statements?: { Statement?: string }[];
+  };
+  if (i.TableName !== undefined && tables.includes(i.TableName)) return true;
+  if (Object.keys(i.RequestItems ?? {}).some((t) => tables.includes(t))) return true;
+  // TransactWriteItems names a table per action, PartiQL inside each statement.
+  if ((i.TransactItems ?? []).some((t) => Object.values(t).some((action) => action?.TableName !== undefined && tables.includes(action.TableName)))) return true;
+  return (i.Statements ?? []).some((s) => tables.some((t) => s.Statement?.includes(`"${t}"`)));
 }
