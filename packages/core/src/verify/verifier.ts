@@ -7,15 +7,16 @@
 import { DescribeTableCommand, type DescribeTableCommandOutput, type TableDescription } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
-import { type Migration, keysOf } from "../definition/define-migration.ts";
+import type { Migration } from "../definition/define-migration.ts";
 import { withTableKeys } from "../definition/table-keys.ts";
 import { keySchemaOf } from "../dynamo/key-schema.ts";
 import { TableNotFoundError, isMissingTable } from "../dynamo/missing-table.ts";
 import { FerryError, UsageError } from "../errors.ts";
-import { type BackoffOptions, DEFAULT_BACKOFF, sleep } from "../util/backoff.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import { verifyPage } from "./page.ts";
-import { type ReadStats, batchGetItems } from "../dynamo/batch-get.ts";
+import type { ReadStats } from "../dynamo/batch-get.ts";
 import { type RepairCounts, ZERO_REPAIRS } from "./repair.ts";
+import { recheckUntilClean, rereadSuspects } from "./recheck.ts";
 import { VERIFY_DEFECTS, type VerifyCounts, type VerifyDefect, type VerifyExample, VerifyTally } from "./tally.ts";
 
 export { VERIFY_DEFECTS, type VerifyCounts, type VerifyDefect, type VerifyExample } from "./tally.ts";
@@ -244,7 +245,11 @@ export async function verifyRecords(
   const { o, started, stats } = opened;
   migration = opened.migration;
   const scanned = await scanPass(clients.doc, tableName, migration, o, stats);
-  const { tally: found, beforeRecheck } = await recheck(clients.doc, tableName, migration, o, stats, scanned);
+  const rereadCtx = { doc: clients.doc, tableName, migration, o, stats };
+  const again = rereadSuspects(rereadCtx, scanned, MAX_RECHECK_SUSPECTS, (tally, items) =>
+    verifyPage({ doc: clients.doc, tableName, migration, tally, backoff: o.backoff, stats }, items),
+  );
+  const { tally: found, beforeRecheck } = await recheckUntilClean(o, scanned, again, (t) => t.suspects() !== undefined);
   const c = found.counts;
   let repaired: RepairCounts | undefined;
   if (o.repair) {
@@ -265,26 +270,4 @@ export async function verifyRecords(
     ...(beforeRecheck ? { beforeRecheck } : {}),
     ...(repaired ? { repaired } : {}),
   };
-}
-
-/** Re-reads and re-judges the suspects until clean or out of rechecks; counts other than defects stay the scan's. */
-async function recheck(doc: DynamoDBDocumentClient, tableName: string, migration: Migration, o: VerifyOptions, stats: ReadStats, scanned: VerifyTally) {
-  let suspects = scanned.suspects();
-  if (o.recheckAfterMs <= 0 || scanned.clean || !suspects) return { tally: scanned };
-  const c = scanned.counts;
-  const beforeRecheck = { missing: c.missing, orphans: c.orphans, different: c.different, invalidSources: c.invalidSources, rechecks: 0 };
-  let current = scanned;
-  while (!current.clean && suspects && beforeRecheck.rechecks < o.rechecks) {
-    await sleep(o.recheckAfterMs);
-    beforeRecheck.rechecks++;
-    const items = [...(await batchGetItems(doc, tableName, keysOf(migration), suspects, { backoff: o.backoff, stats })).values()];
-    const next = new VerifyTally(o.examples, MAX_RECHECK_SUSPECTS);
-    await verifyPage({ doc, tableName, migration, tally: next, backoff: o.backoff, stats }, items);
-    // The scan's totals, with the defects that persisted.
-    const { missing, orphans, different, invalidSources } = next.counts;
-    Object.assign(next.counts, c, { missing, orphans, different, invalidSources });
-    current = next;
-    suspects = next.suspects();
-  }
-  return { tally: current, beforeRecheck };
 }

@@ -3,11 +3,11 @@ import type { DynamoClients } from "../../aws/dynamodb.ts";
 import { OWNER_ATTRIBUTE, SourceMatchError, sameRecord } from "../../definition/derive.ts";
 import { type Migration, keysOf } from "../../definition/define-migration.ts";
 import { isSourceItem, sourceKeyFilter } from "../../definition/source.ts";
-import { type ReadStats, batchGetItems } from "../../dynamo/batch-get.ts";
+import type { ReadStats } from "../../dynamo/batch-get.ts";
 import { keyOf } from "../../dynamo/key-schema.ts";
 import { TableNotFoundError, isMissingTable } from "../../dynamo/missing-table.ts";
-import { sleep } from "../../util/backoff.ts";
 import { type RepairCounts, ZERO_REPAIRS } from "../../verify/repair.ts";
+import { recheckUntilClean, rereadSuspects } from "../../verify/recheck.ts";
 import { VerifyTally } from "../../verify/tally.ts";
 import { MAX_RECHECK_SUSPECTS, type VerifyOptions, type VerifyReport, openVerify } from "../../verify/verifier.ts";
 import { invalidReason } from "../../verify/page.ts";
@@ -174,7 +174,8 @@ export async function verifyAttributes(
   const sample = index ? new IndexSample(migration, index) : undefined;
   const base = { doc: clients.doc, tableName, migration, o, stats, ...(index ? { index } : {}) };
   const scanned = await scanPass({ ...base, ...(sample ? { sample } : {}) });
-  const { tally: found, beforeRecheck } = await recheck(base, scanned);
+  const again = rereadSuspects(base, scanned, MAX_RECHECK_SUSPECTS, (tally, items) => judgePage(base, tally, items));
+  const { tally: found, beforeRecheck } = await recheckUntilClean(o, scanned, again, (t) => t.suspects() !== undefined);
   const c = found.counts;
   let repaired: RepairCounts | undefined;
   if (o.repair) {
@@ -198,26 +199,4 @@ export async function verifyAttributes(
     ...(repaired ? { repaired } : {}),
     ...(indexCheck ? { index: indexCheck } : {}),
   };
-}
-
-/** Re-reads and re-judges the defective items until clean or out of rechecks (verifier.ts's recheck, for items). */
-async function recheck(ctx: PassContext, scanned: VerifyTally) {
-  const { o } = ctx;
-  let suspects = scanned.suspects();
-  if (o.recheckAfterMs <= 0 || scanned.clean || !suspects) return { tally: scanned };
-  const c = scanned.counts;
-  const beforeRecheck = { missing: c.missing, orphans: c.orphans, different: c.different, invalidSources: c.invalidSources, rechecks: 0 };
-  let current = scanned;
-  while (!current.clean && suspects && beforeRecheck.rechecks < o.rechecks) {
-    await sleep(o.recheckAfterMs);
-    beforeRecheck.rechecks++;
-    const items = [...(await batchGetItems(ctx.doc, ctx.tableName, keysOf(ctx.migration), suspects, { backoff: o.backoff, stats: ctx.stats })).values()];
-    const next = new VerifyTally(o.examples, MAX_RECHECK_SUSPECTS);
-    await judgePage(ctx, next, items);
-    const { missing, orphans, different, invalidSources } = next.counts;
-    Object.assign(next.counts, c, { missing, orphans, different, invalidSources });
-    current = next;
-    suspects = next.suspects();
-  }
-  return { tally: current, beforeRecheck };
 }

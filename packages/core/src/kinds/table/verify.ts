@@ -12,8 +12,8 @@ import type { DynamoClients } from "../../aws/dynamodb.ts";
 import { type Migration, recordTableOf } from "../../definition/define-migration.ts";
 import { migrationOnTable } from "../../definition/table-keys.ts";
 import type { ReadStats } from "../../dynamo/batch-get.ts";
-import { sleep } from "../../util/backoff.ts";
 import { type RepairCounts, ZERO_REPAIRS } from "../../verify/repair.ts";
+import { recheckUntilClean } from "../../verify/recheck.ts";
 import { VerifyTally } from "../../verify/tally.ts";
 import { DEFAULT_VERIFY_OPTIONS, type VerifyOptions, type VerifyReport, scanPass, validateVerifyOptions } from "../../verify/verifier.ts";
 
@@ -47,17 +47,8 @@ export async function verifyTable(
   // Both tables' keys, checked (a missing target is TableNotFoundError, a mismatch KeySchemaMismatchError).
   migration = await migrationOnTable(clients.doc, migration, tableName);
   const scanned = await bothWays(clients, tableName, migration, o, stats);
-  let found = scanned;
-  let beforeRecheck: VerifyReport["beforeRecheck"];
-  if (o.recheckAfterMs > 0 && !scanned.clean) {
-    const c = scanned.counts;
-    beforeRecheck = { missing: c.missing, orphans: c.orphans, different: c.different, invalidSources: c.invalidSources, rechecks: 0 };
-    while (!found.clean && beforeRecheck.rechecks < o.rechecks) {
-      await sleep(o.recheckAfterMs);
-      beforeRecheck.rechecks++;
-      found = await bothWays(clients, tableName, migration, o, stats);
-    }
-  }
+  // The table kind judges again by scanning both tables again (their defects are not keyed by one table).
+  const { tally: found, beforeRecheck } = await recheckUntilClean(o, scanned, () => bothWays(clients, tableName, migration, o, stats));
   const c = found.counts;
   let repaired: RepairCounts | undefined;
   if (o.repair) {
