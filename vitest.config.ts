@@ -5,10 +5,6 @@ process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true";
 export default defineConfig({
   test: {
     include: ["test/**/*.test.ts"],
-    // The attributes kind's done-when lifecycle starts its ferry processes with a fault and count
-    // preload through `--import tsx`: on CI's loaded 2 cores those starts stayed silent for 45 s
-    // three times in a row, so it runs in `npm run test:kinds` (FERRY_TEST_KIND_SEEDS for seeds).
-    exclude: process.env.FERRY_TEST_KIND_LIFECYCLES ? [] : ["test/integration/kind-attributes-lifecycle.test.ts"],
     // One DynamoDB Local for the whole run; each test makes its own table.
     globalSetup: ["test/support/global-setup.ts"],
     // FERRY_TEST_PROFILE=<file>: a JSON line per test file with its wall and CPU times.

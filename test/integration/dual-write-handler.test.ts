@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import {
+  type DualWriteDeps,
   type DynamoClients,
   type Migration,
   OWNER_ATTRIBUTE,
@@ -97,12 +98,12 @@ interface Setup {
   handler: ReturnType<typeof createDualWriteHandler>;
 }
 
-async function setup(migrationId: string, clients: DynamoClients = testClients()): Promise<Setup> {
+async function setup(migrationId: string, clients: DynamoClients = testClients(), deps: Partial<DualWriteDeps> = {}): Promise<Setup> {
   const table = await freshPlainTable(clients, "dw");
   const control = `${table}.ferry`;
   await ensureControlTable(clients.raw, control);
   const migration = migrations.get(migrationId) as Migration;
-  const handler = createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable: control, now: () => NOW });
+  const handler = createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable: control, now: () => NOW, ...deps });
   return { clients, table, control, handler };
 }
 
@@ -263,15 +264,31 @@ describe("dual-write handler: heartbeat", () => {
 });
 
 describe("dual-write handler: transient failures", () => {
-  it("reports a throttled write as a batch item failure, records it as transient, and applies on the retry", async () => {
+  it("sends a write throttled past the SDK's retries again, and applies the batch", async () => {
     const faulty = testClients();
-    injectFaults(faulty.raw, { throttleRate: 1, throttleOperations: ["PutItem", "DeleteItem"] });
+    // Every other call throttled: each write gets through on its second or third try.
+    const counters = injectFaults(faulty.raw, { throttleRate: 0.5, throttleOperations: ["PutItem", "DeleteItem"], seed: 3 });
     const s = await setup(TASKS, faulty);
+    const event = fixture("01-insert");
+    await applySourceChanges(testClients(), s.table, event);
+
+    expect(await s.handler(event)).toEqual(NO_FAILURES);
+    expect(counters.throttled).toBeGreaterThan(0);
+    expect(await readFailure({ doc: s.clients.doc, controlTable: s.control, migrationId: TASKS }, seqs(event)[0] as string)).toBeUndefined();
+    await expectConverged(s.clients, s.table, migrations.get(TASKS) as Migration);
+  });
+
+  it("reports a write still throttled after its retries as a batch item failure, records it as transient, and applies on the retry", async () => {
+    const faulty = testClients();
+    const counters = injectFaults(faulty.raw, { throttleRate: 1, throttleOperations: ["PutItem", "DeleteItem"] });
+    const s = await setup(TASKS, faulty, { writeBackoff: { baseMs: 1, maxMs: 2, maxAttempts: 3 } });
     const event = fixture("01-insert");
     // The source items are the application's writes, through a healthy client; only the dual-write's are throttled.
     await applySourceChanges(testClients(), s.table, event);
 
     expect(await s.handler(event)).toEqual(failures(seqs(event)));
+    // Three tries of each write of the first record's window.
+    expect(counters.throttled % 3).toBe(0);
 
     const location = { doc: s.clients.doc, controlTable: s.control, migrationId: TASKS };
     expect(await readFailure(location, seqs(event)[0] as string)).toMatchObject({

@@ -16,10 +16,9 @@ import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { readHeartbeat } from "@ferry/core/dualwrite/heartbeat";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { type AnyTableCase, runLifecycle } from "../support/any-table.ts";
+import { FAULT_NODE_OPTIONS } from "../support/faults.ts";
 import { indexProblems, ordersByStatusCase } from "../support/kind-attributes.ts";
 
-const root = join(import.meta.dirname, "../..");
-const PRELOAD = join(root, "test/support/fault-preload.mts");
 const WRITES = Number(process.env.FERRY_TEST_KIND_WRITES ?? 3_000);
 
 /** Calls per "Operation table" the dual-write process made (its SDK middleware writes them). */
@@ -51,7 +50,7 @@ function withFaultsAndCounts(seed: number): { c: AnyTableCase; counts: string } 
   c.writes = { min: WRITES, parallel: 4, batch: 10 };
   // Both processes meet the faults; only the dual-write's calls are counted.
   c.processEnv = ({ table, process: role }): Record<string, string> => ({
-    NODE_OPTIONS: `--import tsx --import ${PRELOAD}`,
+    NODE_OPTIONS: FAULT_NODE_OPTIONS,
     FERRY_TEST_FAULTS: JSON.stringify({
       throttleRate: 0.2,
       throttleOperations: ["UpdateItem", "Scan", "BatchGetItem", "Query"],

@@ -6,15 +6,16 @@
 // orphan, no stale value, the source and the foreign target item untouched, `ferry verify`
 // clean both ways; rollback deletes exactly this migration's records from the target.
 import { randomUUID } from "node:crypto";
-import { rmSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteCommand } from "@aws-sdk/lib-dynamodb";
 import { loadMigration } from "@ferry/core";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
-import { backfillProcess, converged, ferry, jsonOf } from "../support/any-table.ts";
-import { ferryProcess } from "../support/cli.ts";
+import { type CliResult, backfillProcess, converged, dualWriteProcess, ferry, jsonOf } from "../support/any-table.ts";
+import { ferryBin } from "../support/cli.ts";
 import { endpoint, scanAll, testClients } from "../support/dynamo.ts";
+import { FAULT_NODE_OPTIONS } from "../support/faults.ts";
 import { FOREIGN_ITEM, isSource, kindTableTables, shopWriter, targetInvariant } from "../support/kind-table.ts";
 
 const DIR = join(import.meta.dirname, "../fixtures/migrations-kind-table");
@@ -22,6 +23,13 @@ const REF = "0001";
 const OPERATIONS = 3_000;
 /** One seed in `npm test` (CI's 15 minutes); FERRY_TEST_KIND_SEEDS=1,2,3 runs several (README "Tests"). */
 const SEEDS = (process.env.FERRY_TEST_KIND_SEEDS ?? "1").split(",").map(Number);
+const readCounts = (file: string): Record<string, number> => {
+  try {
+    return JSON.parse(readFileSync(file, "utf8"));
+  } catch {
+    return {};
+  }
+};
 const sortByKey = (items: Record<string, unknown>[]) => [...items].sort((a, b) => (JSON.stringify([a.pk, a.sk]) < JSON.stringify([b.pk, b.sk]) ? -1 : 1));
 
 afterEach(() => {
@@ -46,9 +54,31 @@ async function lifecycle(seed: number) {
 
   await step(["add", REF, "--actor", "ana"]);
   lap("add");
-  const dualWrite = ferryProcess(["dual-write", REF, "--poll-interval", "50", ...conn], { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "" });
-  onTestFinished(async () => void (await dualWrite.stop("SIGKILL")));
-  await dualWrite.firstLine;
+  // The dual-write and convert meet 20% throttling and unprocessed items and keys, on both tables.
+  const counted = (role: string) => {
+    const file = join(tmpdir(), `ferry-kt-${role}-${randomUUID()}.json`);
+    onTestFinished(() => rmSync(file, { force: true }));
+    return file;
+  };
+  const counts = { dualWrite: counted("dual-write"), convert: counted("convert"), resume: counted("resume") };
+  const faults = {
+    NODE_OPTIONS: FAULT_NODE_OPTIONS,
+    FERRY_TEST_FAULTS: JSON.stringify({
+      throttleRate: 0.2,
+      throttleOperations: ["PutItem", "DeleteItem", "Scan", "BatchGetItem", "BatchExecuteStatement", "TransactWriteItems", "Query"],
+      // FERRY_TEST_THROTTLE=inside: throttling the SDK's retry strategy sees first, as DynamoDB's own.
+      throttleInsideRetries: process.env.FERRY_TEST_THROTTLE === "inside",
+      unprocessedKeysRate: 0.2,
+      unprocessedRate: 0.2,
+      tables: [table, target],
+      seed,
+    }),
+  };
+  const dualWrite = await dualWriteProcess(
+    ["dual-write", REF, "--poll-interval", "50", ...conn],
+    { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...faults, FERRY_TEST_COUNT_FILE: counts.dualWrite },
+    { bin: "real" },
+  );
   const writer = shopWriter(testClients(), table, seed, sources, OPERATIONS);
 
   // convert, SIGKILLed right after its second page's writes (before the checkpoint), then resume.
@@ -56,15 +86,27 @@ async function lifecycle(seed: number) {
   onTestFinished(() => rmSync(trace, { force: true }));
   const backfill = ["--lease-ms", "1000", ...conn];
   // Under CI's load the dual-write may lag the 3,000 writes by more than the default 30 s probe.
-  const killed = backfillProcess(["convert", REF, "--segments", "2", "--page-size", "10", "--rate", "300", "--probe-timeout", "3m", ...backfill], {
-    FERRY_BACKFILL_TRACE: trace,
-    FERRY_TEST_KILL_AFTER_PAGES: "2",
-  });
+  const killed = backfillProcess(
+    ["convert", REF, "--segments", "2", "--page-size", "10", "--rate", "300", "--probe-timeout", "3m", ...backfill],
+    {
+      FERRY_BACKFILL_TRACE: trace,
+      FERRY_TEST_KILL_AFTER_PAGES: "2",
+      ...faults,
+      FERRY_TEST_COUNT_FILE: counts.convert,
+    },
+    { bin: "real" },
+  );
   const exit = await killed.exited;
   lap(`convert killed, ${writer.writes} writes`);
   expect(exit.signal, exit.stderr).toBe("SIGKILL");
   expect(writer.writes, "the application writes while convert runs").toBeGreaterThan(0);
-  const resumed = jsonOf(await step(["resume", REF, "--json", ...backfill]));
+  const resumedRun = await ferryBin(
+    ["resume", REF, "--json", ...backfill],
+    { ...process.env, AWS_ENDPOINT_URL_DYNAMODB: "", ...faults, FERRY_TEST_COUNT_FILE: counts.resume },
+    { bin: "real" },
+  );
+  expect(resumedRun.code, resumedRun.stderr).toBe(0);
+  const resumed = jsonOf(resumedRun as CliResult);
   lap(`resumed, ${writer.writes} writes`);
   expect(resumed.status).toBe("completed");
   const writes = await writer.done;
@@ -75,6 +117,14 @@ async function lifecycle(seed: number) {
   lap(`converged ${JSON.stringify({ m: report.missing.length, o: report.orphans.length, s: report.stale.length })}`);
   expect(report).toMatchObject({ missing: [], orphans: [], stale: [] });
   expect(report.expected).toBeGreaterThan(100);
+  // Both processes met the faults, and the dual-write dead-lettered nothing.
+  const met = { dualWrite: readCounts(counts.dualWrite), convert: readCounts(counts.convert), resume: readCounts(counts.resume) };
+  lap(`faults met ${JSON.stringify(met)}`);
+  expect(met.dualWrite["fault throttled"]).toBeGreaterThan(50);
+  expect(met.resume["fault throttled"]).toBeGreaterThan(0);
+  expect(met.resume["fault unprocessedKeys"]).toBeGreaterThan(0);
+  const status = jsonOf(await step(["status", REF, "--json"]));
+  expect(status.dualWrite?.failedRecords ?? 0, "failure records of the dual-write").toBe(0);
   const verify = jsonOf(await step(["verify", REF, "--json"]));
   expect(verify).toMatchObject({ clean: true, missing: 0, orphans: 0, different: 0 });
 

@@ -235,29 +235,15 @@ async function ferryNow(args: string[]): Promise<CliResult> {
 /** The last JSON document a command printed. */
 export const jsonOf = (result: CliResult) => JSON.parse(result.stdout.slice(result.stdout.lastIndexOf("\n{") + 1));
 
-/** `ferry convert|resume` in its own process (test/support/backfill-child.mts), which can SIGKILL itself after n pages. */
-/**
- * `ferry dual-write` in its own process, once it printed its first line (killed with the test).
- * A process started with NODE_OPTIONS="--import tsx --import <preload>" has been seen to hang in
- * Node's module loader before that line (idle, the preload never evaluated: 2 of ~6 runs); a
- * fresh start has always come up, and nothing is read or written before the line, so a start
- * that stays silent for 45 s is killed and made again (twice at most).
- */
+/** `ferry dual-write` in its own process, once it printed its first line (killed with the test). */
 export async function dualWriteProcess(args: string[], env: NodeJS.ProcessEnv, choice: BinChoice = {}) {
-  for (let attempt = 1; ; attempt++) {
-    const started = ferryProcess(args, env, choice);
-    onTestFinished(async () => void (await started.stop("SIGKILL")));
-    const silent = setTimeout(() => void started.stop("SIGKILL"), 45_000);
-    const up = await started.firstLine.then(
-      () => true,
-      (err: unknown) => (attempt < 3 && env.NODE_OPTIONS ? false : Promise.reject(err)),
-    );
-    clearTimeout(silent);
-    if (up) return started;
-    console.warn(`ferry dual-write printed nothing in 45 s (attempt ${attempt}); starting it again`);
-  }
+  const started = ferryProcess(args, env, choice);
+  onTestFinished(async () => void (await started.stop("SIGKILL")));
+  await started.firstLine;
+  return started;
 }
 
+/** `ferry convert|resume` in its own process (test/support/backfill-child.mts), which can SIGKILL itself after n pages. */
 export function backfillProcess(
   args: string[],
   env: Record<string, string>,

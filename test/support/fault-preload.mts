@@ -2,24 +2,31 @@
 // inject test/support/faults.ts's faults into every DynamoDB client the process creates:
 // FERRY_TEST_FAULTS holds the FaultOptions as JSON. The clients are made inside ferry, so the
 // faults go on each client's middleware stack at its first call (smithy's Client.send).
-// FERRY_TEST_COUNT_FILE: a JSON file the process rewrites with its calls per operation and table.
+// FERRY_TEST_COUNT_FILE: a JSON file the process rewrites with its calls per operation and table,
+// and the faults it met ("fault throttled", "fault unprocessedKeys", ...), summed over its clients.
 import { writeFileSync } from "node:fs";
 // The SDK clients (client-dynamodb, lib-dynamodb) extend this Client.
 import { Client } from "@smithy/core/client";
-import { type FaultOptions, injectFaults } from "./faults.ts";
+import { type FaultCounters, type FaultOptions, injectFaults } from "./faults.ts";
 
 const options = JSON.parse(process.env.FERRY_TEST_FAULTS ?? "{}") as FaultOptions;
 const countFile = process.env.FERRY_TEST_COUNT_FILE;
 const counts: Record<string, number> = {};
 const seen = new WeakSet<object>();
 const send = Client.prototype.send;
-if (countFile) setInterval(() => writeFileSync(countFile, JSON.stringify(counts)), 100).unref();
+const faults: FaultCounters[] = [];
+const snapshot = () => {
+  const met: Record<string, number> = {};
+  for (const c of faults) for (const [name, n] of Object.entries(c)) met[`fault ${name}`] = (met[`fault ${name}`] ?? 0) + n;
+  return { ...counts, ...met };
+};
+if (countFile) setInterval(() => writeFileSync(countFile, JSON.stringify(snapshot())), 100).unref();
 
 Client.prototype.send = function (this: Client<never, never, never, never>, ...args: never[]) {
   const stack = this.middlewareStack as unknown as object;
   if (!seen.has(stack) && (this.config as { serviceId?: string }).serviceId === "DynamoDB") {
     seen.add(stack);
-    injectFaults(this as never, options);
+    faults.push(injectFaults(this as never, options));
     if (countFile) {
       this.middlewareStack.add(
         ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (a: { input: { TableName?: string } }) => {

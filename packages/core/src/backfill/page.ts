@@ -12,6 +12,7 @@ import { type DerivedRecord, type ItemKey, type Migration, keysOf, recordTableOf
 import { deriveRecords, keyId, keyOf } from "../definition/derive.ts";
 import { isSourceItem, sourceKeyFilter } from "../definition/source.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
+import { retryThrottled } from "../dynamo/throttled.ts";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import type { PendingOwners } from "./pending.ts";
@@ -66,6 +67,8 @@ export interface PageResult {
   repairedKeys: ItemKey[];
   /** Records a dry run would have written. */
   wouldWrite: number;
+  /** Calls (and statements) of the page that met throttling and were sent again: the caller slows down. */
+  throttled?: number;
 }
 
 export const EMPTY_COUNTERS: PageCounters = {
@@ -99,18 +102,25 @@ export async function convertPage(
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): Promise<PageResult> {
   // Eventually consistent: half the read units; a stale read is caught by the validation read like any change.
-  const page = await doc.send(
-    new ScanCommand({
-      TableName: tableName,
-      Segment: request.segment,
-      TotalSegments: request.totalSegments,
-      Limit: request.pageSize,
-      ExclusiveStartKey: request.startKey,
-      ConsistentRead: false,
-      ReturnConsumedCapacity: "TOTAL",
-      // Key prefixes are filtered by DynamoDB: the page may come back empty with a LastEvaluatedKey (not the end).
-      ...sourceKeyFilter(migration),
-    }),
+  // A throttled call is sent again here (failing the page would redo its fence and lag reads), and counted.
+  const tally = { throttled: 0 };
+  const page = await retryThrottled(
+    () =>
+      doc.send(
+        new ScanCommand({
+          TableName: tableName,
+          Segment: request.segment,
+          TotalSegments: request.totalSegments,
+          Limit: request.pageSize,
+          ExclusiveStartKey: request.startKey,
+          ConsistentRead: false,
+          ReturnConsumedCapacity: "TOTAL",
+          // Key prefixes are filtered by DynamoDB: the page may come back empty with a LastEvaluatedKey (not the end).
+          ...sourceKeyFilter(migration),
+        }),
+      ),
+    backoff,
+    tally,
   );
   const keys = keysOf(migration);
   // Where the records go: the source table, or a `table` migration's target (its own key schema).
@@ -136,7 +146,7 @@ export async function convertPage(
   const rest = page.LastEvaluatedKey ? { lastKey: page.LastEvaluatedKey } : {};
   if (request.dryRun) {
     counters.converted = units.length;
-    return { counters, ...rest, failures, deferredKeys: [], repairedKeys: [], wouldWrite };
+    return { counters, ...rest, failures, deferredKeys: [], repairedKeys: [], wouldWrite, throttled: tally.throttled };
   }
 
   const fence = request.fence;
@@ -146,7 +156,7 @@ export async function convertPage(
       }
     : undefined;
   if (units.length > 0) await request.beforeWrite?.(units.map((u) => [u.key, u.records.map((r) => keyOf(target.keys, r))]));
-  const plain = await writePlain(doc, target.tableName, target.keys, migration.id, units, { backoff, ...(beforeCall ? { beforeCall } : {}) });
+  const plain = await writePlain(doc, target.tableName, target.keys, migration.id, units, { backoff, tally, ...(beforeCall ? { beforeCall } : {}) });
   const failedKeys = new Set<string>();
   for (const [unit, refusal] of plain.refused) {
     // A record refused over another migration's or the application's item: the item is failed, with both named.
@@ -162,7 +172,7 @@ export async function convertPage(
     migration,
     units.map((u) => u.item),
   );
-  const current = await readCurrentSources(doc, tableName, migration, readKeys, backoff, reads, fields);
+  const current = await readCurrentSources(doc, tableName, migration, readKeys, backoff, reads, fields, tally);
   const repairs: RepairRequest[] = [];
   for (const unit of units) {
     const id = keyId(keys, unit.key);
@@ -191,5 +201,5 @@ export async function convertPage(
   counters.repaired = repaired.repaired;
   counters.consumedReadUnits += reads.consumedReadUnits + repaired.consumedReadUnits;
   counters.consumedWriteUnits = plain.consumedWriteUnits + repaired.consumedWriteUnits;
-  return { counters, ...rest, failures, deferredKeys: [], repairedKeys: repairs.map((r) => r.key), wouldWrite };
+  return { counters, ...rest, failures, deferredKeys: [], repairedKeys: repairs.map((r) => r.key), wouldWrite, throttled: tally.throttled };
 }

@@ -177,7 +177,8 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
       // Another attempt of this page already checkpointed it: re-read instead of counting twice.
       return { status: "more" as PageStatus, pagesLeft: pagesLeft - 1 };
     }
-    if (run.effectiveRate < run.settings.rate) {
+    // A page that rode out throttling by retrying holds the rate; only a clean page raises it again.
+    if (!result.throttled && run.effectiveRate < run.settings.rate) {
       await setEffectiveRate(store, Math.min(run.settings.rate, run.effectiveRate * 1.1 + 1), run.effectiveRate);
     }
     // The rate is a cap on items written per second across all segments: each open segment takes its share.

@@ -12,7 +12,7 @@ import { sameRecord } from "../definition/derive.ts";
 import { matchReadFields } from "../definition/source.ts";
 import { type ReadStats, batchGetItems } from "../dynamo/batch-get.ts";
 import type { BackoffOptions } from "../util/backoff.ts";
-import { retryThrottled } from "./writes.ts";
+import { type ThrottleTally, retryThrottled } from "../dynamo/throttled.ts";
 
 /** The fields the page compares for `items`: the schema's, and those `source.match` reads (the same set as the repair's condition). */
 export function validationFields(migration: Migration, items: Record<string, unknown>[]): string[] {
@@ -38,6 +38,11 @@ export async function readCurrentSources(
   backoff: BackoffOptions,
   stats: ReadStats,
   fields: string[] = migration.readFields,
+  tally?: ThrottleTally,
 ): Promise<Map<string, Record<string, unknown>>> {
-  return retryThrottled(() => batchGetItems(doc, tableName, keysOf(migration), keys, { backoff, stats, attributes: fields, consistentRead: true }), backoff);
+  return retryThrottled(
+    () => batchGetItems(doc, tableName, keysOf(migration), keys, { backoff, stats, attributes: fields, consistentRead: true }),
+    backoff,
+    tally,
+  );
 }

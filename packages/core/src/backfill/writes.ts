@@ -18,6 +18,7 @@ import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import { itemSize, writeUnits } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
+import { type ThrottleTally, retryThrottled } from "../dynamo/throttled.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../util/backoff.ts";
 
 /** DynamoDB's limits of one BatchExecuteStatement call and one PartiQL statement. */
@@ -76,24 +77,6 @@ export class StatementRetriesExhaustedError extends FerryError {
   }
 }
 
-/** Errors of a whole call that heal by waiting (the SDK retries them too; these are the ones that outlast it). */
-const THROTTLED_CALLS: ReadonlySet<string> = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]);
-
-/**
- * Runs `call` again with backoff while it fails with throttling, up to `backoff.maxAttempts`
- * times, then rethrows: one throttled call of a page's dozen must not cost the whole page.
- */
-export async function retryThrottled<T>(call: () => Promise<T>, backoff: BackoffOptions = DEFAULT_BACKOFF): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await call();
-    } catch (err) {
-      if (!(err instanceof Error) || !THROTTLED_CALLS.has(err.name) || attempt >= backoff.maxAttempts) throw err;
-      await sleep(backoffDelay(attempt, backoff));
-    }
-  }
-}
-
 interface Pending<U> {
   unit: U;
   record: DerivedRecord;
@@ -140,7 +123,7 @@ export async function writePlain<U extends WriteUnit>(
   keys: KeySchema,
   migrationId: string,
   units: U[],
-  options: { backoff?: BackoffOptions; beforeCall?: () => Promise<void> } = {},
+  options: { backoff?: BackoffOptions; beforeCall?: () => Promise<void>; tally?: ThrottleTally } = {},
 ): Promise<PlainWriteResult<U>> {
   const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const result: PlainWriteResult<U> = { written: new Map(), refused: new Map(), recordsWritten: 0, calls: 0, retries: 0, consumedWriteUnits: 0 };
@@ -171,6 +154,7 @@ export async function writePlain<U extends WriteUnit>(
       const out = await retryThrottled(
         () => doc.send(new BatchExecuteStatementCommand({ Statements: statements as never, ReturnConsumedCapacity: "TOTAL" })),
         backoff,
+        options.tally,
       );
       const reported = (out.ConsumedCapacity ?? []).reduce((n, c) => n + (c.CapacityUnits ?? 0), 0);
       let estimated = 0;
@@ -185,6 +169,7 @@ export async function writePlain<U extends WriteUnit>(
         else if (RETRYABLE_CODES.has(error.Code ?? "")) {
           again.push(w);
           codes.push(error.Code as string);
+          if (error.Code !== "TransactionConflict" && error.Code !== "InternalServerError" && options.tally) options.tally.throttled++;
         } else throw new StatementRefusedError(tableName, error.Code ?? "unknown", w.key, error.Message ?? "no message");
       }
       // DynamoDB Local reports no capacity for BatchExecuteStatement: counted as AWS bills an INSERT (1 unit per KB).
@@ -192,7 +177,7 @@ export async function writePlain<U extends WriteUnit>(
       pending = again;
     }
   }
-  await writeTaken(doc, tableName, keys, migrationId, fallback, result, done, options.beforeCall);
+  await writeTaken(doc, tableName, keys, migrationId, fallback, result, done, backoff, options.beforeCall, options.tally);
   return result;
 }
 
@@ -205,7 +190,9 @@ async function writeTaken<U extends WriteUnit>(
   writes: Pending<U>[],
   result: PlainWriteResult<U>,
   done: (w: Pending<U>) => void,
+  backoff: BackoffOptions,
   beforeCall?: () => Promise<void>,
+  tally?: ThrottleTally,
 ): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -215,14 +202,19 @@ async function writeTaken<U extends WriteUnit>(
       await beforeCall?.();
       result.calls++;
       try {
-        const out = await doc.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: w.record,
-            ...ownedPutCondition(keys, migrationId, w.unit.key),
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ReturnConsumedCapacity: "TOTAL",
-          }),
+        const out = await retryThrottled(
+          () =>
+            doc.send(
+              new PutCommand({
+                TableName: tableName,
+                Item: w.record,
+                ...ownedPutCondition(keys, migrationId, w.unit.key),
+                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+                ReturnConsumedCapacity: "TOTAL",
+              }),
+            ),
+          backoff,
+          tally,
         );
         result.consumedWriteUnits += out.ConsumedCapacity?.CapacityUnits ?? 0;
         done(w);

@@ -13,6 +13,9 @@
  * same write units are spent (a conditional write costs what a plain one does), in more
  * requests, kept in flight together (README "Dual-write" says what that costs).
  * Puts overwrite whole records of the same owner, so applying the same plans again changes nothing.
+ * A write throttled past the SDK's own retries is sent again with backoff (dynamo/throttled.ts):
+ * failing the window for it would make the whole batch wait out the mapping's retry delay, and
+ * count an attempt towards the record's dead letter.
  */
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { DeleteCommand, type DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
@@ -21,6 +24,8 @@ import type { ItemKey } from "../definition/define-migration.ts";
 import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import type { BatchWriteStats } from "../dynamo/batch-write.ts";
+import { retryThrottled } from "../dynamo/throttled.ts";
+import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import type { RecordPlan } from "./plan.ts";
 
 export type ApplyPlan = Extract<RecordPlan, { kind: "apply" }>;
@@ -29,10 +34,11 @@ export type ApplyPlan = Extract<RecordPlan, { kind: "apply" }>;
 export interface ApplyOptions {
   /** Conditional writes in flight at once (100 matched the old 4 BatchWriteItem calls of 25). */
   concurrency: number;
+  /** Waits before a write throttled past the SDK's retries is sent again (default DEFAULT_BACKOFF). */
+  backoff?: BackoffOptions;
 }
 
-// Throttled writes are retried by the SDK's own retry strategy: no backoff of ours here.
-export const DEFAULT_APPLY_OPTIONS: ApplyOptions = { concurrency: 100 };
+export const DEFAULT_APPLY_OPTIONS: ApplyOptions = { concurrency: 100, backoff: DEFAULT_BACKOFF };
 
 /** What applying a window did. Plans before `failure.index` are fully written; it and later ones may be partly written. */
 export interface WindowResult {
@@ -135,7 +141,7 @@ export async function applyWindow(
   const inFlight = new Set<Promise<void>>();
   for (const write of writes) {
     if (failure) break;
-    const call = writeOne(doc, tableName, keys, migrationId, write, stats)
+    const call = writeOne(doc, tableName, keys, migrationId, write, options.backoff ?? DEFAULT_BACKOFF, stats)
       .then((kept) => {
         if (kept) keptDeletes.push(kept);
       })
@@ -170,28 +176,33 @@ async function writeOne(
   keys: KeySchema,
   migrationId: string,
   write: Write,
+  backoff: BackoffOptions,
   stats?: BatchWriteStats,
 ): Promise<RecordOwnedElsewhereError | undefined> {
   try {
-    const out = write.put
-      ? await doc.send(
-          new PutCommand({
-            TableName: tableName,
-            Item: write.put,
-            ...ownedPutCondition(keys, migrationId, write.owner),
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ReturnConsumedCapacity: "TOTAL",
-          }),
-        )
-      : await doc.send(
-          new DeleteCommand({
-            TableName: tableName,
-            Key: write.key,
-            ...ownedDeleteCondition(keys, migrationId, write.owner),
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-            ReturnConsumedCapacity: "TOTAL",
-          }),
-        );
+    const out = await retryThrottled(
+      () =>
+        write.put
+          ? doc.send(
+              new PutCommand({
+                TableName: tableName,
+                Item: write.put,
+                ...ownedPutCondition(keys, migrationId, write.owner),
+                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+                ReturnConsumedCapacity: "TOTAL",
+              }),
+            )
+          : doc.send(
+              new DeleteCommand({
+                TableName: tableName,
+                Key: write.key,
+                ...ownedDeleteCondition(keys, migrationId, write.owner),
+                ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+                ReturnConsumedCapacity: "TOTAL",
+              }),
+            ),
+      backoff,
+    );
     if (stats) {
       stats.calls++;
       stats.written++;

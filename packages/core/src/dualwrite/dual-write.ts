@@ -15,6 +15,7 @@ import type { Migration } from "../definition/define-migration.ts";
 import { migrationOnTable } from "../definition/table-keys.ts";
 import { keyText } from "../definition/derive.ts";
 import { FerryError } from "../errors.ts";
+import type { BackoffOptions } from "../util/backoff.ts";
 import { addCounts } from "../util/counters.ts";
 import type { KindWindow } from "../kinds/kind.ts";
 import { kindOf } from "../kinds/registry.ts";
@@ -48,6 +49,8 @@ export interface DualWriteDeps {
   logger?: DualWriteLogger;
   /** Conditional writes in flight at once per window (default DEFAULT_APPLY_OPTIONS.concurrency). */
   writeConcurrency?: number;
+  /** Waits before a write throttled past the SDK's retries is sent again (default DEFAULT_APPLY_OPTIONS.backoff). */
+  writeBackoff?: BackoffOptions;
   /** Fold later changes of a source item within a batch into one write per key (default true; see ApplyWindow.merge). */
   coalesce?: boolean;
   /** Least time between two heartbeats of this writer (default DEFAULT_HEARTBEAT_INTERVAL_MS; 0: after every batch). */
@@ -128,6 +131,7 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
   const applyOptions: ApplyOptions = {
     ...DEFAULT_APPLY_OPTIONS,
     ...(deps.writeConcurrency ? { concurrency: deps.writeConcurrency } : {}),
+    ...(deps.writeBackoff ? { backoff: deps.writeBackoff } : {}),
   };
   const location = { doc: deps.doc, controlTable: deps.controlTable, migrationId: deps.migration.id };
   const heartbeatIntervalMs = deps.heartbeatIntervalMs ?? DEFAULT_HEARTBEAT_INTERVAL_MS;

@@ -9,6 +9,7 @@ import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
+import { isThrottled } from "./throttled.ts";
 
 /** DynamoDB's limits per TransactWriteItems call. */
 export const TRANSACTION_MAX_ACTIONS = 100;
@@ -24,9 +25,6 @@ export const RETRYABLE_REASONS: ReadonlySet<string> = new Set([
 
 /** The reason a unit's condition (its ConditionCheck or a write's condition) did not hold. */
 export const REFUSED_REASON = "ConditionalCheckFailed";
-
-/** Errors of a whole call that heal by waiting. */
-const THROTTLED_CALLS: ReadonlySet<string> = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]);
 
 /** One transaction action (ConditionCheck, Put, Delete, Update) as lib-dynamodb takes it. */
 export type TransactionAction = Record<string, unknown>;
@@ -165,7 +163,7 @@ export async function runTransactions<Unit>(
         parts = [];
       } catch (err) {
         // The whole call throttled (past the SDK's own retries): wait and resend it, like contention.
-        if (err instanceof Error && THROTTLED_CALLS.has(err.name)) {
+        if (isThrottled(err)) {
           if (++contended >= options.backoff.maxAttempts) throw new TransactionRetriesExhaustedError([err.name], contended, options.advice, { cause: err });
           wait = true;
           continue;

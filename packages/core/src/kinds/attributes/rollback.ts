@@ -11,7 +11,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { GetCommand, ScanCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { sourceUnchangedCondition } from "../../backfill/source-condition.ts";
-import { retryThrottled } from "../../backfill/writes.ts";
+import { retryThrottled } from "../../dynamo/throttled.ts";
 import { type Migration, keysOf } from "../../definition/define-migration.ts";
 import { OWNER_ATTRIBUTE, sameRecord } from "../../definition/derive.ts";
 import { isSourceItem, sourceKeyFilter } from "../../definition/source.ts";

@@ -11,7 +11,7 @@
 import { ConditionalCheckFailedException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { sourceUnchangedCondition } from "../../backfill/source-condition.ts";
-import { retryThrottled } from "../../backfill/writes.ts";
+import { retryThrottled } from "../../dynamo/throttled.ts";
 import { type Migration, keysOf } from "../../definition/define-migration.ts";
 import { keyOf } from "../../dynamo/key-schema.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "../../util/backoff.ts";
