@@ -1,111 +1,23 @@
-// Issue 19 part 1: the backfill's validate design, one interleaving at a time. The real
-// dual-write runs behind the local event source mapping with its handler gated, so each
-// change of the victim item reaches the new model exactly when the scenario says: before
-// the page's plain writes, between them and the validation read, or after the page.
+// Issue 19 part 1: the backfill's validate design, one interleaving at a time, for the records
+// kind (the example's 0001): the scenarios and the gated dual-write are test/support/interleavings.ts.
 import { DeleteCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { type DynamoClients, batchPutAll, deriveRecords, loadMigration, ownerOf } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
 import { resumeConversion, startConversion } from "@ferry/core/backfill/control";
 import { convertPage } from "@ferry/core/backfill/page";
-import { startLocalDualWrite } from "@ferry/core/local/dual-write";
 import { verifyMigration } from "@ferry/core/verify/verify-migration";
-import { createDualWriteHandler } from "@ferry/functions/dual-write";
-import type { DynamoDBStreamEvent } from "aws-lambda";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { freshExampleTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
+import { type Control, SCENARIOS, apply, change, cueOn, gatedDualWrite, inOrder, until } from "../support/interleavings.ts";
 
 const m1 = await loadMigration("0001");
 type Item = Record<string, unknown> & { PK: string; SK: string };
-
-async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
-/** The dual-write with a gate in front of its handler: held, it applies nothing until released. */
-async function gatedDualWrite(clients: DynamoClients, table: string, controlTable: string, victim: string) {
-  const real = createDualWriteHandler({ migration: m1, doc: clients.doc, tableName: table, controlTable });
-  let opened: () => void = () => {};
-  let gate: Promise<void> = Promise.resolve();
-  let applied = 0;
-  const dualWrite = await startLocalDualWrite({
-    clients,
-    tableName: table,
-    controlTable,
-    migration: m1,
-    pollIntervalMs: 20,
-    handler: async (event: DynamoDBStreamEvent, context) => {
-      await gate;
-      const out = await real(event, context);
-      applied += event.Records.filter((r) => r.dynamodb?.Keys?.SK?.S === victim).length;
-      return out;
-    },
-  });
-  return {
-    dualWrite,
-    applied: () => applied,
-    hold() {
-      gate = new Promise((resolve) => (opened = resolve));
-    },
-    release() {
-      opened();
-      gate = Promise.resolve();
-    },
-  };
-}
 
 async function derivedOnly(clients: DynamoClients, table: string): Promise<Item[]> {
   const out = await clients.doc.send(new ScanCommand({ TableName: table, ConsistentRead: true }));
   return (out.Items ?? []).filter((i) => ownerOf(i, m1.id)) as Item[];
 }
-
-type Cue = "beforeWrite" | "beforeValidate" | "afterPage";
-interface Control {
-  /** The application writes the victim with these contexts (its dual-write waits at the gate). */
-  change(contexts: string[]): Promise<void>;
-  remove(): Promise<void>;
-  /** Lets the dual-write apply every change of the victim made so far, then holds it again. */
-  apply(): Promise<void>;
-}
-type Scenario = [name: string, steps: Partial<Record<Cue, (c: Control) => Promise<void>>>, repaired: number];
-
-type Step = (c: Control) => Promise<void>;
-const change =
-  (contexts: string[]): Step =>
-  (c) =>
-    c.change(contexts);
-const remove: Step = (c) => c.remove();
-const apply: Step = (c) => c.apply();
-const then =
-  (...steps: Step[]): Step =>
-  async (c) => {
-    for (const step of steps) await step(c);
-  };
-
-const SCENARIOS: Scenario[] = [
-  ["a change applied by the dual-write before the page's write", { beforeWrite: then(change(["b"]), apply) }, 1],
-  ["a change applied by the dual-write between the write and the validation", { beforeValidate: then(change(["b"]), apply) }, 1],
-  ["a change made before the write, applied between the write and the validation", { beforeWrite: change(["b"]), beforeValidate: apply }, 1],
-  ["a change made between the write and the validation, applied after the page", { beforeValidate: change(["b"]) }, 1],
-  ["a change made and applied after the validation", { afterPage: then(change(["b"]), apply) }, 0],
-  ["a delete applied by the dual-write before the page's write", { beforeWrite: then(remove, apply) }, 1],
-  ["a delete made between the write and the validation, applied after the page", { beforeValidate: remove }, 1],
-  [
-    "ABA: A->B applied before the write, B->A made before the validation and applied after it",
-    { beforeWrite: then(change(["b"]), apply), beforeValidate: change(["a"]) },
-    0,
-  ],
-  ["ABA: A->B->A applied before the write", { beforeWrite: then(change(["b"]), change(["a"]), apply) }, 0],
-  [
-    "ABA: A->B applied before the write, B->A applied before the validation",
-    { beforeWrite: then(change(["b"]), apply), beforeValidate: then(change(["a"]), apply) },
-    0,
-  ],
-];
 
 /** A stream table of six workflows (the victim with one context, ctx-a), the gated dual-write caught up and held, no derived records yet. */
 async function arrange() {
@@ -117,7 +29,7 @@ async function arrange() {
   const seed = items.map((i) => (i.SK === victim.SK ? victim : i));
   await batchPutAll(clients.doc, table, seed);
   const seedRecords = seed.flatMap((i) => deriveRecords(m1, i)).length;
-  const gated = await gatedDualWrite(testClients(), table, controlTable, victim.SK);
+  const gated = await gatedDualWrite(testClients(), table, controlTable, m1, (keys) => keys.SK?.S === victim.SK);
   onTestFinished(() => gated.dualWrite.stop());
   // The dual-write has seen the seed; its records go, so the backfill alone has to write them.
   await until(async () => (await derivedOnly(clients, table)).length === seedRecords, "the dual-write to derive the seed");
@@ -127,10 +39,8 @@ async function arrange() {
   // Victim records the dual-write has to apply before it has caught up (the seed's INSERT is one).
   let made = gated.applied();
   const control: Control = {
-    async change(contexts) {
-      await clients.doc.send(
-        new PutCommand({ TableName: table, Item: { ...victim, contexts: contexts.map((id) => ({ id: `ctx-${id}`, name: id.toUpperCase() })) } }),
-      );
+    async change(version) {
+      await clients.doc.send(new PutCommand({ TableName: table, Item: { ...victim, contexts: [{ id: `ctx-${version}`, name: version.toUpperCase() }] } }));
       made++;
     },
     async remove() {
@@ -150,18 +60,7 @@ describe("the backfill's validation, each interleaving with the dual-write force
   it.each(SCENARIOS)("converges exactly: %s", async (_name, steps, repaired) => {
     const { clients, table, gated, control, pending } = await arrange();
     const backfill = testClients();
-    const fired = new Set<Cue>();
-    backfill.raw.middlewareStack.add(
-      (next, context) => async (args) => {
-        const cue = ({ BatchExecuteStatementCommand: "beforeWrite", BatchGetItemCommand: "beforeValidate" } as const)[context.commandName as string];
-        if (cue && !fired.has(cue)) {
-          fired.add(cue);
-          await steps[cue]?.(control);
-        }
-        return next(args);
-      },
-      { step: "initialize", name: "interleave" },
-    );
+    const fired = cueOn(backfill, steps, control);
 
     const result = await convertPage(backfill.doc, table, m1, { segment: 0, totalSegments: 1, pageSize: 100 });
     await steps.afterPage?.(control);
@@ -185,7 +84,7 @@ describe("a page attempt that dies between its writes and its validation read", 
     dying.raw.middlewareStack.add(
       (next, context) => async (args) => {
         // A->B reaches the new model before the page's (now stale) write of A's record...
-        if (context.commandName === "BatchExecuteStatementCommand" && cue === 0 && ++cue) await then(change(["b"]), apply)(control);
+        if (context.commandName === "BatchExecuteStatementCommand" && cue === 0 && ++cue) await inOrder(change("b"), apply)(control);
         // ...and the attempt dies before its validation read (an error no Retry matches).
         if (context.commandName === "BatchGetItemCommand" && cue === 1 && ++cue)
           throw Object.assign(new Error("injected: the task died"), { name: "ValidationException" });

@@ -45,7 +45,9 @@ async function stableCount(file: string, name: string, quietMs = 2_000, timeoutM
 
 function withFaultsAndCounts(seed: number): { c: AnyTableCase; counts: string } {
   const counts = join(tmpdir(), `ferry-kattr-${randomUUID()}.json`);
-  onTestFinished(() => rmSync(counts, { force: true }));
+  onTestFinished(() => {
+    for (const f of [counts, `${counts}.tmp`]) rmSync(f, { force: true });
+  });
   const c = ordersByStatusCase(120, 15);
   c.writes = { min: WRITES, parallel: 4, batch: 10 };
   // Both processes meet the faults; only the dual-write's calls are counted.

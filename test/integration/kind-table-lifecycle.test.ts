@@ -57,7 +57,9 @@ async function lifecycle(seed: number) {
   // The dual-write and convert meet 20% throttling and unprocessed items and keys, on both tables.
   const counted = (role: string) => {
     const file = join(tmpdir(), `ferry-kt-${role}-${randomUUID()}.json`);
-    onTestFinished(() => rmSync(file, { force: true }));
+    onTestFinished(() => {
+      for (const f of [file, `${file}.tmp`]) rmSync(f, { force: true });
+    });
     return file;
   };
   const counts = { dualWrite: counted("dual-write"), convert: counted("convert"), resume: counted("resume") };

@@ -4,7 +4,7 @@
 // faults go on each client's middleware stack at its first call (smithy's Client.send).
 // FERRY_TEST_COUNT_FILE: a JSON file the process rewrites with its calls per operation and table,
 // and the faults it met ("fault throttled", "fault unprocessedKeys", ...), summed over its clients.
-import { writeFileSync } from "node:fs";
+import { renameSync, writeFileSync } from "node:fs";
 // The SDK clients (client-dynamodb, lib-dynamodb) extend this Client.
 import { Client } from "@smithy/core/client";
 import { type FaultCounters, type FaultOptions, injectFaults } from "./faults.ts";
@@ -20,7 +20,8 @@ const snapshot = () => {
   for (const c of faults) for (const [name, n] of Object.entries(c)) met[`fault ${name}`] = (met[`fault ${name}`] ?? 0) + n;
   return { ...counts, ...met };
 };
-if (countFile) setInterval(() => writeFileSync(countFile, JSON.stringify(snapshot())), 100).unref();
+// Written aside and renamed: a reader never sees a half-written file.
+if (countFile) setInterval(() => (writeFileSync(`${countFile}.tmp`, JSON.stringify(snapshot())), renameSync(`${countFile}.tmp`, countFile)), 100).unref();
 
 Client.prototype.send = function (this: Client<never, never, never, never>, ...args: never[]) {
   const stack = this.middlewareStack as unknown as object;
