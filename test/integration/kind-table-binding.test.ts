@@ -5,6 +5,7 @@
 // remove sweep's mark (a MODIFY) and its marked REMOVE as unchanged while a plain REMOVE
 // deletes the records.
 import { join } from "node:path";
+import { PutCommand } from "@aws-sdk/lib-dynamodb";
 import { marshall } from "@aws-sdk/util-dynamodb";
 import { InvalidDerivedRecordsError, KeySchemaMismatchError, defineMigration, loadMigration } from "@ferry/core";
 import { deriveRecords } from "@ferry/core/definition/derive";
@@ -56,6 +57,33 @@ describe("binding a table migration to its target", () => {
       const check = jsonOf(await ferry(["check", "0001", "--json", "--table", table, "--endpoint", endpoint(), "--migrations-dir", DIR]));
       expect(check).toMatchObject({ ok: true, problemCount: 0 });
       expect(check.checked.sample).toBe(3);
+    } finally {
+      delete process.env.FERRY_TARGET_TABLE;
+    }
+  });
+
+  it("check compares the sampled items' records with the target's items: one landing on another service's item fails, naming both", async () => {
+    const clients = testClients();
+    const { table, target, sources } = await kindTableTables(clients, "ktc", 5, 2);
+    const item = sources[1] as Record<string, unknown>;
+    // Another service's item exactly where the item's category record would go.
+    const rank = (item.score as number) * 1_000_000 + (item.seq as number);
+    await clients.doc.send(new PutCommand({ TableName: target, Item: { ctx: `CAT#${item.category}`, rank, note: "someone else's" } }));
+    process.env.FERRY_TARGET_TABLE = target;
+    try {
+      const args = ["check", "0001", "--json", "--table", table, "--endpoint", endpoint(), "--migrations-dir", DIR];
+      const failed = await ferry(args);
+      expect(failed.code).toBe(1);
+      const report = jsonOf(failed);
+      expect(report.problems.existingItemCollision).toMatchObject({ count: 1, examples: [{ origin: "sample", key: { pk: item.pk, sk: item.sk } }] });
+      expect(report.problems.existingItemCollision.examples[0].message).toContain(`would land on an item already in the target table ${target}`);
+      // The foreign item seeded in every target (FOREIGN_ITEM) and the planted one were read: 2 items, neither ferry's.
+      expect(report.sample.target).toEqual({ table: target, exists: true, scanned: 2, complete: true });
+
+      // A target that does not exist yet is said so, and nothing is compared with it.
+      process.env.FERRY_TARGET_TABLE = "not-created-yet";
+      const text = await ferry(args.filter((a) => a !== "--json"));
+      expect(text.stdout).toMatch(/not-created-yet does not exist yet: records not compared with it/);
     } finally {
       delete process.env.FERRY_TARGET_TABLE;
     }

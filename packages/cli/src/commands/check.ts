@@ -48,9 +48,16 @@ Example: check 0001 on generated items and 5,000 items of the local table
         generated: opts.generated ? (migration.checkItems?.() ?? []) : [],
         sampleItems: sample?.sources ?? [],
         ...(sample ? { otherKeys: sample.otherKeys } : {}),
+        ...(sample?.target?.otherKeys ? { targetKeys: sample.target.otherKeys, targetTable: sample.target.tableName } : {}),
         examples: opts.examples,
       });
-      const scanned = sample ? { table: sample.tableName, scanned: sample.scanned, complete: sample.complete } : undefined;
+      const target = sample?.target && {
+        table: sample.target.tableName,
+        exists: !!sample.target.otherKeys,
+        scanned: sample.target.scanned,
+        complete: sample.target.complete,
+      };
+      const scanned = sample ? { table: sample.tableName, scanned: sample.scanned, complete: sample.complete, ...(target ? { target } : {}) } : undefined;
       if (opts.json) printJson({ ...report, ...(scanned ? { sample: scanned } : {}) });
       else process.stdout.write(`${describeCheck(report, sample)}\n`);
       if (!report.ok) throw new CheckFailedError(report);
@@ -75,6 +82,12 @@ async function keysFromTable(migration: Migration, opts: CheckFlags): Promise<Mi
   }
 }
 
+/** What check read of a copy's target. */
+function describeTarget(target: NonNullable<TableSample["target"]>): string {
+  if (!target.otherKeys) return `${target.tableName} does not exist yet: records not compared with it (\`ferry add\` needs it)`;
+  return `${formatCount(target.scanned)} scanned in ${target.tableName}${target.complete ? " (whole table)" : ""}, ${formatCount(target.otherKeys.size)} not this migration's: records compared with them`;
+}
+
 /** The report as aligned text: what was checked, record statistics, each category, examples. */
 export function describeCheck(report: CheckReport, sample?: TableSample): string {
   const r = report.records;
@@ -85,6 +98,7 @@ export function describeCheck(report: CheckReport, sample?: TableSample): string
     ["migration", report.migrationId],
     ["kind", describeKindDetail(report.kind)],
     ["source items", `${formatCount(report.checked.generated)} generated, ${sampled}`],
+    ...(sample?.target ? [["target items", describeTarget(sample.target)]] : []),
     ["records per item", `mean ${r.perItemMean.toFixed(2)}, max ${r.perItemMax} (${formatCount(r.itemsWithoutRecords)} item(s) derive none)`],
     ["record size", `mean ${formatBytes(r.bytesMean)}, max ${formatBytes(r.bytesMax)}`],
   ]);

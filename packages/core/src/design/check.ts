@@ -91,6 +91,10 @@ export interface CheckInput {
   sampleItems?: Iterable<Record<string, unknown>>;
   /** keyIds of the table's other items (TableSample.otherKeys, with who holds each): records must not overwrite them. */
   otherKeys?: ReadonlySet<string> | ReadonlyMap<string, string>;
+  /** A `table` migration's: keyIds of the target's items that are not its records (TableSample.target), with who holds each. */
+  targetKeys?: ReadonlyMap<string, string>;
+  /** The target's name, for the messages. */
+  targetTable?: string;
   /** Examples kept per category. */
   examples?: number;
   /** How long one derive may run (ms); default DEFAULT_DERIVE_TIMEOUT_MS. */
@@ -188,7 +192,15 @@ export function checkMigration(migration: Migration, input: CheckInput = {}): Ch
         if (owner && keyId(keys, owner) !== keyId(keys, key)) {
           note("crossItemCollision", origin, key, `record ${keyText(keyOf(recordKeys, record))} is also derived by ${keyText(owner)}`);
         } else owners.set(id, key);
-        // otherKeys are the sampled table's: a copy's records go to another table (the owner-conditional put guards the target at run time).
+        // A copy's records go to its target: they are compared with the target's items instead.
+        if (!inOneTable && origin === "sample" && input.targetKeys?.has(id)) {
+          note(
+            "existingItemCollision",
+            origin,
+            key,
+            `record ${keyText(keyOf(recordKeys, record))} would land on an item already in the target table${input.targetTable ? ` ${input.targetTable}` : ""}: ${input.targetKeys.get(id)}`,
+          );
+        }
         if (inOneTable && origin === "sample" && input.otherKeys?.has(id)) {
           const holder = input.otherKeys instanceof Map ? input.otherKeys.get(id) : undefined;
           note(

@@ -1,15 +1,17 @@
 /**
  * A bounded sample of a table for `check` and `plan`: Scan pages from several segments in
  * turn (so the sample spreads over the key space instead of the first partition), keeping
- * the migration's source items and counting everything scanned.
+ * the migration's source items and counting everything scanned. For a `table` migration it
+ * also reads the keys of the target's items that are not this migration's records, which its
+ * records must not land on.
  */
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
-import { type Migration, keysOf } from "../definition/define-migration.ts";
+import { type Migration, keysOf, recordKeysOf } from "../definition/define-migration.ts";
 import { SourceMatchError, keyId, ownerOf } from "../definition/derive.ts";
 import { holderText } from "../definition/owner.ts";
 import { isSourceItem } from "../definition/source.ts";
-import { withTableKeys } from "../definition/table-keys.ts";
+import { targetTableName, withTableKeys } from "../definition/table-keys.ts";
 import { itemSize } from "../dynamo/item-size.ts";
 import { type KeySchema, keySchemaOf } from "../dynamo/key-schema.ts";
 import { TableNotFoundError } from "../dynamo/missing-table.ts";
@@ -47,6 +49,16 @@ export interface TableSample {
   /** True when every segment was read to its end: the counts are the table's. */
   complete: boolean;
   consumedReadUnits: number;
+  /** A `table` migration's target: keys (keyId, the target's schema) of items that are not this migration's records. */
+  target?: TargetSample;
+}
+
+export interface TargetSample {
+  tableName: string;
+  /** Absent: the target table does not exist yet (`ferry add` refuses until it does). */
+  otherKeys?: Map<string, string>;
+  scanned: number;
+  complete: boolean;
 }
 
 // Where they always were for callers; both live with the key schema now.
@@ -94,7 +106,27 @@ export async function sampleTable(clients: DynamoClients, tableName: string, mig
     }
   }
   sample.complete = open.size === 0;
+  if (migration.kind === "table") sample.target = await sampleTarget(clients, migration, o);
   return sample;
+}
+
+/** The target's items that are not this migration's records, up to `maxScanned` items (one Scan, pages of `pageLimit`). */
+async function sampleTarget(clients: DynamoClients, migration: Migration, o: SampleOptions): Promise<TargetSample> {
+  const tableName = targetTableName(migration) as string;
+  if (!(await describeTable(clients.raw, tableName))) return { tableName, scanned: 0, complete: false };
+  const keys = recordKeysOf(migration);
+  const target: Required<TargetSample> = { tableName, otherKeys: new Map(), scanned: 0, complete: false };
+  let startKey: Record<string, unknown> | undefined;
+  do {
+    const page = await clients.doc.send(new ScanCommand({ TableName: tableName, Limit: o.pageLimit, ExclusiveStartKey: startKey }));
+    for (const item of page.Items ?? []) {
+      target.scanned++;
+      if (!ownerOf(item, migration.id)) target.otherKeys.set(keyId(keys, item), holderText(item));
+    }
+    startKey = page.LastEvaluatedKey;
+  } while (startKey && target.scanned < o.maxScanned);
+  target.complete = !startKey;
+  return target;
 }
 
 function take(sample: TableSample, migration: Migration, item: Record<string, unknown>, size: number): void {
