@@ -2,17 +2,19 @@
 // lifecycle converted them (0003 sets the byStatus GSI's keys in place, 0004 copies into
 // WorkflowsByContext) and moved them to v2, v1 and v2 of "workflows by status" and of
 // "workflows by context" on the copy answer the same items, in the same order, page by page.
+import { GetCommand } from "@aws-sdk/lib-dynamodb";
 import { batchPutAll, ensureTable, loadMigration, type Migration } from "@ferry/core";
 import { ensureControlTable } from "@ferry/core/control/control-table";
 import { migrationOnTable } from "@ferry/core/definition/table-keys";
 import { addStep, convertStep, lifecycleContext, moveStep } from "@ferry/core/lifecycle/lifecycle";
-import { readRelease } from "@ferry/core/release/store";
+import { readRelease, setV1Retired } from "@ferry/core/release/store";
 import { WORKFLOWS_BY_CONTEXT_TABLE, contextId, generateWorkflows, tenantId } from "@ferry/example-workflows";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LocalApiServer } from "../../examples/workflows/src/api/local-server.ts";
 import { type ConvertedTable, type Item, apiServer, expectedByContext, get } from "../support/api.ts";
 import { dropTable, freshExampleTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
 import { beat } from "../support/lifecycle.ts";
+import { send, workflowBody } from "../support/writes.ts";
 
 const A = tenantId(0);
 const B = tenantId(1);
@@ -171,3 +173,41 @@ describe("after 0004 (kind table): workflows by context on the copy", () => {
     expect(v2.items).toEqual([]);
   });
 });
+
+// Last: it retires 0003's v1 on this file's table.
+describe("after remove of 0003: the application owns the byStatus keys", () => {
+  it("v2 creates and updates set the index keys themselves (no dual-write runs here), so v2's index answers new and changed workflows", async () => {
+    // Arrange: the remove step's first act, v1 retired.
+    await setV1Retired({ doc: t.clients.doc, controlTable: t.controlTable, migrationId: m3.id }, true, "test", "remove step");
+    const stored = async (id: string) =>
+      (await t.clients.doc.send(new GetCommand({ TableName: t.table, Key: { PK: A, SK: `WF#${id}` }, ConsistentRead: true }))).Item as Item;
+    const listed = async (status: string) => (await collect(`/v2/workflows/by-status/${status}?limit=1000`, A)).items.map((i) => i.id);
+
+    // Act 1: a create.
+    const created = await send(server, "POST", "/v2/workflows", A, workflowBody("after 0003"));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = String(created.body.id);
+    const item = await stored(id);
+    expect(item).toMatchObject({ byStatusPk: `${A}#IN_PROGRESS`, byStatusSk: `${item.started_at}#WF#${id}` });
+    expect(await listed("IN_PROGRESS")).toContain(id);
+
+    // Act 2: a status change moves it in the index; a started_at change re-sorts it.
+    const moved = await send(server, "PATCH", `/v2/workflows/${id}`, A, { status: "COMPLETED" });
+    expect(moved.status, JSON.stringify(moved.body)).toBe(200);
+    expect(await stored(id)).toMatchObject({ status: "COMPLETED", byStatusPk: `${A}#COMPLETED` });
+    expect(await listed("IN_PROGRESS")).not.toContain(id);
+    expect(await listed("COMPLETED")).toContain(id);
+    const started = "2020-01-01T00:00:00.000Z";
+    expect((await send(server, "PATCH", `/v2/workflows/${id}`, A, { started_at: started })).status).toBe(200);
+    expect(await stored(id)).toMatchObject({ byStatusPk: `${A}#COMPLETED`, byStatusSk: `${started}#WF#${id}` });
+    // The earliest started: first in the index's order.
+    expect((await listed("COMPLETED"))[0]).toBe(id);
+
+    // Act 3: a stale If-Match is still a 409, with nothing written.
+    const before = await stored(id);
+    const stale = await send(server, "PATCH", `/v2/workflows/${id}`, A, { status: "TO_DO" }, { "if-match": "1" });
+    expect(stale.status).toBe(409);
+    expect(await stored(id)).toEqual(before);
+  });
+});
+

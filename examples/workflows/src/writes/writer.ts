@@ -5,13 +5,17 @@
  * of both versions see it (v2 after the dual-write's lag), and the new model (task records)
  * once remove has retired v1 and the cleanup has dropped the item's `tasks`. Every write is
  * conditional on the workflow's revision (revision.ts): a concurrent writer gets a 409,
- * never a lost update.
+ * never a lost update. Once remove has retired 0003's v1, its dual-write no longer sets the
+ * byStatus index keys: the writer sets them itself, on create and on every update of status
+ * or started_at (read, derive, write on the revision read), so new and changed workflows stay
+ * in v2's index.
  */
 import { randomBytes } from "node:crypto";
 import { GetCommand, DeleteCommand, PutCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import { WorkflowNotFoundError } from "../api/errors.ts";
 import { sameRecord } from "@ferry/core";
 import { type WorkflowTask, workflowIdOf, workflowSk } from "../model/workflow.ts";
+import { byStatusKeys } from "../reads/by-status.ts";
 import type { NewTaskBody, NewV1WorkflowBody, NewWorkflowBody, TaskPatchBody, WorkflowPatchBody } from "./bodies.ts";
 import { type TableRef, checkLimits, embeddedTasks, rewriteEmbeddedTasks } from "./embedded.ts";
 import { TaskNotFoundError, WorkflowLimitError, WriteConflictError } from "./errors.ts";
@@ -35,6 +39,8 @@ export interface WriteRelease {
   v1Retired(): Promise<boolean>;
   /** The same, read from the control table now: a cache time must not decide where tasks go. */
   v1RetiredNow(): Promise<boolean>;
+  /** True once remove retired the status index's (0003's) v1: the application owns the byStatus keys. Absent: never. */
+  statusKeysOwned?(): Promise<boolean>;
 }
 
 export interface WriterOptions {
@@ -74,6 +80,16 @@ function applyPatch<T extends object>(target: T, patch: object): T {
   return next as T;
 }
 
+/** The byStatus keys of `item` as 0003 derives them, or nulls (removed) when it lacks a field they need. */
+function statusKeysOf(item: Item): { byStatusPk: string | null; byStatusSk: string | null } {
+  const { PK, SK, status, started_at } = item as { PK: string; SK: string; status?: unknown; started_at?: unknown };
+  if (typeof status !== "string" || !status || typeof started_at !== "string" || !started_at) return { byStatusPk: null, byStatusSk: null };
+  return byStatusKeys(PK, status, started_at, SK);
+}
+
+/** Tries of an update that re-derives the index keys, when other writes keep landing between its read and its write. */
+const INDEX_KEY_TRIES = 5;
+
 /** DynamoDB's refusal of an item over 400 KB (an update cannot be sized before it is applied). */
 const isTooLarge = (err: unknown) => (err as { name?: string })?.name === "ValidationException" && /size/i.test(String((err as Error).message));
 
@@ -101,6 +117,41 @@ export function createWorkflowWriter(table: TableRef, release: WriteRelease, opt
     return { task: taskOfRecord(out.Item), record: out.Item };
   }
 
+  /** One UpdateItem: fields set or removed, the revision bumped; conditional on `ifMatch` when given. */
+  async function updateOnce(tenant: string, workflowId: string, patch: WorkflowPatchBody, ifMatch?: number): Promise<Item> {
+    const names: Record<string, string> = { "#rev": REVISION_ATTRIBUTE };
+    const values: Record<string, unknown> = { ":zero": 0, ":one": 1 };
+    const sets = ["#rev = if_not_exists(#rev, :zero) + :one"];
+    const removes: string[] = [];
+    Object.entries(patch).forEach(([name, value], i) => {
+      if (value === undefined) return;
+      names[`#f${i}`] = name;
+      if (value === null) removes.push(`#f${i}`);
+      else {
+        values[`:f${i}`] = value;
+        sets.push(`#f${i} = :f${i}`);
+      }
+    });
+    const condition = ifMatch === undefined ? { expression: "attribute_exists(PK)", names: {}, values: {} } : unchangedSince(ifMatch);
+    try {
+      const out = await table.doc.send(
+        new UpdateCommand({
+          TableName: table.tableName,
+          Key: { PK: tenant, SK: workflowSk(workflowId) },
+          UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
+          ConditionExpression: condition.expression,
+          ExpressionAttributeNames: { ...names, ...condition.names },
+          ExpressionAttributeValues: { ...values, ...condition.values },
+          ReturnValues: "ALL_NEW",
+        }),
+      );
+      return out.Attributes as Item;
+    } catch (err) {
+      if (isTooLarge(err)) throw new WorkflowLimitError(workflowId, "the item would be over DynamoDB's 400 KB");
+      return explainRefusal(err, table.doc, table.tableName, tenant, workflowId, ifMatch ?? 0);
+    }
+  }
+
   return {
     async createWorkflow(tenant, body) {
       const { tasks, ...fields } = { tasks: [], ...body } as NewV1WorkflowBody;
@@ -116,6 +167,10 @@ export function createWorkflowWriter(table: TableRef, release: WriteRelease, opt
         ...(embedded ? { tasks: tasks.map(newTask) } : {}),
         [REVISION_ATTRIBUTE]: 1,
       };
+      if (await release.statusKeysOwned?.()) {
+        const keys = statusKeysOf(item);
+        if (keys.byStatusPk) Object.assign(item, keys);
+      }
       checkLimits(String(item.SK), item, tasks.length);
       try {
         await table.doc.send(new PutCommand({ TableName: table.tableName, Item: item, ConditionExpression: "attribute_not_exists(PK)" }));
@@ -128,38 +183,19 @@ export function createWorkflowWriter(table: TableRef, release: WriteRelease, opt
       return item;
     },
 
-    async updateWorkflow(tenant, workflowId, patch, ifMatch) {
-      // One UpdateItem: fields set or removed, the revision bumped; conditional on If-Match when sent.
-      const names: Record<string, string> = { "#rev": REVISION_ATTRIBUTE };
-      const values: Record<string, unknown> = { ":zero": 0, ":one": 1 };
-      const sets = ["#rev = if_not_exists(#rev, :zero) + :one"];
-      const removes: string[] = [];
-      Object.entries(patch).forEach(([name, value], i) => {
-        if (value === undefined) return;
-        names[`#f${i}`] = name;
-        if (value === null) removes.push(`#f${i}`);
-        else {
-          values[`:f${i}`] = value;
-          sets.push(`#f${i} = :f${i}`);
+    async updateWorkflow(tenant, workflowId, original, ifMatch) {
+      const touchesIndex = "status" in original || "started_at" in original;
+      if (!touchesIndex || !(await release.statusKeysOwned?.())) return updateOnce(tenant, workflowId, original, ifMatch);
+      // The index keys derive from status and started_at together: read, derive, write on the revision read.
+      for (let attempt = 1; ; attempt++) {
+        const current = await readForWrite(table.doc, table.tableName, tenant, workflowId, ifMatch);
+        const patch = { ...original, ...statusKeysOf(applyPatch(current, original)) } as WorkflowPatchBody;
+        try {
+          return await updateOnce(tenant, workflowId, patch, ifMatch ?? revisionOf(current));
+        } catch (err) {
+          // Without If-Match the caller asked for no revision: another write in between is read again, not a 409.
+          if (!(err instanceof WriteConflictError) || ifMatch !== undefined || attempt >= INDEX_KEY_TRIES) throw err;
         }
-      });
-      const condition = ifMatch === undefined ? { expression: "attribute_exists(PK)", names: {}, values: {} } : unchangedSince(ifMatch);
-      try {
-        const out = await table.doc.send(
-          new UpdateCommand({
-            TableName: table.tableName,
-            Key: { PK: tenant, SK: workflowSk(workflowId) },
-            UpdateExpression: `SET ${sets.join(", ")}${removes.length ? ` REMOVE ${removes.join(", ")}` : ""}`,
-            ConditionExpression: condition.expression,
-            ExpressionAttributeNames: { ...names, ...condition.names },
-            ExpressionAttributeValues: { ...values, ...condition.values },
-            ReturnValues: "ALL_NEW",
-          }),
-        );
-        return out.Attributes as Item;
-      } catch (err) {
-        if (isTooLarge(err)) throw new WorkflowLimitError(workflowId, "the item would be over DynamoDB's 400 KB");
-        return explainRefusal(err, table.doc, table.tableName, tenant, workflowId, ifMatch ?? 0);
       }
     },
 
