@@ -210,4 +210,3 @@ describe("after remove of 0003: the application owns the byStatus keys", () => {
     expect(await stored(id)).toEqual(before);
   });
 });
-
