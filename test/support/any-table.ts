@@ -63,8 +63,12 @@ export interface AnyTableCase {
   applicationView?: (raw: RawItem) => RawItem;
   /** Application writes the random writer makes at least (default 30), in parallel (default 1, ~50 writes/s), several items per BatchWriteItem (default 1). */
   writes?: { min: number; parallel: number; batch?: number };
-  /** Skips the move-guard step that deletes a derived record (kind attributes: the dual-write would set it again at once). */
-  noMoveDefect?: boolean;
+  /**
+   * How the move-guard step plants its one missing record (default: delete a derived record).
+   * `stopDualWriteFirst`: a defect the dual-write would put right at once (kind attributes: its
+   * own attributes removed come back through the stream) is planted after its clean stop.
+   */
+  moveDefect?: { stopDualWriteFirst: boolean; plant(run: LifecycleRun): Promise<void> };
   /** Extra assertions once the stream drained (e.g. counting the dual-write's writes). */
   afterDrain?: (ctx: LifecycleRun) => Promise<void>;
   /** Called after the dual-write stopped, before rollback: may write as the application and returns what the table must hold after rollback. */
@@ -414,18 +418,23 @@ export async function runLifecycle(c: AnyTableCase, seed: number): Promise<Timin
   lap("verify");
 
   // The move guard reads this table's records: one missing refuses the first move; repaired, it passes.
-  if (!c.noMoveDefect) {
+  // Rollback comes after a clean stop of the dual-write; a defect it would undo is planted after that stop.
+  const stopDualWrite = async () => expect(await dualWrite.stop("SIGINT")).toBe(130);
+  if (c.moveDefect?.stopDualWriteFirst) await stopDualWrite();
+  if (c.moveDefect) await c.moveDefect.plant(run);
+  else {
     const derived = await scanAll(clients, table).then((items) => items.filter((i) => stampOf(i)?.migration === migration.id));
     await clients.doc.send(new DeleteCommand({ TableName: table, Key: keyOnly(c.keys, derived[0]!) }));
-    const dirty = await step(["move", c.migration, "--to", "v2", "--percent", "25"], 3);
-    expect(dirty.stderr).toMatch(/1 missing, 0 orphan and 0 different/);
-    expect(jsonOf(await step(["verify", c.migration, "--repair", "--json"]))).toMatchObject({ missing: 1, repaired: { put: 1 }, recheck: { clean: true } });
   }
+  const dirty = await step(["move", c.migration, "--to", "v2", "--percent", "25"], 3);
+  expect(dirty.stderr).toMatch(/1 missing, 0 orphan and 0 different/);
+  expect(jsonOf(await step(["verify", c.migration, "--repair", "--json"]))).toMatchObject({ missing: 1 });
+  expect(jsonOf(await step(["verify", c.migration, "--json"]))).toMatchObject({ clean: true, missing: 0 });
   await step(["move", c.migration, "--to", "v2", "--percent", "25"]);
   lap("move guard");
 
   // Rollback after a clean stop of the dual-write: exactly the application's table is left.
-  expect(await dualWrite.stop("SIGINT")).toBe(130);
+  if (!c.moveDefect?.stopDualWriteFirst) await stopDualWrite();
   const location = { doc: clients.doc, controlTable, migrationId: migration.id };
   expect(await listDeadLetters(location)).toEqual([]);
   expect(await listFailures(location)).toEqual([]);

@@ -5,7 +5,7 @@
 // here, without the engine.
 import { join } from "node:path";
 import type { AttributeValue } from "@aws-sdk/client-dynamodb";
-import { QueryCommand } from "@aws-sdk/lib-dynamodb";
+import { QueryCommand, UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { AnyTableCase, InvariantReport, TableKeys } from "./any-table.ts";
 import { keyString } from "./any-table.ts";
 import { scanAll, type testClients } from "./dynamo.ts";
@@ -114,6 +114,13 @@ export function ordersByStatusCase(orders: number, customers: number): AnyTableC
       const { gsi1pk: _pk, gsi1sk: _sk, ...rest } = raw;
       return rest;
     },
-    noMoveDefect: true,
+    // One order loses an index key the dual-write set: after its clean stop, so nothing sets them again.
+    moveDefect: {
+      stopDualWriteFirst: true,
+      async plant({ clients, table }) {
+        const owned = (await scanAll(clients, table)).find((i) => i.gsi1pk !== undefined) as Record<string, unknown>;
+        await clients.doc.send(new UpdateCommand({ TableName: table, Key: { id: owned.id }, UpdateExpression: "REMOVE gsi1pk" }));
+      },
+    },
   };
 }
