@@ -9,7 +9,7 @@ import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { freshExampleTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
-import { type Control, SCENARIOS, apply, change, cueOn, gatedDualWrite, inOrder, until } from "../support/interleavings.ts";
+import { type Control, SCENARIOS, cueOn, dieBeforeValidation, gatedDualWrite, until } from "../support/interleavings.ts";
 
 const m1 = await loadMigration("0001");
 type Item = Record<string, unknown> & { PK: string; SK: string };
@@ -80,18 +80,7 @@ describe("a page attempt that dies between its writes and its validation read", 
     const { clients, table, controlTable, gated, control, pending } = await arrange();
     const ctx = { tableName: table, controlTable, migration: m1 };
     const dying = testClients();
-    let cue = 0;
-    dying.raw.middlewareStack.add(
-      (next, context) => async (args) => {
-        // A->B reaches the new model before the page's (now stale) write of A's record...
-        if (context.commandName === "BatchExecuteStatementCommand" && cue === 0 && ++cue) await inOrder(change("b"), apply)(control);
-        // ...and the attempt dies before its validation read (an error no Retry matches).
-        if (context.commandName === "BatchGetItemCommand" && cue === 1 && ++cue)
-          throw Object.assign(new Error("injected: the task died"), { name: "ValidationException" });
-        return next(args);
-      },
-      { step: "initialize", name: "dieBeforeValidation" },
-    );
+    dieBeforeValidation(dying, control);
     const failed = await startConversion({ ...ctx, clients: dying }, { segments: 1, pageSize: 100, rate: 100_000 }, { retryIntervalMs: 5 });
     expect(failed.run.status).toBe("failed");
     // The hazard is real: the dead attempt's record of A outlives A.

@@ -11,7 +11,7 @@ import { convertPage } from "@ferry/core/backfill/page";
 import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { scanAll, testClients } from "../support/dynamo.ts";
-import { type Control, SCENARIOS, apply, change, cueOn, gatedDualWrite, inOrder, until } from "../support/interleavings.ts";
+import { type Control, SCENARIOS, cueOn, dieBeforeValidation, gatedDualWrite, until } from "../support/interleavings.ts";
 import { FOREIGN_ITEM, kindTableTables, targetInvariant } from "../support/kind-table.ts";
 
 const DIR = join(import.meta.dirname, "../fixtures/migrations-kind-table");
@@ -88,18 +88,7 @@ describe("a table-kind page attempt that dies between its writes and its validat
     const { clients, table, target, controlTable, migration, gated, control, pending } = await arrange();
     const ctx = { tableName: table, controlTable, migration };
     const dying = testClients();
-    let cue = 0;
-    dying.raw.middlewareStack.add(
-      (next, context) => async (args) => {
-        // A->B reaches the target before the page's (now stale) write of A's records...
-        if (context.commandName === "BatchExecuteStatementCommand" && cue === 0 && ++cue) await inOrder(change("b"), apply)(control);
-        // ...and the attempt dies before its validation read (an error no Retry matches).
-        if (context.commandName === "BatchGetItemCommand" && cue === 1 && ++cue)
-          throw Object.assign(new Error("injected: the task died"), { name: "ValidationException" });
-        return next(args);
-      },
-      { step: "initialize", name: "dieBeforeValidation" },
-    );
+    dieBeforeValidation(dying, control);
     const failed = await startConversion({ ...ctx, clients: dying }, { segments: 1, pageSize: 100, rate: 100_000 }, { retryIntervalMs: 5 });
     expect(failed.run.status).toBe("failed");
     // The hazard is real: the dead attempt's records of A (two keys: its category and FEATURED) outlive A.

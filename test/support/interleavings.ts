@@ -121,3 +121,21 @@ export function cueOn(backfill: DynamoClients, steps: Scenario[1], control: Cont
   );
   return fired;
 }
+
+/**
+ * Makes a page attempt on `dying` die between its writes and its validation read: the victim's
+ * A->B reaches the new model before the page's (now stale) write of A, then the validation
+ * read fails with an error no Retry matches.
+ */
+export function dieBeforeValidation(dying: DynamoClients, control: Control): void {
+  let cue = 0;
+  dying.raw.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === "BatchExecuteStatementCommand" && cue === 0 && ++cue) await inOrder(change("b"), apply)(control);
+      if (context.commandName === "BatchGetItemCommand" && cue === 1 && ++cue)
+        throw Object.assign(new Error("injected: the task died"), { name: "ValidationException" });
+      return next(args);
+    },
+    { step: "initialize", name: "dieBeforeValidation" },
+  );
+}

@@ -7,15 +7,15 @@
  * "Backfill" has the argument. Pure with respect to state: the caller checkpoints the
  * returned position and counters, and keeps the write-ahead note (pending.ts).
  */
-import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { type DerivedRecord, type ItemKey, type Migration, keysOf, recordTableOf } from "../definition/define-migration.ts";
 import { deriveRecords, keyId, keyOf } from "../definition/derive.ts";
-import { isSourceItem, sourceKeyFilter } from "../definition/source.ts";
+import { isSourceItem } from "../definition/source.ts";
 import type { ReadStats } from "../dynamo/batch-get.ts";
-import { retryThrottled } from "../dynamo/throttled.ts";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import type { PendingOwners } from "./pending.ts";
+import { scanSourcePage } from "./scan-page.ts";
 import { type RepairRequest, type RunFence, RunFencedError, repairSources } from "./transactions.ts";
 import { readCurrentSources, sameReadFields, validationFields } from "./validate.ts";
 import { writePlain } from "./writes.ts";
@@ -101,27 +101,9 @@ export async function convertPage(
   request: PageRequest,
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): Promise<PageResult> {
-  // Eventually consistent: half the read units; a stale read is caught by the validation read like any change.
   // A throttled call is sent again here (failing the page would redo its fence and lag reads), and counted.
   const tally = { throttled: 0 };
-  const page = await retryThrottled(
-    () =>
-      doc.send(
-        new ScanCommand({
-          TableName: tableName,
-          Segment: request.segment,
-          TotalSegments: request.totalSegments,
-          Limit: request.pageSize,
-          ExclusiveStartKey: request.startKey,
-          ConsistentRead: false,
-          ReturnConsumedCapacity: "TOTAL",
-          // Key prefixes are filtered by DynamoDB: the page may come back empty with a LastEvaluatedKey (not the end).
-          ...sourceKeyFilter(migration),
-        }),
-      ),
-    backoff,
-    tally,
-  );
+  const page = await scanSourcePage(doc, tableName, migration, request, backoff, tally);
   const keys = keysOf(migration);
   // Where the records go: the source table, or a `table` migration's target (its own key schema).
   const target = recordTableOf(migration, tableName);

@@ -13,11 +13,12 @@
  * state, so a write of an attempt that died lands only where it is right, and one that did not
  * land changed nothing.
  */
-import { type DynamoDBDocumentClient, ScanCommand } from "@aws-sdk/lib-dynamodb";
+import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import { EMPTY_COUNTERS, type PageCounters, type PageFailure, type PageRequest, type PageResult } from "../../backfill/page.ts";
+import { scanSourcePage } from "../../backfill/scan-page.ts";
 import { RunFencedError } from "../../backfill/transactions.ts";
 import { type ItemKey, type Migration, keysOf } from "../../definition/define-migration.ts";
-import { isSourceItem, sourceKeyFilter } from "../../definition/source.ts";
+import { isSourceItem } from "../../definition/source.ts";
 import { keyOf } from "../../dynamo/key-schema.ts";
 import { FerryError } from "../../errors.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "../../util/backoff.ts";
@@ -36,19 +37,7 @@ export async function convertAttributesPage(
   backoff: BackoffOptions = DEFAULT_BACKOFF,
 ): Promise<PageResult> {
   // Eventually consistent: a stale item fails its update's condition and is the stream's like any change.
-  const page = await doc.send(
-    new ScanCommand({
-      TableName: tableName,
-      Segment: request.segment,
-      TotalSegments: request.totalSegments,
-      Limit: request.pageSize,
-      ExclusiveStartKey: request.startKey,
-      ConsistentRead: false,
-      ReturnConsumedCapacity: "TOTAL",
-      // Filtered by DynamoDB: a page may come back empty with a LastEvaluatedKey (not the end of the segment).
-      ...sourceKeyFilter(migration),
-    }),
-  );
+  const page = await scanSourcePage(doc, tableName, migration, request, backoff);
   const keys = keysOf(migration);
   const counters: PageCounters = { ...EMPTY_COUNTERS, scanned: page.ScannedCount ?? page.Items?.length ?? 0 };
   counters.consumedReadUnits = page.ConsumedCapacity?.CapacityUnits ?? 0;
