@@ -79,6 +79,10 @@ describe("binding a table migration to its target", () => {
       expect(report.problems.existingItemCollision.examples[0].message).toContain(`would land on an item already in the target table ${target}`);
       // The foreign item seeded in every target (FOREIGN_ITEM) and the planted one were read: 2 items, neither ferry's.
       expect(report.sample.target).toEqual({ table: target, exists: true, scanned: 2, complete: true });
+      // The add guard runs the same check: refused (exit 3), naming the record and the target.
+      const add = await ferry(["add", "0001", "--actor", "ana", "--table", table, "--endpoint", endpoint(), "--migrations-dir", DIR]);
+      expect(add.code).toBe(3);
+      expect(add.stderr).toContain(`would land on an item already in the target table ${target}`);
 
       // A target that does not exist yet is said so, and nothing is compared with it.
       process.env.FERRY_TARGET_TABLE = "not-created-yet";

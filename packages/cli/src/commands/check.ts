@@ -67,7 +67,7 @@ Example: check 0001 on generated items and 5,000 items of the local table
 async function sampleFor(migration: Migration, opts: CheckFlags): Promise<TableSample> {
   const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
   try {
-    return await sampleTable(clients, tableFor(opts, migration), migration, { size: opts.sample });
+    return await sampleTable(clients, tableFor(opts, migration), migration, { size: opts.sample, target: true });
   } finally {
     clients.raw.destroy();
   }

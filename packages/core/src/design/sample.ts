@@ -26,6 +26,8 @@ export interface SampleOptions {
   maxScanned: number;
   /** Scan Limit per page. */
   pageLimit: number;
+  /** A `table` migration: also read its target's keys (check and the add guard compare records with them). */
+  target?: boolean;
 }
 
 export const DEFAULT_SAMPLE_SIZE = 1_000;
@@ -106,7 +108,7 @@ export async function sampleTable(clients: DynamoClients, tableName: string, mig
     }
   }
   sample.complete = open.size === 0;
-  if (migration.kind === "table") sample.target = await sampleTarget(clients, migration, o);
+  if (o.target && migration.kind === "table") sample.target = await sampleTarget(clients, migration, o);
   return sample;
 }
 

@@ -24,11 +24,12 @@ export function checkPlan(migration: Migration): CheckReport {
  */
 export async function checkPlanOnTable(clients: DynamoClients, tableName: string, migration: Migration, sample = DEFAULT_SAMPLE_SIZE): Promise<CheckReport> {
   if (sample <= 0) return checkPlan(migration);
-  const items = await sampleTable(clients, tableName, migration, { size: sample });
+  const items = await sampleTable(clients, tableName, migration, { size: sample, target: true });
   return checkMigration(migration, {
     generated: migration.checkItems?.() ?? [],
     sampleItems: items.sources,
     otherKeys: items.otherKeys,
+    ...(items.target?.otherKeys ? { targetKeys: items.target.otherKeys, targetTable: items.target.tableName } : {}),
   });
 }
 
