@@ -14,7 +14,7 @@ import type { LocalApiServer } from "../../examples/workflows/src/api/local-serv
 import { type ConvertedTable, type Item, apiServer, expectedByContext, get } from "../support/api.ts";
 import { dropTable, freshExampleTable, scanAll, testClients, uniqueTableName } from "../support/dynamo.ts";
 import { beat } from "../support/lifecycle.ts";
-import { send, workflowBody } from "../support/writes.ts";
+import { eventually, send, workflowBody } from "../support/writes.ts";
 
 const A = tenantId(0);
 const B = tenantId(1);
@@ -179,6 +179,9 @@ describe("after remove of 0003: the application owns the byStatus keys", () => {
   it("v2 creates and updates set the index keys themselves (no dual-write runs here), so v2's index answers new and changed workflows", async () => {
     // Arrange: the remove step's first act, v1 retired.
     await setV1Retired({ doc: t.clients.doc, controlTable: t.controlTable, migrationId: m3.id }, true, "test", "remove step");
+    await eventually("v1 by status to be retired on the server", async () =>
+      (await get(server, "/v1/workflows/by-status/TO_DO?limit=1", A)).status === 410 ? true : undefined,
+    );
     const stored = async (id: string) =>
       (await t.clients.doc.send(new GetCommand({ TableName: t.table, Key: { PK: A, SK: `WF#${id}` }, ConsistentRead: true }))).Item as Item;
     const listed = async (status: string) => (await collect(`/v2/workflows/by-status/${status}?limit=1000`, A)).items.map((i) => i.id);

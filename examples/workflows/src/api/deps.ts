@@ -68,12 +68,11 @@ export function buildApiDeps(options: ApiOptions): ApiDeps {
   };
   // Where tasks are written depends on the task split's retirement; a rare case reads it uncached.
   const uncached = new ReleaseCache(releases.workflow.location, { ...releaseOptions, cacheMs: 0 });
-  const uncachedStatus = new ReleaseCache(releases.byStatus.location, { ...releaseOptions, cacheMs: 0 });
   const writeRelease = {
     v1Retired: async () => Boolean((await releases.workflow.get()).v1RetiredAt),
     v1RetiredNow: async () => Boolean((await uncached.get()).v1RetiredAt),
-    // A write that touches the index keys must not miss the retirement because of a cache time.
-    statusKeysOwned: async () => Boolean((await releases.byStatus.get()).v1RetiredAt) || Boolean((await uncachedStatus.get()).v1RetiredAt),
+    // Cached: 0003's dual-write stays after remove, so within a cache time it still sets the keys.
+    statusKeysOwned: async () => Boolean((await releases.byStatus.get()).v1RetiredAt),
   };
   const v1 = createV1Reader(options.doc, options.tableName, options.v1);
   return {

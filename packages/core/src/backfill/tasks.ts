@@ -7,6 +7,7 @@ import type { DynamoDBDocumentClient } from "@aws-sdk/lib-dynamodb";
 import type { Migration } from "../definition/define-migration.ts";
 import { migrationOnTable } from "../definition/table-keys.ts";
 import { FerryError } from "../errors.ts";
+import { isThrottled } from "../dynamo/throttled.ts";
 import { sleep as defaultSleep } from "../util/backoff.ts";
 import { addCounts } from "../util/counters.ts";
 import { kindOf } from "../kinds/registry.ts";
@@ -73,13 +74,8 @@ export class BackfillRunMismatchError extends FerryError {
   }
 }
 
-const THROTTLE_ERRORS = new Set([
-  "ProvisionedThroughputExceededException",
-  "ThrottlingException",
-  "RequestLimitExceeded",
-  "TransactionRetriesExhaustedError",
-  "StatementRetriesExhaustedError",
-]);
+/** ferry's errors for throttling (or contention) that outlasted its own retries; the calls' own are isThrottled. */
+const RETRIES_EXHAUSTED: ReadonlySet<string> = new Set(["TransactionRetriesExhaustedError", "StatementRetriesExhaustedError"]);
 
 function storeOf(deps: BackfillTaskDeps, input: { migrationId: string; controlTable: string; dryRun?: boolean }): StateStore {
   return { doc: deps.doc, controlTable: input.controlTable, migrationId: input.migrationId, dryRun: input.dryRun === true };
@@ -148,7 +144,7 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
     } catch (err) {
       // Asked to stop while this page wrote: it sent nothing once the fence saw it; no checkpoint, redone on resume.
       if (err instanceof RunFencedError) return { status: "stopped" as PageStatus, pagesLeft };
-      if (err instanceof Error && THROTTLE_ERRORS.has(err.name)) {
+      if (isThrottled(err) || (err instanceof Error && RETRIES_EXHAUSTED.has(err.name))) {
         // Adaptive throttling: halve the rate now, recover slowly on clean pages.
         await setEffectiveRate(store, Math.max(1, run.effectiveRate / 2), run.effectiveRate);
       }

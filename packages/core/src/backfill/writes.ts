@@ -18,7 +18,7 @@ import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import { itemSize, writeUnits } from "../dynamo/item-size.ts";
 import { FerryError } from "../errors.ts";
-import { type ThrottleTally, retryThrottled } from "../dynamo/throttled.ts";
+import { THROTTLED_CODES, type ThrottleTally, retryThrottled } from "../dynamo/throttled.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../util/backoff.ts";
 
 /** DynamoDB's limits of one BatchExecuteStatement call and one PartiQL statement. */
@@ -27,14 +27,8 @@ export const MAX_STATEMENT_CHARS = 8_192;
 /** Conditional PutItems in flight at once for the records whose key was taken. */
 const FALLBACK_CONCURRENCY = 8;
 
-/** Statement errors that heal by waiting. */
-const RETRYABLE_CODES: ReadonlySet<string> = new Set([
-  "ProvisionedThroughputExceeded",
-  "ThrottlingError",
-  "RequestLimitExceeded",
-  "TransactionConflict",
-  "InternalServerError",
-]);
+/** Statement errors that heal by waiting: throttling, and these. */
+const RETRYABLE_CODES: ReadonlySet<string> = new Set([...THROTTLED_CODES, "TransactionConflict", "InternalServerError"]);
 
 /** One source item's records, as the page writes them. */
 export interface WriteUnit {
@@ -169,7 +163,7 @@ export async function writePlain<U extends WriteUnit>(
         else if (RETRYABLE_CODES.has(error.Code ?? "")) {
           again.push(w);
           codes.push(error.Code as string);
-          if (error.Code !== "TransactionConflict" && error.Code !== "InternalServerError" && options.tally) options.tally.throttled++;
+          if (options.tally && THROTTLED_CODES.has(error.Code as string)) options.tally.throttled++;
         } else throw new StatementRefusedError(tableName, error.Code ?? "unknown", w.key, error.Message ?? "no message");
       }
       // DynamoDB Local reports no capacity for BatchExecuteStatement: counted as AWS bills an INSERT (1 unit per KB).

@@ -8,6 +8,9 @@ import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../ut
 /** Errors of a whole call that heal by waiting. */
 export const THROTTLED_CALLS: ReadonlySet<string> = new Set(["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"]);
 
+/** The same throttling as reported per action or statement (CancellationReasons, BatchExecuteStatement's Responses). */
+export const THROTTLED_CODES: ReadonlySet<string> = new Set(["ProvisionedThroughputExceeded", "ThrottlingError", "RequestLimitExceeded"]);
+
 /** True for an error of a whole call that heals by waiting (THROTTLED_CALLS). */
 export function isThrottled(err: unknown): err is Error {
   return err instanceof Error && THROTTLED_CALLS.has(err.name);

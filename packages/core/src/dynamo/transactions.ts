@@ -9,19 +9,14 @@ import { TransactionCanceledException } from "@aws-sdk/client-dynamodb";
 import { type DynamoDBDocumentClient, TransactWriteCommand } from "@aws-sdk/lib-dynamodb";
 import { FerryError } from "../errors.ts";
 import { type BackoffOptions, backoffDelay, sleep } from "../util/backoff.ts";
-import { isThrottled } from "./throttled.ts";
+import { THROTTLED_CODES, isThrottled } from "./throttled.ts";
 
 /** DynamoDB's limits per TransactWriteItems call. */
 export const TRANSACTION_MAX_ACTIONS = 100;
 export const TRANSACTION_BYTE_BUDGET = 3_500_000; // under the 4 MB request limit, with room for overhead
 
 /** Cancellation reasons that heal by waiting: contention with another transaction, throttling. */
-export const RETRYABLE_REASONS: ReadonlySet<string> = new Set([
-  "TransactionConflict",
-  "ThrottlingError",
-  "ProvisionedThroughputExceeded",
-  "RequestLimitExceeded",
-]);
+export const RETRYABLE_REASONS: ReadonlySet<string> = new Set(["TransactionConflict", ...THROTTLED_CODES]);
 
 /** The reason a unit's condition (its ConditionCheck or a write's condition) did not hold. */
 export const REFUSED_REASON = "ConditionalCheckFailed";
