@@ -21,7 +21,8 @@ import { convertStep, lifecycleContext, moveStep, removeStep } from "@ferry/core
 import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { converged } from "../support/any-table.ts";
-import { scanAll, testClients } from "../support/dynamo.ts";
+import { ferryBin } from "../support/cli.ts";
+import { endpoint, scanAll, testClients } from "../support/dynamo.ts";
 import { injectFaults } from "../support/faults.ts";
 import { expectedRecords, FOREIGN_ITEM, isSource, kindTableTables, shopWriter, targetInvariant } from "../support/kind-table.ts";
 import { beat, clock, markAdded } from "../support/lifecycle.ts";
@@ -123,6 +124,70 @@ describe("the table kind's remove: deleteSourceItems", () => {
     expect(canonical((await scanAll(clients, table)).filter(isSource))).toEqual(canonical(deleted));
     expect(await converged(() => targetInvariant(clients, table, target, migration.id), 30_000)).toMatchObject({ missing: [], orphans: [], stale: [] });
     expect(await verifyMigration(clients, table, migration, { segments: 2 })).toMatchObject({ clean: true, missing: 0, orphans: 0, different: 0 });
+  });
+
+  it("keeps an attribute added between the mark and the delete when the sweep dies right after the delete: the dual-write kept the deleted image, restore puts it back", async () => {
+    const clients = testClients();
+    const migration = await loadMigration("0002", DIR);
+    const { table, controlTable, target } = await kindTableTables(clients, "ktrc", 12, 2);
+    process.env.FERRY_TARGET_TABLE = target;
+    await ensureControlTable(clients.raw, controlTable);
+    const dualWrite = await startLiveDualWrite(clients, table, controlTable, migration);
+    onTestFinished(() => dualWrite.stop());
+    const time = clock();
+    const racing = testClients();
+    const ctx = lifecycleContext({ clients: racing, tableName: table, controlTable, migration, actor: "ana", guards: { now: time.now } });
+    await markAdded(ctx);
+    await beat(ctx, time.now());
+    await convertStep(ctx, { settings: { segments: 1, rate: 100_000 } });
+    await moveStep(ctx, { to: "v2", percent: 100, verify: { recheckAfterMs: 0 } });
+    time.advance(8 * DAY);
+
+    // The application adds an attribute after the mark (every backed-up value unchanged, so the delete
+    // goes through); the sweep dies as the delete returns, before it could append the deleted item.
+    let victim: { pk: string; sk: string } | undefined;
+    beforeCommand(racing.raw, "DeleteItemCommand", async (input) => {
+      if (victim) return;
+      victim = unmarshall(input.Key as never) as { pk: string; sk: string };
+      await clients.doc.send(
+        new UpdateCommand({ TableName: table, Key: victim, UpdateExpression: "SET addedLater = :a", ExpressionAttributeValues: { ":a": "late" } }),
+      );
+    });
+    let died = false;
+    racing.raw.middlewareStack.add(
+      ((next: (a: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: { input: Record<string, unknown> }) => {
+        const out = await next(args);
+        const key = context.commandName === "DeleteItemCommand" ? (unmarshall(args.input.Key as never) as { sk: string }) : undefined;
+        if (key && key.sk === victim?.sk && !died) {
+          died = true;
+          throw new Error("killed right after the delete");
+        }
+        return out;
+      }) as never,
+      { step: "initialize", priority: "low", name: "test-die-after-delete" },
+    );
+    const backupDir = mkdtempSync(join(tmpdir(), "ferry-ktrc-"));
+    await expect(removeStep(ctx, { backupDir, cleanup: { segments: 1, rate: 100_000 } })).rejects.toThrow("killed right after the delete");
+    const again = await removeStep(ctx, { backupDir, cleanup: { segments: 1, rate: 100_000 } });
+    expect(again).toMatchObject({ completed: true, state: { status: "removed" } });
+    const file = again.result.backup?.kind === "file" ? again.result.backup.path : "";
+    const line = readBackupFile(file)
+      .items.map((i) => unmarshall(i))
+      .find((i) => i.sk === victim?.sk);
+    // The backup line is the item as marked: without the attribute added after it.
+    expect(line).toBeDefined();
+    expect(line).not.toHaveProperty("addedLater");
+    expect((await probeDualWrite({ clients, tableName: table, controlTable, migration }, { timeoutMs: 30_000 })).live).toBe(true);
+
+    // The real CLI, as a release manager runs it: it reads the deleted images from the control table.
+    const cli = await ferryBin(["restore", file, "--endpoint", endpoint(), "--control-table", controlTable, "--json"]);
+    expect(cli.code, cli.stderr).toBe(0);
+    expect(JSON.parse(cli.stdout)).toMatchObject({ items: 12, recreated: 12, completedFromStream: 1 });
+    const back = (await scanAll(clients, table)).find((i) => i.pk === victim?.pk && i.sk === victim?.sk);
+    expect(back).toEqual({ ...line, addedLater: "late" });
+    // Without the control table (another machine's copy of the file), the line is all there is.
+    const lineOnly = await restoreBackup(clients, file);
+    expect(lineOnly).toMatchObject({ completedFromStream: 0, present: 12 });
   });
 });
 

@@ -160,3 +160,43 @@ describe("the remove step's cleanup on the stream", () => {
     expect(plan.kind === "apply" && sks(plan.deletes)).toEqual(["WF#w-9#TASK#a", "WF#w-9#TASK#b"]);
   });
 });
+
+describe("the table kind's cleanup REMOVE (deleteSourceItems)", () => {
+  const removal = (old: Record<string, unknown>): DynamoDBRecord => ({
+    eventName: "REMOVE",
+    dynamodb: { Keys: image({ pk: old.pk, sk: old.sk }), SequenceNumber: "4000000000000000000200", StreamViewType: "NEW_AND_OLD_IMAGES", OldImage: image(old) },
+  });
+  const item = { pk: "SHOP#1", sk: "ITEM#8", seq: 8, category: "gifts", score: 11, label: "l" };
+  const names = Object.keys(item).sort();
+  const load = async () => {
+    process.env.FERRY_TARGET_TABLE = "target";
+    try {
+      return await loadMigration("0002", `${import.meta.dirname}/../fixtures/migrations-kind-table`);
+    } finally {
+      delete process.env.FERRY_TARGET_TABLE;
+    }
+  };
+
+  it("skips the delete and keeps nothing when the item held exactly the attributes its backup line names", async () => {
+    const moved = await load();
+    const plan = planStreamRecord(moved, removal({ ...item, ferryCleanup: { migration: moved.id, nonce: "n-1", names } }));
+    expect(plan).toEqual({ kind: "unchanged", key: { pk: "SHOP#1", sk: "ITEM#8" } });
+  });
+
+  it("keeps the whole deleted image (without the mark) when the item gained an attribute after its backup line", async () => {
+    const moved = await load();
+    const plan = planStreamRecord(moved, removal({ ...item, addedLater: "late", ferryCleanup: { migration: moved.id, nonce: "n-2", names } }));
+    expect(plan).toEqual({
+      kind: "unchanged",
+      key: { pk: "SHOP#1", sk: "ITEM#8" },
+      deletedImage: { nonce: "n-2", item: marshall({ ...item, addedLater: "late" }) },
+    });
+  });
+
+  it("keeps the image of a mark without names (an older sweep's), and treats another migration's mark as an application delete", async () => {
+    const moved = await load();
+    const older = planStreamRecord(moved, removal({ ...item, ferryCleanup: { migration: moved.id, nonce: "n-3" } }));
+    expect(older.kind === "unchanged" && older.deletedImage?.nonce).toBe("n-3");
+    expect(planStreamRecord(moved, removal({ ...item, ferryCleanup: { migration: "other", nonce: "n-4", names } })).kind).toBe("apply");
+  });
+});

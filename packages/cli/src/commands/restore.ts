@@ -1,5 +1,6 @@
 /** `ferry restore <file>`: loads a remove step's local backup back without clobbering newer writes. */
 import { createDynamoClients, defaultControlTableName } from "@ferry/core";
+import { readBackupHeader } from "@ferry/core/cleanup/backup";
 import { recordRestore, restoreBackup } from "@ferry/core/cleanup/restore";
 import { Command } from "commander";
 import { type ConnectionFlags, parseInteger } from "../options.ts";
@@ -33,7 +34,9 @@ Each backed-up item gets its removed attributes back (SET), only if the item exi
 of them is there now: a write made since the cleanup that set them again is newer and stays
 (counted "present"); other attributes keep their current values. Items deleted since stay
 deleted (counted "missing") unless --recreate-missing. Safe to run twice. The dual-write sees
-the attributes come back and derives the new records from them again. The restore is recorded
+the attributes come back and derives the new records from them again. An item deleted whole
+(deleteSourceItems) comes back as the dual-write last saw it when the application added an
+attribute after its backup line (read from the control table). The restore is recorded
 in the migration's state; to serve v1 again after it, \`ferry unretire <migration> --reason "..."\`.
 
 Exit codes: 0 restored, 1 failed, 2 bad file or flags.
@@ -44,7 +47,10 @@ Example:
     .action(async (file: string, opts: RestoreFlags) => {
       const clients = createDynamoClients({ endpoint: opts.endpoint, region: opts.region });
       try {
+        // Deleted images (the dual-write's copy of an item deleted with attributes its backup line lacks) are the source table's.
+        const sourceControlTable = opts.controlTable ?? defaultControlTableName(readBackupHeader(file).tableName);
         const result = await restoreBackup(clients, file, {
+          controlTable: sourceControlTable,
           ...(opts.table || process.env.FERRY_TABLE ? { tableName: opts.table ?? process.env.FERRY_TABLE } : {}),
           ...(opts.recreateMissing ? { recreateMissing: true } : {}),
           ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
@@ -59,6 +65,7 @@ Example:
             ["left (newer write)", result.present],
             ["left deleted", result.missing],
             ["recreated", result.recreated],
+            ["completed from the stream", result.completedFromStream],
           ])}\n` +
             (recorded ? `Recorded in ${controlTable}. If v1 was retired, \`ferry unretire ${result.migrationId} --reason "..."\` serves it again.\n` : ""),
         );

@@ -2,7 +2,8 @@
  * Backups taken by the remove step before its destructive cleanup.
  * - Locally: a JSON-lines file. Line 1 is a header naming the migration, table, time and
  *   the attributes the cleanup removes; every other line is one affected item as read just
- *   before its attributes were removed (`{"Item": <DynamoDB JSON>}`). Lines are appended
+ *   before its attributes were removed (`{"Item": <DynamoDB JSON>}`, plus the cleanup mark's
+ *   `nonce` for an item deleted whole). Lines are appended
  *   page by page before that page's items are changed, so the file always covers every
  *   change made; a later line for the same key (re-read after a concurrent write) wins.
  * - On AWS: an on-demand backup of the whole table (CreateBackup); its ARN is recorded in
@@ -55,16 +56,21 @@ export function openBackupFile(file: string, header: Omit<BackupHeader, "format"
   appendFileSync(file, `${JSON.stringify({ format: BACKUP_FORMAT, ...header })}\n`);
 }
 
-/** Appends items (synchronously: the lines are on disk before the caller changes the items). */
-export function appendBackupItems(file: string, items: Record<string, AttributeValue>[]): void {
+/**
+ * Appends items (synchronously: the lines are on disk before the caller changes the items).
+ * `nonce` is the cleanup mark the items were deleted on (cleanup/deleted-images.ts).
+ */
+export function appendBackupItems(file: string, items: Record<string, AttributeValue>[], nonce?: string): void {
   if (items.length === 0) return;
-  appendFileSync(file, items.map((item) => `${JSON.stringify({ Item: encodeItem(item) })}\n`).join(""));
+  appendFileSync(file, items.map((item) => `${JSON.stringify({ Item: encodeItem(item), ...(nonce ? { nonce } : {}) })}\n`).join(""));
 }
 
 export interface BackupContents {
   header: BackupHeader;
   /** One item per key: the last line written for it. */
   items: Record<string, AttributeValue>[];
+  /** The cleanup mark's nonce of each item's last line, when it has one (same order as `items`). */
+  nonces: (string | undefined)[];
   lines: number;
 }
 
@@ -100,7 +106,7 @@ export function readBackupFile(file: string, fallbackKeys?: KeySchema): BackupCo
   if (!header || header.format !== BACKUP_FORMAT) throw new InvalidBackupError(file, `the first line is not a ${BACKUP_FORMAT} header`);
   const keys = (header.keys as KeySchema | undefined) ?? fallbackKeys;
   if (!keys) throw new InvalidBackupError(file, "its header names no key schema; restore it with --table naming the table it came from");
-  const byKey = new Map<string, Record<string, AttributeValue>>();
+  const byKey = new Map<string, { item: Record<string, AttributeValue>; nonce: string | undefined }>();
   lines.slice(1).forEach((line, i) => {
     const entry = parse(line, i + 1);
     if (!entry) return;
@@ -108,9 +114,10 @@ export function readBackupFile(file: string, fallbackKeys?: KeySchema): BackupCo
     const missing = keyAttributes(keys).find((a) => !item[a.name]);
     if (missing) throw new InvalidBackupError(file, `line ${i + 2} has no key attribute ${missing.name}`);
     // Marshalled values ({ S: "..." }) are compared as they are: equal keys, equal JSON.
-    byKey.set(keyId(keys, item as Record<string, unknown>), item);
+    byKey.set(keyId(keys, item as Record<string, unknown>), { item, nonce: typeof entry.nonce === "string" ? entry.nonce : undefined });
   });
-  return { header: header as unknown as BackupHeader, items: [...byKey.values()], lines: lines.length - 1 };
+  const entries = [...byKey.values()];
+  return { header: header as unknown as BackupHeader, items: entries.map((e) => e.item), nonces: entries.map((e) => e.nonce), lines: lines.length - 1 };
 }
 
 /** CreateBackup refused or failed: nothing destructive has run. */

@@ -10,6 +10,8 @@
  *   (`--recreate-missing`), which puts the whole backed-up item if the key is still free;
  *   that is also how a backup is loaded into another, empty table (`--table`).
  * The dual-write sees the attributes come back and derives the records from them again.
+ * A whole item whose deletion the dual-write saw with attributes its backup line lacks is put
+ * back as the dual-write kept it (cleanup/deleted-images.ts), read from `controlTable`.
  */
 import { type AttributeValue, ConditionalCheckFailedException, PutItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import type { DynamoClients } from "../aws/dynamodb.ts";
@@ -18,6 +20,7 @@ import type { ControlLocation } from "../control/keys.ts";
 import { unlessMissingTable } from "../dynamo/missing-table.ts";
 import { type KeySchema, keyNames, readKeySchema } from "../dynamo/key-schema.ts";
 import { readBackupFile, readBackupHeader } from "./backup.ts";
+import { type DeletedImage, readDeletedImages } from "./deleted-images.ts";
 
 export interface RestoreOptions {
   /** Target table (default: the backup's). */
@@ -26,6 +29,8 @@ export interface RestoreOptions {
   recreateMissing: boolean;
   /** UpdateItem calls in flight. */
   concurrency: number;
+  /** The source table's control table, where the dual-write kept deleted images (none read when absent). */
+  controlTable?: string;
 }
 
 export const DEFAULT_RESTORE_OPTIONS: RestoreOptions = { recreateMissing: false, concurrency: 8 };
@@ -44,6 +49,8 @@ export interface RestoreResult {
   missing: number;
   /** Items put back whole (recreateMissing). */
   recreated: number;
+  /** Backup lines replaced by the dual-write's image of the deleted item (it held attributes added after the backup). */
+  completedFromStream: number;
 }
 
 type Item = Record<string, AttributeValue>;
@@ -103,13 +110,24 @@ async function putIfFree(raw: DynamoClients["raw"], tableName: string, keys: Key
 }
 
 /** Loads `file` back into its table (or `options.tableName`). */
-export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: string, options: Partial<RestoreOptions> = {}): Promise<RestoreResult> {
+export async function restoreBackup(clients: Pick<DynamoClients, "raw" | "doc">, file: string, options: Partial<RestoreOptions> = {}): Promise<RestoreResult> {
   const o = { ...DEFAULT_RESTORE_OPTIONS, ...options };
   const header = readBackupHeader(file);
   const tableName = o.tableName ?? header.tableName;
   // The file names its keys; an older one is read with the table's (DescribeTable).
   const keys = header.keys ?? (await readKeySchema(clients.raw, tableName));
   const backup = readBackupFile(file, keys);
+  const images =
+    backup.header.wholeItems && o.controlTable
+      ? await readDeletedImages({ doc: clients.doc, controlTable: o.controlTable, migrationId: backup.header.migrationId })
+      : new Map<string, DeletedImage>();
+  let completedFromStream = 0;
+  const items = backup.items.map((item, i) => {
+    const image = images.get(backup.nonces[i] ?? "");
+    if (!image) return item;
+    completedFromStream++;
+    return image.item;
+  });
   const result: RestoreResult = {
     file,
     migrationId: backup.header.migrationId,
@@ -119,10 +137,11 @@ export async function restoreBackup(clients: Pick<DynamoClients, "raw">, file: s
     present: 0,
     missing: 0,
     recreated: 0,
+    completedFromStream,
   };
-  for (let i = 0; i < backup.items.length; i += o.concurrency) {
+  for (let i = 0; i < items.length; i += o.concurrency) {
     const outcomes = await Promise.all(
-      backup.items
+      items
         .slice(i, i + o.concurrency)
         .map((item) => restoreItem(clients.raw, tableName, keys, item, backup.header.removeAttributes, o.recreateMissing, backup.header.wholeItems === true)),
     );

@@ -12,6 +12,8 @@
  *   shard#<streamArn>#<shardId>    stream checkpoints of the local dual-write
  *   dead#<sequence>                stream records the local dual-write gave up on
  *   failure#<sequence>             stream records whose conversion failed (dualwrite/failures.ts)
+ *   deleted#<key values>#<nonce>   a source item the remove step's cleanup deleted with attributes
+ *                                  its backup line lacks, as the stream saw it (cleanup/deleted-images.ts)
  *   backfill#lock                  the backfill's lease (backfill/lock.ts)
  *   backfill#run, backfill#segment#NNNNN, backfill#failed#<key values joined by #>
  *                                  the backfill's run, checkpoints and unconvertible items
@@ -92,6 +94,8 @@ export const ControlSk = {
   deadLetterPrefix: "dead#",
   failure: (sequenceNumber: string) => `failure#${sequence(sequenceNumber)}`,
   failurePrefix: "failure#",
+  deletedImage: (key: ItemKey, nonce: string) => `deleted#${keyPart(key)}#${nonce}`,
+  deletedImagePrefix: "deleted#",
   backfillLock: "backfill#lock",
   backfill: backfillKeys(false),
   backfillDryRun: backfillKeys(true),

@@ -19,6 +19,7 @@ import type { BackoffOptions } from "../util/backoff.ts";
 import { addCounts } from "../util/counters.ts";
 import type { KindWindow } from "../kinds/kind.ts";
 import { kindOf } from "../kinds/registry.ts";
+import { recordDeletedImage } from "../cleanup/deleted-images.ts";
 import { type ApplyOptions, DEFAULT_APPLY_OPTIONS } from "./applier.ts";
 import type { RecordPlan } from "./plan.ts";
 import { type FailureKind, failureKind, recordFailure } from "./failures.ts";
@@ -274,6 +275,23 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
             settled[index] = { error: err };
           }
           return;
+        }
+        if (plan.kind === "unchanged" && plan.deletedImage) {
+          try {
+            await recordDeletedImage(location, plan.key, plan.deletedImage, sequenceOf(record), now());
+          } catch (err) {
+            // Not kept, not acknowledged: the record fails after everything before it is written, and is retried.
+            const flushed = await flush();
+            if (flushed === "unmerge") {
+              [index, coalesce] = [windowStart, false];
+              continue;
+            }
+            if (flushed === "ok") {
+              await fail(record, err);
+              settled[index] = { error: err };
+            }
+            return;
+          }
         }
         if (plan.kind !== "apply") {
           waiting.push({ index, outcome: plan.kind, ...(plan.kind === "ping" && plan.nonce ? { nonce: plan.nonce } : {}) });

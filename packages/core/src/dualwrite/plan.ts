@@ -26,9 +26,10 @@ import { FerryError } from "../errors.ts";
 import { isPingKey } from "./liveness-key.ts";
 
 /**
- * The attribute the remove step's source-item sweep sets (`{ migration, nonce }`) on a source item
- * just before deleting it on that mark: a MODIFY the plan sees as unchanged (not a schema field),
- * and a REMOVE it recognises as the cleanup's (isCleanupDelete).
+ * The attribute the remove step's source-item sweep sets (`{ migration, nonce, names }`) on a source
+ * item just before deleting it on that mark: a MODIFY the plan sees as unchanged (not a schema
+ * field), and a REMOVE it recognises as the cleanup's (isCleanupDelete). `names` are the item's
+ * attributes the sweep backed up: a REMOVE whose old image has more outlived the backup.
  */
 export const CLEANUP_MARK_ATTRIBUTE = "ferryCleanup";
 
@@ -51,8 +52,12 @@ export type RecordPlan =
   | { kind: "ping"; key: ItemKey; nonce?: string }
   /** Not a source item of the migration (another entity, or a derived record): acknowledged, never parsed. */
   | { kind: "ignored"; key: Record<string, unknown> }
-  /** A MODIFY whose schema projection did not change: derive's output cannot have changed. */
-  | { kind: "unchanged"; key: ItemKey }
+  /**
+   * A MODIFY whose schema projection did not change: derive's output cannot have changed. Or the
+   * cleanup's REMOVE; `deletedImage` when the deleted item held attributes its backup line lacks
+   * (added between the sweep's mark and its delete): the dual-write keeps it (cleanup/deleted-images.ts).
+   */
+  | { kind: "unchanged"; key: ItemKey; deletedImage?: { nonce: string; item: Record<string, AttributeValue> } }
   | {
       kind: "apply";
       key: ItemKey;
@@ -109,7 +114,11 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
     case "REMOVE":
       // The remove step's deletion of a migrated source item (kind "table", cleanup.deleteSourceItems):
       // its records now belong to the application's new model and must stay.
-      if (isCleanupDelete(migration, required(oldImage, seq, "REMOVE without OldImage"))) return { kind: "unchanged", key };
+      if (isCleanupDelete(migration, required(oldImage, seq, "REMOVE without OldImage"))) {
+        const outlived = outlivedBackup(oldImage as Record<string, unknown>);
+        const item = outlived && stream.OldImage ? withoutMarkAttribute(decodeImage(stream.OldImage)) : undefined;
+        return { kind: "unchanged", key, ...(outlived && item ? { deletedImage: { nonce: outlived, item } } : {}) };
+      }
       return withPrevious(migration, key, [], required(oldImage, seq, "REMOVE without OldImage"));
     case "MODIFY": {
       const next = required(newImage, seq, "MODIFY without NewImage");
@@ -139,6 +148,24 @@ export function isCleanupDelete(migration: Migration, oldImage: Record<string, u
   if (migration.kind !== "table" || !migration.cleanup?.deleteSourceItems) return false;
   const mark = oldImage[CLEANUP_MARK_ATTRIBUTE] as { migration?: unknown } | undefined;
   return !!mark && typeof mark === "object" && mark.migration === migration.id;
+}
+
+/**
+ * The mark's nonce when a cleanup-deleted item held attributes the mark does not name (its backup
+ * line lacks them); a mark without names (an older sweep's) counts as outlived, to be safe.
+ */
+function outlivedBackup(oldImage: Record<string, unknown>): string | undefined {
+  const mark = oldImage[CLEANUP_MARK_ATTRIBUTE] as { nonce?: unknown; names?: unknown };
+  if (typeof mark.nonce !== "string") return undefined;
+  if (!Array.isArray(mark.names)) return mark.nonce;
+  const named = new Set(mark.names);
+  const outlived = Object.keys(oldImage).some((name) => name !== CLEANUP_MARK_ATTRIBUTE && !named.has(name));
+  return outlived ? mark.nonce : undefined;
+}
+
+function withoutMarkAttribute(image: Record<string, AttributeValue>): Record<string, AttributeValue> {
+  const { [CLEANUP_MARK_ATTRIBUTE]: _mark, ...rest } = image;
+  return rest;
 }
 
 /** True when `next` is `before` minus some of the migration's cleanup attributes, and nothing else changed. */

@@ -4,13 +4,19 @@
  * resumable as a sweep (cleanup/sweep.ts). The dual-write keeps running after remove, and a
  * REMOVE in the stream would make it delete the target records the item derived; so the
  * sweep tells its deletes apart:
- * 1. mark: an UpdateItem sets `ferryCleanup = { migration, nonce }` (ReturnValues ALL_NEW: the
- *    whole item, atomically). Not a schema field, so the dual-write sees the MODIFY as unchanged.
- * 2. back up the whole item as marked (without the mark), on disk before anything is deleted.
+ * 1. mark: an UpdateItem sets `ferryCleanup = { migration, nonce, names }` (ReturnValues ALL_NEW:
+ *    the whole item, atomically), `names` being the attributes the sweep last saw. Not a schema
+ *    field, so the dual-write sees the MODIFY as unchanged. If the item as marked has other names
+ *    (the application changed it since the read), it is marked again with those.
+ * 2. back up the whole item as marked (without the mark), with the nonce, on disk before anything
+ *    is deleted.
  * 3. delete on the condition that the mark holds this nonce and every attribute still holds the
- *    backed-up value (ReturnValues ALL_OLD, appended to the backup too, so an attribute added
- *    in between is kept). The REMOVE's old image carries the mark: dualwrite/plan.ts
- *    isCleanupDelete skips it and the target records stay, now the application's.
+ *    backed-up value (ReturnValues ALL_OLD). The REMOVE's old image carries the mark:
+ *    dualwrite/plan.ts isCleanupDelete skips it and the target records stay, now the application's.
+ *    An attribute added between the mark and the delete is not in the condition: the deleted item
+ *    is appended to the backup, and since a crash could come before that append, the dual-write
+ *    also keeps the old image of a cleanup REMOVE with names the mark lacks (cleanup/deleted-images.ts),
+ *    which `ferry restore` prefers.
  * A write of the application in between (a Put drops the mark, an update changes a value)
  * fails the delete: the item is re-marked, backed up again and retried. An application delete
  * in between also carries the mark, so the dual-write skipped it: the sweep does its work,
@@ -19,6 +25,7 @@
  * is repaired to derive(current) and then cleaned like any other).
  */
 import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
 import { type AttributeValue, ConditionalCheckFailedException, DeleteItemCommand, ScanCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { repairSources } from "../../backfill/transactions.ts";
@@ -62,9 +69,12 @@ const withoutMark = (item: Item): Item => {
   return rest;
 };
 
-/** Step 1: the mark; the whole item as marked, or undefined when it is gone. */
-async function mark(ctx: Ctx, key: Item, nonce: string): Promise<Item | undefined> {
+const namesOf = (item: Item): string[] => Object.keys(withoutMark(item)).sort();
+
+/** Step 1: the mark naming `names`; the whole item as marked, or undefined when it is gone. */
+async function mark(ctx: Ctx, key: Item, nonce: string, names: string[]): Promise<Item | undefined> {
   const pk = keysOf(ctx.migration).partitionKey.name;
+  const value: AttributeValue = { M: { migration: { S: ctx.migration.id }, nonce: { S: nonce }, names: { L: names.map((n) => ({ S: n })) } } };
   try {
     const out = await ctx.clients.raw.send(
       new UpdateItemCommand({
@@ -73,7 +83,7 @@ async function mark(ctx: Ctx, key: Item, nonce: string): Promise<Item | undefine
         UpdateExpression: "SET #m = :m",
         ConditionExpression: "attribute_exists(#pk)",
         ExpressionAttributeNames: { "#m": CLEANUP_MARK_ATTRIBUTE, "#pk": pk },
-        ExpressionAttributeValues: { ":m": { M: { migration: { S: ctx.migration.id }, nonce: { S: nonce } } } },
+        ExpressionAttributeValues: { ":m": value },
         ReturnValues: "ALL_NEW",
       }),
     );
@@ -132,20 +142,26 @@ async function settleApplicationDelete(ctx: Ctx, marked: Item): Promise<void> {
 /** Deletes one source item (see the file comment): true when this call deleted it, false when it was gone. */
 export async function deleteSourceItem(ctx: Ctx, read: Item): Promise<boolean> {
   const key = Object.fromEntries(keyNames(keysOf(ctx.migration)).map((k) => [k, read[k] as AttributeValue]));
+  let names = namesOf(read);
   for (let attempt = 1; attempt <= MAX_DELETE_ATTEMPTS; attempt++) {
     const nonce = randomUUID();
-    const marked = await mark(ctx, key, nonce);
+    const marked = await mark(ctx, key, nonce, names);
     if (!marked) return false;
-    if (ctx.backupFile) appendBackupItems(ctx.backupFile, [withoutMark(marked)]);
+    if (!isDeepStrictEqual(namesOf(marked), names)) {
+      // Changed since the read: the mark must name what the backup holds, so mark it again.
+      names = namesOf(marked);
+      continue;
+    }
+    if (ctx.backupFile) appendBackupItems(ctx.backupFile, [withoutMark(marked)], nonce);
     const deleted = await deleteMarked(ctx, marked, nonce);
     if (deleted) {
       // An attribute added between the mark and the delete is not in the condition: keep the exact deleted item.
-      if (ctx.backupFile && JSON.stringify(withoutMark(deleted)) !== JSON.stringify(withoutMark(marked)))
-        appendBackupItems(ctx.backupFile, [withoutMark(deleted)]);
+      if (ctx.backupFile && !isDeepStrictEqual(withoutMark(deleted), withoutMark(marked))) appendBackupItems(ctx.backupFile, [withoutMark(deleted)], nonce);
       return true;
     }
     // Changed by the application since the mark; if it deleted the item, do what the dual-write skipped.
     await settleApplicationDelete(ctx, marked).catch(() => undefined);
+    names = namesOf(marked);
   }
   throw new SourceItemKeepsChangingError(ctx.migration.id, unmarshall(key));
 }
