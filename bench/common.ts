@@ -120,6 +120,8 @@ export function profileCalls(
   label: (commandName: string, input: Record<string, unknown>) => string = (commandName) => commandName,
 ): Map<string, number[]> {
   const calls = new Map<string, number[]>();
+  // A later profile of the same client (the rate sweep after the target run) replaces the earlier one.
+  client.middlewareStack.remove("benchProfile");
   client.middlewareStack.add(
     (next, context) => async (args) => {
       const started = performance.now();

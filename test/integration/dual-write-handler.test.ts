@@ -266,8 +266,8 @@ describe("dual-write handler: heartbeat", () => {
 describe("dual-write handler: transient failures", () => {
   it("sends a write throttled past the SDK's retries again, and applies the batch", async () => {
     const faulty = testClients();
-    // Every other call throttled: each write gets through on its second or third try.
-    const counters = injectFaults(faulty.raw, { throttleRate: 0.5, throttleOperations: ["PutItem", "DeleteItem"], seed: 3 });
+    // The first two calls throttled, then every other one: each write gets through on a later try.
+    const counters = injectFaults(faulty.raw, { throttleFirst: 2, throttleRate: 0.5, throttleOperations: ["PutItem", "DeleteItem", "BatchExecuteStatement"], seed: 3 });
     const s = await setup(TASKS, faulty);
     const event = fixture("01-insert");
     await applySourceChanges(testClients(), s.table, event);
@@ -280,14 +280,14 @@ describe("dual-write handler: transient failures", () => {
 
   it("reports a write still throttled after its retries as a batch item failure, records it as transient, and applies on the retry", async () => {
     const faulty = testClients();
-    const counters = injectFaults(faulty.raw, { throttleRate: 1, throttleOperations: ["PutItem", "DeleteItem"] });
+    const counters = injectFaults(faulty.raw, { throttleRate: 1, throttleOperations: ["PutItem", "DeleteItem", "BatchExecuteStatement"] });
     const s = await setup(TASKS, faulty, { writeBackoff: { baseMs: 1, maxMs: 2, maxAttempts: 3 } });
     const event = fixture("01-insert");
     // The source items are the application's writes, through a healthy client; only the dual-write's are throttled.
     await applySourceChanges(testClients(), s.table, event);
 
     expect(await s.handler(event)).toEqual(failures(seqs(event)));
-    // Three tries of each write of the first record's window.
+    // Three tries of each call of the first record's window (its fresh records' INSERT batch, its other writes).
     expect(counters.throttled % 3).toBe(0);
 
     const location = { doc: s.clients.doc, controlTable: s.control, migrationId: TASKS };

@@ -7,11 +7,13 @@
  * of a source item already in the window and no other plan writes its keys: then both fold
  * into one plan with the same result (ApplyWindow.merge).
  *
- * Every write is a conditional PutItem or DeleteItem on the owner stamp (definition/owner.ts):
- * a key that holds another migration's or the application's item is refused, never
- * overwritten or deleted. BatchWriteItem cannot carry conditions, so it is not used here; the
- * same write units are spent (a conditional write costs what a plain one does), in more
- * requests, kept in flight together (README "Dual-write" says what that costs).
+ * No write lands over another migration's or the application's item (definition/owner.ts). A
+ * put whose key no earlier image of its source derived (`fresh`, dualwrite/plan.ts) goes out as
+ * a PartiQL INSERT, 25 per BatchExecuteStatement (backfill/writes.ts writePlain): an INSERT
+ * fails on a taken key, and a taken key is then written as a PutItem conditional on the owner
+ * stamp, so it is the same owner-safe write at about a third of the engine's and the SDK's cost
+ * of one request per record. Every other put and every delete is a conditional PutItem or
+ * DeleteItem on the owner stamp (BatchWriteItem cannot carry conditions), kept in flight together.
  * Puts overwrite whole records of the same owner, so applying the same plans again changes nothing.
  * A write throttled past the SDK's own retries is sent again with backoff (dynamo/throttled.ts):
  * failing the window for it would make the whole batch wait out the mapping's retry delay, and
@@ -25,6 +27,7 @@ import type { KeySchema } from "../dynamo/key-schema.ts";
 import { RecordOwnedElsewhereError, ownedDeleteCondition, ownedPutCondition, plainItem } from "../definition/owner.ts";
 import type { BatchWriteStats } from "../dynamo/batch-write.ts";
 import { retryThrottled } from "../dynamo/throttled.ts";
+import { STATEMENTS_PER_BATCH, type WriteUnit, writePlain } from "../backfill/writes.ts";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "../util/backoff.ts";
 import type { RecordPlan } from "./plan.ts";
 
@@ -132,25 +135,65 @@ export async function applyWindow(
   options: ApplyOptions = DEFAULT_APPLY_OPTIONS,
   stats?: BatchWriteStats,
 ): Promise<WindowResult> {
-  const writes = plans.flatMap((plan, index) => [
-    ...plan.puts.map((item) => ({ index, owner: plan.key, put: item as Record<string, unknown>, key: keyOf(keys, item) })),
-    ...plan.deletes.map((key: ItemKey) => ({ index, owner: plan.key, put: undefined, key })),
-  ]);
+  const fresh: { index: number; unit: WriteUnit }[] = [];
+  const writes: (Write & { index: number })[] = [];
+  plans.forEach((plan, index) => {
+    plan.puts.forEach((item, i) => {
+      if (plan.fresh?.[i]) fresh.push({ index, unit: { key: plan.key, records: [item] } });
+      else writes.push({ index, owner: plan.key, put: item as Record<string, unknown>, key: keyOf(keys, item) });
+    });
+    for (const key of plan.deletes) writes.push({ index, owner: plan.key, put: undefined, key });
+  });
   let failure: WindowResult["failure"];
+  const failAt = (index: number, error: unknown) => {
+    if (!failure || index < failure.index) failure = { index, error };
+  };
   const keptDeletes: RecordOwnedElsewhereError[] = [];
+  const backoff = options.backoff ?? DEFAULT_BACKOFF;
   const inFlight = new Set<Promise<void>>();
+  const launch = async (call: () => Promise<void>) => {
+    const running: Promise<void> = call().finally(() => inFlight.delete(running));
+    inFlight.add(running);
+    while (inFlight.size >= Math.max(1, options.concurrency)) await Promise.race(inFlight);
+  };
+  // One batch of INSERTs counts as one request in flight: a window's fresh records cost few calls.
+  for (let i = 0; i < fresh.length && !failure; i += STATEMENTS_PER_BATCH) {
+    const chunk = fresh.slice(i, i + STATEMENTS_PER_BATCH);
+    await launch(() =>
+      writePlain(
+        doc,
+        tableName,
+        keys,
+        migrationId,
+        chunk.map((f) => f.unit),
+        { backoff },
+      ).then(
+        (result) => {
+          for (const f of chunk) {
+            const refused = result.refused.get(f.unit);
+            if (refused) failAt(f.index, refused);
+          }
+          if (stats) {
+            stats.calls += result.calls;
+            stats.written += result.recordsWritten;
+            stats.consumedWriteUnits += result.consumedWriteUnits;
+          }
+        },
+        // Which of the chunk's records landed is unknown: its earliest plan is the failure.
+        (error: unknown) => failAt(chunk[0]?.index ?? 0, error),
+      ),
+    );
+  }
   for (const write of writes) {
     if (failure) break;
-    const call = writeOne(doc, tableName, keys, migrationId, write, options.backoff ?? DEFAULT_BACKOFF, stats)
-      .then((kept) => {
-        if (kept) keptDeletes.push(kept);
-      })
-      .catch((error: unknown) => {
-        if (!failure || write.index < failure.index) failure = { index: write.index, error };
-      })
-      .finally(() => inFlight.delete(call));
-    inFlight.add(call);
-    while (inFlight.size >= Math.max(1, options.concurrency)) await Promise.race(inFlight);
+    await launch(() =>
+      writeOne(doc, tableName, keys, migrationId, write, backoff, stats).then(
+        (kept) => {
+          if (kept) keptDeletes.push(kept);
+        },
+        (error: unknown) => failAt(write.index, error),
+      ),
+    );
   }
   await Promise.all(inFlight);
   const done = failure ? plans.slice(0, failure.index) : plans;

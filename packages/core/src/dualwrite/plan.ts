@@ -65,6 +65,12 @@ export type RecordPlan =
       puts: DerivedRecord[];
       /** Keys the old image owned that the new image does not. */
       deletes: ItemKey[];
+      /**
+       * Per put: true when no earlier image of the source derived its key, so it is most likely
+       * free and goes out in a batched INSERT (dualwrite/applier.ts). A hint for the cost only:
+       * an INSERT on a taken key fails and is written owner-conditionally like any other put.
+       */
+      fresh?: boolean[];
       /** Set when the old image failed the schema or derive: it owned nothing, so nothing is deleted. */
       invalidOldImage?: FerryError;
       /** Kind attributes (kinds/attributes/plan.ts): set `set` on the item while its read fields are `image`'s (puts and deletes are empty). */
@@ -105,12 +111,12 @@ export function planStreamRecord(migration: Migration, record: DynamoDBRecord): 
   if (migration.source.match && record.eventName === "MODIFY" && newMatches !== oldMatches) {
     const next = required(newImage, seq, "MODIFY without NewImage");
     const before = required(oldImage, seq, "MODIFY without OldImage");
-    return newMatches ? { kind: "apply", key, puts: deriveRecords(migration, next), deletes: [] } : withPrevious(migration, key, [], before);
+    return newMatches ? allFresh(key, deriveRecords(migration, next)) : withPrevious(migration, key, [], before);
   }
 
   switch (record.eventName) {
     case "INSERT":
-      return { kind: "apply", key, puts: deriveRecords(migration, required(newImage, seq, "INSERT without NewImage")), deletes: [] };
+      return allFresh(key, deriveRecords(migration, required(newImage, seq, "INSERT without NewImage")));
     case "REMOVE":
       // The remove step's deletion of a migrated source item (kind "table", cleanup.deleteSourceItems):
       // its records now belong to the application's new model and must stay.
@@ -194,7 +200,13 @@ function withPrevious(migration: Migration, key: ItemKey, puts: DerivedRecord[],
   const keys = recordKeysOf(migration);
   const desired = new Set(puts.map((r) => keyId(keys, r)));
   const deletes = previous.filter((r) => !desired.has(keyId(keys, r))).map((r) => keyOf(keys, r));
-  return { kind: "apply", key, puts, deletes };
+  const had = new Set(previous.map((r) => keyId(keys, r)));
+  return { kind: "apply", key, puts, deletes, fresh: puts.map((r) => !had.has(keyId(keys, r))) };
+}
+
+/** A source item that derived nothing before (created, or now matching): every record is fresh. */
+function allFresh(key: ItemKey, puts: DerivedRecord[]): RecordPlan {
+  return { kind: "apply", key, puts, deletes: [], fresh: puts.map(() => true) };
 }
 
 function projectionOrUndefined(migration: Migration, image: Record<string, unknown>): Record<string, unknown> | undefined {
