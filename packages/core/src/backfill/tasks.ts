@@ -109,17 +109,20 @@ export function createBackfillTasks(deps: BackfillTaskDeps) {
     const store = storeOf(deps, input);
     const pagesLeft = input.progress?.pagesLeft ?? input.pagesLeft;
     const runReadAt = Date.now();
-    const run = await readRun(store);
+    // Three independent reads in one round trip: a page's fixed cost is its sequential calls (the network model).
+    const [run, segmentRecord, lag] = await Promise.all([
+      readRun(store),
+      pagesLeft > 0 ? readSegment(store, input.segment) : undefined,
+      pagesLeft > 0 ? deps.dualWriteLagMs?.(input.migrationId) : undefined,
+    ]);
     if (!run || run.runId !== input.runId || run.requested || run.status !== "running") {
       return { status: "stopped" as PageStatus, pagesLeft };
     }
-    if (pagesLeft <= 0) return { status: "yield" as PageStatus, pagesLeft };
-    const segmentRecord = await readSegment(store, input.segment);
+    if (pagesLeft <= 0 || !segmentRecord) return { status: "yield" as PageStatus, pagesLeft };
     const stored = segmentRecord.checkpoint;
     const checkpoint = stored && stored.runId === run.runId ? stored : freshCheckpoint(run.runId, input.segment);
     if (checkpoint.done) return { status: "done" as PageStatus, pagesLeft };
 
-    const lag = await deps.dualWriteLagMs?.(input.migrationId);
     if (lag !== undefined && lag > run.settings.maxDualWriteLagMs) {
       // Like gh-ost on replica lag: give the dual-write room before adding more writes.
       await sleep(Math.min(2_000, lag - run.settings.maxDualWriteLagMs));

@@ -3,7 +3,9 @@
  * plain write, with no condition on its source item (the validation read after them makes
  * a stale one harmless, see validate.ts) but never over what another migration or the
  * application owns. BatchWriteItem cannot carry a condition, so the records go out as
- * PartiQL `INSERT` statements, 25 per BatchExecuteStatement: an INSERT is a write that
+ * PartiQL `INSERT` statements, 25 per BatchExecuteStatement and up to 4 of those at once
+ * (every one settled before writePlain returns or throws, so nothing of the page is in flight
+ * at its validation read or after its failure): an INSERT is a write that
  * fails on a key already taken (DuplicateItem), billed as the same write units. Only a
  * record whose key is taken (the dual-write or an earlier attempt wrote it, or it is
  * someone else's) is written again as a PutItem conditional on the owner stamp (free key or
@@ -24,6 +26,8 @@ import { type BackoffOptions, DEFAULT_BACKOFF, backoffDelay, sleep } from "../ut
 /** DynamoDB's limits of one BatchExecuteStatement call and one PartiQL statement. */
 export const STATEMENTS_PER_BATCH = 25;
 export const MAX_STATEMENT_CHARS = 8_192;
+/** BatchExecuteStatement calls in flight at once for one call of writePlain. */
+export const BATCHES_IN_FLIGHT = 4;
 /** Conditional PutItems in flight at once for the records whose key was taken. */
 const FALLBACK_CONCURRENCY = 8;
 
@@ -133,7 +137,7 @@ export async function writePlain<U extends WriteUnit>(
     tableName,
     keys,
   );
-  for (const first of batches) {
+  const writeBatch = async (first: Pending<U>[]) => {
     let pending = first;
     let codes: string[] = [];
     for (let attempt = 0; pending.length > 0; attempt++) {
@@ -142,6 +146,7 @@ export async function writePlain<U extends WriteUnit>(
         result.retries++;
         await sleep(backoffDelay(attempt, backoff));
       }
+      if (stopped) return;
       await options.beforeCall?.();
       result.calls++;
       const statements = pending.map((w) => insertStatement(tableName, w.record));
@@ -170,7 +175,25 @@ export async function writePlain<U extends WriteUnit>(
       result.consumedWriteUnits += out.ConsumedCapacity?.length ? reported : estimated;
       pending = again;
     }
-  }
+  };
+  // A few batches in flight: a page pays about one round trip for its records, not one per 25.
+  let stopped = false;
+  let next = 0;
+  const worker = async () => {
+    while (!stopped && next < batches.length) {
+      const batch = batches[next++] as Pending<U>[];
+      try {
+        await writeBatch(batch);
+      } catch (err) {
+        // The fence (or a refusal) stops the page: no batch is sent after it.
+        stopped = true;
+        throw err;
+      }
+    }
+  };
+  const workers = await Promise.allSettled(Array.from({ length: Math.min(BATCHES_IN_FLIGHT, batches.length) }, worker));
+  const failed = workers.find((w): w is PromiseRejectedResult => w.status === "rejected");
+  if (failed) throw failed.reason;
   await writeTaken(doc, tableName, keys, migrationId, fallback, result, done, backoff, options.beforeCall, options.tally);
   return result;
 }
