@@ -267,7 +267,12 @@ describe("dual-write handler: transient failures", () => {
   it("sends a write throttled past the SDK's retries again, and applies the batch", async () => {
     const faulty = testClients();
     // The first two calls throttled, then every other one: each write gets through on a later try.
-    const counters = injectFaults(faulty.raw, { throttleFirst: 2, throttleRate: 0.5, throttleOperations: ["PutItem", "DeleteItem", "BatchExecuteStatement"], seed: 3 });
+    const counters = injectFaults(faulty.raw, {
+      throttleFirst: 2,
+      throttleRate: 0.5,
+      throttleOperations: ["PutItem", "DeleteItem", "BatchExecuteStatement"],
+      seed: 3,
+    });
     const s = await setup(TASKS, faulty);
     const event = fixture("01-insert");
     await applySourceChanges(testClients(), s.table, event);
