@@ -27,6 +27,16 @@ export interface Engine {
   stop(): Promise<void>;
 }
 
+/** Runs `run` on a fresh engine, stopped after it. */
+export async function withEngine<T>(run: (engine: Engine) => Promise<T>): Promise<T> {
+  const engine = await startEngine();
+  try {
+    return await run(engine);
+  } finally {
+    await engine.stop();
+  }
+}
+
 /** How long an engine may take to answer: on a machine shared with other jobs a JVM start took over the default minute. */
 export const ENGINE_START_TIMEOUT_MS = 300_000;
 

@@ -16,7 +16,7 @@ import { WORKFLOWS_TABLE, generateWorkflows } from "@ferry/example-workflows";
 import { startLocalDualWrite } from "@ferry/core/local/dual-write";
 import { createStreamsClient } from "@ferry/core/streams/shards";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
-import { type Engine, dropTable, startEngine, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows, sum } from "./common.ts";
+import { type Engine, dropTable, log, median, percentile, plainTable, profileCalls, round, seedShape, seedWorkflows, sum, withEngine } from "./common.ts";
 
 export interface LagOptions {
   writesPerSecond: number;
@@ -388,16 +388,6 @@ export interface LagBenchOptions {
   sweepWarmupSeconds: number;
 }
 
-/** Runs `run` on a fresh engine. */
-async function onFreshEngine<T>(run: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = await startEngine();
-  try {
-    return await run(engine);
-  } finally {
-    await engine.stop();
-  }
-}
-
 const ok = (r: LagResult, rate: number) => r.unapplied === 0 && r.lagMs.p99 < SUSTAINED_P99_MS && r.achievedWritesPerSecond >= rate * 0.95;
 
 export const DEFAULT_LAG_BENCH: LagBenchOptions = {
@@ -416,7 +406,7 @@ const P99_TARGET_MS = 300;
 const SUSTAINED_P99_MS = 1_000;
 
 export async function benchLagRepetition(o: LagBenchOptions): Promise<LagRepetition> {
-  const ceiling = await onFreshEngine((engine) => benchPutCeiling(engine, { seconds: 4, itemKb: o.itemKb, writers: [4, 16] }));
+  const ceiling = await withEngine((engine) => benchPutCeiling(engine, { seconds: 4, itemKb: o.itemKb, writers: [4, 16] }));
   log(`PutItem ceiling ${ceiling.putsPerSecond}/s (${JSON.stringify(ceiling.byWriters)})`);
   const base = {
     itemKb: o.itemKb,
@@ -425,7 +415,7 @@ export async function benchLagRepetition(o: LagBenchOptions): Promise<LagRepetit
     ...(o.heartbeatIntervalMs !== undefined ? { heartbeatIntervalMs: o.heartbeatIntervalMs } : {}),
     ...(o.checkpointIntervalMs !== undefined ? { checkpointIntervalMs: o.checkpointIntervalMs } : {}),
   };
-  const target = await onFreshEngine((engine) =>
+  const target = await withEngine((engine) =>
     benchDualWriteLag(engine, {
       ...base,
       writesPerSecond: o.rate,
@@ -441,7 +431,7 @@ export async function benchLagRepetition(o: LagBenchOptions): Promise<LagRepetit
   ];
   for (const rate of o.sweepRates.filter((r) => r > o.rate)) {
     if (!sweep.every((x) => x.ok)) break;
-    const r = await onFreshEngine((engine) =>
+    const r = await withEngine((engine) =>
       benchDualWriteLag(engine, {
         ...base,
         seedItems: Math.min(o.seedItems, 1_000),

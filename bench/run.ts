@@ -16,7 +16,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { benchByContext } from "./by-context.ts";
 import { benchThroughput } from "./backfill-throughput.ts";
-import { ENGINE_HEAP, type Engine, log, startEngine } from "./common.ts";
+import { ENGINE_HEAP, log, startEngine, withEngine } from "./common.ts";
 import { DEFAULT_LAG_BENCH, type LagBenchOptions, type LagRepetition, benchLagRepetition } from "./dual-write-lag.ts";
 import { benchFlip } from "./flip.ts";
 import { DEFAULT_LATENCIES_MS } from "./network.ts";
@@ -92,15 +92,6 @@ const latencies = list("latency", DEFAULT_LATENCIES_MS.join(","), DEFAULT_LATENC
   .map(Number)
   .filter((ms) => ms > 0);
 const outDir = String(args.get("out") ?? (quick ? join(tmpdir(), "ferry-bench-quick") : here));
-
-async function withEngine<T>(run: (engine: Engine) => Promise<T>): Promise<T> {
-  const engine = await startEngine();
-  try {
-    return await run(engine);
-  } finally {
-    await engine.stop();
-  }
-}
 
 const started = performance.now();
 const loadAverage = () => loadavg().map((x) => Math.round(x * 100) / 100);

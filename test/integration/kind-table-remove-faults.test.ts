@@ -49,23 +49,33 @@ function beforeCommand(client: DynamoDBClient, name: string, before: (input: Rec
   );
 }
 
+/**
+ * 0002 (deleteSourceItems) on `sources` source items beside `foreign` other items: added with the
+ * live dual-write running, converted, moved to v2 and 8 days on, so remove may run; `racing`
+ * are the lifecycle's clients (a test hooks the application's races into them).
+ */
+async function movedWithLiveDualWrite(prefix: string, sources: number, foreign: number, segments: number) {
+  const clients = testClients();
+  const migration = await loadMigration("0002", DIR);
+  const { table, controlTable, target, others } = await kindTableTables(clients, prefix, sources, foreign);
+  process.env.FERRY_TARGET_TABLE = target;
+  await ensureControlTable(clients.raw, controlTable);
+  const dualWrite = await startLiveDualWrite(clients, table, controlTable, migration);
+  onTestFinished(() => dualWrite.stop());
+  const time = clock();
+  const racing = testClients();
+  const ctx = lifecycleContext({ clients: racing, tableName: table, controlTable, migration, actor: "ana", guards: { now: time.now } });
+  await markAdded(ctx);
+  await beat(ctx, time.now());
+  await convertStep(ctx, { settings: { segments, rate: 100_000 } });
+  await moveStep(ctx, { to: "v2", percent: 100, verify: { recheckAfterMs: 0 } });
+  time.advance(8 * DAY);
+  return { clients, migration, table, controlTable, target, others, racing, ctx };
+}
+
 describe("the table kind's remove: deleteSourceItems", () => {
   it("backs up and deletes every migrated source item beside the live dual-write and racing application writes; the target keeps its records; restore brings the items back whole", async () => {
-    const clients = testClients();
-    const migration = await loadMigration("0002", DIR);
-    const { table, controlTable, target, others } = await kindTableTables(clients, "ktrm", 40, 5);
-    process.env.FERRY_TARGET_TABLE = target;
-    await ensureControlTable(clients.raw, controlTable);
-    const dualWrite = await startLiveDualWrite(clients, table, controlTable, migration);
-    onTestFinished(() => dualWrite.stop());
-    const time = clock();
-    const racing = testClients();
-    const ctx = lifecycleContext({ clients: racing, tableName: table, controlTable, migration, actor: "ana", guards: { now: time.now } });
-    await markAdded(ctx);
-    await beat(ctx, time.now());
-    await convertStep(ctx, { settings: { segments: 2, rate: 100_000 } });
-    await moveStep(ctx, { to: "v2", percent: 100, verify: { recheckAfterMs: 0 } });
-    time.advance(8 * DAY);
+    const { clients, migration, table, controlTable, target, others, racing, ctx } = await movedWithLiveDualWrite("ktrm", 40, 5, 2);
 
     // The application writes between the sweep's mark and its delete: two updates, one whole-item Put (drops the mark).
     const raced = new Map<string, string>();
@@ -127,21 +137,7 @@ describe("the table kind's remove: deleteSourceItems", () => {
   });
 
   it("keeps an attribute added between the mark and the delete when the sweep dies right after the delete: the dual-write kept the deleted image, restore puts it back", async () => {
-    const clients = testClients();
-    const migration = await loadMigration("0002", DIR);
-    const { table, controlTable, target } = await kindTableTables(clients, "ktrc", 12, 2);
-    process.env.FERRY_TARGET_TABLE = target;
-    await ensureControlTable(clients.raw, controlTable);
-    const dualWrite = await startLiveDualWrite(clients, table, controlTable, migration);
-    onTestFinished(() => dualWrite.stop());
-    const time = clock();
-    const racing = testClients();
-    const ctx = lifecycleContext({ clients: racing, tableName: table, controlTable, migration, actor: "ana", guards: { now: time.now } });
-    await markAdded(ctx);
-    await beat(ctx, time.now());
-    await convertStep(ctx, { settings: { segments: 1, rate: 100_000 } });
-    await moveStep(ctx, { to: "v2", percent: 100, verify: { recheckAfterMs: 0 } });
-    time.advance(8 * DAY);
+    const { clients, migration, table, controlTable, racing, ctx } = await movedWithLiveDualWrite("ktrc", 12, 2, 1);
 
     // The application adds an attribute after the mark (every backed-up value unchanged, so the delete
     // goes through); the sweep dies as the delete returns, before it could append the deleted item.

@@ -263,8 +263,10 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
         let plan: RecordPlan;
         try {
           plan = kind.planStreamRecord(migration, record);
+          // Kept before the record is acknowledged (cleanup/deleted-images.ts); unkept, it fails and is retried.
+          if (plan.kind === "unchanged" && plan.deletedImage) await recordDeletedImage(location, plan.key, plan.deletedImage, sequenceOf(record), now());
         } catch (err) {
-          // A record that cannot be planned fails only after everything before it is written.
+          // A record that cannot be planned (or its deleted image kept) fails only after everything before it is written.
           const flushed = await flush();
           if (flushed === "unmerge") {
             [index, coalesce] = [windowStart, false];
@@ -275,23 +277,6 @@ export function createDualWriter(deps: DualWriteDeps): DualWriter {
             settled[index] = { error: err };
           }
           return;
-        }
-        if (plan.kind === "unchanged" && plan.deletedImage) {
-          try {
-            await recordDeletedImage(location, plan.key, plan.deletedImage, sequenceOf(record), now());
-          } catch (err) {
-            // Not kept, not acknowledged: the record fails after everything before it is written, and is retried.
-            const flushed = await flush();
-            if (flushed === "unmerge") {
-              [index, coalesce] = [windowStart, false];
-              continue;
-            }
-            if (flushed === "ok") {
-              await fail(record, err);
-              settled[index] = { error: err };
-            }
-            return;
-          }
         }
         if (plan.kind !== "apply") {
           waiting.push({ index, outcome: plan.kind, ...(plan.kind === "ping" && plan.nonce ? { nonce: plan.nonce } : {}) });
