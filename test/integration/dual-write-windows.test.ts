@@ -106,7 +106,7 @@ const expectedKeys = (items: Item[]) =>
     .map((r) => keyId(WORKFLOWS_TABLE, r))
     .sort();
 
-async function setup(clients: DynamoClients = testClients(), writeBackoff?: BackoffOptions) {
+async function setup(clients: DynamoClients = testClients(), writeBackoff?: BackoffOptions, writeConcurrency?: number) {
   const table = await freshPlainTable(clients, "dww");
   const control = `${table}.ferry`;
   await ensureControlTable(clients.raw, control);
@@ -114,7 +114,14 @@ async function setup(clients: DynamoClients = testClients(), writeBackoff?: Back
     clients,
     table,
     control,
-    handler: createDualWriteHandler({ migration, doc: clients.doc, tableName: table, controlTable: control, ...(writeBackoff ? { writeBackoff } : {}) }),
+    handler: createDualWriteHandler({
+      migration,
+      doc: clients.doc,
+      tableName: table,
+      controlTable: control,
+      ...(writeBackoff ? { writeBackoff } : {}),
+      ...(writeConcurrency ? { writeConcurrency } : {}),
+    }),
   };
 }
 
@@ -218,5 +225,24 @@ describe("dual-write windows", () => {
     expect(items.find((i) => i.PK === foreign.PK && i.SK === foreign.SK)).toEqual(foreign);
     // The two taken keys failed their INSERT and were tried once more, owner-conditionally.
     expect(counts).toMatchObject({ insertBatches: 1, conditional: 2 });
+  });
+
+  it("a later record's failed INSERT batch still lets an earlier record's delete and conditional put be written", async () => {
+    // One call in flight: the INSERT batch (sent first) has failed before the earlier record's writes are launched.
+    const s = await setup(testClients(), { baseMs: 1, maxMs: 5, maxAttempts: 3 }, 1);
+    const [a, ...rest] = workflows(4, 17) as [Item, ...Item[]];
+    const contexts = (item: Item, ids: string[]) => ({ ...item, contexts: ids.map((id) => ({ id, name: `Context ${id}` })) });
+    const a1 = contexts(a, ["k-1", "k-2"]);
+    const a2 = contexts(a, ["k-2"]);
+    expect(await s.handler(streamOf([{ after: a1 }]))).toEqual({ batchItemFailures: [] });
+    const throttled = deriveRecords(migration, rest[0] as never)[0]?.SK as string;
+    watchWrites(s.clients.raw, s.table, (sk) => sk === throttled);
+    const event = streamOf([{ before: a1, after: a2 }, ...rest.map((after) => ({ after }))]);
+
+    const response = await s.handler(event);
+
+    expect(response.batchItemFailures.map((f) => f.itemIdentifier)).toEqual(event.Records.slice(1).map((r) => r.dynamodb?.SequenceNumber));
+    // a's change is applied whole: k-1's record deleted, k-2's kept.
+    expect((await derivedKeys(s.clients, s.table)).filter((k) => k.includes(String(a.SK).slice(3)))).toEqual(expectedKeys([a2]));
   });
 });

@@ -157,8 +157,12 @@ export async function applyWindow(
     while (inFlight.size >= Math.max(1, options.concurrency)) await Promise.race(inFlight);
   };
   // One batch of INSERTs counts as one request in flight: a window's fresh records cost few calls.
-  for (let i = 0; i < fresh.length && !failure; i += STATEMENTS_PER_BATCH) {
+  // Launched in plan order, the fresh chunks first: after a failure nothing of a later plan is
+  // launched, but every write of an earlier plan still is (the result promises those written).
+  const after = (index: number) => failure !== undefined && index >= failure.index;
+  for (let i = 0; i < fresh.length; i += STATEMENTS_PER_BATCH) {
     const chunk = fresh.slice(i, i + STATEMENTS_PER_BATCH);
+    if (after(chunk[0]?.index ?? 0)) break;
     await launch(() =>
       writePlain(
         doc,
@@ -185,7 +189,7 @@ export async function applyWindow(
     );
   }
   for (const write of writes) {
-    if (failure) break;
+    if (after(write.index)) continue;
     await launch(() =>
       writeOne(doc, tableName, keys, migrationId, write, backoff, stats).then(
         (kept) => {
