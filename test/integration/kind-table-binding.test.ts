@@ -160,6 +160,7 @@ describe("derive and the plan of a table migration", () => {
       key: { pk: "S#1", sk: "ITEM#1" },
       puts: [],
       deletes: [{ ctx: "tea", rank: 3 }],
+      fresh: [],
     });
   });
 });
