@@ -393,7 +393,7 @@ const ok = (r: LagResult, rate: number) => r.unapplied === 0 && r.lagMs.p99 < SU
 export const DEFAULT_LAG_BENCH: LagBenchOptions = {
   rate: 200,
   seconds: 60,
-  sweepRates: [300, 400, 600, 800],
+  sweepRates: [250, 300, 400, 600, 800],
   sweepSeconds: 30,
   warmupSeconds: 20,
   sweepWarmupSeconds: 10,

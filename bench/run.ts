@@ -45,7 +45,7 @@ const HELP = `Usage: npm run bench -- [options]
   --lag-rate <n>          dual-write writes/s (default 200)
   --lag-seconds <n>       how long, measured (default 60; quick 10)
   --lag-warmup <n>        unmeasured seconds at the rate first (default 20, the sweep's 10; quick 5)
-  --lag-sweep-seconds <n> each higher rate of the sweep (300, 400, 600, 800/s until p99 >= 1 s; default 30; quick 10, 300/s only)
+  --lag-sweep-seconds <n> each higher rate of the sweep (250, 300, 400, 600, 800/s until p99 >= 1 s; default 30; quick 10, 300/s only)
   --lag-reps <n>          repetitions (default 3; quick 1)
   --poll-ms <n>           the local event source mapping's poll interval (default 50)
   --flips <n>             flips each way (default 5; quick 2)
