@@ -4,12 +4,11 @@ import { DeleteCommand, PutCommand, ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { type DynamoClients, batchPutAll, deriveRecords, loadMigration, ownerOf } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
 import { resumeConversion, startConversion } from "@ferry/core/backfill/control";
-import { convertPage } from "@ferry/core/backfill/page";
 import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { describe, expect, it, onTestFinished } from "vitest";
 import { freshExampleTable, testClients } from "../support/dynamo.ts";
 import { invariantDiff } from "../support/invariant.ts";
-import { type Control, SCENARIOS, cueOn, dieBeforeValidation, gatedDualWrite, until } from "../support/interleavings.ts";
+import { SCENARIOS, dieBeforeValidation, forcedPage, gatedDualWrite, until, victimControl } from "../support/interleavings.ts";
 
 const m1 = await loadMigration("0001");
 type Item = Record<string, unknown> & { PK: string; SK: string };
@@ -37,37 +36,20 @@ async function arrange() {
   gated.hold();
 
   // Victim records the dual-write has to apply before it has caught up (the seed's INSERT is one).
-  let made = gated.applied();
-  const control: Control = {
-    async change(version) {
-      await clients.doc.send(new PutCommand({ TableName: table, Item: { ...victim, contexts: [{ id: `ctx-${version}`, name: version.toUpperCase() }] } }));
-      made++;
-    },
-    async remove() {
-      await clients.doc.send(new DeleteCommand({ TableName: table, Key: { PK: victim.PK, SK: victim.SK } }));
-      made++;
-    },
-    async apply() {
-      gated.release();
-      await until(() => gated.applied() >= made, "the dual-write to apply the victim's changes");
-      gated.hold();
-    },
-  };
-  return { clients, table, controlTable, victim, gated, control, pending: () => made };
+  const { control, pending } = victimControl(
+    gated,
+    (version) => clients.doc.send(new PutCommand({ TableName: table, Item: { ...victim, contexts: [{ id: `ctx-${version}`, name: version.toUpperCase() }] } })),
+    () => clients.doc.send(new DeleteCommand({ TableName: table, Key: { PK: victim.PK, SK: victim.SK } })),
+  );
+  return { clients, table, controlTable, victim, gated, control, pending };
 }
 
 describe("the backfill's validation, each interleaving with the dual-write forced", () => {
   it.each(SCENARIOS)("converges exactly: %s", async (_name, steps, repaired) => {
     const { clients, table, gated, control, pending } = await arrange();
-    const backfill = testClients();
-    const fired = cueOn(backfill, steps, control);
+    const { result, fired } = await forcedPage(table, m1, steps, control, gated, pending);
 
-    const result = await convertPage(backfill.doc, table, m1, { segment: 0, totalSegments: 1, pageSize: 100 });
-    await steps.afterPage?.(control);
-    gated.release();
-    await until(() => gated.applied() >= pending(), "the dual-write to apply the rest");
-
-    expect([...fired]).toEqual(["beforeWrite", "beforeValidate"]);
+    expect(fired).toEqual(["beforeWrite", "beforeValidate"]);
     expect(await invariantDiff(clients, table, m1)).toMatchObject({ missing: [], orphans: [], different: [] });
     expect(result.counters).toMatchObject({ sources: 6, converted: 6, repaired, failed: 0 });
     expect(await verifyMigration(clients, table, m1, {})).toMatchObject({ clean: true });

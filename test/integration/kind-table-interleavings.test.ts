@@ -7,11 +7,10 @@ import { join } from "node:path";
 import { DeleteCommand, PutCommand } from "@aws-sdk/lib-dynamodb";
 import { type DynamoClients, loadMigration, migrationOnTable } from "@ferry/core";
 import { resumeConversion, startConversion } from "@ferry/core/backfill/control";
-import { convertPage } from "@ferry/core/backfill/page";
 import { verifyMigration } from "@ferry/core/verify/verify-migration";
 import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import { scanAll, testClients } from "../support/dynamo.ts";
-import { type Control, SCENARIOS, cueOn, dieBeforeValidation, gatedDualWrite, until } from "../support/interleavings.ts";
+import { SCENARIOS, dieBeforeValidation, forcedPage, gatedDualWrite, until, victimControl } from "../support/interleavings.ts";
 import { FOREIGN_ITEM, kindTableTables, targetInvariant } from "../support/kind-table.ts";
 
 const DIR = join(import.meta.dirname, "../fixtures/migrations-kind-table");
@@ -43,38 +42,23 @@ async function arrange() {
   for (const r of await copied(clients, target)) await clients.doc.send(new DeleteCommand({ TableName: target, Key: { ctx: r.ctx, rank: r.rank } }));
   gated.hold();
 
-  let made = gated.applied();
-  const control: Control = {
-    async change(version) {
+  const { control, pending } = victimControl(
+    gated,
+    (version) => {
       const { featured, ...rest } = versions[version];
-      await clients.doc.send(new PutCommand({ TableName: table, Item: featured ? { ...rest, featured } : rest }));
-      made++;
+      return clients.doc.send(new PutCommand({ TableName: table, Item: featured ? { ...rest, featured } : rest }));
     },
-    async remove() {
-      await clients.doc.send(new DeleteCommand({ TableName: table, Key: { pk: victim.pk, sk: victim.sk } }));
-      made++;
-    },
-    async apply() {
-      gated.release();
-      await until(() => gated.applied() >= made, "the dual-write to apply the victim's changes");
-      gated.hold();
-    },
-  };
-  return { clients, table, target, controlTable, migration, gated, control, pending: () => made };
+    () => clients.doc.send(new DeleteCommand({ TableName: table, Key: { pk: victim.pk, sk: victim.sk } })),
+  );
+  return { clients, table, target, controlTable, migration, gated, control, pending };
 }
 
 describe("the table kind's backfill page, each interleaving with the dual-write forced", () => {
   it.each(SCENARIOS)("converges exactly: %s", async (_name, steps, repaired) => {
     const { clients, table, target, migration, gated, control, pending } = await arrange();
-    const backfill = testClients();
-    const fired = cueOn(backfill, steps, control);
+    const { result, fired } = await forcedPage(table, migration, steps, control, gated, pending);
 
-    const result = await convertPage(backfill.doc, table, migration, { segment: 0, totalSegments: 1, pageSize: 100 });
-    await steps.afterPage?.(control);
-    gated.release();
-    await until(() => gated.applied() >= pending(), "the dual-write to apply the rest");
-
-    expect([...fired]).toEqual(["beforeWrite", "beforeValidate"]);
+    expect(fired).toEqual(["beforeWrite", "beforeValidate"]);
     expect(await targetInvariant(clients, table, target, migration.id)).toMatchObject({ missing: [], orphans: [], stale: [] });
     expect(result.counters).toMatchObject({ sources: 6, converted: 6, repaired, failed: 0 });
     expect(await verifyMigration(clients, table, migration, {})).toMatchObject({ clean: true });

@@ -4,9 +4,11 @@
 // a scenario says: before the page's plain writes, between them and the validation read, or
 // after the page. The scenarios are written once here; each kind's test arranges its tables.
 import type { DynamoClients, Migration } from "@ferry/core";
+import { type PageResult, convertPage } from "@ferry/core/backfill/page";
 import { startLocalDualWrite } from "@ferry/core/local/dual-write";
 import { createDualWriteHandler } from "@ferry/functions/dual-write";
 import type { DynamoDBStreamEvent } from "aws-lambda";
+import { testClients } from "./dynamo.ts";
 
 export async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -120,6 +122,57 @@ export function cueOn(backfill: DynamoClients, steps: Scenario[1], control: Cont
     { step: "initialize", name: "interleave" },
   );
   return fired;
+}
+
+/**
+ * The Control of a scenario over one victim item: `write(version)` and `remove()` are the
+ * application's writes, each counted as a change the held dual-write still has to apply, and
+ * `apply()` lets it apply every change made so far, then holds it again. `pending()` is that count.
+ */
+export function victimControl(
+  gated: Awaited<ReturnType<typeof gatedDualWrite>>,
+  write: (version: Version) => Promise<unknown>,
+  remove: () => Promise<unknown>,
+): { control: Control; pending: () => number } {
+  let made = gated.applied();
+  const control: Control = {
+    async change(version) {
+      await write(version);
+      made++;
+    },
+    async remove() {
+      await remove();
+      made++;
+    },
+    async apply() {
+      gated.release();
+      await until(() => gated.applied() >= made, "the dual-write to apply the victim's changes");
+      gated.hold();
+    },
+  };
+  return { control, pending: () => made };
+}
+
+/**
+ * The act of a forced interleaving: one backfill page (segment 0 of 1) with the scenario's steps
+ * at its cues and after it, then the held dual-write released until it applied all `pending()`
+ * victim changes. Returns the page's result and the cues fired, in order.
+ */
+export async function forcedPage(
+  table: string,
+  migration: Migration,
+  steps: Scenario[1],
+  control: Control,
+  gated: Awaited<ReturnType<typeof gatedDualWrite>>,
+  pending: () => number,
+): Promise<{ result: PageResult; fired: Cue[] }> {
+  const backfill = testClients();
+  const fired = cueOn(backfill, steps, control);
+  const result = await convertPage(backfill.doc, table, migration, { segment: 0, totalSegments: 1, pageSize: 100 });
+  await steps.afterPage?.(control);
+  gated.release();
+  await until(() => gated.applied() >= pending(), "the dual-write to apply the rest");
+  return { result, fired: [...fired] };
 }
 
 /**
