@@ -24,6 +24,7 @@ import { type LocalApiServer, startLocalApiServer } from "../examples/workflows/
 import { CONTEXT_FIELDS_PREFIX, contextIndexWithFields } from "@ferry/example-workflows/reads/context-index-fields";
 import { type HttpProfile, type StageTimings, instrumentDeps, profileHttpLayer } from "./http-profile.ts";
 import { type DualWriteCost, measureDualWriteCost } from "./index-fields-cost.ts";
+import { keepAliveClient } from "./http-client.ts";
 import { injectLatency, removeLatency } from "./network.ts";
 import { type Engine, dropTable, log, median, percentile, plainTable, round, seedShape, seedWorkflows, timed, writeContextIndex } from "./common.ts";
 
@@ -133,6 +134,7 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
   const shape = seedShape(size, o.itemKb);
   const setups: Partial<Record<Design, Setup>> = {};
   const tables: string[] = [];
+  const client = keepAliveClient();
   try {
     log(`by-context ${size} rep ${rep}: seeding ${size} workflows of ${o.itemKb} KB and both designs' index records`);
     const seeded = await seedTable(engine, size, shape);
@@ -145,9 +147,9 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
     const get = async (design: Design, version: "v1" | "v2", ctx: string) => {
       const server = (setups[design] as Setup).server;
       const { ms, value } = await timed(async () => {
-        const res = await fetch(`${server.url}${path(version, ctx)}`, { headers });
-        const body = (await res.json()) as { items: unknown[]; nextToken: string | null };
-        if (res.status !== 200 || body.nextToken !== null) throw new Error(`${version} ${ctx}: ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+        const res = await client.get(`${server.url}${path(version, ctx)}`, headers);
+        const body = JSON.parse(res.text) as { items: unknown[]; nextToken: string | null };
+        if (res.status !== 200 || body.nextToken !== null) throw new Error(`${version} ${ctx}: ${res.status} ${res.text.slice(0, 200)}`);
         return body.items.length;
       });
       return { ms, count: value };
@@ -224,7 +226,7 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
         indexQueryBetweenAloneMs: keys.indexQueryBetweenAloneMs,
       };
       const paths = Array.from({ length: 16 }, (_, i) => path("v2", pickContext(3000 + i)));
-      const http = await profileHttpLayer(setup.server.deps, setup.stages, setup.server.url, paths, headers, o.profileRequests);
+      const http = await profileHttpLayer(setup.server.deps, setup.stages, setup.server.url, paths, headers, o.profileRequests, client);
       const p50 = median(v2[design]);
       designs[design] = {
         v2: { p50: round(p50, 2), p95: round(percentile(v2[design], 95), 2), n: v2[design].length },
@@ -271,6 +273,7 @@ async function repetition(newEngine: () => Promise<Engine>, size: number, o: ByC
       dualWriteCost,
     };
   } finally {
+    client.close();
     for (const setup of Object.values(setups)) await setup.server.close();
     for (const table of tables) await dropTable(clients, table);
     await engine.stop();

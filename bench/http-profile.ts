@@ -3,7 +3,7 @@
  * the API (auth, release lookup, usage counter, the read, the rest of the app: routing,
  * validation, JSON) timed by wrapping the API's dependencies from outside, the app called
  * in-process (`app.fetch`, no socket), and a bare Node HTTP server answering the same JSON
- * bytes (the transport alone: node:http + the fetch client on loopback).
+ * bytes (the transport alone: node:http on both ends, on loopback); through `fetch` beside it.
  * bench/by-context.ts runs it on every design and repetition.
  */
 import { createServer } from "node:http";
@@ -12,15 +12,18 @@ import type { ApiDeps } from "../examples/workflows/src/api/app.ts";
 import { createApiApp } from "../examples/workflows/src/api/app.ts";
 import { type ApiItem, type WorkflowReader, emptyStats } from "../examples/workflows/src/reads/view.ts";
 import { median, round, timed } from "./common.ts";
+import type { HttpClient } from "./http-client.ts";
 
 /** Medians (ms) of each stage, over `requests` v2 requests. */
 export interface HttpProfile {
   requests: number;
-  /** Through the socket: fetch + node:http + the app. */
+  /** Through the socket: the benchmark's keep-alive node:http client (./http-client.ts) + the server + the app. */
   httpMs: number;
+  /** The same through `fetch` (undici): what that client adds. */
+  fetchMs: number;
   /** The app alone: `app.fetch(Request)` in-process, body read. */
   inProcessMs: number;
-  /** A bare node:http server answering the same bytes, fetched the same way. */
+  /** A bare node:http server answering the same bytes, through the same client. */
   transportMs: number;
   /** Stages inside the app. */
   authMs: number;
@@ -90,10 +93,12 @@ export async function profileHttpLayer(
   paths: string[],
   headers: Record<string, string>,
   requests: number,
+  client: HttpClient,
 ): Promise<HttpProfile> {
   for (const list of Object.values(t)) list.length = 0;
   const app = createApiApp(deps);
   const http: number[] = [];
+  const viaFetch: number[] = [];
   const inProcess: number[] = [];
   const transport: number[] = [];
   const json: number[] = [];
@@ -107,11 +112,12 @@ export async function profileHttpLayer(
   try {
     for (let i = 0; i < requests; i++) {
       const path = paths[i % paths.length] as string;
-      const viaHttp = await timed(async () => (await fetch(`${url}${path}`, { headers })).text());
+      const viaHttp = await timed(async () => (await client.get(`${url}${path}`, headers)).text);
       http.push(viaHttp.ms);
       body = viaHttp.value;
+      viaFetch.push((await timed(async () => (await fetch(`${url}${path}`, { headers })).text())).ms);
       inProcess.push((await timed(async () => (await app.fetch(new Request(`http://local${path}`, { headers }))).text())).ms);
-      transport.push((await timed(async () => (await fetch(bareUrl)).text())).ms);
+      transport.push((await timed(async () => (await client.get(bareUrl, {})).text)).ms);
       const parsed = JSON.parse(body) as unknown;
       json.push((await timed(async () => JSON.stringify(parsed))).ms);
     }
@@ -139,6 +145,7 @@ export async function profileHttpLayer(
   return {
     requests,
     httpMs: round(median(http), 3),
+    fetchMs: round(median(viaFetch), 3),
     inProcessMs: round(inProcessMs, 3),
     transportMs: round(median(transport), 3),
     authMs: round(stages.authMs, 3),

@@ -134,8 +134,8 @@ export function markdown(r: Results): string {
       const h = at10k.designs[design].http;
       ctxNotes.push(
         `- ${DESIGN_LABEL[design]}: v2 p50 beside its floor ${vf(at10k.designs[design])} ms (${at10k.designs[design].v2.p50} ms between v1 requests) = floor ${at10k.designs[design].floorMs} (index Query ${at10k.designs[design].indexQueryMs}${design === "batchGet" ? ` + BatchGetItem ${at10k.designs[design].batchGetMs}` : ""}) + HTTP ${at10k.designs[design].httpShareMs} ms. ` +
-          `HTTP layer profile (medians of ${h.requests}): through the socket ${h.httpMs} ms, the app in-process (app.fetch) ${h.inProcessMs} ms: auth ${h.authMs}, release lookup ${h.releaseMs}, counter ${h.counterMs}, the read ${h.readMs}, the rest (routing, checks, nextToken, c.json) ${h.restMs} ms; ` +
-          `the bare transport (node:http answering the same ${n(h.answerBytes)} bytes to fetch) ${h.transportMs} ms; JSON.stringify alone ${h.jsonMs} ms; ` +
+          `HTTP layer profile (medians of ${h.requests}): through the socket ${h.httpMs} ms (through fetch ${h.fetchMs} ms), the app in-process (app.fetch) ${h.inProcessMs} ms: auth ${h.authMs}, release lookup ${h.releaseMs}, counter ${h.counterMs}, the read ${h.readMs}, the rest (routing, checks, nextToken, c.json) ${h.restMs} ms; ` +
+          `the bare transport (node:http answering the same ${n(h.answerBytes)} bytes to the same client) ${h.transportMs} ms; JSON.stringify alone ${h.jsonMs} ms; ` +
           `the app with the read from memory ${h.appOwnMs} ms, and with the tenant from memory too ${h.appOwnNoAuthMs} ms.`,
       );
     }

@@ -27,24 +27,57 @@ function requireExpiry(claims: Record<string, unknown>, nowSeconds: number): voi
   }
 }
 
+export interface Hs256Options {
+  issuer?: string;
+  audience?: string;
+  /**
+   * Verified tokens kept (by their exact text, until their `exp`), so a client's repeated token
+   * skips the HMAC: WebCrypto's verification was half the app's own time per request (bench:
+   * 0.4 of 0.8 ms). API Gateway's JWT authorizer caches the same way on AWS. 0 turns it off.
+   */
+  cacheSize?: number;
+  /** The clock (ms), for tests. */
+  now?: () => number;
+}
+
+export const DEFAULT_VERIFIED_TOKEN_CACHE_SIZE = 1_000;
+
 /** Verifies `Authorization: Bearer <HS256 JWT>` with a shared secret (local server). */
-export function hs256Tenant(secret: string, verification: { issuer?: string; audience?: string } = {}): TenantResolver {
+export function hs256Tenant(secret: string, options: Hs256Options = {}): TenantResolver {
+  const now = options.now ?? Date.now;
+  const size = options.cacheSize ?? DEFAULT_VERIFIED_TOKEN_CACHE_SIZE;
+  // Insertion order is age: the first key is the oldest.
+  const verified = new Map<string, { tenant: string; exp: number }>();
   return async (c) => {
     const header = c.req.header("authorization");
     const match = header?.match(/^Bearer\s+(\S+)$/i);
-    if (!match?.[1]) throw new UnauthorizedError("missing bearer token");
+    const token = match?.[1];
+    if (!token) throw new UnauthorizedError("missing bearer token");
+    const nowSeconds = Math.floor(now() / 1000);
+    const known = verified.get(token);
+    if (known) {
+      // Signature, issuer, audience, nbf and iat were checked once; only time can make it invalid now.
+      if (known.exp > nowSeconds) return known.tenant;
+      verified.delete(token);
+      throw new UnauthorizedError("invalid token (JwtTokenExpired)");
+    }
     let claims: Record<string, unknown>;
     try {
-      claims = await verify(match[1], secret, {
+      claims = await verify(token, secret, {
         alg: "HS256",
-        ...(verification.issuer ? { iss: verification.issuer } : {}),
-        ...(verification.audience ? { aud: verification.audience } : {}),
+        ...(options.issuer ? { iss: options.issuer } : {}),
+        ...(options.audience ? { aud: options.audience } : {}),
       });
     } catch (err) {
       throw new UnauthorizedError(`invalid token (${err instanceof Error ? err.name : "unverifiable"})`);
     }
-    requireExpiry(claims, Math.floor(Date.now() / 1000));
-    return tenantFromClaims(claims);
+    requireExpiry(claims, nowSeconds);
+    const tenant = tenantFromClaims(claims);
+    if (size > 0) {
+      if (verified.size >= size) verified.delete(verified.keys().next().value as string);
+      verified.set(token, { tenant, exp: claims.exp as number });
+    }
+    return tenant;
   };
 }
 
