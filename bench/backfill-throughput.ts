@@ -1,10 +1,11 @@
 /**
  * Measurement 2 (and the data for 3 and 6): converting 0001 on N source items four ways,
  * each on a freshly seeded plain table of a fresh engine, variants interleaved in every repetition:
- *   ferry         `startConversion` in a child process (race-safe TransactWriteItems, checkpoints, state machine);
+ *   ferry         `startConversion` in a child process (INSERT batches, the validation read and repairs,
+ *                 checkpoints, the state machine);
  *   unconditional the same parallel Scan (segments x pageSize) writing the same records with plain
- *                 BatchWriteItem: ferry's read path without the race safety (ferry has no switch to turn
- *                 its ConditionChecks off, so this is the "without conditional writes" run);
+ *                 BatchWriteItem: ferry's read path without its race and owner safety (no validation
+ *                 read, a taken key overwritten);
  *   raw ceiling   (a) the derived records computed beforehand, written by parallel BatchWriteItem, no reads;
  *   naive         (b) a one-off script: sequential Scan pages of 25, one BatchWriteItem at a time.
  * items/s counts source items converted per second of wall time.
@@ -19,7 +20,7 @@ import { fileURLToPath } from "node:url";
 import { ScanCommand } from "@aws-sdk/lib-dynamodb";
 import { type DynamoClients, batchPutAll, deriveRecords, isSourceItem, loadMigration, planMigration, writeBatch } from "@ferry/core";
 import { generateWorkflows } from "@ferry/example-workflows";
-import { estimateItemWriteUnits } from "@ferry/core/design/capacity";
+import { estimateItemValidationReadUnits, estimateItemWriteUnits } from "@ferry/core/design/capacity";
 import { itemSize } from "@ferry/core/dynamo/item-size";
 import { type Engine, log, median, plainTable, round, seedShape, seedWorkflows, timed } from "./common.ts";
 import { LATENCY_ENV, injectLatency } from "./network.ts";
@@ -305,7 +306,8 @@ function unitsPerItem(o: ThroughputOptions): { write: number; read: number } {
   let count = 0;
   for (const w of generateWorkflows(seedShape(o.tenants * 200, o.itemKb, 11, o.tenants))) {
     write += estimateItemWriteUnits(w as never, deriveRecords(migration, w as never));
-    read += itemSize(w as never) / 4096;
+    // The eventually consistent Scan's share (half a unit per 4 KB) and the strongly consistent validation read.
+    read += itemSize(w as never) / 4096 / 2 + estimateItemValidationReadUnits(w as never);
     if (++count === 200) break;
   }
   return { write: round(write / count, 2), read: round(read / count, 3) };

@@ -40,6 +40,8 @@ export interface Results {
   errors?: Record<string, string>;
   /** Wall time of each measurement. */
   sectionSeconds?: Record<string, number>;
+  /** Share of CPU time the hypervisor gave other guests during each measurement (steal, /proc/stat), in %. */
+  sectionSteal?: Record<string, number>;
   /** Load average when the run started and ended (`uptime`: the machine is shared). */
   load?: { start: number[]; end?: number[] };
 }
@@ -90,7 +92,7 @@ export function markdown(r: Results): string {
       `. Every comparison is a ratio of medians measured in the same run${r.durationSeconds ? `; the run took ${Math.round(r.durationSeconds / 60)} min` : ""}` +
       (r.sectionSeconds
         ? ` (${Object.entries(r.sectionSeconds)
-            .map(([k, v]) => `${k} ${Math.round((v / 60) * 10) / 10} min`)
+            .map(([k, v]) => `${k} ${Math.round((v / 60) * 10) / 10} min${r.sectionSteal?.[k] !== undefined ? `, ${r.sectionSteal[k]}% CPU stolen` : ""}`)
             .join(", ")})`
         : "") +
       ".",
@@ -214,7 +216,7 @@ export function markdown(r: Results): string {
       "",
       "| variant | items/s | runs (ms) |",
       "|---|---|---|",
-      `| ferry (\`startConversion\`: TransactWriteItems with a ConditionCheck per source, checkpoints, local state machine) | ${n(t.itemsPerSecond.ferry)} | ${t.runs.ferry.join(", ")} |`,
+      `| ferry (\`startConversion\`: INSERT batches of the records, a validation BatchGetItem per page and repairs, checkpoints, local state machine) | ${n(t.itemsPerSecond.ferry)} | ${t.runs.ferry.join(", ")} |`,
       `| same parallel Scan, unconditional BatchWriteItem | ${n(t.itemsPerSecond.unconditional)} | ${t.runs.unconditional.join(", ")} |`,
       `| (a) raw ceiling: precomputed records, ${t.segments} parallel BatchWriteItem, no reads | ${n(t.itemsPerSecond.raw)} | ${t.runs.raw.join(", ")} |`,
       `| (b) naive: sequential Scan pages of 25, one BatchWriteItem at a time | ${n(t.itemsPerSecond.naive)} | ${t.runs.naive.join(", ")} |`,

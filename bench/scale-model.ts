@@ -27,7 +27,7 @@ export const AWS_LIMITS = {
 export interface ScaleInputs {
   /** Write units per source item on AWS (the plan's model). */
   writeUnitsPerItem: number;
-  /** Read units per source item (the consistent Scan). */
+  /** Read units per source item (the eventually consistent Scan and the validation read). */
   readUnitsPerItem: number;
   /** Source items one segment converts per second (measured with the network model). */
   segmentItemsPerSecond: number;
