@@ -345,7 +345,7 @@ const sumOf = (list: ByContextRow["network"][], i: number, k: "v1n" | "v2n") => 
  * reader sends it (`BETWEEN`, or `begins_with` for the comparison; its projection and Limit),
  * then for batchGet the BatchGetItem of the workflows it names, with v2's projection.
  */
-async function floorOnce(engine: Engine, table: string, design: Design, tenant: string, ctx: string, condition: "between" | "beginsWith") {
+export async function floorOnce(engine: Engine, table: string, design: Design, tenant: string, ctx: string, condition: "between" | "beginsWith") {
   const doc = engine.clients.doc;
   const names = Object.fromEntries(WORKFLOW_SUMMARY_ATTRIBUTES.map((a, i) => [`#s${i}`, a]));
   const projection =
